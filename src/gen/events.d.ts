@@ -27,7 +27,8 @@ export namespace ttj {
             label?: (ttj.v1.Label.$Properties|null);
             fork?: (ttj.v1.Fork.$Properties|null);
             vmConfig?: (ttj.v1.VmConfig.$Properties|null);
-            body?: ("header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig");
+            blob?: (ttj.v1.Blob.$Properties|null);
+            body?: ("header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"blob");
             static create(properties: ttj.v1.Event.$Shape): ttj.v1.Event & ttj.v1.Event.$Shape;
             static create(properties?: ttj.v1.Event.$Properties): ttj.v1.Event;
             static encode(m: ttj.v1.Event.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
@@ -52,7 +53,8 @@ export namespace ttj {
                 label?: (ttj.v1.Label.$Properties|null);
                 fork?: (ttj.v1.Fork.$Properties|null);
                 vmConfig?: (ttj.v1.VmConfig.$Properties|null);
-                body?: ("header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig");
+                blob?: (ttj.v1.Blob.$Properties|null);
+                body?: ("header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"blob");
                 $unknowns?: Uint8Array[];
             }
             type $Shape = {
@@ -71,9 +73,10 @@ export namespace ttj {
               label?: ttj.v1.Label.$Shape|null;
               fork?: ttj.v1.Fork.$Shape|null;
               vmConfig?: ttj.v1.VmConfig.$Shape|null;
+              blob?: ttj.v1.Blob.$Shape|null;
               $unknowns?: Uint8Array[];
             } & (
-              ({ body?: undefined; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null }|{ body?: "header"; header: ttj.v1.JournalHeader.$Shape; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null }|{ body?: "epochBegin"; header?: null; epochBegin: ttj.v1.EpochBegin.$Shape; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null }|{ body?: "memoryLayout"; header?: null; epochBegin?: null; memoryLayout: ttj.v1.MemoryLayout.$Shape; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null }|{ body?: "diskCreate"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate: ttj.v1.DiskCreate.$Shape; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null }|{ body?: "pages"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages: ttj.v1.PageBatch.$Shape; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null }|{ body?: "diskWrite"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite: ttj.v1.DiskWrite.$Shape; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null }|{ body?: "device"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device: ttj.v1.DeviceState.$Shape; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null }|{ body?: "epochCommit"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit: ttj.v1.EpochCommit.$Shape; frame?: null; label?: null; fork?: null; vmConfig?: null }|{ body?: "frame"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame: ttj.v1.VideoFrame.$Shape; label?: null; fork?: null; vmConfig?: null }|{ body?: "label"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label: ttj.v1.Label.$Shape; fork?: null; vmConfig?: null }|{ body?: "fork"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork: ttj.v1.Fork.$Shape; vmConfig?: null }|{ body?: "vmConfig"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig: ttj.v1.VmConfig.$Shape })
+              ({ body?: undefined; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "header"; header: ttj.v1.JournalHeader.$Shape; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "epochBegin"; header?: null; epochBegin: ttj.v1.EpochBegin.$Shape; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "memoryLayout"; header?: null; epochBegin?: null; memoryLayout: ttj.v1.MemoryLayout.$Shape; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "diskCreate"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate: ttj.v1.DiskCreate.$Shape; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "pages"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages: ttj.v1.PageBatch.$Shape; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "diskWrite"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite: ttj.v1.DiskWrite.$Shape; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "device"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device: ttj.v1.DeviceState.$Shape; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "epochCommit"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit: ttj.v1.EpochCommit.$Shape; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "frame"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame: ttj.v1.VideoFrame.$Shape; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "label"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label: ttj.v1.Label.$Shape; fork?: null; vmConfig?: null; blob?: null }|{ body?: "fork"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork: ttj.v1.Fork.$Shape; vmConfig?: null; blob?: null }|{ body?: "vmConfig"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig: ttj.v1.VmConfig.$Shape; blob?: null }|{ body?: "blob"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob: ttj.v1.Blob.$Shape })
             );
         }
 
@@ -271,8 +274,6 @@ export namespace ttj {
             dirtyPages: number;
             zeroPages: number;
             diskBlocks: number;
-            newBytes: number;
-            storedBytes: number;
             keyframe: Uint8Array;
             static create(properties: ttj.v1.EpochCommit.$Shape): ttj.v1.EpochCommit & ttj.v1.EpochCommit.$Shape;
             static create(properties?: ttj.v1.EpochCommit.$Properties): ttj.v1.EpochCommit;
@@ -289,8 +290,6 @@ export namespace ttj {
                 dirtyPages?: (number|null);
                 zeroPages?: (number|null);
                 diskBlocks?: (number|null);
-                newBytes?: (number|null);
-                storedBytes?: (number|null);
                 keyframe?: (Uint8Array|null);
                 $unknowns?: Uint8Array[];
             }
@@ -419,6 +418,28 @@ export namespace ttj {
                 $unknowns?: Uint8Array[];
             }
             type $Shape = ttj.v1.VmConfig.$Properties;
+        }
+
+        interface IBlob extends ttj.v1.Blob.$Properties {
+        }
+
+        class Blob {
+            constructor(p?: ttj.v1.Blob.$Properties);
+            $unknowns?: Uint8Array[];
+            data: Uint8Array;
+            static create(properties: ttj.v1.Blob.$Shape): ttj.v1.Blob & ttj.v1.Blob.$Shape;
+            static create(properties?: ttj.v1.Blob.$Properties): ttj.v1.Blob;
+            static encode(m: ttj.v1.Blob.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
+            static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ttj.v1.Blob & ttj.v1.Blob.$Shape;
+            static getTypeUrl(prefix?: string): string;
+        }
+
+        namespace Blob {
+            interface $Properties {
+                data?: (Uint8Array|null);
+                $unknowns?: Uint8Array[];
+            }
+            type $Shape = ttj.v1.Blob.$Properties;
         }
     }
 }

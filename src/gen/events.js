@@ -46,7 +46,8 @@ export const ttj = $root.ttj = (() => {
              * @property {ttj.v1.Label.$Properties|null} [label] Event label
              * @property {ttj.v1.Fork.$Properties|null} [fork] Event fork
              * @property {ttj.v1.VmConfig.$Properties|null} [vmConfig] Event vmConfig
-             * @property {"header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"} [body] Event body
+             * @property {ttj.v1.Blob.$Properties|null} [blob] Event blob
+             * @property {"header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"blob"} [body] Event body
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -76,9 +77,10 @@ export const ttj = $root.ttj = (() => {
              *   label?: ttj.v1.Label.$Shape|null;
              *   fork?: ttj.v1.Fork.$Shape|null;
              *   vmConfig?: ttj.v1.VmConfig.$Shape|null;
+             *   blob?: ttj.v1.Blob.$Shape|null;
              *   $unknowns?: Array.<Uint8Array>;
              * } & (
-             *   ({ body?: undefined; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null }|{ body?: "header"; header: ttj.v1.JournalHeader.$Shape; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null }|{ body?: "epochBegin"; header?: null; epochBegin: ttj.v1.EpochBegin.$Shape; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null }|{ body?: "memoryLayout"; header?: null; epochBegin?: null; memoryLayout: ttj.v1.MemoryLayout.$Shape; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null }|{ body?: "diskCreate"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate: ttj.v1.DiskCreate.$Shape; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null }|{ body?: "pages"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages: ttj.v1.PageBatch.$Shape; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null }|{ body?: "diskWrite"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite: ttj.v1.DiskWrite.$Shape; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null }|{ body?: "device"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device: ttj.v1.DeviceState.$Shape; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null }|{ body?: "epochCommit"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit: ttj.v1.EpochCommit.$Shape; frame?: null; label?: null; fork?: null; vmConfig?: null }|{ body?: "frame"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame: ttj.v1.VideoFrame.$Shape; label?: null; fork?: null; vmConfig?: null }|{ body?: "label"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label: ttj.v1.Label.$Shape; fork?: null; vmConfig?: null }|{ body?: "fork"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork: ttj.v1.Fork.$Shape; vmConfig?: null }|{ body?: "vmConfig"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig: ttj.v1.VmConfig.$Shape })
+             *   ({ body?: undefined; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "header"; header: ttj.v1.JournalHeader.$Shape; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "epochBegin"; header?: null; epochBegin: ttj.v1.EpochBegin.$Shape; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "memoryLayout"; header?: null; epochBegin?: null; memoryLayout: ttj.v1.MemoryLayout.$Shape; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "diskCreate"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate: ttj.v1.DiskCreate.$Shape; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "pages"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages: ttj.v1.PageBatch.$Shape; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "diskWrite"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite: ttj.v1.DiskWrite.$Shape; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "device"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device: ttj.v1.DeviceState.$Shape; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "epochCommit"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit: ttj.v1.EpochCommit.$Shape; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "frame"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame: ttj.v1.VideoFrame.$Shape; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "label"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label: ttj.v1.Label.$Shape; fork?: null; vmConfig?: null; blob?: null }|{ body?: "fork"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork: ttj.v1.Fork.$Shape; vmConfig?: null; blob?: null }|{ body?: "vmConfig"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig: ttj.v1.VmConfig.$Shape; blob?: null }|{ body?: "blob"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob: ttj.v1.Blob.$Shape })
              * )} ttj.v1.Event.$Shape
              */
 
@@ -217,17 +219,25 @@ export const ttj = $root.ttj = (() => {
              */
             Event.prototype.vmConfig = null;
 
+            /**
+             * Event blob.
+             * @member {ttj.v1.Blob.$Properties|null|undefined} blob
+             * @memberof ttj.v1.Event
+             * @instance
+             */
+            Event.prototype.blob = null;
+
             // OneOf field names bound to virtual getters and setters
             let $oneOfFields;
 
             /**
              * Event body.
-             * @member {"header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|undefined} body
+             * @member {"header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"blob"|undefined} body
              * @memberof ttj.v1.Event
              * @instance
              */
             $Object.defineProperty(Event.prototype, "body", {
-                get: $util.oneOfGetter($oneOfFields = ["header", "epochBegin", "memoryLayout", "diskCreate", "pages", "diskWrite", "device", "epochCommit", "frame", "label", "fork", "vmConfig"]),
+                get: $util.oneOfGetter($oneOfFields = ["header", "epochBegin", "memoryLayout", "diskCreate", "pages", "diskWrite", "device", "epochCommit", "frame", "label", "fork", "vmConfig", "blob"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -293,6 +303,8 @@ export const ttj = $root.ttj = (() => {
                     $root.ttj.v1.Fork.encode(m.fork, w.uint32(/* id 20, wireType 2 =*/162).fork(), q + 1).ldelim();
                 if (m.vmConfig != null && $Object.hasOwnProperty.call(m, "vmConfig"))
                     $root.ttj.v1.VmConfig.encode(m.vmConfig, w.uint32(/* id 21, wireType 2 =*/170).fork(), q + 1).ldelim();
+                if (m.blob != null && $Object.hasOwnProperty.call(m, "blob"))
+                    $root.ttj.v1.Blob.encode(m.blob, w.uint32(/* id 30, wireType 2 =*/242).fork(), q + 1).ldelim();
                 if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                     for (var i = 0; i < m.$unknowns.length; ++i)
                         w.raw(m.$unknowns[i]);
@@ -446,6 +458,13 @@ export const ttj = $root.ttj = (() => {
                                 break;
                             m.vmConfig = $root.ttj.v1.VmConfig.decode(r, r.size(), $undefined, q + 1, m.vmConfig);
                             m.body = "vmConfig";
+                            continue;
+                        }
+                    case 30: {
+                            if (u !== 2)
+                                break;
+                            m.blob = $root.ttj.v1.Blob.decode(r, r.size(), $undefined, q + 1, m.blob);
+                            m.body = "blob";
                             continue;
                         }
                     }
@@ -1963,8 +1982,6 @@ export const ttj = $root.ttj = (() => {
              * @property {number|null} [dirtyPages] EpochCommit dirtyPages
              * @property {number|null} [zeroPages] EpochCommit zeroPages
              * @property {number|null} [diskBlocks] EpochCommit diskBlocks
-             * @property {number|null} [newBytes] EpochCommit newBytes
-             * @property {number|null} [storedBytes] EpochCommit storedBytes
              * @property {Uint8Array|null} [keyframe] EpochCommit keyframe
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
@@ -2046,22 +2063,6 @@ export const ttj = $root.ttj = (() => {
             EpochCommit.prototype.diskBlocks = 0;
 
             /**
-             * EpochCommit newBytes.
-             * @member {number} newBytes
-             * @memberof ttj.v1.EpochCommit
-             * @instance
-             */
-            EpochCommit.prototype.newBytes = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
-
-            /**
-             * EpochCommit storedBytes.
-             * @member {number} storedBytes
-             * @memberof ttj.v1.EpochCommit
-             * @instance
-             */
-            EpochCommit.prototype.storedBytes = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
-
-            /**
              * EpochCommit keyframe.
              * @member {Uint8Array} keyframe
              * @memberof ttj.v1.EpochCommit
@@ -2113,10 +2114,6 @@ export const ttj = $root.ttj = (() => {
                     w.uint32(/* id 5, wireType 0 =*/40).uint32(m.zeroPages);
                 if (m.diskBlocks != null && $Object.hasOwnProperty.call(m, "diskBlocks") && m.diskBlocks !== 0)
                     w.uint32(/* id 6, wireType 0 =*/48).uint32(m.diskBlocks);
-                if (m.newBytes != null && $Object.hasOwnProperty.call(m, "newBytes") && (typeof m.newBytes === "object" ? m.newBytes.low || m.newBytes.high : m.newBytes !== 0))
-                    w.uint32(/* id 7, wireType 0 =*/56).uint64(m.newBytes);
-                if (m.storedBytes != null && $Object.hasOwnProperty.call(m, "storedBytes") && (typeof m.storedBytes === "object" ? m.storedBytes.low || m.storedBytes.high : m.storedBytes !== 0))
-                    w.uint32(/* id 8, wireType 0 =*/64).uint64(m.storedBytes);
                 if (m.keyframe != null && $Object.hasOwnProperty.call(m, "keyframe") && m.keyframe.length)
                     w.uint32(/* id 9, wireType 2 =*/74).bytes(m.keyframe);
                 if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
@@ -2215,24 +2212,6 @@ export const ttj = $root.ttj = (() => {
                                 m.diskBlocks = v;
                             else
                                 delete m.diskBlocks;
-                            continue;
-                        }
-                    case 7: {
-                            if (u !== 0)
-                                break;
-                            if (typeof (v = r.uint64()) === "object" ? v.low || v.high : v !== 0)
-                                m.newBytes = v;
-                            else
-                                delete m.newBytes;
-                            continue;
-                        }
-                    case 8: {
-                            if (u !== 0)
-                                break;
-                            if (typeof (v = r.uint64()) === "object" ? v.low || v.high : v !== 0)
-                                m.storedBytes = v;
-                            else
-                                delete m.storedBytes;
                             continue;
                         }
                     case 9: {
@@ -3302,6 +3281,172 @@ export const ttj = $root.ttj = (() => {
             };
 
             return VmConfig;
+        })();
+
+        v1.Blob = (function() {
+
+            /**
+             * Properties of a Blob.
+             * @typedef {Object} ttj.v1.Blob.$Properties
+             * @property {Uint8Array|null} [data] Blob data
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a Blob.
+             * @memberof ttj.v1
+             * @interface IBlob
+             * @augments ttj.v1.Blob.$Properties
+             * @deprecated Use ttj.v1.Blob.$Properties instead.
+             */
+
+            /**
+             * Shape of a Blob.
+             * @typedef {ttj.v1.Blob.$Properties} ttj.v1.Blob.$Shape
+             */
+
+            /**
+             * Constructs a new Blob.
+             * @memberof ttj.v1
+             * @classdesc Represents a Blob.
+             * @constructor
+             * @param {ttj.v1.Blob.$Properties=} [p] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const Blob = function (p) {
+                if (p)
+                    for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                        if (p[ks[i]] != null && ks[i] !== "__proto__")
+                            this[ks[i]] = p[ks[i]];
+            };
+
+            /**
+             * Blob data.
+             * @member {Uint8Array} data
+             * @memberof ttj.v1.Blob
+             * @instance
+             */
+            Blob.prototype.data = $util.newBuffer([]);
+
+            /**
+             * Creates a new Blob instance using the specified properties.
+             * @function create
+             * @memberof ttj.v1.Blob
+             * @static
+             * @param {ttj.v1.Blob.$Properties=} [properties] Properties to set
+             * @returns {ttj.v1.Blob} Blob instance
+             * @type {{
+             *   (properties: ttj.v1.Blob.$Shape): ttj.v1.Blob & ttj.v1.Blob.$Shape;
+             *   (properties?: ttj.v1.Blob.$Properties): ttj.v1.Blob;
+             * }}
+             */
+            Blob.create = function(properties) {
+                return new Blob(properties);
+            };
+
+            /**
+             * Encodes the specified Blob message. Does not implicitly {@link ttj.v1.Blob.verify|verify} messages.
+             * @function encode
+             * @memberof ttj.v1.Blob
+             * @static
+             * @param {ttj.v1.Blob.$Properties} m Blob message or plain object to encode
+             * @param {$protobuf.Writer} [w] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            Blob.encode = function (m, w, q) {
+                if (!w)
+                    w = $Writer.create();
+                if (q === $undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (m.data != null && $Object.hasOwnProperty.call(m, "data") && m.data.length)
+                    w.uint32(/* id 1, wireType 2 =*/10).bytes(m.data);
+                if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                    for (var i = 0; i < m.$unknowns.length; ++i)
+                        w.raw(m.$unknowns[i]);
+                return w;
+            };
+
+            /**
+             * Decodes a Blob message from the specified reader or buffer.
+             * @function decode
+             * @memberof ttj.v1.Blob
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} r Reader or buffer to decode from
+             * @param {number} [l] Message length if known beforehand
+             * @returns {ttj.v1.Blob & ttj.v1.Blob.$Shape} Blob
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            Blob.decode = function (r, l, z, q, g) {
+                if (!(r instanceof $Reader))
+                    r = $Reader.create(r);
+                if (q === $undefined)
+                    q = 0;
+                if (q > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var c, m, v;
+                if (l === $undefined)
+                    c = r.len;
+                else {
+                    c = r.pos + l;
+                    if (c > r.len)
+                        throw $RangeError("index out of range");
+                    l = r.len;
+                    r.len = c;
+                }
+                m = g || new $root.ttj.v1.Blob();
+                while (r.pos < c) {
+                    var s = r.pos;
+                    var t = r.tag();
+                    if (t === z) {
+                        z = $undefined;
+                        break;
+                    }
+                    var u = t & 7;
+                    switch (t >>>= 3) {
+                    case 1: {
+                            if (u !== 2)
+                                break;
+                            if ((v = r.bytes()).length)
+                                m.data = v;
+                            else
+                                delete m.data;
+                            continue;
+                        }
+                    }
+                    r.skipType(u, q, t);
+                    if (!r.discardUnknown) {
+                        $util.makeProp(m, "$unknowns", false);
+                        (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                    }
+                }
+                if (l !== $undefined) {
+                    if (r.pos !== c)
+                        throw $RangeError("index out of range");
+                    r.len = l;
+                }
+                if (z !== $undefined)
+                    throw $Error("missing end group");
+                return m;
+            };
+
+            /**
+             * Gets the type url for Blob
+             * @function getTypeUrl
+             * @memberof ttj.v1.Blob
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            Blob.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/ttj.v1.Blob";
+            };
+
+            return Blob;
         })();
 
         return v1;

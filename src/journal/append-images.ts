@@ -1,0 +1,196 @@
+import { readFile, stat } from 'node:fs/promises';
+import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
+import type { BlobPut } from '../store/store.js';
+import { chunkContent, DEVICE_CHUNK, FRAME_CHUNK } from './chunks.js';
+import type { IEvent } from './codec.js';
+import { diffImage, joinAddrs, type ImageDiff } from './image-diff.js';
+import { pngInfo } from './png.js';
+import type { CommitResult, JournalWriter } from './writer.js';
+
+/** Entries per PageBatch / DiskWrite event. */
+export const BATCH_ENTRIES = 4096;
+
+/** Inputs of one epoch appended from plain images (any hypervisor's). */
+export interface ImageEpochInput {
+  /** A raw guest RAM image; its size is fixed by the first one appended. */
+  memory?: string;
+  /** Raw disk images by disk name; a disk's size is fixed by its first image. */
+  disks?: { name: string; path: string }[];
+  /** An opaque device state file. */
+  device?: string;
+  /** PNG frames, appended after the epoch and bound to it. */
+  frames?: string[];
+  /** A label for the epoch (or, with no images, for the last committed epoch). */
+  label?: string;
+  /** Progress in bytes scanned. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What {@link appendImages} did. */
+export interface AppendImagesResult extends CommitResult {
+  epoch?: number;
+  dirtyPages: number;
+  zeroPages: number;
+  diskBlocks: number;
+  scannedBytes: number;
+}
+
+async function sizeOf(path: string): Promise<number> {
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) throw new TtjError(ErrorCodes.FILE_NOT_FOUND, `${path} is not a regular file`, { path });
+    return st.size;
+  } catch (e) {
+    throw toTtjError(e, { path });
+  }
+}
+
+/**
+ * Appends one checkpoint epoch from images: finds the pages and blocks that changed
+ * since the head by hashing, stores only those (zero pages not at all; identical
+ * content once), then the frames bound to it. Everything is checked before anything
+ * is written: bad input leaves the journal unchanged.
+ * @throws TtjError SIZE_MISMATCH, FILE_NOT_FOUND, NOT_PNG, NO_EPOCH.
+ */
+export async function appendImages(w: JournalWriter, input: ImageEpochInput): Promise<AppendImagesResult> {
+  const ps = w.pageSize;
+  const state = w.headState;
+  const disks = input.disks ?? [];
+  // 1. Check everything first.
+  let memSize = 0;
+  if (input.memory) {
+    memSize = await sizeOf(input.memory);
+    if (memSize === 0 || memSize % ps) {
+      throw new TtjError(ErrorCodes.SIZE_MISMATCH, `memory image ${input.memory} is ${memSize} bytes, not a whole number of ${ps}-byte pages`, { path: input.memory, actual: memSize });
+    }
+    if (state.memory && memSize !== state.memorySize) {
+      throw new TtjError(ErrorCodes.SIZE_MISMATCH, `memory image ${input.memory} is ${memSize} bytes but the journal's memory is ${state.memorySize}`, {
+        path: input.memory,
+        expected: state.memorySize,
+        actual: memSize,
+      });
+    }
+  }
+  const seen = new Set<string>();
+  const diskSizes: number[] = [];
+  for (const d of disks) {
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(d.name)) throw new TtjError(ErrorCodes.BAD_ARGUMENT, `bad disk name ${JSON.stringify(d.name)} (letters, digits, . _ -)`);
+    if (seen.has(d.name)) throw new TtjError(ErrorCodes.BAD_ARGUMENT, `disk ${d.name} is given twice`);
+    seen.add(d.name);
+    const size = await sizeOf(d.path);
+    const have = state.disks.get(d.name);
+    if (size === 0 || size % ps) throw new TtjError(ErrorCodes.SIZE_MISMATCH, `disk image ${d.path} is ${size} bytes, not a whole number of ${ps}-byte blocks`, { path: d.path, actual: size });
+    if (have && have.size !== size) {
+      throw new TtjError(ErrorCodes.SIZE_MISMATCH, `disk ${d.name} is ${have.size} bytes in the journal but ${d.path} is ${size}`, { path: d.path, expected: have.size, actual: size });
+    }
+    diskSizes.push(size);
+  }
+  let device: Buffer | undefined;
+  if (input.device) {
+    try {
+      device = await readFile(input.device);
+    } catch (e) {
+      throw toTtjError(e, { path: input.device });
+    }
+  }
+  const frames: { data: Buffer; width: number; height: number }[] = [];
+  for (const f of input.frames ?? []) {
+    let data: Buffer;
+    try {
+      data = await readFile(f);
+    } catch (e) {
+      throw toTtjError(e, { path: f });
+    }
+    frames.push({ data, ...pngInfo(data, f) });
+  }
+  const hasEpoch = !!(input.memory || disks.length || device);
+  if (!hasEpoch && !frames.length && !input.label) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'nothing to append: give --memory, --disk, --device, --frame or --label');
+  if (!hasEpoch && w.lastCommittedEpoch < 0) throw new TtjError(ErrorCodes.NO_EPOCH, 'the journal has no committed epoch to bind frames or a label to');
+
+  // 2. Build the epoch.
+  const bodies: IEvent[] = [];
+  const blobs: BlobPut[] = [];
+  const total = memSize + diskSizes.reduce((a, b) => a + b, 0);
+  let done = 0;
+  const progress = (base: number) => (n: number) => input.onProgress?.(base + n, total);
+  let dirtyPages = 0;
+  let zeroPages = 0;
+  let diskBlocks = 0;
+  if (hasEpoch) {
+    bodies.push({ epochBegin: { epoch: w.nextEpochNumber } });
+    if (input.memory) {
+      if (!state.memory) bodies.push({ memoryLayout: { size: memSize } });
+      const diff = await diffImage(input.memory, ps, state.memory, progress(done));
+      done += memSize;
+      dirtyPages = diff.pfns.length + diff.zeroPfns.length;
+      zeroPages = diff.zeroPfns.length;
+      pageBatches(diff, bodies);
+      blobs.push(...diff.blobs);
+    }
+    for (let i = 0; i < disks.length; i++) {
+      const d = disks[i]!;
+      const have = state.disks.get(d.name);
+      if (!have) bodies.push({ diskCreate: { name: d.name, size: diskSizes[i]! } });
+      const diff = await diffImage(d.path, ps, have?.table, progress(done));
+      done += diskSizes[i]!;
+      diskBlocks += diff.pfns.length + diff.zeroPfns.length;
+      diskWrites(d.name, ps, diff, bodies);
+      blobs.push(...diff.blobs);
+    }
+    if (device) {
+      const c = chunkContent(device, DEVICE_CHUNK);
+      if (!state.device || !state.device.contentHash.equals(c.contentHash)) {
+        bodies.push({ device: { length: device.length, chunkSize: DEVICE_CHUNK, chunkAddrs: c.chunkAddrs, contentHash: c.contentHash } });
+        blobs.push(...c.blobs);
+      }
+    }
+    if (input.label) bodies.push({ label: { text: input.label } });
+    bodies.push({ epochCommit: { epoch: w.nextEpochNumber } });
+  } else if (input.label) {
+    bodies.push({ label: { text: input.label } });
+  }
+  for (const f of frames) {
+    const c = chunkContent(f.data, FRAME_CHUNK);
+    bodies.push({ frame: { format: 'png', width: f.width, height: f.height, length: f.data.length, chunkSize: FRAME_CHUNK, chunkAddrs: c.chunkAddrs, contentHash: c.contentHash } });
+    blobs.push(...c.blobs);
+  }
+  const res = await w.commit(bodies, blobs);
+  return { ...res, epoch: res.epochs[0]?.epoch, dirtyPages, zeroPages, diskBlocks, scannedBytes: total };
+}
+
+function pageBatches(diff: ImageDiff, out: IEvent[]): void {
+  for (let i = 0; i < Math.max(diff.pfns.length, 1); i += BATCH_ENTRIES) {
+    const pfns = diff.pfns.slice(i, i + BATCH_ENTRIES);
+    if (pfns.length) out.push({ pages: { pfns, addrs: joinAddrs(diff.addrs.slice(i, i + BATCH_ENTRIES)) } });
+  }
+  for (let i = 0; i < diff.zeroPfns.length; i += BATCH_ENTRIES) out.push({ pages: { zeroPfns: diff.zeroPfns.slice(i, i + BATCH_ENTRIES) } });
+}
+
+function diskWrites(disk: string, ps: number, diff: ImageDiff, out: IEvent[]): void {
+  // Merge changed and zeroed blocks in block order, then cut into writes of at most BATCH_ENTRIES entries.
+  type E = { b: number; addr?: Buffer };
+  const all: E[] = [];
+  let a = 0;
+  let z = 0;
+  while (a < diff.pfns.length || z < diff.zeroPfns.length) {
+    if (z >= diff.zeroPfns.length || (a < diff.pfns.length && diff.pfns[a]! < diff.zeroPfns[z]!)) {
+      all.push({ b: diff.pfns[a]!, addr: diff.addrs[a]! });
+      a++;
+    } else all.push({ b: diff.zeroPfns[z++]! });
+  }
+  for (let i = 0; i < all.length; i += BATCH_ENTRIES) {
+    const group = all.slice(i, i + BATCH_ENTRIES);
+    const first = group[0]!.b;
+    const last = group[group.length - 1]!.b;
+    const blocks: number[] = [];
+    const addrs: Buffer[] = [];
+    const zeroBlocks: number[] = [];
+    for (const e of group) {
+      if (e.addr) {
+        blocks.push(e.b - first);
+        addrs.push(e.addr);
+      } else zeroBlocks.push(e.b - first);
+    }
+    out.push({ diskWrite: { disk, offset: first * ps, length: (last - first + 1) * ps, blocks, addrs: joinAddrs(addrs), zeroBlocks } });
+  }
+}

@@ -1,0 +1,156 @@
+import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
+import { sha256 } from '../util/hash.js';
+import { buf } from './codec.js';
+import { splitAddrs } from './chunks.js';
+import type { Journal } from './journal.js';
+import type { PageTable } from './page-table.js';
+import { resolvePoint, type ResolvedPoint } from './point.js';
+import { stateAt } from './state-at.js';
+import type { VmState } from './vm-state.js';
+
+/** Pages fetched and written per step of a fold. */
+export const FOLD_GROUP_PAGES = 8192;
+
+/** Options of {@link fold}. */
+export interface FoldOptions {
+  /** The POINT to fold at. */
+  at: string;
+  /** Output directory (created). */
+  out: string;
+  /** Progress in bytes written. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** manifest.json: what was folded, and the hashes that prove it. */
+export interface FoldManifest {
+  point: string;
+  seq: number;
+  epoch: number;
+  epochSeq: number;
+  frame?: number;
+  time?: string;
+  label?: string;
+  stateRoot?: string;
+  keyframeSeq: number;
+  replayedEvents: number;
+  memory?: { file: string; size: number; root: string; nonZeroPages: number };
+  disks: { name: string; file: string; size: number; root: string }[];
+  device?: { file: string; size: number; sha256: string };
+  frameImage?: { file: string; width: number; height: number; size: number; sha256: string };
+}
+
+/**
+ * Folds the journal at a POINT into `out`: memory.raw, disks/NAME.raw, device.bin,
+ * frame.png (for frame points) and manifest.json. Every blob is checked against its
+ * address and every state root met on the way; on any error nothing is left in `out`.
+ * @throws TtjError BAD_POINT, POINT_NOT_FOUND, NO_EPOCH, CORRUPT_EVENT, CORRUPT_BLOB, STATE_ROOT_MISMATCH.
+ */
+export async function fold(j: Journal, opts: FoldOptions): Promise<FoldManifest> {
+  const rp = await resolvePoint(j, opts.at);
+  const at = await stateAt(j, rp.seq);
+  const st = at.state;
+  if (rp.epoch < 0 && st.disks.size === 0) throw new TtjError(ErrorCodes.NO_EPOCH, `nothing to fold at ${opts.at}: no epoch is committed there`, { point: opts.at });
+  const partial: string[] = [];
+  const done: [string, string][] = [];
+  const target = (name: string) => {
+    const p = join(opts.out, name);
+    partial.push(p + '.partial');
+    done.push([p + '.partial', p]);
+    return p + '.partial';
+  };
+  try {
+    await mkdir(join(opts.out, 'disks'), { recursive: true });
+    const total = st.memorySize + [...st.disks.values()].reduce((a, d) => a + d.size, 0);
+    let written = 0;
+    const progress = (n: number) => {
+      written += n;
+      opts.onProgress?.(written, total);
+    };
+    const m: FoldManifest = {
+      point: rp.point,
+      seq: rp.seq,
+      epoch: rp.epoch,
+      epochSeq: rp.epochSeq,
+      frame: rp.frame?.frame,
+      time: at.epoch ? new Date(at.epoch.timeUs / 1000).toISOString() : undefined,
+      label: rp.label,
+      stateRoot: at.epoch?.stateRoot.toString('hex'),
+      keyframeSeq: at.keyframeSeq,
+      replayedEvents: at.replayed,
+      disks: [],
+    };
+    if (st.memory) {
+      await writeTable(j, st.memory, st.pageSize, target('memory.raw'), progress);
+      m.memory = { file: 'memory.raw', size: st.memorySize, root: st.memory.root().toString('hex'), nonZeroPages: st.memory.nonZero() };
+    }
+    for (const [name, d] of [...st.disks].sort(([a], [b]) => a.localeCompare(b))) {
+      await writeTable(j, d.table, st.pageSize, target(join('disks', `${name}.raw`)), progress);
+      m.disks.push({ name, file: `disks/${name}.raw`, size: d.size, root: d.table.root().toString('hex') });
+    }
+    if (st.device) {
+      const data = await readChunked(j, st.device.chunkAddrs, st.device.contentHash, 'device state');
+      await writeFile(target('device.bin'), data);
+      m.device = { file: 'device.bin', size: data.length, sha256: st.device.contentHash.toString('hex') };
+    }
+    if (rp.frame) {
+      const ev = await j.event(rp.frame.seq);
+      const f = ev.frame!;
+      const data = await readChunked(j, buf(f.chunkAddrs), buf(f.contentHash), `frame ${rp.frame.frame}`);
+      await writeFile(target('frame.png'), data);
+      m.frameImage = { file: 'frame.png', width: f.width ?? 0, height: f.height ?? 0, size: data.length, sha256: buf(f.contentHash).toString('hex') };
+    }
+    await writeFile(target('manifest.json'), JSON.stringify(m, null, 2) + '\n');
+    for (const [from, to] of done) await rename(from, to);
+    return m;
+  } catch (e) {
+    for (const p of partial) await rm(p, { force: true });
+    throw toTtjError(e, { path: opts.out });
+  }
+}
+
+/** Writes a table's content (memory or disk) to `path`, in groups of pages. */
+async function writeTable(j: Journal, table: PageTable, pageSize: number, path: string, progress: (n: number) => void): Promise<void> {
+  const fh = await open(path, 'w');
+  try {
+    const group = Buffer.alloc(FOLD_GROUP_PAGES * pageSize);
+    for (let first = 0; first < table.count; first += FOLD_GROUP_PAGES) {
+      const n = Math.min(FOLD_GROUP_PAGES, table.count - first);
+      group.fill(0, 0, n * pageSize);
+      const where: number[] = [];
+      const addrs: Buffer[] = [];
+      for (let i = 0; i < n; i++) {
+        if (!table.isZero(first + i)) {
+          where.push(i);
+          addrs.push(table.get(first + i));
+        }
+      }
+      if (addrs.length) {
+        const blobs = await j.store.getBlobs(addrs);
+        blobs.forEach((b, k) => {
+          if (b.length !== pageSize) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[k]!.toString('hex')} is ${b.length} bytes, not a page`, { addr: addrs[k]!.toString('hex') });
+          b.copy(group, where[k]! * pageSize);
+        });
+      }
+      await fh.write(group, 0, n * pageSize, first * pageSize);
+      progress(n * pageSize);
+    }
+    await fh.truncate(table.count * pageSize);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Reads chunked content (device state, frames) and checks its whole hash. */
+export async function readChunked(j: Journal, chunkAddrs: Buffer, contentHash: Buffer, what: string): Promise<Buffer> {
+  const data = Buffer.concat(await j.store.getBlobs(splitAddrs(chunkAddrs)));
+  if (!sha256(data).equals(contentHash)) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `${what} does not hash to its recorded content hash`, { expected: contentHash.toString('hex') });
+  return data;
+}
+
+/** Folds only the state (content addresses) at a point: no bytes written. */
+export async function foldState(j: Journal, at: string): Promise<{ point: ResolvedPoint; state: VmState }> {
+  const point = await resolvePoint(j, at);
+  return { point, state: (await stateAt(j, point.seq)).state };
+}

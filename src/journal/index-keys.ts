@@ -1,0 +1,60 @@
+/**
+ * The journal's secondary index (kept by the store beside the events, written in
+ * the same atomic batch). Values are small JSON documents.
+ */
+const pad = (n: number, w = 12) => String(n).padStart(w, '0');
+
+export const epochKey = (epoch: number) => `ep/${pad(epoch)}`;
+export const frameKey = (frame: number) => `fr/${pad(frame)}`;
+export const keyframeKey = (seq: number) => `kf/${pad(seq, 15)}`;
+export const labelKey = (text: string, epoch: number) => `lb/${Buffer.from(text).toString('hex')}/${pad(epoch)}`;
+export const labelPrefix = (text: string) => `lb/${Buffer.from(text).toString('hex')}/`;
+
+/** What the index says of one committed epoch (also the `ttj log` entry). */
+export interface EpochEntry {
+  epoch: number;
+  /** Seq of its EpochCommit event. */
+  seq: number;
+  beginSeq: number;
+  /** ISO-8601 time of the commit. */
+  time: string;
+  timeUs: number;
+  labels: string[];
+  dirtyPages: number;
+  zeroPages: number;
+  diskBlocks: number;
+  deviceBytes: number;
+  /** Uncompressed bytes of content first stored by this epoch. */
+  newBytes: number;
+  /** Compressed bytes this epoch wrote to pack files. */
+  storedBytes: number;
+  keyframe: boolean;
+  stateRoot: string;
+}
+
+/** What the index says of one video frame. */
+export interface FrameEntry {
+  frame: number;
+  seq: number;
+  epoch: number;
+  time: string;
+  timeUs: number;
+  format: string;
+  width: number;
+  height: number;
+  bytes: number;
+}
+
+export interface KeyframeEntry {
+  seq: number;
+  epoch: number;
+  addr: string;
+}
+
+export function jsonValue(v: unknown): Buffer {
+  return Buffer.from(JSON.stringify(v));
+}
+
+export function parseValue<T>(b: Buffer): T {
+  return JSON.parse(b.toString('utf8')) as T;
+}

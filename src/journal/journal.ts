@@ -1,0 +1,183 @@
+import { randomBytes } from 'node:crypto';
+import { ErrorCodes, TtjError } from '../errors.js';
+import { LocalStore, type LocalStoreOptions } from '../store/local-store.js';
+import type { JournalStore } from '../store/store.js';
+import { decodeEvent, encodeEvent, eventHash } from './codec.js';
+import { epochKey, frameKey, keyframeKey, parseValue, type EpochEntry, type FrameEntry, type KeyframeEntry } from './index-keys.js';
+import type { ttj } from '../gen/events.js';
+
+/** The version string written into new journals. */
+export const TTJ_VERSION = 'ttj/0.1.0';
+/** Default page size (bytes per memory page and per disk block). */
+export const DEFAULT_PAGE_SIZE = 4096;
+
+/** Facts from the journal header (event 0). */
+export interface JournalHeader {
+  formatVersion: number;
+  pageSize: number;
+  createdBy: string;
+  journalId: string;
+}
+
+/** Where the stream ends. */
+export interface JournalHead {
+  /** Seq of the newest event (-1 for none). */
+  seq: number;
+  /** Hex SHA-256 of the newest event. */
+  hash: string;
+  /** Newest committed epoch, or -1. */
+  epoch: number;
+  /** Newest frame, or -1. */
+  frame: number;
+  /** ISO time of the newest committed epoch, if any. */
+  time?: string;
+}
+
+/** Options of {@link Journal.open}. */
+export interface OpenJournalOptions extends LocalStoreOptions {
+  /** For a new journal: bytes per page (power of two, 512..1 MiB). Default 4096. */
+  pageSize?: number;
+}
+
+/**
+ * A journal, open for reading (any number of processes, also while a writer runs)
+ * or, through {@link JournalWriter}, for writing.
+ */
+export class Journal {
+  protected constructor(readonly store: JournalStore, readonly header: JournalHeader) {}
+
+  /**
+   * Opens the journal at `dir` for reading.
+   * @throws TtjError NOT_A_JOURNAL.
+   */
+  static async open(dir: string, opts: OpenJournalOptions = {}): Promise<Journal> {
+    const store = await LocalStore.open(dir, { ...opts, write: false, create: false });
+    try {
+      return new Journal(store, await readHeader(store));
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
+  }
+
+  get pageSize(): number {
+    return this.header.pageSize;
+  }
+
+  get location(): string {
+    return this.store.location;
+  }
+
+  /** The head of the stream, with the newest epoch and frame. */
+  async head(): Promise<JournalHead> {
+    const h = await this.store.head();
+    const e = await this.lastEpoch();
+    const f = await this.lastFrame();
+    return { seq: h ? h.seq : -1, hash: h ? h.hash.toString('hex') : '', epoch: e ? e.epoch : -1, frame: f ? f.frame : -1, time: e?.time };
+  }
+
+  async epoch(n: number): Promise<EpochEntry | undefined> {
+    const v = await this.store.indexGet(epochKey(n));
+    return v ? parseValue<EpochEntry>(v) : undefined;
+  }
+
+  async frame(n: number): Promise<FrameEntry | undefined> {
+    const v = await this.store.indexGet(frameKey(n));
+    return v ? parseValue<FrameEntry>(v) : undefined;
+  }
+
+  async lastEpoch(): Promise<EpochEntry | undefined> {
+    for await (const [, v] of this.store.indexRange({ gte: 'ep/', lt: 'ep0', reverse: true, limit: 1 })) return parseValue<EpochEntry>(v);
+    return undefined;
+  }
+
+  async lastFrame(): Promise<FrameEntry | undefined> {
+    for await (const [, v] of this.store.indexRange({ gte: 'fr/', lt: 'fr0', reverse: true, limit: 1 })) return parseValue<FrameEntry>(v);
+    return undefined;
+  }
+
+  /** Committed epochs, in order. */
+  async *epochs(): AsyncIterable<EpochEntry> {
+    for await (const [, v] of this.store.indexRange({ gte: 'ep/', lt: 'ep0' })) yield parseValue<EpochEntry>(v);
+  }
+
+  /** Frames, in order. */
+  async *frames(): AsyncIterable<FrameEntry> {
+    for await (const [, v] of this.store.indexRange({ gte: 'fr/', lt: 'fr0' })) yield parseValue<FrameEntry>(v);
+  }
+
+  /** The newest keyframe at or before `seq`. */
+  async keyframeAtOrBefore(seq: number): Promise<KeyframeEntry | undefined> {
+    for await (const [, v] of this.store.indexRange({ gte: 'kf/', lte: keyframeKey(seq), reverse: true, limit: 1 })) return parseValue<KeyframeEntry>(v);
+    return undefined;
+  }
+
+  /** The last epoch committed at or before `seq`, by binary search over the epoch index. */
+  async epochAtOrBeforeSeq(seq: number): Promise<EpochEntry | undefined> {
+    return this.searchEpochs((e) => e.seq <= seq);
+  }
+
+  /** The last epoch committed at or before time `us` (µs since the Unix epoch). */
+  async epochAtOrBeforeTime(us: number): Promise<EpochEntry | undefined> {
+    return this.searchEpochs((e) => e.timeUs <= us);
+  }
+
+  /** Last epoch for which `ok` holds, given `ok` is true for a prefix of the epochs. */
+  private async searchEpochs(ok: (e: EpochEntry) => boolean): Promise<EpochEntry | undefined> {
+    const last = await this.lastEpoch();
+    if (!last) return undefined;
+    if (ok(last)) return last;
+    let lo = 0;
+    let hi = last.epoch; // ok(hi) is false
+    let best: EpochEntry | undefined;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const e = (await this.epoch(mid))!;
+      if (ok(e)) {
+        best = e;
+        lo = mid + 1;
+      } else hi = mid;
+    }
+    return best;
+  }
+
+  /** Decodes the event at `seq`. */
+  async event(seq: number): Promise<ttj.v1.Event> {
+    for await (const e of this.store.readEvents(seq, seq + 1)) return decodeEvent(e.bytes, seq);
+    throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${seq} is missing`, { seq });
+  }
+
+  async close(): Promise<void> {
+    await this.store.close();
+  }
+}
+
+/** Reads and checks event 0. */
+export async function readHeader(store: JournalStore): Promise<JournalHeader> {
+  for await (const e of store.readEvents(0, 1)) {
+    const ev = decodeEvent(e.bytes, 0);
+    if (ev.body !== 'header' || !ev.header) throw new TtjError(ErrorCodes.CORRUPT_EVENT, 'event 0 is not a journal header', { seq: 0 });
+    const h = ev.header;
+    return { formatVersion: h.formatVersion ?? 0, pageSize: h.pageSize ?? 0, createdBy: h.createdBy ?? '', journalId: Buffer.from(h.journalId ?? []).toString('hex') };
+  }
+  throw new TtjError(ErrorCodes.NOT_A_JOURNAL, `${store.location} has no journal header`, { path: store.location });
+}
+
+/** Checks a page size: a power of two from 512 bytes to 1 MiB. */
+export function checkPageSize(n: number): void {
+  if (!Number.isInteger(n) || n < 512 || n > 1 << 20 || (n & (n - 1)) !== 0) {
+    throw new TtjError(ErrorCodes.BAD_ARGUMENT, `page size ${n} is not a power of two between 512 and 1048576`, { actual: n });
+  }
+}
+
+/** The first event of a new journal. */
+export function headerEvent(pageSize: number): Uint8Array {
+  return encodeEvent({
+    seq: 0,
+    timeUs: Date.now() * 1000,
+    prevHash: Buffer.alloc(32),
+    header: { formatVersion: 1, pageSize, createdBy: TTJ_VERSION, journalId: randomBytes(16) },
+  });
+}
+
+export { eventHash };

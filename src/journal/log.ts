@@ -1,0 +1,41 @@
+import type { Journal, JournalHead } from './journal.js';
+import { parseValue, type EpochEntry, type FrameEntry } from './index-keys.js';
+import { resolvePoint } from './point.js';
+
+/** Options of {@link log}. */
+export interface LogOptions {
+  /** Only entries at or after this POINT. */
+  since?: string;
+  /** Only entries at or before this POINT. */
+  until?: string;
+}
+
+/** `ttj log --json`. */
+export interface LogResult {
+  journal: string;
+  pageSize: number;
+  head: JournalHead;
+  epochs: EpochEntry[];
+  frames: FrameEntry[];
+  store: { blobs: number; rawBytes: number; storedBytes: number };
+}
+
+/** Epochs, frames, labels and sizes, from the index (cost grows with the entries listed, not the events). */
+export async function log(j: Journal, opts: LogOptions = {}): Promise<LogResult> {
+  const head = await j.head();
+  const lo = opts.since ? (await resolvePoint(j, opts.since)).seq : 0;
+  const hi = opts.until ? (await resolvePoint(j, opts.until)).seq : head.seq;
+  const labels = new Map<number, string[]>();
+  for await (const [, v] of j.store.indexRange({ gte: 'lb/', lt: 'lb0' })) {
+    const l = parseValue<{ epoch: number; seq: number; text: string }>(v);
+    labels.set(l.epoch, [...(labels.get(l.epoch) ?? []), l.text]);
+  }
+  const epochs: EpochEntry[] = [];
+  for await (const e of j.epochs()) {
+    if (e.seq < lo || e.seq > hi) continue;
+    epochs.push({ ...e, labels: labels.get(e.epoch) ?? [] });
+  }
+  const frames: FrameEntry[] = [];
+  for await (const f of j.frames()) if (f.seq >= lo && f.seq <= hi) frames.push(f);
+  return { journal: j.location, pageSize: j.pageSize, head, epochs, frames, store: await j.store.stats() };
+}

@@ -1,0 +1,61 @@
+import { ErrorCodes, TtjError } from '../errors.js';
+import { ZERO_ADDR } from '../util/hash.js';
+import { buf, decodeEvent, eventHash } from './codec.js';
+import { Replayer } from './replayer.js';
+import type { Journal } from './journal.js';
+import { VmState } from './vm-state.js';
+
+/** The VM state (as content addresses) at a stream position, proven on the way. */
+export interface StateAt {
+  state: VmState;
+  /** The last epoch committed at or before the position, if any. */
+  epoch?: { epoch: number; seq: number; timeUs: number; stateRoot: Buffer };
+  /** Events replayed after the keyframe (fold cost beyond the state size). */
+  replayed: number;
+  /** Seq of the keyframe the fold started from (-1: from the start). */
+  keyframeSeq: number;
+}
+
+/**
+ * The state at `target`: memory and device as of the last epoch committed at or
+ * before it, disks exactly at `target`. Starts from the nearest keyframe and
+ * replays the events since, checking their hash chain and every state root met.
+ * @throws TtjError CORRUPT_EVENT, STATE_ROOT_MISMATCH, CORRUPT_BLOB.
+ */
+export async function stateAt(j: Journal, target: number): Promise<StateAt> {
+  const kf = await j.keyframeAtOrBefore(target);
+  let state: VmState;
+  let from: number;
+  let prev: Buffer;
+  let epoch: StateAt['epoch'];
+  if (kf) {
+    state = await VmState.fromKeyframe(j.store, Buffer.from(kf.addr, 'hex'));
+    let commitBytes: Buffer | undefined;
+    for await (const e of j.store.readEvents(kf.seq, kf.seq + 1)) commitBytes = e.bytes;
+    const ev = decodeEvent(commitBytes!, kf.seq);
+    if (ev.body !== 'epochCommit') throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${kf.seq} should be the commit of keyframe epoch ${kf.epoch}`, { seq: kf.seq });
+    const root = buf(ev.epochCommit!.stateRoot);
+    const actual = state.root();
+    if (!actual.equals(root)) {
+      throw new TtjError(ErrorCodes.STATE_ROOT_MISMATCH, `the keyframe of epoch ${kf.epoch} does not match its state root`, {
+        seq: kf.seq,
+        expected: root.toString('hex'),
+        actual: actual.toString('hex'),
+      });
+    }
+    epoch = { epoch: Number(ev.epochCommit!.epoch), seq: kf.seq, timeUs: Number(ev.timeUs), stateRoot: root };
+    from = kf.seq + 1;
+    prev = eventHash(commitBytes!);
+  } else {
+    state = new VmState(j.pageSize);
+    from = 0;
+    prev = ZERO_ADDR;
+  }
+  const r = new Replayer(state, prev, from);
+  for await (const batch of j.store.readEventBatches(from, target + 1)) {
+    for (const { seq, bytes } of batch) r.feed(seq, bytes);
+  }
+  if (r.lastCommit) epoch = r.lastCommit;
+  const replayed = r.count;
+  return { state, epoch, replayed, keyframeSeq: kf ? kf.seq : -1 };
+}

@@ -1,0 +1,80 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { KvReader, KvRange } from './kv.js';
+import { encodeFrame, frameReader, packValues } from './kv-wire.js';
+
+/** Entries returned per range request. */
+const RANGE_BATCH = 2048;
+
+/**
+ * Serves read-only access to `kv` on an abstract unix socket, so that readers in
+ * other processes (`ttj log`, `fold`, `verify`) work while this process holds the index.
+ */
+export async function serveKv(kv: KvReader, socketName: string, who: { role: string; command?: string }): Promise<{ close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    // Requests of one connection are answered in order.
+    let chain = Promise.resolve();
+    frameReader(
+      socket,
+      (req) => {
+        chain = chain.then(() => answer(kv, socket, req, who));
+      },
+      () => undefined,
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(socketName, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+async function answer(kv: KvReader, socket: Socket, req: Record<string, unknown>, who: { role: string; command?: string }): Promise<void> {
+  const id = req.id;
+  try {
+    let values: (Buffer | undefined)[] = [];
+    let keys: string[] | undefined;
+    switch (req.op) {
+      case 'get':
+        values = [await kv.get(String(req.key))];
+        break;
+      case 'getMany':
+        values = await kv.getMany((req.keys as string[]).map(String));
+        break;
+      case 'range': {
+        const r = req.range as KvRange;
+        const limit = Math.min(r.limit && r.limit > 0 ? r.limit : RANGE_BATCH, RANGE_BATCH);
+        keys = [];
+        for await (const [k, v] of kv.range({ ...r, limit })) {
+          keys.push(k);
+          values.push(v);
+        }
+        break;
+      }
+      case 'who': {
+        const { lens, payload } = packValues([]);
+        if (!socket.destroyed) socket.write(Buffer.concat(encodeFrame({ id, ok: true, lens, who: { pid: process.pid, ...who } }, payload)));
+        return;
+      }
+      default:
+        throw new Error(`unknown op ${String(req.op)}`);
+    }
+    const { lens, payload } = packValues(values);
+    if (!socket.destroyed) socket.write(Buffer.concat(encodeFrame({ id, ok: true, lens, keys }, payload)));
+  } catch (e) {
+    const err = e as { code?: string; message?: string };
+    if (!socket.destroyed) socket.write(Buffer.concat(encodeFrame({ id, ok: false, code: err.code, message: err.message })));
+  }
+}

@@ -1,0 +1,324 @@
+/**
+ * The embedded store: a journal directory with a LevelDB index and append-only
+ * pack files.
+ *
+ * ```
+ * J/ttj-journal.json   marker: {"format":"ttj-journal","version":1}
+ * J/index/             LevelDB: events, blob locations, head, secondary index
+ * J/packs/NNNNNNNN.pack blob bytes in zstd-compressed blocks
+ * J/writer.lock        the writer's pid, host and command while one writes
+ * ```
+ */
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ErrorCodes, isTtjError, TtjError, toTtjError } from '../errors.js';
+import { sha256 } from '../util/hash.js';
+import type { KvOp, KvReader, KvWriter } from './kv.js';
+import { readerSocketName } from './kv-wire.js';
+import { serveKv } from './kv-server.js';
+import { LevelKv } from './level-kv.js';
+import { RemoteKv } from './remote-kv.js';
+import { ReconnectingKv } from './reconnecting-kv.js';
+import { decodeLocation, encodeLocation, PackReader, PackWriter, type BlobLocation } from './pack-files.js';
+import { acquireWriterLock, readLockHolder } from './writer-lock.js';
+import type { AppendBatch, AppendResult, IndexRange, JournalStore, StoreHead, StoreStats, StoredEvent } from './store.js';
+
+export const MARKER_FILE = 'ttj-journal.json';
+const MARKER = { format: 'ttj-journal', version: 1 };
+/** Raw bytes per compressed block (pages appended together are compressed together). */
+export const BLOCK_RAW_BYTES = 1024 * 1024;
+
+const K_HEAD = 'h';
+const K_STATS = 's';
+const eventKey = (seq: number) => 'e/' + seq.toString(16).padStart(14, '0');
+const blobKey = (addr: Buffer) => 'b/' + addr.toString('hex');
+const indexKey = (k: string) => 'i/' + k;
+
+/** Options of {@link LocalStore.open}. */
+export interface LocalStoreOptions {
+  /** Open for writing (takes the writer lock). Default false. */
+  write?: boolean;
+  /** Create the journal directory when missing (implies write). Default false. */
+  create?: boolean;
+  /** Names the writer in the lock (shown to a second writer). Default "ttj". */
+  command?: string;
+  /** zstd level for blob blocks. Default 1. */
+  compressionLevel?: number;
+  /** How long a writer waits for a reader to release the index. Default 30000 ms. */
+  waitMs?: number;
+}
+
+/** True when `dir` holds a journal marker. */
+export async function isJournalDir(dir: string): Promise<boolean> {
+  try {
+    const m = JSON.parse(await readFile(join(dir, MARKER_FILE), 'utf8'));
+    return m.format === MARKER.format;
+  } catch {
+    return false;
+  }
+}
+
+export class LocalStore implements JournalStore {
+  readonly location: string;
+  private readonly packs: PackReader;
+  private writer: PackWriter | undefined;
+  private appending: Promise<unknown> = Promise.resolve();
+  private release: (() => Promise<void>) | undefined;
+  private stopServing: (() => Promise<void>) | undefined;
+
+  private constructor(dir: string, private readonly kv: KvReader, readonly writable: boolean) {
+    this.location = dir;
+    this.packs = new PackReader(join(dir, 'packs'));
+  }
+
+  /**
+   * Opens the journal at `dir`.
+   * @throws TtjError NOT_A_JOURNAL, JOURNAL_EXISTS (create on an existing non-empty dir that is not a journal), LOCKED.
+   */
+  static async open(dir: string, opts: LocalStoreOptions = {}): Promise<LocalStore> {
+    const write = opts.write || opts.create;
+    if (!(await isJournalDir(dir))) {
+      let exists = false;
+      try {
+        const st = await stat(dir);
+        if (!st.isDirectory()) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, `${dir} is not a directory, so not a journal`, { path: dir });
+        exists = true;
+      } catch (e) {
+        if (isTtjError(e)) throw e;
+      }
+      if (!opts.create) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, exists ? `${dir} is not a ttj journal` : `no journal at ${dir}`, { path: dir });
+      if (exists) {
+        const { readdir } = await import('node:fs/promises');
+        if ((await readdir(dir)).length > 0) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, `${dir} exists, is not empty and is not a ttj journal`, { path: dir });
+      }
+      await mkdir(join(dir, 'packs'), { recursive: true });
+      await writeFile(join(dir, MARKER_FILE), JSON.stringify(MARKER) + '\n');
+    }
+    const levelPath = join(dir, 'index');
+    if (!write) return new LocalStore(dir, new ReconnectingKv(levelPath, dir), false);
+
+    const command = opts.command ?? 'ttj';
+    const lock = await acquireWriterLock(dir, command);
+    try {
+      const kv = await openIndexForWriting(levelPath, dir, opts.waitMs ?? 30000);
+      const store = new LocalStore(dir, kv, true);
+      store.release = lock.release;
+      store.writer = new PackWriter(join(dir, 'packs'), opts.compressionLevel ?? 1);
+      try {
+        store.stopServing = (await serveKv(kv, readerSocketName(dir), { role: 'writer', command })).close;
+      } catch {
+        /* readers then wait for this writer to finish */
+      }
+      return store;
+    } catch (e) {
+      await lock.release();
+      throw e;
+    }
+  }
+
+  async head(): Promise<StoreHead | undefined> {
+    const v = await this.kv.get(K_HEAD);
+    if (!v) return undefined;
+    return { seq: v.readUIntLE(0, 6), hash: Buffer.from(v.subarray(6, 38)) };
+  }
+
+  append(batch: AppendBatch): Promise<AppendResult> {
+    const run = this.appending.then(() => this.doAppend(batch));
+    this.appending = run.catch(() => undefined);
+    return run;
+  }
+
+  private async doAppend(batch: AppendBatch): Promise<AppendResult> {
+    if (!this.writable || !this.writer) throw new TtjError(ErrorCodes.READ_ONLY, `the journal ${this.location} is open read-only`);
+    const kv = this.kv as KvWriter;
+    const head = await this.head();
+    const headSeq = head ? head.seq : -1;
+    if (headSeq !== batch.expectedHead) {
+      throw new TtjError(ErrorCodes.WRONG_EXPECTED_HEAD, `append expected head ${batch.expectedHead} but the head is ${headSeq}`, {
+        expected: batch.expectedHead,
+        actual: headSeq,
+      });
+    }
+    if (batch.events.length === 0) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'an append needs at least one event');
+    const ops: KvOp[] = [];
+    // Blobs first: dedupe within the batch and against the store.
+    const fresh = new Map<string, Buffer>();
+    for (const b of batch.blobs ?? []) {
+      const k = blobKey(b.addr);
+      if (!fresh.has(k)) fresh.set(k, b.data);
+    }
+    const keys = [...fresh.keys()];
+    const have = keys.length ? await kv.getMany(keys) : [];
+    keys.forEach((k, i) => {
+      if (have[i]) fresh.delete(k);
+    });
+    let newBytes = 0;
+    const before = this.writer.bytesWritten;
+    let group: [string, Buffer][] = [];
+    let groupBytes = 0;
+    const flush = async () => {
+      if (!group.length) return;
+      const locs = await this.writer!.appendBlock(group.map((g) => g[1]));
+      group.forEach(([k], i) => ops.push({ type: 'put', key: k, value: encodeLocation(locs[i]!) }));
+      group = [];
+      groupBytes = 0;
+    };
+    for (const [k, data] of fresh) {
+      if (groupBytes + data.length > BLOCK_RAW_BYTES && group.length) await flush();
+      group.push([k, data]);
+      groupBytes += data.length;
+      newBytes += data.length;
+    }
+    await flush();
+    const storedBytes = this.writer.bytesWritten - before;
+    if (fresh.size) await this.writer.sync();
+
+    let seq = headSeq;
+    let last: Uint8Array = new Uint8Array();
+    for (const ev of batch.events) {
+      seq++;
+      last = ev;
+      ops.push({ type: 'put', key: eventKey(seq), value: Buffer.from(ev.buffer, ev.byteOffset, ev.byteLength) });
+    }
+    const index = typeof batch.index === 'function' ? batch.index({ newBlobs: fresh.size, newBytes, storedBytes }) : batch.index ?? [];
+    for (const e of index) ops.push({ type: 'put', key: indexKey(e.key), value: e.value });
+    const hash = sha256(last);
+    const hv = Buffer.alloc(38);
+    hv.writeUIntLE(seq, 0, 6);
+    hash.copy(hv, 6);
+    ops.push({ type: 'put', key: K_HEAD, value: hv });
+    const stats = await this.stats();
+    stats.blobs += fresh.size;
+    stats.rawBytes += newBytes;
+    stats.storedBytes += storedBytes;
+    ops.push({ type: 'put', key: K_STATS, value: Buffer.from(JSON.stringify(stats)) });
+    await kv.batch(ops, { sync: true });
+    return { head: { seq, hash }, newBlobs: fresh.size, newBytes, storedBytes };
+  }
+
+  async *readEventBatches(from: number, to?: number, batchSize = 512): AsyncIterable<StoredEvent[]> {
+    if (to === undefined) {
+      const h = await this.head();
+      to = h ? h.seq + 1 : 0;
+    }
+    if (from >= to) return;
+    let batch: StoredEvent[] = [];
+    let expect = from;
+    for await (const [k, v] of this.kv.range({ gte: eventKey(from), lt: eventKey(to) })) {
+      const seq = parseInt(k.slice(2), 16);
+      if (seq !== expect) throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${expect} is missing from the store`, { seq: expect });
+      expect++;
+      batch.push({ seq, bytes: v });
+      if (batch.length >= batchSize) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length) yield batch;
+    if (expect !== to) throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${expect} is missing from the store`, { seq: expect });
+  }
+
+  async *readEvents(from: number, to?: number): AsyncIterable<StoredEvent> {
+    for await (const b of this.readEventBatches(from, to)) yield* b;
+  }
+
+  async hasBlobs(addrs: Buffer[]): Promise<boolean[]> {
+    return (await this.kv.getMany(addrs.map(blobKey))).map((v) => v !== undefined);
+  }
+
+  async getBlobs(addrs: Buffer[]): Promise<Buffer[]> {
+    const locs = await this.kv.getMany(addrs.map(blobKey));
+    const parsed: BlobLocation[] = locs.map((v, i) => {
+      if (!v) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[i]!.toString('hex')} is not in the store`, { addr: addrs[i]!.toString('hex') });
+      return decodeLocation(v);
+    });
+    // Read blocks in file order: few, large, sequential reads.
+    const order = parsed.map((_, i) => i).sort((a, b) => parsed[a]!.pack - parsed[b]!.pack || parsed[a]!.offset - parsed[b]!.offset);
+    const out = new Array<Buffer>(addrs.length);
+    for (const i of order) {
+      const l = parsed[i]!;
+      const block = await this.packs.readBlock(l);
+      const data = block.subarray(l.itemOff, l.itemOff + l.itemLen);
+      const actual = sha256(data);
+      if (!actual.equals(addrs[i]!)) {
+        throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[i]!.toString('hex')} does not hash to its address`, {
+          addr: addrs[i]!.toString('hex'),
+          expected: addrs[i]!.toString('hex'),
+          actual: actual.toString('hex'),
+          pack: l.pack,
+          offset: l.offset,
+        });
+      }
+      out[i] = data;
+    }
+    return out;
+  }
+
+  async *listBlobs(): AsyncIterable<Buffer> {
+    for await (const [k] of this.kv.range({ gte: 'b/', lt: 'b0' })) yield Buffer.from(k.slice(2), 'hex');
+  }
+
+  indexGet(key: string): Promise<Buffer | undefined> {
+    return this.kv.get(indexKey(key));
+  }
+
+  async *indexRange(range: IndexRange): AsyncIterable<[string, Buffer]> {
+    const r = {
+      gte: range.gte !== undefined ? indexKey(range.gte) : range.lte === undefined && range.lt === undefined ? 'i/' : undefined,
+      lt: range.lt !== undefined ? indexKey(range.lt) : range.lte === undefined ? 'i0' : undefined,
+      lte: range.lte !== undefined ? indexKey(range.lte) : undefined,
+      reverse: range.reverse,
+      limit: range.limit,
+    };
+    if (r.gte === undefined) r.gte = 'i/';
+    for await (const [k, v] of this.kv.range(r)) yield [k.slice(2), v];
+  }
+
+  async stats(): Promise<StoreStats> {
+    const v = await this.kv.get(K_STATS);
+    return v ? (JSON.parse(v.toString()) as StoreStats) : { blobs: 0, rawBytes: 0, storedBytes: 0 };
+  }
+
+  /** Bytes written to pack files by this writer since it opened. */
+  get packBytesWritten(): number {
+    return this.writer?.bytesWritten ?? 0;
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.appending;
+      if (this.stopServing) await this.stopServing();
+      await this.writer?.close();
+      await this.packs.close();
+      await this.kv.close();
+    } finally {
+      if (this.release) await this.release();
+    }
+  }
+}
+
+/** Opens the index for writing, waiting while a reader holds it. */
+async function openIndexForWriting(levelPath: string, dir: string, waitMs: number): Promise<LevelKv> {
+  const deadline = Date.now() + waitMs;
+  for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
+    try {
+      return await LevelKv.open(levelPath, { create: true });
+    } catch (e) {
+      if (!isTtjError(e, ErrorCodes.LOCKED)) throw toTtjError(e, { path: dir });
+      if (Date.now() > deadline) {
+        let who = 'another process';
+        try {
+          const r = await RemoteKv.connect(readerSocketName(dir), 500);
+          const w = await r.who();
+          await r.close();
+          who = `${w.command ?? w.role} (pid ${w.pid})`;
+        } catch {
+          const h = await readLockHolder(dir);
+          if (h) who = `${h.command} (pid ${h.pid})`;
+        }
+        throw new TtjError(ErrorCodes.LOCKED, `the journal ${dir} is held by ${who}`, { path: dir }, { cause: e });
+      }
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * Append-only pack files hold the bytes of every blob, grouped into zstd-compressed
+ * blocks (pages written together are read together). LevelDB holds only the small
+ * location of each blob, so its compactions never rewrite blob bytes.
+ *
+ * Block layout: `"TTJB" | u32 raw length | u32 compressed length | u32 item count |
+ * zstd frame (with content checksum) of the concatenated items`.
+ */
+import { open, readdir, mkdir, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { compress, decompress } from 'zstd-napi';
+import { ErrorCodes, TtjError } from '../errors.js';
+
+export const BLOCK_MAGIC = 0x424a5454; // "TTJB" little-endian
+export const BLOCK_HEADER = 16;
+/** A pack file is closed and a new one started past this size (1 GiB). */
+export const PACK_ROTATE_BYTES = 1024 * 1024 * 1024;
+
+/** Where one blob's bytes are: a block of a pack file, and a slice of that block. */
+export interface BlobLocation {
+  pack: number;
+  offset: number;
+  clen: number;
+  rawLen: number;
+  itemOff: number;
+  itemLen: number;
+}
+
+export function encodeLocation(l: BlobLocation): Buffer {
+  const b = Buffer.allocUnsafe(26);
+  b.writeUInt32LE(l.pack, 0);
+  b.writeUIntLE(l.offset, 4, 6);
+  b.writeUInt32LE(l.clen, 10);
+  b.writeUInt32LE(l.rawLen, 14);
+  b.writeUInt32LE(l.itemOff, 18);
+  b.writeUInt32LE(l.itemLen, 22);
+  return b;
+}
+
+export function decodeLocation(b: Buffer): BlobLocation {
+  return {
+    pack: b.readUInt32LE(0),
+    offset: b.readUIntLE(4, 6),
+    clen: b.readUInt32LE(10),
+    rawLen: b.readUInt32LE(14),
+    itemOff: b.readUInt32LE(18),
+    itemLen: b.readUInt32LE(22),
+  };
+}
+
+export function packFileName(dir: string, pack: number): string {
+  return join(dir, `${String(pack).padStart(8, '0')}.pack`);
+}
+
+/** Pack numbers present in `dir`, ascending. */
+export async function listPacks(dir: string): Promise<number[]> {
+  let names: string[] = [];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => /^\d{8}\.pack$/.test(n))
+    .map((n) => Number(n.slice(0, 8)))
+    .sort((a, b) => a - b);
+}
+
+/** Appends compressed blocks to the newest pack file of one writer session. */
+export class PackWriter {
+  private fh: FileHandle | undefined;
+  private pack = 0;
+  private size = 0;
+  /** Bytes written to pack files by this writer (headers included). */
+  bytesWritten = 0;
+
+  constructor(private readonly dir: string, private readonly level = 1) {}
+
+  private async ensureOpen(): Promise<void> {
+    if (this.fh && this.size < PACK_ROTATE_BYTES) return;
+    if (this.fh) await this.fh.close();
+    await mkdir(this.dir, { recursive: true });
+    // A new session never appends to an old pack: a crash may have left garbage at
+    // its tail, after the last block any committed event refers to.
+    const packs = await listPacks(this.dir);
+    this.pack = (packs.length ? packs[packs.length - 1]! : 0) + 1;
+    this.fh = await open(packFileName(this.dir, this.pack), 'wx');
+    this.size = 0;
+  }
+
+  /** Compresses `items` into one block and appends it; returns each item's location. */
+  async appendBlock(items: Buffer[]): Promise<BlobLocation[]> {
+    await this.ensureOpen();
+    const raw = items.length === 1 ? items[0]! : Buffer.concat(items);
+    const z = compress(raw, { compressionLevel: this.level, checksumFlag: true });
+    const head = Buffer.allocUnsafe(BLOCK_HEADER);
+    head.writeUInt32LE(BLOCK_MAGIC, 0);
+    head.writeUInt32LE(raw.length, 4);
+    head.writeUInt32LE(z.length, 8);
+    head.writeUInt32LE(items.length, 12);
+    const offset = this.size;
+    await this.fh!.writev([head, z], offset);
+    this.size += BLOCK_HEADER + z.length;
+    this.bytesWritten += BLOCK_HEADER + z.length;
+    const locs: BlobLocation[] = [];
+    let itemOff = 0;
+    for (const it of items) {
+      locs.push({ pack: this.pack, offset, clen: z.length, rawLen: raw.length, itemOff, itemLen: it.length });
+      itemOff += it.length;
+    }
+    return locs;
+  }
+
+  /** Makes every appended block durable. */
+  async sync(): Promise<void> {
+    if (this.fh) await this.fh.datasync();
+  }
+
+  async close(): Promise<void> {
+    if (this.fh) await this.fh.close();
+    this.fh = undefined;
+  }
+}
+
+/** Reads and decompresses blocks, with a small cache of recent blocks. */
+export class PackReader {
+  private readonly fds = new Map<number, FileHandle>();
+  private readonly cache = new Map<string, Buffer>();
+  private cacheBytes = 0;
+
+  constructor(private readonly dir: string, private readonly cacheLimit = 64 * 1024 * 1024) {}
+
+  private async fd(pack: number): Promise<FileHandle> {
+    let fh = this.fds.get(pack);
+    if (!fh) {
+      const path = packFileName(this.dir, pack);
+      try {
+        fh = await open(path, 'r');
+      } catch (e) {
+        throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack file ${path} is missing`, { path }, { cause: e });
+      }
+      this.fds.set(pack, fh);
+    }
+    return fh;
+  }
+
+  /** The decompressed bytes of the block at `loc`; throws CORRUPT_BLOB when damaged. */
+  async readBlock(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>): Promise<Buffer> {
+    const key = `${loc.pack}:${loc.offset}`;
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+      return hit;
+    }
+    const fh = await this.fd(loc.pack);
+    const buf = Buffer.allocUnsafe(BLOCK_HEADER + loc.clen);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, loc.offset);
+    const where = { pack: loc.pack, offset: loc.offset };
+    if (bytesRead !== buf.length || buf.readUInt32LE(0) !== BLOCK_MAGIC || buf.readUInt32LE(4) !== loc.rawLen || buf.readUInt32LE(8) !== loc.clen) {
+      throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} has a damaged header`, where);
+    }
+    let raw: Buffer;
+    try {
+      raw = decompress(buf.subarray(BLOCK_HEADER));
+    } catch (e) {
+      throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} does not decompress`, where, { cause: e });
+    }
+    if (raw.length !== loc.rawLen) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} has the wrong length`, where);
+    this.cache.set(key, raw);
+    this.cacheBytes += raw.length;
+    while (this.cacheBytes > this.cacheLimit && this.cache.size > 1) {
+      const [k, v] = this.cache.entries().next().value as [string, Buffer];
+      this.cache.delete(k);
+      this.cacheBytes -= v.length;
+    }
+    return raw;
+  }
+
+  /** Walks every block header of a pack file (for verify and statistics). */
+  async *blocks(pack: number): AsyncIterable<{ offset: number; rawLen: number; clen: number; items: number }> {
+    const fh = await this.fd(pack);
+    const { size } = await fh.stat();
+    const head = Buffer.allocUnsafe(BLOCK_HEADER);
+    let off = 0;
+    while (off + BLOCK_HEADER <= size) {
+      await fh.read(head, 0, BLOCK_HEADER, off);
+      if (head.readUInt32LE(0) !== BLOCK_MAGIC) return; // an uncommitted tail
+      const b = { offset: off, rawLen: head.readUInt32LE(4), clen: head.readUInt32LE(8), items: head.readUInt32LE(12) };
+      yield b;
+      off += BLOCK_HEADER + b.clen;
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const fh of this.fds.values()) await fh.close().catch(() => undefined);
+    this.fds.clear();
+    this.cache.clear();
+    this.cacheBytes = 0;
+  }
+}
+

@@ -1,0 +1,102 @@
+import { ErrorCodes, isTtjError, TtjError } from '../errors.js';
+import type { KvRange, KvReader } from './kv.js';
+import { LevelKv } from './level-kv.js';
+import { RemoteKv } from './remote-kv.js';
+import { readerSocketName } from './kv-wire.js';
+import { serveKv } from './kv-server.js';
+
+/**
+ * A reader's view of a journal index that another process may hold. It opens
+ * LevelDB directly when it can (and then serves it to other readers), or talks to
+ * the holder over its socket; when the holder goes away it reconnects, resuming a
+ * range read after the last key it returned. Safe because the journal is append-only.
+ */
+export class ReconnectingKv implements KvReader {
+  private inner: KvReader | undefined;
+  private stopServing: (() => Promise<void>) | undefined;
+
+  constructor(private readonly levelPath: string, private readonly journalDir: string, private readonly waitMs = 15000) {}
+
+  private async connect(): Promise<KvReader> {
+    if (this.inner) return this.inner;
+    const deadline = Date.now() + this.waitMs;
+    const socket = readerSocketName(this.journalDir);
+    let last: unknown;
+    for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
+      try {
+        const kv = await LevelKv.open(this.levelPath);
+        try {
+          const server = await serveKv(kv, socket, { role: 'reader' });
+          this.stopServing = server.close;
+        } catch {
+          /* another process serves already; fine */
+        }
+        this.inner = kv;
+        return kv;
+      } catch (e) {
+        if (!isTtjError(e, ErrorCodes.LOCKED)) throw e;
+        last = e;
+      }
+      try {
+        this.inner = await RemoteKv.connect(socket);
+        return this.inner;
+      } catch (e) {
+        last = e;
+      }
+      if (Date.now() > deadline) {
+        throw new TtjError(ErrorCodes.LOCKED, `the journal ${this.journalDir} is held by another process that does not answer`, { path: this.journalDir }, { cause: last });
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  private async drop(): Promise<void> {
+    const i = this.inner;
+    this.inner = undefined;
+    if (i) await i.close().catch(() => undefined);
+  }
+
+  private async retry<T>(fn: (kv: KvReader) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const kv = await this.connect();
+      try {
+        return await fn(kv);
+      } catch (e) {
+        if (!isTtjError(e, ErrorCodes.WRITER_GONE) || attempt >= 5) throw e;
+        await this.drop();
+      }
+    }
+  }
+
+  get(key: string): Promise<Buffer | undefined> {
+    return this.retry((kv) => kv.get(key));
+  }
+
+  getMany(keys: string[]): Promise<(Buffer | undefined)[]> {
+    return this.retry((kv) => kv.getMany(keys));
+  }
+
+  async *range(range: KvRange): AsyncIterable<[string, Buffer]> {
+    let r = { ...range };
+    let left = range.limit && range.limit > 0 ? range.limit : Infinity;
+    for (let attempt = 0; ; attempt++) {
+      const kv = await this.connect();
+      try {
+        for await (const [k, v] of kv.range({ ...r, limit: Number.isFinite(left) ? left : undefined })) {
+          yield [k, v];
+          left--;
+          r = range.reverse ? { ...r, lt: k, lte: undefined } : { ...r, gt: k, gte: undefined };
+        }
+        return;
+      } catch (e) {
+        if (!isTtjError(e, ErrorCodes.WRITER_GONE) || attempt >= 5) throw e;
+        await this.drop();
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.stopServing) await this.stopServing();
+    await this.drop();
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The store interface every journal backend implements (the embedded LevelDB +
+ * pack files backend today; remote ones later). It knows nothing of VMs: it keeps
+ * an append-only sequence of event bytes, content-addressed blobs, and a small
+ * secondary index, and it makes each appended batch visible atomically.
+ * `storeComplianceSuite` (./compliance.ts) is the executable form of this contract.
+ */
+
+/** One stored event: its sequence number, its bytes and the SHA-256 of those bytes. */
+export interface StoredEvent {
+  seq: number;
+  bytes: Buffer;
+}
+
+/** The newest event of the store. */
+export interface StoreHead {
+  seq: number;
+  /** SHA-256 of the head event's bytes. */
+  hash: Buffer;
+}
+
+/** A blob to store: its content address (SHA-256 of `data`) and its bytes. */
+export interface BlobPut {
+  addr: Buffer;
+  data: Buffer;
+}
+
+/** One secondary index entry. */
+export interface IndexEntry {
+  key: string;
+  value: Buffer;
+}
+
+/** One atomic append. */
+export interface AppendBatch {
+  /** The head seq the caller built this batch on (-1 for an empty store). */
+  expectedHead: number;
+  /** Encoded events; the first gets seq expectedHead + 1. */
+  events: Uint8Array[];
+  /** Blobs the events refer to. Already-stored ones are skipped (deduplication). */
+  blobs?: BlobPut[];
+  /**
+   * Secondary index entries (epoch, frame and label lookups), written atomically
+   * with the events. A function is called once the blobs are written, with what
+   * that cost, so entries can record it.
+   */
+  index?: IndexEntry[] | ((written: { newBlobs: number; newBytes: number; storedBytes: number }) => IndexEntry[]);
+}
+
+/** What an append did. */
+export interface AppendResult {
+  head: StoreHead;
+  /** Blobs that were new to the store. */
+  newBlobs: number;
+  /** Their uncompressed bytes. */
+  newBytes: number;
+  /** Bytes written to blob storage (compressed, with headers). */
+  storedBytes: number;
+}
+
+/** Statistics of the store. */
+export interface StoreStats {
+  blobs: number;
+  rawBytes: number;
+  storedBytes: number;
+}
+
+/** Options for index range reads. */
+export interface IndexRange {
+  gte?: string;
+  lt?: string;
+  lte?: string;
+  reverse?: boolean;
+  limit?: number;
+}
+
+export interface JournalStore {
+  /** Where the store lives (a directory or URL). */
+  readonly location: string;
+  /** False for readers. */
+  readonly writable: boolean;
+  /** The newest event, or undefined when the store is empty. */
+  head(): Promise<StoreHead | undefined>;
+  /**
+   * Appends a batch atomically: blobs first, then the events and index entries in
+   * one durable write. A reader sees all of it or none of it.
+   * @throws TtjError WRONG_EXPECTED_HEAD when the head moved; READ_ONLY for readers.
+   */
+  append(batch: AppendBatch): Promise<AppendResult>;
+  /** Events with `from <= seq < to` (to defaults to head + 1), in order, in batches. */
+  readEventBatches(from: number, to?: number, batchSize?: number): AsyncIterable<StoredEvent[]>;
+  /** Events one at a time; see {@link readEventBatches}. */
+  readEvents(from: number, to?: number): AsyncIterable<StoredEvent>;
+  /** Which of `addrs` are stored. */
+  hasBlobs(addrs: Buffer[]): Promise<boolean[]>;
+  /**
+   * The bytes of each blob, checked against its address.
+   * @throws TtjError CORRUPT_BLOB when one is missing, damaged or does not hash to its address.
+   */
+  getBlobs(addrs: Buffer[]): Promise<Buffer[]>;
+  /** Every stored blob address, in address order. */
+  listBlobs(): AsyncIterable<Buffer>;
+  indexGet(key: string): Promise<Buffer | undefined>;
+  indexRange(range: IndexRange): AsyncIterable<[string, Buffer]>;
+  stats(): Promise<StoreStats>;
+  close(): Promise<void>;
+}
