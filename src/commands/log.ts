@@ -1,0 +1,41 @@
+import { Args, Flags } from '@oclif/core';
+import { TtjCommand } from '../cli/base-command.js';
+import { Journal } from '../journal/journal.js';
+import { log, type LogResult } from '../journal/log.js';
+
+export default class Log extends TtjCommand<LogResult> {
+  static override summary = 'List epochs, frames, labels and sizes.';
+  static override examples = ['<%= config.bin %> log vm.ttj', '<%= config.bin %> log vm.ttj --since epoch:3 --until frame:20 --json'];
+  static override args = { journal: Args.string({ description: 'journal directory', required: true }) };
+  static override flags = {
+    since: Flags.string({ description: 'only entries at or after this POINT' }),
+    until: Flags.string({ description: 'only entries at or before this POINT' }),
+  };
+
+  async run(): Promise<LogResult> {
+    const { args, flags } = await this.parse(Log);
+    const j = await Journal.open(args.journal);
+    try {
+      const r = await log(j, { since: flags.since, until: flags.until });
+      if (!this.jsonEnabled()) this.print(r);
+      return r;
+    } finally {
+      await j.close();
+    }
+  }
+
+  private print(r: LogResult): void {
+    const mib = (n: number) => `${(n / 1048576).toFixed(2)} MiB`;
+    this.log(`journal ${r.journal}: head seq ${r.head.seq}, ${r.head.epoch + 1} epochs, ${r.head.frame + 1} frames, ${mib(r.store.storedBytes)} stored for ${mib(r.store.rawBytes)} of content`);
+    const frames = new Map<number, number[]>();
+    for (const f of r.frames) frames.set(f.epoch, [...(frames.get(f.epoch) ?? []), f.frame]);
+    for (const e of r.epochs) {
+      const fr = frames.get(e.epoch);
+      const frText = fr ? `  frames ${fr[0]}${fr.length > 1 ? `..${fr[fr.length - 1]}` : ''}` : '';
+      const lbl = e.labels.length ? `  "${e.labels.join('", "')}"` : '';
+      this.log(
+        `epoch ${String(e.epoch).padStart(4)}  seq ${String(e.seq).padStart(6)}  ${e.time}  dirty ${String(e.dirtyPages).padStart(6)}  zero ${String(e.zeroPages).padStart(5)}  disk ${String(e.diskBlocks).padStart(5)}  stored ${mib(e.storedBytes)}${e.keyframe ? '  keyframe' : ''}${lbl}${frText}`,
+      );
+    }
+  }
+}

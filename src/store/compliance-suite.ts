@@ -1,0 +1,161 @@
+/**
+ * The store compliance suite: the executable contract of {@link JournalStore}.
+ * Every backend runs it with one line, e.g.
+ * `storeComplianceSuite('level', (dir) => LocalStore.open(dir, { create: true }))`.
+ * It uses mocha's `describe`/`it` globals.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ErrorCodes, isTtjError } from '../errors.js';
+import { sha256 } from '../util/hash.js';
+import type { JournalStore } from './store.js';
+
+/** Opens a fresh writable store in an empty directory; `reader` opens a read-only view of it. */
+export interface StoreFactory {
+  open(dir: string): Promise<JournalStore>;
+  reader?(dir: string): Promise<JournalStore>;
+}
+
+const blob = (s: string) => {
+  const data = Buffer.from(s.repeat(100));
+  return { addr: sha256(data), data };
+};
+
+async function collect(it: AsyncIterable<{ seq: number; bytes: Buffer }>) {
+  const out: { seq: number; bytes: Buffer }[] = [];
+  for await (const e of it) out.push(e);
+  return out;
+}
+
+export function storeComplianceSuite(name: string, factory: StoreFactory): void {
+  describe(`store compliance: ${name}`, function () {
+    let dir: string;
+    let store: JournalStore;
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'ttj-store-'));
+      store = await factory.open(join(dir, 'j'));
+    });
+    afterEach(async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('starts empty', async () => {
+      assert.equal(await store.head(), undefined);
+      assert.deepEqual(await collect(store.readEvents(0)), []);
+    });
+
+    it('appends a batch and reads it back in order', async () => {
+      const events = [Buffer.from('a'), Buffer.from('bb'), Buffer.from('ccc')];
+      const r = await store.append({ expectedHead: -1, events });
+      assert.equal(r.head.seq, 2);
+      assert.deepEqual(r.head.hash, sha256(events[2]!));
+      const got = await collect(store.readEvents(0));
+      assert.deepEqual(got.map((e) => e.seq), [0, 1, 2]);
+      assert.deepEqual(got.map((e) => e.bytes.toString()), ['a', 'bb', 'ccc']);
+      assert.deepEqual((await collect(store.readEvents(1, 2))).map((e) => e.bytes.toString()), ['bb']);
+    });
+
+    it('reads in batches', async () => {
+      const events = Array.from({ length: 1000 }, (_, i) => Buffer.from(`e${i}`));
+      await store.append({ expectedHead: -1, events });
+      let n = 0;
+      for await (const b of store.readEventBatches(0, undefined, 64)) {
+        assert.ok(b.length <= 64);
+        for (const e of b) assert.equal(e.bytes.toString(), `e${n++}`);
+      }
+      assert.equal(n, 1000);
+    });
+
+    it('refuses an append against a stale head and leaves the store as it was', async () => {
+      await store.append({ expectedHead: -1, events: [Buffer.from('a')] });
+      await assert.rejects(store.append({ expectedHead: -1, events: [Buffer.from('x')], blobs: [blob('x')] }), (e) => isTtjError(e, ErrorCodes.WRONG_EXPECTED_HEAD));
+      assert.equal((await store.head())!.seq, 0);
+      assert.deepEqual(await store.hasBlobs([blob('x').addr]), [false]);
+    });
+
+    it('stores blobs once and returns them checked', async () => {
+      const a = blob('a');
+      const b = blob('b');
+      const r1 = await store.append({ expectedHead: -1, events: [Buffer.from('1')], blobs: [a, b, a] });
+      assert.equal(r1.newBlobs, 2);
+      assert.equal(r1.newBytes, a.data.length + b.data.length);
+      const r2 = await store.append({ expectedHead: 0, events: [Buffer.from('2')], blobs: [a] });
+      assert.equal(r2.newBlobs, 0);
+      assert.deepEqual(await store.hasBlobs([a.addr, b.addr, blob('c').addr]), [true, true, false]);
+      const [ga, gb] = await store.getBlobs([a.addr, b.addr]);
+      assert.deepEqual(ga, a.data);
+      assert.deepEqual(gb, b.data);
+      const listed: string[] = [];
+      for await (const x of store.listBlobs()) listed.push(x.toString('hex'));
+      assert.deepEqual(listed.sort(), [a.addr.toString('hex'), b.addr.toString('hex')].sort());
+      const st = await store.stats();
+      assert.equal(st.blobs, 2);
+      assert.ok(st.storedBytes > 0 && st.storedBytes < st.rawBytes);
+    });
+
+    it('fails with CORRUPT_BLOB for a blob it does not have', async () => {
+      await assert.rejects(store.getBlobs([blob('zzz').addr]), (e) => isTtjError(e, ErrorCodes.CORRUPT_BLOB));
+    });
+
+    it('keeps index entries, written atomically with events', async () => {
+      await store.append({ expectedHead: -1, events: [Buffer.from('1')], index: [{ key: 'ep/1', value: Buffer.from('one') }, { key: 'ep/2', value: Buffer.from('two') }] });
+      assert.equal((await store.indexGet('ep/1'))!.toString(), 'one');
+      assert.equal(await store.indexGet('ep/3'), undefined);
+      const rev: string[] = [];
+      for await (const [k] of store.indexRange({ gte: 'ep/', lt: 'ep0', reverse: true })) rev.push(k);
+      assert.deepEqual(rev, ['ep/2', 'ep/1']);
+      const upTo: string[] = [];
+      for await (const [k] of store.indexRange({ gte: 'ep/', lte: 'ep/1' })) upTo.push(k);
+      assert.deepEqual(upTo, ['ep/1']);
+    });
+
+    it('passes what the blobs cost to an index function', async () => {
+      const a = blob('q');
+      let seen: { newBlobs: number; newBytes: number; storedBytes: number } | undefined;
+      await store.append({
+        expectedHead: -1,
+        events: [Buffer.from('1')],
+        blobs: [a],
+        index: (w) => {
+          seen = w;
+          return [{ key: 'cost', value: Buffer.from(String(w.storedBytes)) }];
+        },
+      });
+      assert.equal(seen!.newBlobs, 1);
+      assert.equal((await store.indexGet('cost'))!.toString(), String(seen!.storedBytes));
+    });
+
+    it('persists across reopen', async () => {
+      const a = blob('p');
+      await store.append({ expectedHead: -1, events: [Buffer.from('x'), Buffer.from('y')], blobs: [a] });
+      await store.close();
+      store = await factory.open(join(dir, 'j'));
+      assert.equal((await store.head())!.seq, 1);
+      assert.deepEqual((await store.getBlobs([a.addr]))[0], a.data);
+      const r = await store.append({ expectedHead: 1, events: [Buffer.from('z')] });
+      assert.equal(r.head.seq, 2);
+    });
+
+    if (factory.reader) {
+      it('serves a reader while the writer holds the store, and the reader sees new appends', async () => {
+        const a = blob('r');
+        await store.append({ expectedHead: -1, events: [Buffer.from('x')], blobs: [a] });
+        const reader = await factory.reader!(join(dir, 'j'));
+        try {
+          assert.equal(reader.writable, false);
+          assert.equal((await reader.head())!.seq, 0);
+          assert.deepEqual((await reader.getBlobs([a.addr]))[0], a.data);
+          await store.append({ expectedHead: 0, events: [Buffer.from('y')] });
+          assert.equal((await reader.head())!.seq, 1);
+          assert.deepEqual((await collect(reader.readEvents(0))).map((e) => e.bytes.toString()), ['x', 'y']);
+          await assert.rejects(reader.append({ expectedHead: 1, events: [Buffer.from('no')] }), (e) => isTtjError(e, ErrorCodes.READ_ONLY));
+        } finally {
+          await reader.close();
+        }
+      });
+    }
+  });
+}
