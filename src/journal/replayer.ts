@@ -34,7 +34,12 @@ export class Replayer {
       throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${seq} carries seq ${Number(ev.seq)}, expected ${this.nextSeq}`, { seq, expected: this.nextSeq, actual: Number(ev.seq) });
     }
     if (!buf(ev.prevHash).equals(this.prev)) {
-      throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${seq} breaks the hash chain`, { seq, expected: this.prev.toString('hex'), actual: buf(ev.prevHash).toString('hex') });
+      // Event seq-1 does not hash to what its successor recorded: it (or the link) was changed.
+      throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${seq - 1} does not match the hash recorded by event ${seq}: the hash chain is broken`, {
+        seq: seq - 1,
+        expected: buf(ev.prevHash).toString('hex'),
+        actual: this.prev.toString('hex'),
+      });
     }
     this.prev = eventHash(bytes);
     this.nextSeq++;

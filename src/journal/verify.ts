@@ -119,7 +119,7 @@ async function checkEvents(j: Journal, report: VerifyReport, opts: VerifyOptions
   await flushAddrs();
   if (report.events !== head.seq + 1) throw new TtjError(ErrorCodes.CORRUPT_EVENT, `the stream ends at ${report.events - 1} but the head is ${head.seq}`, { seq: report.events });
   if (!r.lastHash.equals(head.hash)) {
-    throw new TtjError(ErrorCodes.CORRUPT_STORE, `the head hash does not match event ${head.seq}`, { seq: head.seq });
+    throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${head.seq} does not match the head hash: the hash chain is broken`, { seq: head.seq });
   }
 }
 

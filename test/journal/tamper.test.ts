@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Level } from 'level';
+import { ErrorCodes } from '../../src/errors.js';
+import { JournalWriter } from '../../src/journal/writer.js';
+import { Journal } from '../../src/journal/journal.js';
+import { appendImages } from '../../src/journal/append-images.js';
+import { fold } from '../../src/journal/fold.js';
+import { verify } from '../../src/journal/verify.js';
+import { decodeEvent, encodeEvent } from '../../src/journal/codec.js';
+import { memoryImage, dirty } from '../helpers/images.js';
+import { useTmp } from '../helpers/tmp.js';
+
+const PS = 4096;
+
+describe('tamper evidence', function () {
+  const tmp = useTmp();
+  let J: string;
+
+  beforeEach(async () => {
+    J = tmp.path('j');
+    const mem = memoryImage(128, PS, 3);
+    const w = await JournalWriter.openWriter(J);
+    for (let e = 0; e < 3; e++) {
+      dirty(mem, PS, 10, e);
+      writeFileSync(tmp.path('m.raw'), mem);
+      await appendImages(w, { memory: tmp.path('m.raw') });
+    }
+    await w.close();
+  });
+
+  async function check(deep: boolean) {
+    const j = await Journal.open(J);
+    try {
+      return await verify(j, { deep });
+    } finally {
+      await j.close();
+    }
+  }
+
+  it('a byte flipped in a pack file makes verify --deep fail', async () => {
+    assert.equal((await check(true)).ok, true);
+    const packs = readdirSync(join(J, 'packs'));
+    const p = join(J, 'packs', packs[packs.length - 1]!);
+    const b = readFileSync(p);
+    b[Math.floor(b.length / 2)] ^= 0x01;
+    writeFileSync(p, b);
+    const r = await check(true);
+    assert.equal(r.ok, false);
+    assert.equal(r.error!.code, ErrorCodes.CORRUPT_BLOB);
+  });
+
+  it('a changed event breaks the hash chain and verify names its seq', async () => {
+    const db = new Level<string, Buffer>(join(J, 'index'), { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+    await db.open();
+    const key = 'e/' + (5).toString(16).padStart(14, '0');
+    const ev = decodeEvent((await db.get(key))!, 5);
+    ev.timeUs = Number(ev.timeUs) + 1; // a subtle change that still decodes
+    await db.put(key, Buffer.from(encodeEvent(ev)));
+    await db.close();
+    const r = await check(false);
+    assert.equal(r.ok, false);
+    assert.equal(r.error!.code, ErrorCodes.CORRUPT_EVENT);
+    assert.equal(r.error!.seq, 5);
+  });
+
+  it('a changed page address fails the state root at its epoch commit, in verify and in fold', async () => {
+    const db = new Level<string, Buffer>(join(J, 'index'), { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+    await db.open();
+    // Swap two pages in the LAST page batch (after the keyframe, so fold replays it)
+    // and rewrite the chain after it, so that only the state root can tell.
+    let seqOfPages = -1;
+    for await (const [k, v] of db.iterator({ gte: 'e/', lt: 'e0' })) {
+      const ev = decodeEvent(v);
+      if (ev.body === 'pages' && ev.pages!.pfns!.length > 1) seqOfPages = parseInt(k.slice(2), 16);
+    }
+    let prev: Buffer | undefined;
+    const { sha256 } = await import('../../src/util/hash.js');
+    for await (const [k, v] of db.iterator({ gte: 'e/', lt: 'e0' })) {
+      const seq = parseInt(k.slice(2), 16);
+      const ev = decodeEvent(v, seq);
+      if (prev) ev.prevHash = prev;
+      if (seq === seqOfPages) {
+        const pf = ev.pages!.pfns!;
+        [pf[0], pf[1]] = [pf[1]!, pf[0]!]; // two pages swapped
+      }
+      const bytes = Buffer.from(encodeEvent(ev));
+      await db.put(k, bytes);
+      prev = sha256(bytes);
+    }
+    const h = Buffer.from((await db.get('h'))!);
+    prev!.copy(h, 6);
+    await db.put('h', h);
+    await db.close();
+    const r = await check(false);
+    assert.equal(r.ok, false);
+    assert.equal(r.error!.code, ErrorCodes.STATE_ROOT_MISMATCH);
+    assert.ok(r.error!.seq! > seqOfPages);
+    const j = await Journal.open(J);
+    try {
+      await assert.rejects(fold(j, { at: 'head', out: tmp.path('o') }), (e: { code?: string }) => e.code === ErrorCodes.STATE_ROOT_MISMATCH);
+    } finally {
+      await j.close();
+    }
+  });
+});
