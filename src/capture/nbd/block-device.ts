@@ -40,6 +40,11 @@ export interface BlockDevice {
    */
   readInto?(target: Buffer, targetOffset: number, offset: number, length: number): Promise<void>;
   write(offset: number, data: Buffer, opts: { fua: boolean }): Promise<void>;
+  /**
+   * Optional fast path: the same as `write` with the data given as consecutive pieces (the
+   * socket chunks it arrived in, so the server need not copy them into one buffer).
+   */
+  writev?(offset: number, data: Buffer[], opts: { fua: boolean }): Promise<void>;
   /** Make the range read as zeroes. `mayTrim` false = NBD_CMD_FLAG_NO_HOLE (keep it allocated). */
   writeZeroes(offset: number, length: number, opts: { fua: boolean; mayTrim: boolean }): Promise<void>;
   /** A hint that the range is unused; contents afterwards are unspecified (may read back as zeroes). */

@@ -1,4 +1,4 @@
-import { promises as fsp, constants as fsConstants } from 'node:fs';
+import { promises as fsp, constants as fsConstants, read as fsRead, write as fsWrite, writev as fsWritev } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { ErrorCodes, TtjError, toTtjError } from '../../errors.js';
 import type { BlockDevice } from './block-device.js';
@@ -26,6 +26,18 @@ let zeroChunk: Buffer | undefined;
 function zeroes(): Buffer {
   zeroChunk ??= Buffer.alloc(ZERO_CHUNK);
   return zeroChunk;
+}
+
+// The callback API: measurably less overhead per call than FileHandle's promise methods.
+function pread(fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
+  return new Promise((resolve, reject) => fsRead(fd, buf, off, len, pos, (e, n) => (e ? reject(e) : resolve(n))));
+}
+function pwrite(fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
+  return new Promise((resolve, reject) => fsWrite(fd, buf, off, len, pos, (e, n) => (e ? reject(e) : resolve(n))));
+}
+
+function pwritev(fd: number, bufs: Buffer[], pos: number): Promise<number> {
+  return new Promise((resolve, reject) => fsWritev(fd, bufs, pos, (e, n) => (e ? reject(e) : resolve(n))));
 }
 
 /**
@@ -94,7 +106,7 @@ export class FileBlockDevice implements BlockDevice {
   async readInto(target: Buffer, targetOffset: number, offset: number, length: number): Promise<void> {
     let done = 0;
     while (done < length) {
-      const { bytesRead } = await this.fh.read(target, targetOffset + done, length - done, offset + done);
+      const bytesRead = await pread(this.fh.fd, target, targetOffset + done, length - done, offset + done);
       if (bytesRead === 0) {
         // The file shrank under us: what lies past its end reads as zeroes.
         target.fill(0, targetOffset + done, targetOffset + length);
@@ -108,8 +120,27 @@ export class FileBlockDevice implements BlockDevice {
     this.checkWritable();
     let done = 0;
     while (done < data.length) {
-      const { bytesWritten } = await this.fh.write(data, done, data.length - done, offset + done);
+      const bytesWritten = await pwrite(this.fh.fd, data, done, data.length - done, offset + done);
       done += bytesWritten;
+    }
+    if (opts.fua) await this.fh.datasync();
+  }
+
+  async writev(offset: number, data: Buffer[], opts: { fua: boolean }): Promise<void> {
+    this.checkWritable();
+    let bufs = data;
+    let pos = offset;
+    let left = bufs.reduce((a, b) => a + b.length, 0);
+    while (left > 0) {
+      // At most 1024 iovecs per call (IOV_MAX); a short write resumes where it stopped.
+      const batch = bufs.length > 1024 ? bufs.slice(0, 1024) : bufs;
+      let n = await pwritev(this.fh.fd, batch, pos);
+      pos += n;
+      left -= n;
+      let i = 0;
+      while (i < bufs.length && n >= bufs[i].length) n -= bufs[i++].length;
+      bufs = bufs.slice(i);
+      if (n > 0) bufs[0] = bufs[0].subarray(n);
     }
     if (opts.fua) await this.fh.datasync();
   }

@@ -12,3 +12,4 @@ export {
 export { nbdErrnoFor, type NbdRequestInfo, type SessionEnd } from './transmission.js';
 
 export * as nbdConstants from './constants.js';
+export { benchNbd, type BenchNbdOptions, type BenchNbdResult, type BenchNbdCase, type BenchNbdThroughput } from './bench-nbd.js';

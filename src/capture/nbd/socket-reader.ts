@@ -19,7 +19,7 @@ export class SocketReader {
   private first = 0; // index of the first live chunk
   private offset = 0; // offset into chunks[first]
   private bufferedBytes = 0;
-  private waiting: { n: number; resolve: (b: Buffer) => void; reject: (e: Error) => void } | undefined;
+  private waiting: { n: number; resolve: (b: Buffer) => void; reject: (e: Error) => void; peek?: boolean } | undefined;
   private failure: Error | undefined;
   private paused = false;
 
@@ -57,6 +57,38 @@ export class SocketReader {
     });
   }
 
+  /**
+   * `n` already-buffered bytes as the list of (views of) the chunks that hold them — no
+   * copy — or undefined if fewer than `n` bytes are buffered.
+   */
+  tryReadChunks(n: number): Buffer[] | undefined {
+    if (this.bufferedBytes < n) return undefined;
+    const out: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      const c = this.chunks[this.first];
+      const k = Math.min(c.length - this.offset, left);
+      out.push(c.subarray(this.offset, this.offset + k));
+      left -= k;
+      this.offset += k;
+      this.bufferedBytes -= k;
+      if (this.offset === c.length) this.shift();
+    }
+    this.maybeResume();
+    return out;
+  }
+
+  /** Resolves once at least `n` bytes are buffered (or rejects when the peer is gone). */
+  async waitFor(n: number): Promise<void> {
+    if (this.bufferedBytes >= n) return;
+    if (this.failure) throw this.failure;
+    if (this.waiting) throw new Error('SocketReader: concurrent reads');
+    if (this.paused) this.resumeSocket();
+    await new Promise<void>((resolve, reject) => {
+      this.waiting = { n, resolve: () => resolve(), reject, peek: true };
+    });
+  }
+
   /** Stop reading and forget what is buffered. */
   discard(): void {
     this.chunks = [];
@@ -72,7 +104,7 @@ export class SocketReader {
     const w = this.waiting;
     if (w && this.bufferedBytes >= w.n) {
       this.waiting = undefined;
-      w.resolve(this.take(w.n));
+      w.resolve(w.peek ? (undefined as unknown as Buffer) : this.take(w.n));
     }
     if (!this.paused && this.bufferedBytes > this.highWater && !this.waiting) {
       this.paused = true;

@@ -153,7 +153,7 @@ export class TransmissionSession {
       const offset = offHi >= 0x200000 ? Number.POSITIVE_INFINITY : offHi * 0x100000000 + hdr.readUInt32BE(20);
       const length = hdr.readUInt32BE(24);
 
-      let payload: Buffer | undefined;
+      let payload: Buffer[] | undefined;
       if (type === C.NBD_CMD_WRITE) {
         if (length > maxPayload) {
           // We cannot skip an unbounded payload: refuse it and hang up (the spec allows a
@@ -163,13 +163,17 @@ export class TransmissionSession {
           this.protocolError = `write payload of ${length} bytes exceeds the ${maxPayload}-byte limit`;
           return 'protocol-error';
         }
-        payload = this.reader.tryRead(length);
-        if (!payload) {
-          // A client that goes away mid-payload rejects here: nothing reaches the device.
-          const p = await this.readOrStop(length, true);
-          if (!p) return 'peer-gone';
-          payload = p;
+        if (this.reader.buffered < length) {
+          // A client that goes away mid-payload ends here: nothing reaches the device.
+          try {
+            await this.reader.waitFor(length);
+          } catch (e) {
+            if (e instanceof PeerGoneError) return 'peer-gone';
+            throw e;
+          }
         }
+        // The socket chunks as they are (no copy); readers keep them alive until written.
+        payload = this.reader.tryReadChunks(length)!;
       }
 
       if (type === C.NBD_CMD_DISC) {
@@ -208,7 +212,10 @@ export class TransmissionSession {
           op = this.doRead(offset, length);
           break;
         case C.NBD_CMD_WRITE:
-          op = device.write(offset, payload!, { fua }).then(() => undefined);
+          op = (device.writev
+            ? device.writev(offset, payload!, { fua })
+            : device.write(offset, payload!.length === 1 ? payload![0] : Buffer.concat(payload!, length), { fua })
+          ).then(() => undefined);
           break;
         case C.NBD_CMD_WRITE_ZEROES:
           op = device.writeZeroes(offset, length, { fua, mayTrim: (flags & C.NBD_CMD_FLAG_NO_HOLE) === 0 }).then(() => undefined);
