@@ -203,7 +203,7 @@ export class TransmissionSession {
       if (type === C.NBD_CMD_FLUSH) await this.drainOutstanding();
       else await this.waitForConflicts(offset, offset + length, writes);
       await this.waitForSlot(bytes);
-      if (this.socket.writableNeedDrain) await this.waitDrain();
+      if (this.socket.writableNeedDrain && !this.socket.destroyed) await this.waitDrain();
 
       const fua = (flags & C.NBD_CMD_FLAG_FUA) !== 0;
       let op: Promise<Buffer | undefined>;
@@ -407,6 +407,7 @@ export class TransmissionSession {
   }
 
   private waitDrain(): Promise<void> {
+    if (this.socket.destroyed || this.socket.closed) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         this.socket.off('drain', done);
