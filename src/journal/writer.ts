@@ -53,6 +53,7 @@ export class JournalWriter extends Journal {
   private lastCommitted = -1;
   private epochsSinceKeyframe = 0;
   private changesSinceKeyframe = 0;
+  private committing: Promise<unknown> = Promise.resolve();
 
   /**
    * Opens `dir` for writing; with `create` (the default) a missing journal is created.
@@ -117,7 +118,14 @@ export class JournalWriter extends Journal {
    * On any error nothing is appended and the writer's state is unchanged.
    * @throws TtjError BAD_EVENT_STREAM (structure), CORRUPT_EVENT (does not fit the state), CORRUPT_BLOB (missing blob).
    */
-  async commit(bodies: IEvent[], blobs: BlobPut[] = []): Promise<CommitResult> {
+  commit(bodies: IEvent[], blobs: BlobPut[] = [], opts: { sync?: boolean } = {}): Promise<CommitResult> {
+    // One commit at a time: each builds on the head the previous one left.
+    const run = this.committing.then(() => this.commitNow(bodies, blobs, opts));
+    this.committing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async commitNow(bodies: IEvent[], blobs: BlobPut[], opts: { sync?: boolean }): Promise<CommitResult> {
     if (bodies.length === 0) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'nothing to append');
     const tx = this.state.begin();
     const saved = {
@@ -129,7 +137,7 @@ export class JournalWriter extends Journal {
       lastTimeUs: this.lastTimeUs,
     };
     try {
-      const result = await this.build(bodies, blobs);
+      const result = await this.build(bodies, blobs, opts.sync ?? true);
       tx.commit();
       return result;
     } catch (e) {
@@ -139,7 +147,7 @@ export class JournalWriter extends Journal {
     }
   }
 
-  private async build(bodies: IEvent[], blobs: BlobPut[]): Promise<CommitResult> {
+  private async build(bodies: IEvent[], blobs: BlobPut[], sync: boolean): Promise<CommitResult> {
     const bad = (msg: string, seq?: number) => new TtjError(ErrorCodes.BAD_EVENT_STREAM, msg, { seq });
     const encoded: Uint8Array[] = [];
     const index: IndexEntry[] = [];
@@ -317,6 +325,7 @@ export class JournalWriter extends Journal {
     }
 
     const res = await this.store.append({
+      sync,
       expectedHead: this.headSeq,
       events: encoded,
       blobs: allBlobs,
@@ -337,6 +346,11 @@ export class JournalWriter extends Journal {
     this.headSeq = res.head.seq;
     this.headHash = res.head.hash;
     return { firstSeq, lastSeq: res.head.seq, epochs, frames, newBlobs: res.newBlobs, newBytes: res.newBytes, storedBytes: res.storedBytes };
+  }
+
+  /** Makes every commit so far durable (commits made with `sync: false`). */
+  sync(): Promise<void> {
+    return this.store.sync();
   }
 }
 

@@ -78,7 +78,10 @@ export class PackWriter {
 
   private async ensureOpen(): Promise<void> {
     if (this.fh && this.size < PACK_ROTATE_BYTES) return;
-    if (this.fh) await this.fh.close();
+    if (this.fh) {
+      await this.fh.datasync();
+      await this.fh.close();
+    }
     await mkdir(this.dir, { recursive: true });
     // A new session never appends to an old pack: a crash may have left garbage at
     // its tail, after the last block any committed event refers to.

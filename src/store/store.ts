@@ -45,6 +45,12 @@ export interface AppendBatch {
    * that cost, so entries can record it.
    */
   index?: IndexEntry[] | ((written: { newBlobs: number; newBytes: number; storedBytes: number }) => IndexEntry[]);
+  /**
+   * Durable before the append resolves (fsync of blob bytes and index). Default true.
+   * With false the batch is visible (and survives a crash of this process) at once,
+   * and durable against power loss after the next {@link JournalStore.sync}.
+   */
+  sync?: boolean;
 }
 
 /** What an append did. */
@@ -94,10 +100,14 @@ export interface JournalStore {
   /** Which of `addrs` are stored. */
   hasBlobs(addrs: Buffer[]): Promise<boolean[]>;
   /**
-   * The bytes of each blob, checked against its address.
+   * The bytes of each blob, checked against its address (SHA-256). With
+   * `verify: false` only the storage's own checksums are checked (zstd's frame
+   * checksum for the embedded store): for hot read paths that are not proofs.
    * @throws TtjError CORRUPT_BLOB when one is missing, damaged or does not hash to its address.
    */
-  getBlobs(addrs: Buffer[]): Promise<Buffer[]>;
+  getBlobs(addrs: Buffer[], opts?: { verify?: boolean }): Promise<Buffer[]>;
+  /** Makes every append so far durable (for appends made with `sync: false`). */
+  sync(): Promise<void>;
   /** Every stored blob address, in address order. */
   listBlobs(): AsyncIterable<Buffer>;
   indexGet(key: string): Promise<Buffer | undefined>;

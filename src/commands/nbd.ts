@@ -1,0 +1,56 @@
+import { Args, Flags } from '@oclif/core';
+import { TtjCommand } from '../cli/base-command.js';
+import { serveDisk } from '../capture/serve-disk.js';
+
+/** `ttj nbd --json` (printed when the server stops). */
+export interface NbdOutput {
+  journal: string;
+  disk: string;
+  url: string;
+  at?: string;
+  readOnly: boolean;
+  fork?: string;
+  writes: number;
+  headSeq?: number;
+}
+
+export default class Nbd extends TtjCommand<NbdOutput> {
+  static override summary = "Serve a journal's disk over NBD, journaling every write before it is acknowledged.";
+  static override description =
+    'Live: every WRITE, WRITE_ZEROES and TRIM is appended to the journal before the reply; FUA and FLUSH are fsynced. With --at POINT --read-only: the disk as it was then (instant recovery). With --at POINT --fork NEW: a writable branch into a new journal. Runs until SIGINT or SIGTERM.';
+  static override examples = [
+    '<%= config.bin %> nbd vm.ttj --disk d0 --socket /tmp/d0.sock   # qemu-img info "nbd+unix:///d0?socket=/tmp/d0.sock"',
+    '<%= config.bin %> nbd vm.ttj --disk d0 --at frame:40 --read-only --port 10809',
+  ];
+  static override args = { journal: Args.string({ description: 'journal directory', required: true }) };
+  static override flags = {
+    disk: Flags.string({ description: 'disk name (the NBD export name)', required: true }),
+    at: Flags.string({ description: 'serve the disk as it was at this POINT' }),
+    'read-only': Flags.boolean({ description: 'refuse writes', default: false }),
+    fork: Flags.string({ description: 'with --at: write into this new journal (a branch)' }),
+    socket: Flags.string({ description: 'unix socket path', exclusive: ['port'] }),
+    port: Flags.integer({ description: 'TCP port on --host (0: any free port)' }),
+    host: Flags.string({ description: 'TCP host', default: '127.0.0.1' }),
+  };
+
+  async run(): Promise<NbdOutput> {
+    const { args, flags } = await this.parse(Nbd);
+    const served = await serveDisk(args.journal, {
+      disk: flags.disk,
+      at: flags.at,
+      readOnly: flags['read-only'],
+      fork: flags.fork,
+      socketPath: flags.socket,
+      port: flags.port ?? (flags.socket ? undefined : 10809),
+      host: flags.host,
+    });
+    this.logToStderr(`ttj nbd: serving ${flags.disk}${flags.at ? ` at ${flags.at}` : ''}${flags['read-only'] ? ' (read-only)' : ''} on ${served.url}`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    const headSeq = served.writer?.headSeqNumber;
+    await served.close();
+    return { journal: args.journal, disk: flags.disk, url: served.url, at: flags.at, readOnly: flags['read-only'], fork: flags.fork, writes: served.device.writes, headSeq };
+  }
+}

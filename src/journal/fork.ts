@@ -1,0 +1,108 @@
+import { resolve } from 'node:path';
+import { ErrorCodes, TtjError } from '../errors.js';
+import { isJournalDir } from '../store/local-store.js';
+import type { BlobPut } from '../store/store.js';
+import { ZERO_ADDR } from '../util/hash.js';
+import { splitAddrs } from './chunks.js';
+import type { IEvent } from './codec.js';
+import { foldState } from './fold.js';
+import { BATCH_ENTRIES } from './append-images.js';
+import type { Journal } from './journal.js';
+import type { PageTable } from './page-table.js';
+import { JournalWriter } from './writer.js';
+
+/** What {@link forkJournal} made. */
+export interface ForkResult {
+  writer: JournalWriter;
+  parentSeq: number;
+  parentEpoch: number;
+  copiedBlobs: number;
+}
+
+/**
+ * Starts a new journal at `dir` that continues `parent` from POINT `at`: a fork
+ * event naming the parent and the point, then epoch 0 holding the whole state at
+ * that point (its blobs copied from the parent). The parent is never changed.
+ * Returns the new journal open for writing.
+ * @throws TtjError JOURNAL_EXISTS, BAD_POINT, POINT_NOT_FOUND.
+ */
+export async function forkJournal(parent: Journal, at: string, dir: string, command = 'ttj fork'): Promise<ForkResult> {
+  if (await isJournalDir(dir)) throw new TtjError(ErrorCodes.JOURNAL_EXISTS, `${dir} is already a journal; a fork needs a new one`, { path: dir });
+  const { point, state } = await foldState(parent, at);
+  if (point.epoch < 0) throw new TtjError(ErrorCodes.NO_EPOCH, `nothing to fork at ${at}: no epoch is committed there`);
+  const stateRoot = (await parent.epoch(point.epoch))!.stateRoot;
+  const bodies: IEvent[] = [
+    {
+      fork: {
+        parent: resolve(parent.location),
+        parentJournalId: Buffer.from(parent.header.journalId, 'hex'),
+        point: at,
+        parentSeq: point.seq,
+        parentEpoch: point.epoch,
+        parentStateRoot: Buffer.from(stateRoot, 'hex'),
+      },
+    },
+    { epochBegin: { epoch: 0 } },
+  ];
+  const needed: Buffer[] = [];
+  const entries = (t: PageTable) => {
+    const idx: number[] = [];
+    const addrs: Buffer[] = [];
+    for (let i = 0; i < t.count; i++) {
+      if (!t.isZero(i)) {
+        idx.push(i);
+        addrs.push(Buffer.from(t.get(i)));
+      }
+    }
+    needed.push(...addrs);
+    return { idx, addrs };
+  };
+  if (state.memory) {
+    bodies.push({ memoryLayout: { size: state.memorySize } });
+    const { idx, addrs } = entries(state.memory);
+    for (let i = 0; i < idx.length; i += BATCH_ENTRIES) {
+      bodies.push({ pages: { pfns: idx.slice(i, i + BATCH_ENTRIES), addrs: Buffer.concat(addrs.slice(i, i + BATCH_ENTRIES)) } });
+    }
+  }
+  for (const [name, d] of state.disks) {
+    bodies.push({ diskCreate: { name, size: d.size } });
+    const { idx, addrs } = entries(d.table);
+    for (let i = 0; i < idx.length; i += BATCH_ENTRIES) {
+      const part = idx.slice(i, i + BATCH_ENTRIES);
+      const first = part[0]!;
+      bodies.push({
+        diskWrite: {
+          disk: name,
+          offset: first * parent.pageSize,
+          length: (part[part.length - 1]! - first + 1) * parent.pageSize,
+          blocks: part.map((b) => b - first),
+          addrs: Buffer.concat(addrs.slice(i, i + BATCH_ENTRIES)),
+        },
+      });
+    }
+  }
+  if (state.device) {
+    bodies.push({ device: { length: state.device.length, chunkSize: state.device.chunkSize, chunkAddrs: state.device.chunkAddrs, contentHash: state.device.contentHash } });
+    needed.push(...splitAddrs(state.device.chunkAddrs));
+  }
+  bodies.push({ epochCommit: { epoch: 0 } });
+
+  // Copy the blobs (deduplicated) from the parent.
+  const unique = new Map<string, Buffer>();
+  for (const a of needed) if (!a.equals(ZERO_ADDR)) unique.set(a.toString('hex'), a);
+  const addrs = [...unique.values()];
+  const blobs: BlobPut[] = [];
+  for (let i = 0; i < addrs.length; i += 8192) {
+    const part = addrs.slice(i, i + 8192);
+    const data = await parent.store.getBlobs(part);
+    part.forEach((addr, k) => blobs.push({ addr, data: data[k]! }));
+  }
+  const writer = await JournalWriter.openWriter(dir, { create: true, pageSize: parent.pageSize, command });
+  try {
+    await writer.commit(bodies, blobs);
+  } catch (e) {
+    await writer.close();
+    throw e;
+  }
+  return { writer, parentSeq: point.seq, parentEpoch: point.epoch, copiedBlobs: blobs.length };
+}

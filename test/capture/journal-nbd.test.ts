@@ -1,0 +1,157 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ErrorCodes, isTtjError } from '../../src/errors.js';
+import { serveDisk } from '../../src/capture/serve-disk.js';
+import { JournalWriter } from '../../src/journal/writer.js';
+import { Journal } from '../../src/journal/journal.js';
+import { appendImages } from '../../src/journal/append-images.js';
+import { fold } from '../../src/journal/fold.js';
+import { verify } from '../../src/journal/verify.js';
+import { rng, randomPage } from '../helpers/images.js';
+import { useTmp } from '../helpers/tmp.js';
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'run.js');
+const SIZE = 8 * 1024 * 1024;
+
+const execFileP = promisify(execFile);
+
+/** Runs a client asynchronously (the NBD server runs in this process: never block its event loop). */
+async function run(cmd: string, args: string[]): Promise<string> {
+  const r = await execFileP(cmd, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
+  // qemu-io reports a failed `read -P` and failed requests on stdout with exit 0.
+  if (/verification failed|failed:/i.test(r.stdout + r.stderr)) throw new Error(`${cmd} ${args.join(' ')}: ${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+async function runStatus(cmd: string, args: string[]): Promise<{ ok: boolean; out: string }> {
+  try {
+    const r = await execFileP(cmd, args, { encoding: 'utf8' });
+    return { ok: true, out: r.stdout + r.stderr };
+  } catch (e) {
+    const x = e as { stdout?: string; stderr?: string };
+    return { ok: false, out: (x.stdout ?? '') + (x.stderr ?? '') };
+  }
+}
+
+async function foldDisk(J: string, at: string, out: string): Promise<Buffer> {
+  const j = await Journal.open(J);
+  try {
+    await fold(j, { at, out });
+  } finally {
+    await j.close();
+  }
+  return readFileSync(join(out, 'disks', 'd0.raw'));
+}
+
+describe('a journal disk served over NBD to real clients', function () {
+  this.timeout(60000);
+  const tmp = useTmp();
+  let J: string;
+  beforeEach(async () => {
+    J = tmp.path('j');
+    writeFileSync(tmp.path('d0.img'), Buffer.alloc(SIZE));
+    const w = await JournalWriter.openWriter(J);
+    await appendImages(w, { disks: [{ name: 'd0', path: tmp.path('d0.img') }] });
+    await w.close();
+  });
+
+  it('journals every write: fold at the seq after each batch equals a model of the writes', async () => {
+    const served = await serveDisk(J, { disk: 'd0', socketPath: tmp.path('s.sock') });
+    const url = served.url;
+    const model = Buffer.alloc(SIZE);
+    const seqs: { seq: number; image: Buffer }[] = [];
+    try {
+      // batch 1: qemu-io patterns (unaligned too), write -z, discard, flush
+      await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0xab 0 1M', '-c', 'write -P 0xcd 4097 1000', '-c', 'write -z 512k 64k', '-c', 'discard 2M 64k', '-c', 'flush', url]);
+      model.fill(0xab, 0, 1 << 20);
+      model.fill(0xcd, 4097, 5097);
+      model.fill(0, 512 << 10, (512 + 64) << 10);
+      seqs.push({ seq: served.writer!.headSeqNumber, image: Buffer.from(model) });
+      // batch 2: FUA writes and verified reads
+      await run('qemu-io', ['-f', 'raw', '-c', 'write -f -P 0x11 3M 12k', '-c', 'read -P 0x11 3M 12k', '-c', 'read -P 0xcd 4097 1000', url]);
+      model.fill(0x11, 3 << 20, (3 << 20) + 12 * 1024);
+      seqs.push({ seq: served.writer!.headSeqNumber, image: Buffer.from(model) });
+      // batch 3: qemu-img convert a random image in, nbdcopy it out
+      const r = rng(3);
+      const img = Buffer.alloc(SIZE);
+      for (let p = 0; p < SIZE / 4096; p += 3) randomPage(img.subarray(p * 4096, (p + 1) * 4096), r);
+      writeFileSync(tmp.path('in.img'), img);
+      await run('qemu-img', ['convert', '-n', '-f', 'raw', '-O', 'raw', tmp.path('in.img'), url]);
+      img.copy(model);
+      seqs.push({ seq: served.writer!.headSeqNumber, image: Buffer.from(model) });
+      await run('nbdcopy', [url, tmp.path('out.img')]);
+      assert.ok(readFileSync(tmp.path('out.img')).equals(model), 'nbdcopy reads back what was written');
+      const info = JSON.parse(await run('nbdinfo', ['--json', url]));
+      assert.equal(info.exports[0]['export-size'], SIZE);
+      // a reader in another process sees the writes while the server runs
+      const log = JSON.parse(await run(process.execPath, [bin, 'log', J, '--json']));
+      assert.equal(log.head.seq, served.writer!.headSeqNumber);
+    } finally {
+      await served.close();
+    }
+    for (const [i, s] of seqs.entries()) {
+      const disk = await foldDisk(J, `seq:${s.seq}`, tmp.path(`o${i}`));
+      assert.ok(disk.equals(s.image), `disk at seq ${s.seq} (batch ${i})`);
+    }
+    const j = await Journal.open(J);
+    try {
+      assert.equal((await verify(j, { deep: true })).ok, true);
+    } finally {
+      await j.close();
+    }
+  });
+
+  it('serves a past point read-only, and refuses writes to it', async () => {
+    const first = await serveDisk(J, { disk: 'd0', socketPath: tmp.path('a.sock') });
+    await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x77 0 64k', first.url]);
+    const mid = first.writer!.headSeqNumber;
+    await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x88 0 64k', first.url]);
+    await first.close();
+    const past = await serveDisk(J, { disk: 'd0', at: `seq:${mid}`, readOnly: true, socketPath: tmp.path('b.sock') });
+    try {
+      await run('qemu-io', ['-f', 'raw', '-r', '-c', 'read -P 0x77 0 64k', past.url]);
+      const w = await runStatus('qemu-io', ['-f', 'raw', '-c', 'write -P 0x99 0 4k', past.url]);
+      assert.match(w.out, /Operation not permitted|read-only|Permission denied/i);
+    } finally {
+      await past.close();
+    }
+    await assert.rejects(serveDisk(J, { disk: 'd0', at: 'head' }), (e) => isTtjError(e, ErrorCodes.BAD_ARGUMENT));
+    await assert.rejects(serveDisk(J, { disk: 'nope', socketPath: tmp.path('c.sock') }), (e) => isTtjError(e, ErrorCodes.BAD_ARGUMENT));
+  });
+
+  it('a writable fork at a past point leaves the parent unchanged', async () => {
+    const first = await serveDisk(J, { disk: 'd0', socketPath: tmp.path('a.sock') });
+    await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x77 0 64k', first.url]);
+    await first.close();
+    const parentHead = JSON.parse(await run(process.execPath, [bin, 'log', J, '--json'])).head.seq;
+    const fork = await serveDisk(J, { disk: 'd0', at: 'epoch:0', fork: tmp.path('j2'), socketPath: tmp.path('f.sock') });
+    try {
+      await run('qemu-io', ['-f', 'raw', '-c', 'read -P 0 0 64k', '-c', 'write -P 0x42 8k 4k', fork.url]);
+    } finally {
+      await fork.close();
+    }
+    assert.equal(JSON.parse(await run(process.execPath, [bin, 'log', J, '--json'])).head.seq, parentHead);
+    const d = await foldDisk(tmp.path('j2'), 'head', tmp.path('fo'));
+    assert.equal(d[8192], 0x42);
+    assert.equal(d[0], 0);
+  });
+
+  it('the ttj nbd command serves until SIGTERM and reports the writes', async () => {
+    const sock = tmp.path('cmd.sock');
+    const child = spawn(process.execPath, [bin, 'nbd', J, '--disk', 'd0', '--socket', sock, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
+    await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x5 0 8k', `nbd+unix:///d0?socket=${sock}`]);
+    child.kill('SIGTERM');
+    const code = await new Promise((r) => child.on('exit', r));
+    assert.equal(code, 0);
+    const res = JSON.parse(out);
+    assert.equal(res.writes, 1);
+    assert.equal(res.url, `nbd+unix:///d0?socket=${sock}`);
+  });
+});
