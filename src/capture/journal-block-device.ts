@@ -89,13 +89,12 @@ export class JournalBlockDevice implements BlockDevice {
     target.fill(0, targetOffset, targetOffset + length);
     if (!addrs.length) return;
     // The zstd frame checksum guards these reads; fold and verify re-hash with SHA-256.
-    const blobs = await this.journal.store.getBlobs(addrs, { verify: false });
-    blobs.forEach((data, i) => {
+    await this.journal.store.readBlobs(addrs, (i, data) => {
       const start = where[i]! * ps;
       const from = Math.max(start, offset);
       const to = Math.min(start + ps, offset + length);
       data.copy(target, targetOffset + (from - offset), from - start, to - start);
-    });
+    }, { verify: false });
   }
 
   write(offset: number, data: Buffer, opts: { fua: boolean }): Promise<void> {

@@ -110,31 +110,37 @@ export async function fold(j: Journal, opts: FoldOptions): Promise<FoldManifest>
   }
 }
 
-/** Writes a table's content (memory or disk) to `path`, in groups of pages. */
+/** Writes a table's content (memory or disk) to `path`, in groups of pages; the next group is fetched while one is written. */
 async function writeTable(j: Journal, table: PageTable, pageSize: number, path: string, progress: (n: number) => void): Promise<void> {
+  const fetchGroup = async (first: number): Promise<Buffer> => {
+    const n = Math.min(FOLD_GROUP_PAGES, table.count - first);
+    const group = Buffer.alloc(n * pageSize);
+    const where: number[] = [];
+    const addrs: Buffer[] = [];
+    for (let i = 0; i < n; i++) {
+      if (!table.isZero(first + i)) {
+        where.push(i);
+        addrs.push(table.get(first + i));
+      }
+    }
+    if (addrs.length) {
+      await j.store.readBlobs(addrs, (k, b) => {
+        if (b.length !== pageSize) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[k]!.toString('hex')} is ${b.length} bytes, not a page`, { addr: addrs[k]!.toString('hex') });
+        b.copy(group, where[k]! * pageSize);
+      });
+    }
+    return group;
+  };
   const fh = await open(path, 'w');
   try {
-    const group = Buffer.alloc(FOLD_GROUP_PAGES * pageSize);
-    for (let first = 0; first < table.count; first += FOLD_GROUP_PAGES) {
-      const n = Math.min(FOLD_GROUP_PAGES, table.count - first);
-      group.fill(0, 0, n * pageSize);
-      const where: number[] = [];
-      const addrs: Buffer[] = [];
-      for (let i = 0; i < n; i++) {
-        if (!table.isZero(first + i)) {
-          where.push(i);
-          addrs.push(table.get(first + i));
-        }
-      }
-      if (addrs.length) {
-        const blobs = await j.store.getBlobs(addrs);
-        blobs.forEach((b, k) => {
-          if (b.length !== pageSize) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[k]!.toString('hex')} is ${b.length} bytes, not a page`, { addr: addrs[k]!.toString('hex') });
-          b.copy(group, where[k]! * pageSize);
-        });
-      }
-      await fh.write(group, 0, n * pageSize, first * pageSize);
-      progress(n * pageSize);
+    let pending: Promise<Buffer> | undefined = table.count > 0 ? fetchGroup(0) : undefined;
+    for (let first = 0; pending; first += FOLD_GROUP_PAGES) {
+      const group = await pending;
+      const following = first + FOLD_GROUP_PAGES;
+      pending = following < table.count ? fetchGroup(following) : undefined;
+      pending?.catch(() => undefined); // awaited on the next turn; don't let it float unhandled
+      await fh.write(group, 0, group.length, first * pageSize);
+      progress(group.length);
     }
     await fh.truncate(table.count * pageSize);
   } finally {

@@ -88,6 +88,9 @@ export function storeComplianceSuite(name: string, factory: StoreFactory): void 
       const [ga, gb] = await store.getBlobs([a.addr, b.addr]);
       assert.deepEqual(ga, a.data);
       assert.deepEqual(gb, b.data);
+      const seen: string[] = [];
+      await store.readBlobs([b.addr, a.addr], (i, data) => seen.push(`${i}:${data.toString().slice(0, 1)}`));
+      assert.deepEqual(seen.sort(), ['0:b', '1:a']);
       const listed: string[] = [];
       for await (const x of store.listBlobs()) listed.push(x.toString('hex'));
       assert.deepEqual(listed.sort(), [a.addr.toString('hex'), b.addr.toString('hex')].sort());

@@ -31,6 +31,11 @@ export const BLOCK_RAW_BYTES = 1024 * 1024;
 const K_HEAD = 'h';
 const K_STATS = 's';
 const K_SYNC = 'y';
+/** Blob locations looked up per LevelDB getMany call (slices run in parallel). */
+const LOOKUP_SLICE = 1024;
+/** Pack blocks read and decompressed at once by getBlobs. */
+const READ_CONCURRENCY = 4;
+const parsedLocation = (v: Buffer) => decodeLocation(v);
 const eventKey = (seq: number) => 'e/' + seq.toString(16).padStart(14, '0');
 const blobKey = (addr: Buffer) => 'b/' + addr.toString('hex');
 const indexKey = (k: string) => 'i/' + k;
@@ -240,35 +245,54 @@ export class LocalStore implements JournalStore {
   }
 
   async getBlobs(addrs: Buffer[], opts: { verify?: boolean } = {}): Promise<Buffer[]> {
-    const locs = await this.kv.getMany(addrs.map(blobKey));
-    const parsed: BlobLocation[] = locs.map((v, i) => {
-      if (!v) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[i]!.toString('hex')} is not in the store`, { addr: addrs[i]!.toString('hex') });
-      return decodeLocation(v);
-    });
-    // Read blocks in file order: few, large, sequential reads.
-    const order = parsed.map((_, i) => i).sort((a, b) => parsed[a]!.pack - parsed[b]!.pack || parsed[a]!.offset - parsed[b]!.offset);
     const out = new Array<Buffer>(addrs.length);
-    for (const i of order) {
-      const l = parsed[i]!;
-      const block = await this.packs.readBlock(l);
-      const data = block.subarray(l.itemOff, l.itemOff + l.itemLen);
-      if (opts.verify === false) {
-        out[i] = data;
-        continue;
-      }
-      const actual = sha256(data);
-      if (!actual.equals(addrs[i]!)) {
-        throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[i]!.toString('hex')} does not hash to its address`, {
-          addr: addrs[i]!.toString('hex'),
-          expected: addrs[i]!.toString('hex'),
-          actual: actual.toString('hex'),
-          pack: l.pack,
-          offset: l.offset,
-        });
-      }
-      out[i] = data;
-    }
+    await this.readBlobs(addrs, (i, data) => (out[i] = Buffer.from(data)), opts);
     return out;
+  }
+
+  async readBlobs(addrs: Buffer[], onBlob: (index: number, data: Buffer) => void, opts: { verify?: boolean } = {}): Promise<void> {
+    // Look the locations up in parallel slices (LevelDB serves each slice on its own thread).
+    const keys = addrs.map(blobKey);
+    const slices: Promise<(Buffer | undefined)[]>[] = [];
+    for (let i = 0; i < keys.length; i += LOOKUP_SLICE) slices.push(this.kv.getMany(keys.slice(i, i + LOOKUP_SLICE)));
+    const locs = (await Promise.all(slices)).flat();
+    const byBlock = new Map<string, { loc: BlobLocation; items: number[] }>();
+    locs.forEach((v, i) => {
+      if (!v) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[i]!.toString('hex')} is not in the store`, { addr: addrs[i]!.toString('hex') });
+      const loc = decodeLocation(v);
+      const k = `${loc.pack}:${loc.offset}`;
+      const b = byBlock.get(k);
+      if (b) b.items.push(i);
+      else byBlock.set(k, { loc, items: [i] });
+    });
+    // Read each block once, in file order (few, large, sequential reads), a few at a time.
+    const blocks = [...byBlock.values()].sort((a, b) => a.loc.pack - b.loc.pack || a.loc.offset - b.loc.offset);
+    let next = 0;
+    const worker = async () => {
+      while (next < blocks.length) {
+        const { items } = blocks[next++]!;
+        const first = parsedLocation(locs[items[0]!]!);
+        const block = await this.packs.readBlock(first);
+        for (const i of items) {
+          const l = parsedLocation(locs[i]!);
+          const data = block.subarray(l.itemOff, l.itemOff + l.itemLen);
+          if (opts.verify !== false) {
+            const actual = sha256(data);
+            if (!actual.equals(addrs[i]!)) {
+              throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[i]!.toString('hex')} does not hash to its address`, {
+                addr: addrs[i]!.toString('hex'),
+                expected: addrs[i]!.toString('hex'),
+                actual: actual.toString('hex'),
+                pack: l.pack,
+                offset: l.offset,
+              });
+            }
+          }
+          onBlob(i, data);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, blocks.length) }, worker));
   }
 
   async *listBlobs(): AsyncIterable<Buffer> {

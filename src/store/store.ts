@@ -106,6 +106,11 @@ export interface JournalStore {
    * @throws TtjError CORRUPT_BLOB when one is missing, damaged or does not hash to its address.
    */
   getBlobs(addrs: Buffer[], opts?: { verify?: boolean }): Promise<Buffer[]>;
+  /**
+   * Like {@link getBlobs} without copies, for hot paths: `onBlob(i, data)` is called
+   * once per address, in storage order; `data` is only valid during the call.
+   */
+  readBlobs(addrs: Buffer[], onBlob: (index: number, data: Buffer) => void, opts?: { verify?: boolean }): Promise<void>;
   /** Makes every append so far durable (for appends made with `sync: false`). */
   sync(): Promise<void>;
   /** Every stored blob address, in address order. */
