@@ -36,6 +36,8 @@ export class JournalBlockDevice implements BlockDevice {
   private draining: Promise<void> | undefined;
   /** Writes committed by this device (for tests and `ttj nbd` output). */
   writes = 0;
+  private gate: Promise<void> | undefined;
+  private openGate: (() => void) | undefined;
 
   private constructor(
     private readonly journal: Journal,
@@ -116,6 +118,22 @@ export class JournalBlockDevice implements BlockDevice {
     await this.writer.sync();
   }
 
+  /**
+   * Holds writes back (they queue, unacknowledged) until {@link release}: `ttj record`
+   * holds them from an epoch's pause until its commit, so the epoch's disk state is
+   * exactly the disk at the pause.
+   */
+  hold(): void {
+    if (!this.gate) this.gate = new Promise((r) => (this.openGate = r));
+  }
+
+  release(): void {
+    const open = this.openGate;
+    this.gate = undefined;
+    this.openGate = undefined;
+    open?.();
+  }
+
   private enqueue(offset: number, length: number, data: Buffer | undefined, fua: boolean): Promise<void> {
     if (!this.writer) return Promise.reject(new TtjError(ErrorCodes.READ_ONLY, `disk ${this.disk} is served read-only`));
     return new Promise((resolve, reject) => {
@@ -134,6 +152,7 @@ export class JournalBlockDevice implements BlockDevice {
 
   private async drain(): Promise<void> {
     while (this.queue.length) {
+      while (this.gate) await this.gate;
       const ops = this.queue.splice(0, GROUP_COMMIT_MAX);
       try {
         const { bodies, blobs } = await this.build(ops);

@@ -12,14 +12,14 @@ export const BATCH_ENTRIES = 4096;
 
 /** Inputs of one epoch appended from plain images (any hypervisor's). */
 export interface ImageEpochInput {
-  /** A raw guest RAM image; its size is fixed by the first one appended. */
-  memory?: string;
+  /** A raw guest RAM image (a file or its bytes); its size is fixed by the first one appended. */
+  memory?: string | Buffer;
   /** Raw disk images by disk name; a disk's size is fixed by its first image. */
   disks?: { name: string; path: string }[];
-  /** An opaque device state file. */
-  device?: string;
-  /** PNG frames, appended after the epoch and bound to it. */
-  frames?: string[];
+  /** An opaque device state (a file or its bytes). */
+  device?: string | Buffer;
+  /** PNG frames (files or bytes), appended after the epoch and bound to it. */
+  frames?: (string | Buffer)[];
   /** A label for the epoch (or, with no images, for the last committed epoch). */
   label?: string;
   /** Progress in bytes scanned. */
@@ -35,13 +35,25 @@ export interface AppendImagesResult extends CommitResult {
   scannedBytes: number;
 }
 
-async function sizeOf(path: string): Promise<number> {
+async function sizeOf(path: string | Buffer): Promise<number> {
+  if (Buffer.isBuffer(path)) return path.length;
   try {
     const st = await stat(path);
     if (!st.isFile()) throw new TtjError(ErrorCodes.FILE_NOT_FOUND, `${path} is not a regular file`, { path });
     return st.size;
   } catch (e) {
     throw toTtjError(e, { path });
+  }
+}
+
+const name = (s: string | Buffer) => (typeof s === 'string' ? s : 'memory buffer');
+
+async function bytesOf(source: string | Buffer): Promise<Buffer> {
+  if (Buffer.isBuffer(source)) return source;
+  try {
+    return await readFile(source);
+  } catch (e) {
+    throw toTtjError(e, { path: source });
   }
 }
 
@@ -61,11 +73,11 @@ export async function appendImages(w: JournalWriter, input: ImageEpochInput): Pr
   if (input.memory) {
     memSize = await sizeOf(input.memory);
     if (memSize === 0 || memSize % ps) {
-      throw new TtjError(ErrorCodes.SIZE_MISMATCH, `memory image ${input.memory} is ${memSize} bytes, not a whole number of ${ps}-byte pages`, { path: input.memory, actual: memSize });
+      throw new TtjError(ErrorCodes.SIZE_MISMATCH, `memory image ${name(input.memory)} is ${memSize} bytes, not a whole number of ${ps}-byte pages`, { path: name(input.memory), actual: memSize });
     }
     if (state.memory && memSize !== state.memorySize) {
-      throw new TtjError(ErrorCodes.SIZE_MISMATCH, `memory image ${input.memory} is ${memSize} bytes but the journal's memory is ${state.memorySize}`, {
-        path: input.memory,
+      throw new TtjError(ErrorCodes.SIZE_MISMATCH, `memory image ${name(input.memory)} is ${memSize} bytes but the journal's memory is ${state.memorySize}`, {
+        path: name(input.memory),
         expected: state.memorySize,
         actual: memSize,
       });
@@ -85,23 +97,11 @@ export async function appendImages(w: JournalWriter, input: ImageEpochInput): Pr
     }
     diskSizes.push(size);
   }
-  let device: Buffer | undefined;
-  if (input.device) {
-    try {
-      device = await readFile(input.device);
-    } catch (e) {
-      throw toTtjError(e, { path: input.device });
-    }
-  }
+  const device = input.device === undefined ? undefined : await bytesOf(input.device);
   const frames: { data: Buffer; width: number; height: number }[] = [];
-  for (const f of input.frames ?? []) {
-    let data: Buffer;
-    try {
-      data = await readFile(f);
-    } catch (e) {
-      throw toTtjError(e, { path: f });
-    }
-    frames.push({ data, ...pngInfo(data, f) });
+  for (const [i, f] of (input.frames ?? []).entries()) {
+    const data = await bytesOf(f);
+    frames.push({ data, ...pngInfo(data, typeof f === 'string' ? f : `frame ${i}`) });
   }
   const hasEpoch = !!(input.memory || disks.length || device);
   if (!hasEpoch && !frames.length && !input.label) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'nothing to append: give --memory, --disk, --device, --frame or --label');
@@ -166,7 +166,8 @@ function pageBatches(diff: ImageDiff, out: IEvent[]): void {
   for (let i = 0; i < diff.zeroPfns.length; i += BATCH_ENTRIES) out.push({ pages: { zeroPfns: diff.zeroPfns.slice(i, i + BATCH_ENTRIES) } });
 }
 
-function diskWrites(disk: string, ps: number, diff: ImageDiff, out: IEvent[]): void {
+/** Cuts an image diff of a disk into disk-write events. */
+export function diskWrites(disk: string, ps: number, diff: ImageDiff, out: IEvent[]): void {
   // Merge changed and zeroed blocks in block order, then cut into writes of at most BATCH_ENTRIES entries.
   type E = { b: number; addr?: Buffer };
   const all: E[] = [];

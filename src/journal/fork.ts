@@ -42,8 +42,10 @@ export async function forkJournal(parent: Journal, at: string, dir: string, comm
         parentStateRoot: Buffer.from(stateRoot, 'hex'),
       },
     },
-    { epochBegin: { epoch: 0 } },
   ];
+  const cfg = await parent.vmConfigAt(point.seq);
+  if (cfg) bodies.push({ vmConfig: { json: cfg.json } });
+  bodies.push({ epochBegin: { epoch: 0 } });
   const needed: Buffer[] = [];
   const entries = (t: PageTable) => {
     const idx: number[] = [];

@@ -22,19 +22,43 @@ export interface ImageDiff {
   scanned: number;
 }
 
-/**
- * Compares the image at `path` page by page with `table` (the head state) by
- * SHA-256 content address, reading it in chunks. Zero pages are found by memcmp
- * and never hashed or stored.
- */
-export async function diffImage(path: string, pageSize: number, table: PageTable | undefined, onProgress?: (done: number) => void): Promise<ImageDiff> {
-  const out: ImageDiff = { pfns: [], addrs: [], zeroPfns: [], blobs: [], scanned: 0 };
+/** Diffs whole pages of `chunk` (page `base` onwards) against `table` into `out`. */
+function diffPages(chunk: Buffer, base: number, pageSize: number, table: PageTable | undefined, out: ImageDiff): void {
   const zero = zeroPage(pageSize);
+  const pages = Math.floor(chunk.length / pageSize);
+  for (let i = 0; i < pages; i++) {
+    const page = chunk.subarray(i * pageSize, (i + 1) * pageSize);
+    const pfn = base + i;
+    if (page.equals(zero)) {
+      if (table && !table.isZero(pfn)) out.zeroPfns.push(pfn);
+      continue;
+    }
+    const addr = createHash('sha256').update(page).digest();
+    if (table && table.get(pfn).equals(addr)) continue;
+    out.pfns.push(pfn);
+    out.addrs.push(addr);
+    out.blobs.push({ addr, data: Buffer.from(page) });
+  }
+}
+
+/**
+ * Compares an image (a file, read in chunks, or a buffer) page by page with `table`
+ * (the head state) by SHA-256 content address. Zero pages are found by memcmp and
+ * never hashed or stored.
+ */
+export async function diffImage(source: string | Buffer, pageSize: number, table: PageTable | undefined, onProgress?: (done: number) => void): Promise<ImageDiff> {
+  const out: ImageDiff = { pfns: [], addrs: [], zeroPfns: [], blobs: [], scanned: 0 };
+  if (Buffer.isBuffer(source)) {
+    diffPages(source, 0, pageSize, table, out);
+    out.scanned = source.length;
+    onProgress?.(source.length);
+    return out;
+  }
   let fh;
   try {
-    fh = await open(path, 'r');
+    fh = await open(source, 'r');
   } catch (e) {
-    throw toTtjError(e, { path });
+    throw toTtjError(e, { path: source });
   }
   try {
     const chunk = Buffer.allocUnsafe(READ_CHUNK);
@@ -42,21 +66,7 @@ export async function diffImage(path: string, pageSize: number, table: PageTable
     for (;;) {
       const { bytesRead } = await fh.read(chunk, 0, READ_CHUNK, pos);
       if (bytesRead === 0) break;
-      const pages = Math.floor(bytesRead / pageSize);
-      const base = pos / pageSize;
-      for (let i = 0; i < pages; i++) {
-        const page = chunk.subarray(i * pageSize, (i + 1) * pageSize);
-        const pfn = base + i;
-        if (page.equals(zero)) {
-          if (table && !table.isZero(pfn)) out.zeroPfns.push(pfn);
-          continue;
-        }
-        const addr = createHash('sha256').update(page).digest();
-        if (table && table.get(pfn).equals(addr)) continue;
-        out.pfns.push(pfn);
-        out.addrs.push(addr);
-        out.blobs.push({ addr, data: Buffer.from(page) });
-      }
+      diffPages(chunk.subarray(0, bytesRead), pos / pageSize, pageSize, table, out);
       pos += bytesRead;
       out.scanned = pos;
       onProgress?.(pos);

@@ -8,6 +8,7 @@ export const epochKey = (epoch: number) => `ep/${pad(epoch)}`;
 export const frameKey = (frame: number) => `fr/${pad(frame)}`;
 export const keyframeKey = (seq: number) => `kf/${pad(seq, 15)}`;
 export const labelKey = (text: string, epoch: number) => `lb/${Buffer.from(text).toString('hex')}/${pad(epoch)}`;
+export const vmConfigKey = (seq: number) => `vm/${pad(seq, 15)}`;
 export const labelPrefix = (text: string) => `lb/${Buffer.from(text).toString('hex')}/`;
 
 /** What the index says of one committed epoch (also the `ttj log` entry). */

@@ -3,7 +3,7 @@ import { ErrorCodes, TtjError } from '../errors.js';
 import { LocalStore, type LocalStoreOptions } from '../store/local-store.js';
 import type { JournalStore } from '../store/store.js';
 import { decodeEvent, encodeEvent, eventHash } from './codec.js';
-import { epochKey, frameKey, keyframeKey, parseValue, type EpochEntry, type FrameEntry, type KeyframeEntry } from './index-keys.js';
+import { epochKey, frameKey, keyframeKey, vmConfigKey, parseValue, type EpochEntry, type FrameEntry, type KeyframeEntry } from './index-keys.js';
 import type { ttj } from '../gen/events.js';
 
 /** The version string written into new journals. */
@@ -109,6 +109,12 @@ export class Journal {
   /** The newest keyframe at or before `seq`. */
   async keyframeAtOrBefore(seq: number): Promise<KeyframeEntry | undefined> {
     for await (const [, v] of this.store.indexRange({ gte: 'kf/', lte: keyframeKey(seq), reverse: true, limit: 1 })) return parseValue<KeyframeEntry>(v);
+    return undefined;
+  }
+
+  /** The VM configuration (`vm_config` event JSON) in force at `seq`, if any was recorded. */
+  async vmConfigAt(seq: number): Promise<{ seq: number; json: string } | undefined> {
+    for await (const [, v] of this.store.indexRange({ gte: 'vm/', lte: vmConfigKey(seq), reverse: true, limit: 1 })) return parseValue(v);
     return undefined;
   }
 

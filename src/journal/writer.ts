@@ -10,6 +10,7 @@ import {
   jsonValue,
   keyframeKey,
   labelKey,
+  vmConfigKey,
   type EpochEntry,
   type FrameEntry,
   type KeyframeEntry,
@@ -174,6 +175,9 @@ export class JournalWriter extends Journal {
         case 'header':
         case 'blob':
           throw bad(`event ${seq}: a ${kind} event cannot be appended here`, seq);
+        case 'vmConfig':
+          index.push({ key: vmConfigKey(seq), value: jsonValue({ seq, json: body.vmConfig!.json ?? '{}' }) });
+          break;
         case 'fork':
           if (seq !== 1) throw bad(`event ${seq}: a fork event must be the first event after the header`, seq);
           break;

@@ -1,0 +1,187 @@
+import { performance } from 'node:perf_hooks';
+import { EMPTY, Subject, exhaustMap, from, interval, lastValueFrom, map, merge, concatMap, takeUntil, timer, filter } from 'rxjs';
+import { ErrorCodes, TtjError } from '../errors.js';
+import { appendImages } from '../journal/append-images.js';
+import type { JournalWriter } from '../journal/writer.js';
+import type { JournalBlockDevice } from './journal-block-device.js';
+import { RamSnapshots, readRam } from './qemu/ram-snapshot.js';
+import type { Vm } from './qemu/vm.js';
+
+/** Options of {@link recordVm}. */
+export interface RecordVmOptions {
+  /** An epoch every this many ms. Default 500 (at least 50). */
+  intervalMs?: number;
+  /** Frames per second between epochs (0: only the frame of each epoch). Default 10. */
+  fps?: number;
+  /** Stop after this many ms. Default: until stopped. */
+  durationMs?: number;
+  /** Aborting stops the recording (the epoch in flight is finished and committed). */
+  signal?: AbortSignal;
+  /** Disks served to the VM from the journal; their writes are held at each epoch. */
+  disks?: JournalBlockDevice[];
+  /** Called after each epoch is appended. */
+  onEpoch?: (e: { epoch: number; pauseMs: number; dirtyPages: number; storedBytes: number }) => void;
+}
+
+/** What a recording did (`ttj record --json`). */
+export interface RecordSummary {
+  epochs: number;
+  frames: number;
+  firstEpoch?: number;
+  lastEpoch?: number;
+  bytesStored: number;
+  /** How long the VM was paused per epoch, ms. */
+  pauseMs: { p50: number; p99: number; max: number; mean: number };
+  /** Epoch ticks that came while an epoch was still being captured (the interval was too short). */
+  missedEpochTicks: number;
+  missedFrameTicks: number;
+  stoppedBy: 'duration' | 'signal' | 'poweroff';
+}
+
+type Captured = { kind: 'epoch'; ram: Buffer; device: Buffer; frame: Buffer; pauseMs: number } | { kind: 'frame'; frame: Buffer };
+
+function percentile(xs: number[], p: number): number {
+  if (!xs.length) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+/**
+ * Records a running VM into a journal until the duration ends, the signal aborts,
+ * or the guest powers off: an epoch every interval (pause, copy RAM, save the
+ * device state, take the frame, resume; then hash, compress and append off the
+ * VM's critical path) and frames between epochs at `fps`. Epoch and frame captures
+ * are merged in capture order into one sequential append queue; RAM copies come
+ * from a pool of two buffers, so a slow append delays the next capture instead of
+ * growing memory. The VM is left running (or gone, after a power-off).
+ * @throws TtjError QEMU_FAILED when QEMU dies (the journal keeps every epoch committed before).
+ */
+export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions = {}): Promise<RecordSummary> {
+  const intervalMs = Math.max(50, opts.intervalMs ?? 500);
+  const fps = opts.fps ?? 10;
+  const pool = new RamSnapshots(vm.config.memorySize);
+  const pauses: number[] = [];
+  const summary: RecordSummary = { epochs: 0, frames: 0, bytesStored: 0, pauseMs: { p50: 0, p99: 0, max: 0, mean: 0 }, missedEpochTicks: 0, missedFrameTicks: 0, stoppedBy: 'signal' };
+  const stop$ = new Subject<void>();
+  let stopped = false;
+  let died: unknown;
+  const stop = (why: RecordSummary['stoppedBy']) => {
+    if (stopped) return;
+    stopped = true;
+    summary.stoppedBy = why;
+    stop$.next();
+    stop$.complete();
+  };
+  const onAbort = () => stop('signal');
+  opts.signal?.addEventListener('abort', onAbort);
+  if (opts.signal?.aborted) stop('signal');
+  const durationTimer = opts.durationMs !== undefined ? setTimeout(() => stop('duration'), opts.durationMs) : undefined;
+  const onEvent = (e: { event: string; data?: Record<string, unknown> }) => {
+    if (e.event === 'SHUTDOWN' && e.data?.guest) stop('poweroff');
+  };
+  vm.qmp.on('event', onEvent);
+  void vm.exited.then(() => {
+    if (!stopped) {
+      died = new TtjError(ErrorCodes.QEMU_FAILED, `QEMU died while recording: ${vm.stderrTail}`, { stderr: vm.stderrTail });
+      stop('signal');
+    }
+  });
+
+  let capturing = false;
+  const captureEpoch = async (): Promise<Captured | undefined> => {
+    const ram = await pool.acquire();
+    try {
+      const t0 = performance.now();
+      await vm.pause();
+      for (const d of opts.disks ?? []) d.hold();
+      await readRam(vm.ramPath, ram);
+      const device = await vm.saveDeviceState();
+      const frame = await vm.screendump();
+      await vm.resume();
+      const pauseMs = performance.now() - t0;
+      pauses.push(pauseMs);
+      return { kind: 'epoch', ram, device, frame, pauseMs };
+    } catch (e) {
+      pool.release(ram);
+      for (const d of opts.disks ?? []) d.release();
+      if (!vm.running || stopped) return undefined; // the guest powered off or QEMU died
+      throw e;
+    }
+  };
+  const captureFrame = async (): Promise<Captured | undefined> => {
+    try {
+      return { kind: 'frame', frame: await vm.screendump() };
+    } catch (e) {
+      if (!vm.running || stopped) return undefined;
+      throw e;
+    }
+  };
+  const append = async (c: Captured | undefined): Promise<void> => {
+    if (!c) return;
+    if (c.kind === 'frame') {
+      if (w.lastCommittedEpoch < 0) return;
+      const r = await appendImages(w, { frames: [c.frame] });
+      summary.frames++;
+      summary.bytesStored += r.storedBytes;
+      return;
+    }
+    try {
+      const r = await appendImages(w, { memory: c.ram, device: c.device, frames: [c.frame] });
+      summary.epochs++;
+      summary.frames++;
+      summary.bytesStored += r.storedBytes;
+      summary.firstEpoch ??= r.epoch;
+      summary.lastEpoch = r.epoch;
+      opts.onEpoch?.({ epoch: r.epoch!, pauseMs: c.pauseMs, dirtyPages: r.dirtyPages, storedBytes: r.storedBytes });
+    } finally {
+      pool.release(c.ram);
+      for (const d of opts.disks ?? []) d.release();
+    }
+  };
+
+  // Epoch ticks never wait behind frame captures: each kind drops only its own ticks.
+  const epochs$ = timer(0, intervalMs).pipe(
+    filter(() => {
+      if (capturing) summary.missedEpochTicks++;
+      return true;
+    }),
+    exhaustMap(() => {
+      capturing = true;
+      return from(captureEpoch().finally(() => (capturing = false)));
+    }),
+  );
+  let framing = false;
+  const frames$ = fps > 0
+    ? interval(1000 / fps).pipe(
+        filter(() => {
+          if (framing) summary.missedFrameTicks++;
+          return !framing;
+        }),
+        exhaustMap(() => {
+          framing = true;
+          return from(captureFrame().finally(() => (framing = false)));
+        }),
+      )
+    : EMPTY;
+  try {
+    await lastValueFrom(merge(epochs$, frames$).pipe(takeUntil(stop$), concatMap((c) => from(append(c))), map(() => undefined)), { defaultValue: undefined });
+    // A last epoch at the moment of stopping (unless the VM is gone).
+    if (vm.running && summary.stoppedBy !== 'poweroff' && !died) {
+      const last = await captureEpoch();
+      await append(last);
+    }
+  } finally {
+    clearTimeout(durationTimer);
+    opts.signal?.removeEventListener('abort', onAbort);
+    vm.qmp.off('event', onEvent);
+    for (const d of opts.disks ?? []) d.release();
+  }
+  summary.pauseMs = {
+    p50: percentile(pauses, 50),
+    p99: percentile(pauses, 99),
+    max: pauses.length ? Math.max(...pauses) : 0,
+    mean: pauses.length ? pauses.reduce((a, b) => a + b, 0) / pauses.length : 0,
+  };
+  if (died) throw Object.assign(died as TtjError, { details: { ...(died as TtjError).details, summary } });
+  return summary;
+}

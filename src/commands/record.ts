@@ -1,0 +1,64 @@
+import { Args, Flags } from '@oclif/core';
+import { TtjCommand, parseNamed } from '../cli/base-command.js';
+import { parseDuration, parseSize } from '../cli/units.js';
+import { record, type RecordResult } from '../capture/record.js';
+
+export default class Record extends TtjCommand<RecordResult> {
+  static override summary = 'Start a QEMU VM and record it: an epoch every interval, frames between, every disk write.';
+  static override description =
+    'Guest RAM lives in a shared file; disks are served from the journal over NBD. Ends at --duration, when the guest powers off, or on SIGINT/SIGTERM (the epoch in flight is committed, QEMU stopped, exit 0). Extra QEMU arguments go after --.';
+  static override strict = false;
+  static override examples = [
+    '<%= config.bin %> record vm.ttj --memory 256M --kernel vmlinuz --initrd initrd.gz --append "console=ttyS0" --interval 500ms --fps 10 --duration 60s',
+    '<%= config.bin %> record vm.ttj --memory 64M --disk boot=guest.img --duration 20s -- -smp 2',
+  ];
+  static override args = { journal: Args.string({ description: 'journal directory (created if missing)', required: true }) };
+  static override flags = {
+    memory: Flags.string({ description: 'guest RAM (e.g. 256M)' }),
+    disk: Flags.string({ description: 'NAME=FILE disk image (imported on first use)', multiple: true }),
+    kernel: Flags.string({ description: 'Linux kernel to boot' }),
+    initrd: Flags.string({ description: 'initrd for --kernel' }),
+    append: Flags.string({ description: 'kernel command line' }),
+    interval: Flags.string({ description: 'epoch interval (at least 50ms)', default: '500ms' }),
+    fps: Flags.integer({ description: 'frames per second between epochs (0: one per epoch)', default: 10 }),
+    duration: Flags.string({ description: 'stop after this long (default: until SIGINT)' }),
+    console: Flags.string({ description: "write the guest's serial console to this file" }),
+    qmp: Flags.string({ description: 'QMP socket path' }),
+  };
+
+  async run(): Promise<RecordResult> {
+    const { args, flags, argv } = await this.parse(Record);
+    const extra = (argv as string[]).slice(1);
+    const ctl = new AbortController();
+    const stop = () => ctl.abort();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    try {
+      const r = await record(args.journal, {
+        memorySize: flags.memory ? parseSize(flags.memory, 'memory') : undefined,
+        disks: parseNamed(flags.disk, 'disk'),
+        kernel: flags.kernel,
+        initrd: flags.initrd,
+        append: flags.append,
+        intervalMs: parseDuration(flags.interval, 'interval'),
+        fps: flags.fps,
+        durationMs: flags.duration ? parseDuration(flags.duration, 'duration') : undefined,
+        consolePath: flags.console,
+        qmpPath: flags.qmp,
+        extraArgs: extra,
+        signal: ctl.signal,
+        onEpoch: (e) => {
+          if (this.interactive) process.stderr.write(`\repoch ${e.epoch}: paused ${e.pauseMs.toFixed(1)} ms, ${e.dirtyPages} dirty pages\x1b[K`);
+        },
+      });
+      if (this.interactive) process.stderr.write('\n');
+      this.log(
+        `recorded ${r.epochs} epochs and ${r.frames} frames (${(r.bytesStored / 1048576).toFixed(1)} MiB stored); VM pause per epoch p50 ${r.pauseMs.p50.toFixed(1)} ms, p99 ${r.pauseMs.p99.toFixed(1)} ms, max ${r.pauseMs.max.toFixed(1)} ms; stopped by ${r.stoppedBy}`,
+      );
+      return r;
+    } finally {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    }
+  }
+}

@@ -1,0 +1,187 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { inflateSync } from 'node:zlib';
+import { ErrorCodes, isTtjError } from '../../src/errors.js';
+import { record, type RecordResult } from '../../src/capture/record.js';
+import { restore } from '../../src/capture/restore.js';
+import { QmpClient } from '../../src/capture/qemu/qmp-client.js';
+import { Journal } from '../../src/journal/journal.js';
+import { fold } from '../../src/journal/fold.js';
+import { log } from '../../src/journal/log.js';
+import { verify } from '../../src/journal/verify.js';
+import { COUNTER_ADDR, LBA_BASE, ensureBootSectorGuest } from '../../journal-tools/guests/index.js';
+import { useTmp } from '../helpers/tmp.js';
+
+const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'run.js');
+const execFileP = promisify(execFile);
+
+/** Decodes a PNG's IHDR and inflates its IDAT: a real image of that size. */
+function decodePng(b: Buffer): { width: number; height: number } {
+  assert.deepEqual([...b.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const width = b.readUInt32BE(16);
+  const height = b.readUInt32BE(20);
+  const idat: Buffer[] = [];
+  for (let off = 8; off < b.length; ) {
+    const len = b.readUInt32BE(off);
+    const type = b.toString('latin1', off + 4, off + 8);
+    if (type === 'IDAT') idat.push(b.subarray(off + 8, off + 8 + len));
+    off += 12 + len;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  assert.ok(raw.length >= width * height, 'pixel data of the whole image');
+  return { width, height };
+}
+
+async function foldAt(J: string, at: string, out: string) {
+  const j = await Journal.open(J);
+  try {
+    const m = await fold(j, { at, out });
+    const mem = readFileSync(join(out, 'memory.raw'));
+    return { m, counter: mem.readUInt32LE(COUNTER_ADDR), disk: readFileSync(join(out, 'disks', 'boot.raw')) };
+  } finally {
+    await j.close();
+  }
+}
+
+describe('record a live QEMU VM and resume it from an earlier frame (boot-sector guest)', function () {
+  this.timeout(120000);
+  const tmp = useTmp();
+  let image: string;
+  before(() => {
+    image = ensureBootSectorGuest();
+  });
+
+  it('records epochs and frames, folds them, restores a middle frame paused, and the VM runs on from there', async () => {
+    const J = tmp.path('vm.ttj');
+    const r: RecordResult = await record(J, { memorySize: 32 << 20, disks: [{ name: 'boot', path: image }], intervalMs: 250, fps: 4, durationMs: 7000 });
+    assert.equal(r.stoppedBy, 'duration');
+    assert.ok(r.epochs >= 15, `epochs: ${r.epochs}`);
+    assert.ok(r.frames > r.epochs, 'frames between epochs');
+    assert.equal(r.missedEpochTicks, 0);
+    assert.ok(r.pauseMs.p50 > 0);
+
+    const j = await Journal.open(J);
+    const l = await log(j);
+    assert.equal((await verify(j, { deep: true })).ok, true);
+    await j.close();
+    assert.equal(l.epochs.length, r.epochs);
+
+    // Counters folded at frames never go backwards, and the guest ran.
+    let last = -1;
+    const byFrame: { frame: number; counter: number }[] = [];
+    for (const f of l.frames.filter((_, i) => i % 6 === 0)) {
+      const { m, counter, disk } = await foldAt(J, `frame:${f.frame}`, tmp.path(`f${f.frame}`));
+      assert.equal(m.epoch, f.epoch);
+      decodePng(readFileSync(tmp.path(`f${f.frame}`, 'frame.png')));
+      assert.ok(counter >= last, `counter at frame ${f.frame}: ${counter} < ${last}`);
+      last = counter;
+      byFrame.push({ frame: f.frame, counter });
+      // The disk is at the same epoch as memory: the newest sector write matches the counter.
+      const k = counter - (counter % 8);
+      if (k >= 8) {
+        const sector = (c: number) => disk.readUInt32LE((LBA_BASE + ((c >> 3) & 15)) * 512);
+        assert.ok(sector(k) === k || (k === counter && sector(k - 8) === k - 8), `disk at frame ${f.frame}: counter ${counter}, sector ${sector(k)}`);
+      }
+    }
+    assert.ok(last > 10, `the guest counted (${last})`);
+
+    const mid = byFrame.filter((b) => b.counter > 0)[Math.floor(byFrame.filter((b) => b.counter > 0).length / 2)]!;
+    const res = await restore(J, { at: `frame:${mid.frame}`, paused: true, detach: true, qmpPath: tmp.path('qmp.sock') });
+    const qmp = await QmpClient.connect(res.qmp);
+    try {
+      assert.equal((await qmp.execute<{ status: string }>('query-status')).status, 'paused');
+      const read = async () => parseInt(/0x([0-9a-f]+)\s*$/i.exec(await qmp.hmp(`xp /1wx 0x${COUNTER_ADDR.toString(16)}`))![1]!, 16);
+      assert.equal(await read(), mid.counter, 'the restored VM holds the folded counter');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await read(), mid.counter, 'and stays paused');
+      await qmp.execute('cont');
+      await new Promise((r) => setTimeout(r, 800));
+      const after = await read();
+      assert.ok(after > mid.counter && after < mid.counter + 60, `runs on from ${mid.counter}: ${after}`);
+      const png = await qmp.execute('screendump', { filename: tmp.path('after.png'), format: 'png' }).then(() => readFileSync(tmp.path('after.png')));
+      decodePng(png);
+      await qmp.execute('quit').catch(() => undefined);
+    } finally {
+      qmp.close();
+      try {
+        process.kill(res.pid!, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+
+    // A fork: the restored VM keeps recording into J2; J never changes.
+    const headBefore = l.head.seq;
+    const f = await restore(J, { at: `frame:${mid.frame}`, fork: tmp.path('vm2.ttj'), durationMs: 1500, intervalMs: 250, fps: 0 });
+    assert.ok(f.recorded!.epochs >= 3);
+    const j2 = await Journal.open(tmp.path('vm2.ttj'));
+    try {
+      const first = await j2.event(1);
+      assert.equal(first.body, 'fork');
+      assert.equal(first.fork!.point, `frame:${mid.frame}`);
+      assert.equal((await verify(j2)).ok, true);
+    } finally {
+      await j2.close();
+    }
+    const c0 = (await foldAt(tmp.path('vm2.ttj'), 'epoch:0', tmp.path('k0'))).counter;
+    const cN = (await foldAt(tmp.path('vm2.ttj'), 'head', tmp.path('kN'))).counter;
+    assert.equal(c0, mid.counter);
+    assert.ok(cN > c0, `the fork ran on: ${c0} -> ${cN}`);
+    const j1 = await Journal.open(J);
+    assert.equal((await j1.head()).seq, headBefore);
+    await j1.close();
+
+    // The CLI, as a subprocess: restore --detach --json prints {pid, qmp}.
+    const { stdout } = await execFileP(process.execPath, [bin, 'restore', J, '--at', `frame:${mid.frame}`, '--paused', '--detach', '--json']);
+    const out = JSON.parse(stdout);
+    assert.ok(out.pid > 0 && out.qmp);
+    process.kill(out.pid, 'SIGKILL');
+  });
+
+  it('keeps what was committed when QEMU dies mid-record, and says so', async () => {
+    const J = tmp.path('vm.ttj');
+    await assert.rejects(
+      record(J, {
+        memorySize: 32 << 20,
+        disks: [{ name: 'boot', path: image }],
+        intervalMs: 200,
+        fps: 0,
+        durationMs: 20000,
+        onStart: (vm) => setTimeout(() => vm.proc.kill('SIGKILL'), 1500),
+      }),
+      (e) => isTtjError(e, ErrorCodes.QEMU_FAILED),
+    );
+    const j = await Journal.open(J);
+    try {
+      assert.equal((await verify(j, { deep: true })).ok, true);
+      const head = await j.head();
+      assert.ok(head.epoch >= 2);
+      const m = await fold(j, { at: 'head', out: tmp.path('o') });
+      assert.equal(m.epoch, head.epoch);
+    } finally {
+      await j.close();
+    }
+  });
+
+  it('names what is wrong: QEMU missing, a point that does not exist, a journal without a VM', async () => {
+    const J = tmp.path('vm.ttj');
+    process.env.TTJ_QEMU = '/nonexistent/qemu-system-x86_64';
+    try {
+      await assert.rejects(record(J, { memorySize: 32 << 20, durationMs: 100 }), (e) => isTtjError(e, ErrorCodes.QEMU_MISSING) && /apt-get install qemu-system-x86/.test(e.message));
+    } finally {
+      delete process.env.TTJ_QEMU;
+    }
+    await record(J, { memorySize: 32 << 20, disks: [{ name: 'boot', path: image }], intervalMs: 200, fps: 0, durationMs: 600 });
+    await assert.rejects(restore(J, { at: 'frame:9999', detach: true }), (e) => isTtjError(e, ErrorCodes.POINT_NOT_FOUND));
+    await assert.rejects(restore(J, { at: 'nonsense', detach: true }), (e) => isTtjError(e, ErrorCodes.BAD_POINT));
+    const { spawnSync } = await import('node:child_process');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(tmp.path('m.raw'), Buffer.alloc(1 << 20));
+    spawnSync(process.execPath, [bin, 'append', tmp.path('img.ttj'), '--memory', tmp.path('m.raw')]);
+    await assert.rejects(restore(tmp.path('img.ttj'), { at: 'head', detach: true }), (e) => isTtjError(e, ErrorCodes.INCOMPATIBLE_VM));
+  });
+});
