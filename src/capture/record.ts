@@ -27,6 +27,8 @@ export interface RecordOptions extends Omit<RecordVmOptions, 'disks'> {
   consolePath?: string;
   /** QMP socket path. */
   qmpPath?: string;
+  /** Accelerator: KVM when /dev/kvm is usable (and not TTJ_ACCEL=tcg), else TCG. */
+  accel?: 'kvm' | 'tcg';
   /** Directory for the RAM file (default /dev/shm when present). */
   ramDir?: string;
   /** Called once QEMU runs. */
@@ -95,7 +97,7 @@ export async function record(journalDir: string, opts: RecordOptions = {}): Prom
     const config: VmConfig = {
       qemuVersion: info.version,
       machine: 'pc',
-      accel: kvmUsable() ? 'kvm' : 'tcg',
+      accel: opts.accel ?? (kvmUsable() ? 'kvm' : 'tcg'),
       memorySize,
       kernel: opts.kernel ? resolve(opts.kernel) : undefined,
       initrd: opts.initrd ? resolve(opts.initrd) : undefined,

@@ -23,6 +23,7 @@ export default class Record extends TtjCommand<RecordResult> {
     fps: Flags.integer({ description: 'frames per second between epochs (0: one per epoch)', default: 10 }),
     duration: Flags.string({ description: 'stop after this long (default: until SIGINT)' }),
     console: Flags.string({ description: "write the guest's serial console to this file" }),
+    accel: Flags.string({ description: 'kvm or tcg (default: kvm when /dev/kvm is usable)', options: ['kvm', 'tcg'] }),
     qmp: Flags.string({ description: 'QMP socket path' }),
   };
 
@@ -44,6 +45,7 @@ export default class Record extends TtjCommand<RecordResult> {
         fps: flags.fps,
         durationMs: flags.duration ? parseDuration(flags.duration, 'duration') : undefined,
         consolePath: flags.console,
+        accel: flags.accel as 'kvm' | 'tcg' | undefined,
         qmpPath: flags.qmp,
         extraArgs: extra,
         signal: ctl.signal,
