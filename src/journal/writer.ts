@@ -1,7 +1,7 @@
 import { ErrorCodes, isTtjError, TtjError } from '../errors.js';
 import { LocalStore } from '../store/local-store.js';
 import type { BlobPut, IndexEntry } from '../store/store.js';
-import { ADDR_LEN, sha256 } from '../util/hash.js';
+
 import { buf, decodeEvent, encodeEvent, eventHash, type IEvent } from './codec.js';
 import { splitAddrs } from './chunks.js';
 import {
@@ -115,7 +115,8 @@ export class JournalWriter extends Journal {
   /**
    * Appends `bodies` as one atomic batch. Seq, time and the hash chain are filled
    * in; EpochCommit gets its state root, counts and keyframe; frames and labels get
-   * their epoch. `blobs` must carry every blob the bodies name that the store lacks.
+   * their epoch. `blobs` must carry every blob the bodies name that the store lacks,
+   * each under its SHA-256 (callers compute the addresses; they are not re-hashed here).
    * On any error nothing is appended and the writer's state is unchanged.
    * @throws TtjError BAD_EVENT_STREAM (structure), CORRUPT_EVENT (does not fit the state), CORRUPT_BLOB (missing blob).
    */
@@ -323,9 +324,6 @@ export class JournalWriter extends Journal {
       const has = await this.store.hasBlobs(missing);
       const i = has.indexOf(false);
       if (i >= 0) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${missing[i]!.toString('hex')} is named but neither stored nor given`, { addr: missing[i]!.toString('hex') });
-    }
-    for (const b of blobs) {
-      if (b.addr.length !== ADDR_LEN || !sha256(b.data).equals(b.addr)) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `a given blob does not hash to its address ${b.addr.toString('hex')}`, { addr: b.addr.toString('hex') });
     }
 
     const res = await this.store.append({

@@ -296,7 +296,14 @@ export class LocalStore implements JournalStore {
   }
 
   async *listBlobs(): AsyncIterable<Buffer> {
-    for await (const [k] of this.kv.range({ gte: 'b/', lt: 'b0' })) yield Buffer.from(k.slice(2), 'hex');
+    // In storage order (pack, offset), so that reading them all back is sequential.
+    const all: { addr: Buffer; pack: number; offset: number }[] = [];
+    for await (const [k, v] of this.kv.range({ gte: 'b/', lt: 'b0' })) {
+      const l = decodeLocation(v);
+      all.push({ addr: Buffer.from(k.slice(2), 'hex'), pack: l.pack, offset: l.offset });
+    }
+    all.sort((a, b) => a.pack - b.pack || a.offset - b.offset);
+    for (const b of all) yield b.addr;
   }
 
   indexGet(key: string): Promise<Buffer | undefined> {

@@ -127,21 +127,22 @@ export class PackWriter {
 
 /** Reads and decompresses blocks, with a small cache of recent blocks. */
 export class PackReader {
-  private readonly fds = new Map<number, FileHandle>();
+  private readonly fds = new Map<number, Promise<FileHandle>>();
   private readonly cache = new Map<string, Buffer>();
+  private readonly inflight = new Map<string, Promise<Buffer>>();
   private cacheBytes = 0;
 
   constructor(private readonly dir: string, private readonly cacheLimit = 64 * 1024 * 1024) {}
 
-  private async fd(pack: number): Promise<FileHandle> {
+  private fd(pack: number): Promise<FileHandle> {
+    // The promise is cached, so concurrent readers of one pack share one handle.
     let fh = this.fds.get(pack);
     if (!fh) {
       const path = packFileName(this.dir, pack);
-      try {
-        fh = await open(path, 'r');
-      } catch (e) {
+      fh = open(path, 'r').catch((e: unknown) => {
+        this.fds.delete(pack);
         throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack file ${path} is missing`, { path }, { cause: e });
-      }
+      });
       this.fds.set(pack, fh);
     }
     return fh;
@@ -156,6 +157,16 @@ export class PackReader {
       this.cache.set(key, hit);
       return hit;
     }
+    // Concurrent readers of one block share one read and one decompression.
+    let pending = this.inflight.get(key);
+    if (!pending) {
+      pending = this.loadBlock(loc, key).finally(() => this.inflight.delete(key));
+      this.inflight.set(key, pending);
+    }
+    return pending;
+  }
+
+  private async loadBlock(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>, key: string): Promise<Buffer> {
     const fh = await this.fd(loc.pack);
     const buf = Buffer.allocUnsafe(BLOCK_HEADER + loc.clen);
     const { bytesRead } = await fh.read(buf, 0, buf.length, loc.offset);
@@ -196,7 +207,7 @@ export class PackReader {
   }
 
   async close(): Promise<void> {
-    for (const fh of this.fds.values()) await fh.close().catch(() => undefined);
+    for (const fh of this.fds.values()) await fh.then((h) => h.close()).catch(() => undefined);
     this.fds.clear();
     this.cache.clear();
     this.cacheBytes = 0;

@@ -113,7 +113,7 @@ export interface JournalStore {
   readBlobs(addrs: Buffer[], onBlob: (index: number, data: Buffer) => void, opts?: { verify?: boolean }): Promise<void>;
   /** Makes every append so far durable (for appends made with `sync: false`). */
   sync(): Promise<void>;
-  /** Every stored blob address, in address order. */
+  /** Every stored blob address, in storage order (reading them back in this order is sequential). */
   listBlobs(): AsyncIterable<Buffer>;
   indexGet(key: string): Promise<Buffer | undefined>;
   indexRange(range: IndexRange): AsyncIterable<[string, Buffer]>;

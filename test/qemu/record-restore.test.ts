@@ -167,6 +167,24 @@ describe('record a live QEMU VM and resume it from an earlier frame (boot-sector
     }
   });
 
+  it('refuses a device state this QEMU cannot load with INCOMPATIBLE_VM', async () => {
+    const { Vm } = await import('../../src/capture/qemu/vm.js');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(tmp.path('ram'), Buffer.alloc(32 << 20));
+    const vm = await Vm.start({
+      config: { qemuVersion: '', machine: 'pc', accel: 'tcg', memorySize: 32 << 20, disks: [], extraArgs: [] },
+      ramPath: tmp.path('ram'),
+      incoming: true,
+    });
+    try {
+      // A migration stream header (QEVM, version 3) followed by a section QEMU does not know.
+      const bogus = Buffer.concat([Buffer.from('QEVM'), Buffer.from([0, 0, 0, 3]), Buffer.from([0x04, 0, 0, 0, 1, 7]), Buffer.from('nosuch\0'), Buffer.alloc(64, 0xee)]);
+      await assert.rejects(vm.loadDeviceState(bogus), (e) => isTtjError(e, ErrorCodes.INCOMPATIBLE_VM));
+    } finally {
+      await vm.kill();
+    }
+  });
+
   it('names what is wrong: QEMU missing, a point that does not exist, a journal without a VM', async () => {
     const J = tmp.path('vm.ttj');
     process.env.TTJ_QEMU = '/nonexistent/qemu-system-x86_64';
