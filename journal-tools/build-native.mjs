@@ -18,7 +18,11 @@ try {
   if (!quiet) console.warn('ttj: node-gyp is not installed; the native scanner is not built');
   process.exit(0);
 }
-const r = spawnSync(process.execPath, [gyp, 'rebuild'], { cwd: dir, stdio: quiet ? 'pipe' : 'inherit' });
+// Build against this Node's own headers when they are installed (no download needed).
+const args = [gyp, 'rebuild'];
+const prefix = dirname(dirname(process.execPath));
+if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
+const r = spawnSync(process.execPath, args, { cwd: dir, stdio: quiet ? 'pipe' : 'inherit' });
 if (r.status !== 0) {
   console.warn('ttj: the native page scanner did not build; the TypeScript fallback will be used');
   if (quiet && r.stderr) console.warn(String(r.stderr).split('\n').slice(-15).join('\n'));

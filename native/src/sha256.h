@@ -1,0 +1,9 @@
+// SHA-256 of byte ranges: SHA-NI when the CPU has it, portable C otherwise.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+namespace ttj {
+bool sha_ni_available();
+void sha256(const uint8_t* data, size_t len, uint8_t out[32]);
+}  // namespace ttj

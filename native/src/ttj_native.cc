@@ -1,0 +1,277 @@
+// ttj's native page scanner (N-API, node-addon-api). Thin: arguments are validated
+// in TypeScript (src/native/) and again here, where a bad one is a TypeError.
+#include <napi.h>
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "fingerprint.h"
+#include "sha256.h"
+
+namespace {
+
+struct Bytes {
+  uint8_t* data = nullptr;
+  size_t len = 0;
+};
+
+bool GetBytes(Napi::Env env, const Napi::Value& v, Bytes* out, const char* what) {
+  if (v.IsTypedArray()) {
+    auto ta = v.As<Napi::TypedArray>();
+    if (ta.TypedArrayType() == napi_uint8_array) {
+      auto u8 = ta.As<Napi::Uint8Array>();
+      out->data = u8.Data();
+      out->len = u8.ByteLength();
+      return true;
+    }
+  }
+  Napi::TypeError::New(env, std::string(what) + " must be a Buffer or Uint8Array").ThrowAsJavaScriptException();
+  return false;
+}
+
+bool GetPageSize(Napi::Env env, const Napi::Value& v, size_t* ps) {
+  if (!v.IsNumber()) {
+    Napi::TypeError::New(env, "pageSize must be a number").ThrowAsJavaScriptException();
+    return false;
+  }
+  const double d = v.As<Napi::Number>().DoubleValue();
+  const size_t n = (size_t)d;
+  if (d != (double)n || n < 512 || n > (1u << 20) || (n & (n - 1))) {
+    Napi::TypeError::New(env, "pageSize must be a power of two from 512 to 1048576").ThrowAsJavaScriptException();
+    return false;
+  }
+  *ps = n;
+  return true;
+}
+
+unsigned Threads(size_t pages) {
+  const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+  return pages >= 4096 ? std::min(hw, 8u) : 1;
+}
+
+// Runs fn(first, last) over [0, n) split across threads.
+template <typename F>
+void Parallel(size_t n, unsigned threads, F fn) {
+  if (threads <= 1 || n < 2) return fn(0, n);
+  std::vector<std::thread> ts;
+  const size_t per = (n + threads - 1) / threads;
+  for (unsigned t = 1; t < threads; t++) {
+    const size_t a = t * per, b = std::min(n, a + per);
+    if (a < b) ts.emplace_back(fn, a, b);
+  }
+  fn(0, std::min(n, per));
+  for (auto& t : ts) t.join();
+}
+
+struct ScanResult {
+  std::vector<uint8_t> fps;
+  std::vector<uint32_t> dirty, zero;
+};
+
+void DoScan(const uint8_t* buf, size_t ps, size_t pages, const uint8_t* prev, ScanResult* r) {
+  r->fps.resize(pages * 16);
+  uint8_t* fps = r->fps.data();
+  Parallel(pages, Threads(pages), [&](size_t a, size_t b) {
+    for (size_t i = a; i < b; i++) ttj::page_fingerprint(buf + i * ps, ps, fps + 16 * i);
+  });
+  static const uint8_t kZero[16] = {0};
+  for (size_t i = 0; i < pages; i++) {
+    const uint8_t* fp = fps + 16 * i;
+    if (prev && memcmp(fp, prev + 16 * i, 16) == 0) continue;
+    r->dirty.push_back((uint32_t)i);
+    if (memcmp(fp, kZero, 16) == 0) r->zero.push_back((uint32_t)i);
+  }
+}
+
+Napi::Object ScanToJs(Napi::Env env, ScanResult& r) {
+  auto obj = Napi::Object::New(env);
+  obj.Set("fingerprints", Napi::Buffer<uint8_t>::Copy(env, r.fps.data(), r.fps.size()));
+  auto dirty = Napi::Uint32Array::New(env, r.dirty.size());
+  if (!r.dirty.empty()) memcpy(dirty.Data(), r.dirty.data(), r.dirty.size() * 4);
+  auto zero = Napi::Uint32Array::New(env, r.zero.size());
+  if (!r.zero.empty()) memcpy(zero.Data(), r.zero.data(), r.zero.size() * 4);
+  obj.Set("dirty", dirty);
+  obj.Set("zero", zero);
+  return obj;
+}
+
+struct ScanArgs {
+  Bytes buf, prev;
+  size_t ps = 0, pages = 0;
+  bool hasPrev = false;
+};
+
+bool ParseScan(const Napi::CallbackInfo& info, ScanArgs* a) {
+  Napi::Env env = info.Env();
+  if (!GetBytes(env, info[0], &a->buf, "buffer") || !GetPageSize(env, info[1], &a->ps)) return false;
+  if (a->buf.len % a->ps) {
+    Napi::TypeError::New(env, "buffer length must be a multiple of pageSize").ThrowAsJavaScriptException();
+    return false;
+  }
+  a->pages = a->buf.len / a->ps;
+  if (info.Length() > 2 && !info[2].IsNull() && !info[2].IsUndefined()) {
+    if (!GetBytes(env, info[2], &a->prev, "prev")) return false;
+    if (a->prev.len != a->pages * 16) {
+      Napi::TypeError::New(env, "prev must be 16 bytes per page").ThrowAsJavaScriptException();
+      return false;
+    }
+    a->hasPrev = true;
+  }
+  return true;
+}
+
+Napi::Value ScanPages(const Napi::CallbackInfo& info) {
+  ScanArgs a;
+  if (!ParseScan(info, &a)) return info.Env().Undefined();
+  ScanResult r;
+  DoScan(a.buf.data, a.ps, a.pages, a.hasPrev ? a.prev.data : nullptr, &r);
+  return ScanToJs(info.Env(), r);
+}
+
+struct HashArgs {
+  Bytes buf;
+  size_t ps = 0;
+  std::vector<uint32_t> pfns;
+};
+
+bool ParseHash(const Napi::CallbackInfo& info, HashArgs* a) {
+  Napi::Env env = info.Env();
+  if (!GetBytes(env, info[0], &a->buf, "buffer") || !GetPageSize(env, info[1], &a->ps)) return false;
+  if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+    Napi::TypeError::New(env, "pfns must be a Uint32Array").ThrowAsJavaScriptException();
+    return false;
+  }
+  auto pf = info[2].As<Napi::Uint32Array>();
+  const size_t pages = a->buf.len / a->ps;
+  a->pfns.assign(pf.Data(), pf.Data() + pf.ElementLength());
+  for (uint32_t p : a->pfns) {
+    if (p >= pages) {
+      Napi::RangeError::New(env, "pfn " + std::to_string(p) + " is beyond the buffer").ThrowAsJavaScriptException();
+      return false;
+    }
+  }
+  return true;
+}
+
+void DoHash(const uint8_t* buf, size_t ps, const std::vector<uint32_t>& pfns, uint8_t* out) {
+  Parallel(pfns.size(), Threads(pfns.size()), [&](size_t a, size_t b) {
+    for (size_t i = a; i < b; i++) ttj::sha256(buf + (size_t)pfns[i] * ps, ps, out + 32 * i);
+  });
+}
+
+Napi::Value Sha256Pages(const Napi::CallbackInfo& info) {
+  HashArgs a;
+  if (!ParseHash(info, &a)) return info.Env().Undefined();
+  auto out = Napi::Buffer<uint8_t>::New(info.Env(), a.pfns.size() * 32);
+  DoHash(a.buf.data, a.ps, a.pfns, out.Data());
+  return out;
+}
+
+// sha256Ranges(buf, offsets: Uint32Array, lengths: Uint32Array): 32 bytes per range.
+Napi::Value Sha256Ranges(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Bytes buf;
+  if (!GetBytes(env, info[0], &buf, "buffer")) return env.Undefined();
+  for (int k = 1; k <= 2; k++) {
+    if (!info[k].IsTypedArray() || info[k].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array) {
+      Napi::TypeError::New(env, "offsets and lengths must be Uint32Arrays").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  auto off = info[1].As<Napi::Uint32Array>();
+  auto len = info[2].As<Napi::Uint32Array>();
+  if (off.ElementLength() != len.ElementLength()) {
+    Napi::TypeError::New(env, "offsets and lengths must have the same length").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const size_t n = off.ElementLength();
+  for (size_t i = 0; i < n; i++) {
+    if ((size_t)off[i] + len[i] > buf.len) {
+      Napi::RangeError::New(env, "a range is beyond the buffer").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+  }
+  auto out = Napi::Buffer<uint8_t>::New(env, n * 32);
+  for (size_t i = 0; i < n; i++) ttj::sha256(buf.data + off[i], len[i], out.Data() + 32 * i);
+  return out;
+}
+
+// Async variants: the inputs are held by references until the work is done.
+class ScanWorker : public Napi::AsyncWorker {
+ public:
+  ScanWorker(Napi::Env env, ScanArgs a, Napi::Value bufV, Napi::Value prevV)
+      : Napi::AsyncWorker(env), a_(a), deferred_(Napi::Promise::Deferred::New(env)) {
+    ref_ = Napi::Persistent(bufV.As<Napi::Object>());
+    if (a.hasPrev) prevRef_ = Napi::Persistent(prevV.As<Napi::Object>());
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { DoScan(a_.buf.data, a_.ps, a_.pages, a_.hasPrev ? a_.prev.data : nullptr, &r_); }
+  void OnOK() override { deferred_.Resolve(ScanToJs(Env(), r_)); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  ScanArgs a_;
+  ScanResult r_;
+  Napi::ObjectReference ref_, prevRef_;
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value ScanPagesAsync(const Napi::CallbackInfo& info) {
+  ScanArgs a;
+  if (!ParseScan(info, &a)) return info.Env().Undefined();
+  auto* w = new ScanWorker(info.Env(), a, info[0], a.hasPrev ? info[2] : info.Env().Undefined());
+  auto p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+class HashWorker : public Napi::AsyncWorker {
+ public:
+  HashWorker(Napi::Env env, HashArgs a, Napi::Value bufV)
+      : Napi::AsyncWorker(env), a_(std::move(a)), deferred_(Napi::Promise::Deferred::New(env)) {
+    ref_ = Napi::Persistent(bufV.As<Napi::Object>());
+    out_.resize(a_.pfns.size() * 32);
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { DoHash(a_.buf.data, a_.ps, a_.pfns, out_.data()); }
+  void OnOK() override { deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(Env(), out_.data(), out_.size())); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  HashArgs a_;
+  std::vector<uint8_t> out_;
+  Napi::ObjectReference ref_;
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value Sha256PagesAsync(const Napi::CallbackInfo& info) {
+  HashArgs a;
+  if (!ParseHash(info, &a)) return info.Env().Undefined();
+  auto* w = new HashWorker(info.Env(), std::move(a), info[0]);
+  auto p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  auto o = Napi::Object::New(info.Env());
+  o.Set("sha", ttj::sha_ni_available() ? "sha-ni" : "portable");
+  o.Set("threads", std::max(1u, std::thread::hardware_concurrency()));
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("scanPages", Napi::Function::New(env, ScanPages));
+  exports.Set("scanPagesAsync", Napi::Function::New(env, ScanPagesAsync));
+  exports.Set("sha256Pages", Napi::Function::New(env, Sha256Pages));
+  exports.Set("sha256PagesAsync", Napi::Function::New(env, Sha256PagesAsync));
+  exports.Set("sha256Ranges", Napi::Function::New(env, Sha256Ranges));
+  exports.Set("info", Napi::Function::New(env, Info));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(ttj_native, Init)
