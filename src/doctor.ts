@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { TTJ_VERSION } from './journal/journal.js';
+import { nativeInfo } from './native/index.js';
 
 /** `ttj doctor --json`. */
 export interface DoctorReport {
@@ -33,14 +34,7 @@ export async function doctor(): Promise<DoctorReport> {
   } catch (e) {
     kvm = { usable: false, reason: (e as Error).message };
   }
-  let native: DoctorReport['native'] = { loaded: false, reason: 'not built' };
-  try {
-    const nativeModule = './native/index.js';
-    const mod = (await import(nativeModule)) as { nativeInfo?: () => DoctorReport['native'] };
-    if (mod.nativeInfo) native = mod.nativeInfo();
-  } catch (e) {
-    native = { loaded: false, reason: (e as Error).message };
-  }
+  const native = nativeInfo();
   return {
     ttj: TTJ_VERSION,
     node: process.version,

@@ -5,7 +5,7 @@ import type { Journal } from '../journal/journal.js';
 import type { PageTable } from '../journal/page-table.js';
 import type { JournalWriter } from '../journal/writer.js';
 import type { BlobPut } from '../store/store.js';
-import { sha256 } from '../util/hash.js';
+import { sha256PagesAsync } from '../native/index.js';
 import { zeroPage } from '../util/zero-page.js';
 import type { BlockDevice } from './nbd/block-device.js';
 
@@ -185,6 +185,7 @@ export class JournalBlockDevice implements BlockDevice {
       const blocks: number[] = [];
       const addrs: Buffer[] = [];
       const zeroBlocks: number[] = [];
+      const datas: Buffer[] = [];
       for (let b = b0; b < b1; b++) {
         const start = b * ps;
         const from = Math.max(start, op.offset);
@@ -200,11 +201,19 @@ export class JournalBlockDevice implements BlockDevice {
         overlay.set(b, block);
         if (block === zero || block.equals(zero)) zeroBlocks.push(b - b0);
         else {
-          const addr = sha256(block);
           blocks.push(b - b0);
-          addrs.push(addr);
-          blobs.push({ addr, data: block });
+          datas.push(block);
         }
+      }
+      // The new blocks' addresses in one call (native SHA-256 on both cores when loaded).
+      if (datas.length) {
+        const all = Buffer.concat(datas);
+        const hashes = await sha256PagesAsync(all, ps, Uint32Array.from(datas, (_, i) => i));
+        datas.forEach((data, i) => {
+          const addr = Buffer.from(hashes.subarray(i * 32, (i + 1) * 32));
+          addrs.push(addr);
+          blobs.push({ addr, data });
+        });
       }
       bodies.push({ diskWrite: { disk: this.disk, offset: b0 * ps, length: (b1 - b0) * ps, blocks, addrs: joinAddrs(addrs), zeroBlocks } });
     }

@@ -88,6 +88,8 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
   });
 
   let capturing = false;
+  // Page fingerprints of the last epoch appended: only pages whose fingerprint changed are hashed.
+  let fingerprints: Buffer | undefined;
   const captureEpoch = async (): Promise<Captured | undefined> => {
     const ram = await pool.acquire();
     try {
@@ -126,7 +128,8 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
       return;
     }
     try {
-      const r = await appendImages(w, { memory: c.ram, device: c.device, frames: [c.frame] });
+      const r = await appendImages(w, { memory: c.ram, device: c.device, frames: [c.frame], memoryFingerprints: fingerprints });
+      fingerprints = r.memoryFingerprints;
       summary.epochs++;
       summary.frames++;
       summary.bytesStored += r.storedBytes;

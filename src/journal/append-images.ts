@@ -22,6 +22,12 @@ export interface ImageEpochInput {
   frames?: (string | Buffer)[];
   /** A label for the epoch (or, with no images, for the last committed epoch). */
   label?: string;
+  /**
+   * For a `memory` buffer: the page fingerprints returned by the previous append of
+   * this memory (its result's `memoryFingerprints`); only pages whose fingerprint
+   * changed are hashed. The caller guarantees the head's memory came from that append.
+   */
+  memoryFingerprints?: Buffer;
   /** Progress in bytes scanned. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -33,6 +39,8 @@ export interface AppendImagesResult extends CommitResult {
   zeroPages: number;
   diskBlocks: number;
   scannedBytes: number;
+  /** Page fingerprints of the memory image (buffer input): pass to the next append. */
+  memoryFingerprints?: Buffer;
 }
 
 async function sizeOf(path: string | Buffer): Promise<number> {
@@ -116,11 +124,13 @@ export async function appendImages(w: JournalWriter, input: ImageEpochInput): Pr
   let dirtyPages = 0;
   let zeroPages = 0;
   let diskBlocks = 0;
+  let memoryFingerprints: Buffer | undefined;
   if (hasEpoch) {
     bodies.push({ epochBegin: { epoch: w.nextEpochNumber } });
     if (input.memory) {
       if (!state.memory) bodies.push({ memoryLayout: { size: memSize } });
-      const diff = await diffImage(input.memory, ps, state.memory, progress(done));
+      const diff = await diffImage(input.memory, ps, state.memory, progress(done), state.memory ? input.memoryFingerprints : undefined);
+      memoryFingerprints = diff.fingerprints;
       done += memSize;
       dirtyPages = diff.pfns.length + diff.zeroPfns.length;
       zeroPages = diff.zeroPfns.length;
@@ -155,7 +165,7 @@ export async function appendImages(w: JournalWriter, input: ImageEpochInput): Pr
     blobs.push(...c.blobs);
   }
   const res = await w.commit(bodies, blobs);
-  return { ...res, epoch: res.epochs[0]?.epoch, dirtyPages, zeroPages, diskBlocks, scannedBytes: total };
+  return { ...res, epoch: res.epochs[0]?.epoch, dirtyPages, zeroPages, diskBlocks, scannedBytes: total, memoryFingerprints };
 }
 
 function pageBatches(diff: ImageDiff, out: IEvent[]): void {

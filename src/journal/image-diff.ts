@@ -1,8 +1,7 @@
 import { open } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
 import type { BlobPut } from '../store/store.js';
 import { ADDR_LEN } from '../util/hash.js';
-import { zeroPage } from '../util/zero-page.js';
+import { scanPagesAsync, sha256PagesAsync } from '../native/index.js';
 import type { PageTable } from './page-table.js';
 import { toTtjError } from '../errors.js';
 
@@ -20,36 +19,54 @@ export interface ImageDiff {
   blobs: BlobPut[];
   /** Bytes scanned. */
   scanned: number;
+  /** Page fingerprints of the image (for a buffer source): the `prevFingerprints` of the next diff. */
+  fingerprints?: Buffer;
 }
 
-/** Diffs whole pages of `chunk` (page `base` onwards) against `table` into `out`. */
-function diffPages(chunk: Buffer, base: number, pageSize: number, table: PageTable | undefined, out: ImageDiff): void {
-  const zero = zeroPage(pageSize);
-  const pages = Math.floor(chunk.length / pageSize);
-  for (let i = 0; i < pages; i++) {
-    const page = chunk.subarray(i * pageSize, (i + 1) * pageSize);
+/**
+ * Diffs whole pages of `chunk` (page `base` onwards) against `table` into `out`: the
+ * page scanner finds zero pages and, given the previous fingerprints, the pages that
+ * may have changed; only those are SHA-256 hashed (natively, on both cores).
+ */
+async function diffPages(chunk: Buffer, base: number, pageSize: number, table: PageTable | undefined, out: ImageDiff, prevFingerprints?: Buffer): Promise<Buffer> {
+  const whole = chunk.subarray(0, Math.floor(chunk.length / pageSize) * pageSize);
+  const scan = await scanPagesAsync(whole, pageSize, prevFingerprints ?? null);
+  const zero = new Set(scan.zero);
+  const nonZero = Uint32Array.from(scan.dirty.filter((p) => !zero.has(p)));
+  const hashes = await sha256PagesAsync(whole, pageSize, nonZero);
+  let k = 0;
+  for (const i of scan.dirty) {
     const pfn = base + i;
-    if (page.equals(zero)) {
+    if (zero.has(i)) {
       if (table && !table.isZero(pfn)) out.zeroPfns.push(pfn);
       continue;
     }
-    const addr = createHash('sha256').update(page).digest();
+    const addr = hashes.subarray(k * ADDR_LEN, (k + 1) * ADDR_LEN);
+    k++;
     if (table && table.get(pfn).equals(addr)) continue;
     out.pfns.push(pfn);
-    out.addrs.push(addr);
-    out.blobs.push({ addr, data: Buffer.from(page) });
+    out.addrs.push(Buffer.from(addr));
+    out.blobs.push({ addr: Buffer.from(addr), data: Buffer.from(whole.subarray(i * pageSize, (i + 1) * pageSize)) });
   }
+  return scan.fingerprints;
 }
 
 /**
  * Compares an image (a file, read in chunks, or a buffer) page by page with `table`
- * (the head state) by SHA-256 content address. Zero pages are found by memcmp and
- * never hashed or stored.
+ * (the head state) by SHA-256 content address. Zero pages are never hashed or stored.
+ * For a buffer, `prevFingerprints` (from the previous diff of the same memory, whose
+ * result the table holds) limits hashing to the pages whose fingerprint changed.
  */
-export async function diffImage(source: string | Buffer, pageSize: number, table: PageTable | undefined, onProgress?: (done: number) => void): Promise<ImageDiff> {
+export async function diffImage(
+  source: string | Buffer,
+  pageSize: number,
+  table: PageTable | undefined,
+  onProgress?: (done: number) => void,
+  prevFingerprints?: Buffer,
+): Promise<ImageDiff> {
   const out: ImageDiff = { pfns: [], addrs: [], zeroPfns: [], blobs: [], scanned: 0 };
   if (Buffer.isBuffer(source)) {
-    diffPages(source, 0, pageSize, table, out);
+    out.fingerprints = await diffPages(source, 0, pageSize, table, out, prevFingerprints);
     out.scanned = source.length;
     onProgress?.(source.length);
     return out;
@@ -66,7 +83,7 @@ export async function diffImage(source: string | Buffer, pageSize: number, table
     for (;;) {
       const { bytesRead } = await fh.read(chunk, 0, READ_CHUNK, pos);
       if (bytesRead === 0) break;
-      diffPages(chunk.subarray(0, bytesRead), pos / pageSize, pageSize, table, out);
+      await diffPages(chunk.subarray(0, bytesRead), pos / pageSize, pageSize, table, out);
       pos += bytesRead;
       out.scanned = pos;
       onProgress?.(pos);
