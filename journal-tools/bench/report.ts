@@ -20,6 +20,9 @@ function targets(r: Result): [string, string, number | undefined, (v: number) =>
     ['Peak RSS of append above the Node+ttj constant / guest size', '< 2', x.peakRssVsGuest.append, (v) => v < 2],
     ['Peak RSS of fold above the Node+ttj constant / guest size', '< 2', x.peakRssVsGuest.fold, (v) => v < 2],
     [`Long history (${r.workload.longEpochs} epochs): fold of the last / fold of epoch 3`, '≤ 1.3', x.longFoldLateVsEarly, (v) => v <= 1.3],
+    ['Native scan of the guest image, GB/s', '≥ 4', r.scan?.nativeGBps, (v) => v >= 4],
+    ['Native scan / TypeScript scan', '≥ 10', r.scan?.ratio, (v) => v >= 10],
+    ['VM pause per epoch, p50, 256 MiB guest (ms)', '≤ 30', r.pause?.find((p: any) => p.sizeMiB === 256)?.pauseP50Ms, (v) => v <= 30],
     ['NBD sequential write: ttj nbd / qemu-nbd', '≥ 0.5', r.nbd?.ratio.write, (v) => v >= 0.5],
     ['NBD sequential read: ttj nbd / qemu-nbd', '≥ 0.5', r.nbd?.ratio.read, (v) => v >= 0.5],
   ];
@@ -65,7 +68,20 @@ export function writeReport(r: Result, docsPath?: string): void {
     r.nbd
       ? `- NBD, nbdcopy of ${r.nbd.sizeMiB} MiB of random data over a unix socket: ttj nbd (journal-backed) write ${f1(r.nbd.ttj.writeMBps)} MB/s, read ${f1(r.nbd.ttj.readMBps)} MB/s; qemu-nbd on a raw file write ${f1(r.nbd.qemuNbd.writeMBps)} MB/s, read ${f1(r.nbd.qemuNbd.readMBps)} MB/s; ttj with FUA on every 1 MiB write (qemu-io -f): ${f1(r.nbd.ttj.fuaWriteMBps)} MB/s`
       : '- NBD: not measured (nbdcopy or qemu-nbd missing)',
-    r.scan ? `- native page scanner: ${JSON.stringify(r.scan)}` : '- native page scanner: not built in this run (TypeScript path only)',
+    r.scan
+      ? `- page scanner on the ${r.scan.sizeMiB} MiB image: native ${f1(r.scan.nativeGBps)} GB/s (both cores), TypeScript ${f1(r.scan.fallbackGBps)} GB/s (${f1(r.scan.ratio)}x); native SHA-256 of every page (${r.scan.sha}) ${f1(r.scan.sha256GBps)} GB/s`
+      : '- page scanner: not measured',
+    '',
+    ...(r.pause
+      ? [
+          '## Recording (`ttj record`, boot-sector guest, an epoch every 500 ms, 10 fps)',
+          '',
+          '| guest | accel | epochs | frames/s | epoch ticks lost | pause p50 (ms) | pause p99 (ms) | bytes stored per epoch | QEMU full save | ratio |',
+          '|---|---|---|---|---|---|---|---|---|---|',
+          ...r.pause.map((p: any) => `| ${p.sizeMiB} MiB | ${p.accel} | ${p.epochs} | ${f1(p.fpsSustained)} | ${p.missedEpochTicks} | ${f1(p.pauseP50Ms)} | ${f1(p.pauseP99Ms)} | ${mib(p.bytesPerEpoch)} | ${mib(p.qemuFullSaveBytes)} | ${p.ratioToFullSave.toFixed(4)} |`),
+          '',
+        ]
+      : []),
     '',
     notes,
   ].join('\n');

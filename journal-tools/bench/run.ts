@@ -17,6 +17,8 @@ import { installed, runBorg, runRestic, runZstd, version, type PeerRun } from '.
 import { duBytes } from './du.js';
 import { nbdThroughput, type NbdFigures } from './nbd-throughput.js';
 import { writeReport } from './report.js';
+import { benchScan } from '../../src/native/bench-scan.js';
+import { recordPause, type PauseFigures } from './record-pause.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const bin = join(root, 'bin', 'run.js');
@@ -117,11 +119,15 @@ try {
     nbd = await nbdThroughput(bin, scratch, Math.min(size, 256));
   }
 
+  let pause: PauseFigures[] | undefined;
+  if (installed('qemu-system-x86_64') && !argv.includes('--no-record')) {
+    log('record: the boot-sector guest at 64 MiB, 256 MiB and 1 GiB, an epoch every 500 ms, 10 fps...');
+    pause = await recordPause(scratch, quick ? [64, 256] : [64, 256, 1024], quick ? 4 : 6);
+  }
+
   let scan: Record<string, unknown> | undefined;
   try {
-    const mod = './../../src/native/bench-scan.js';
-    const m = (await import(mod)) as { benchScan?: (mib: number) => Promise<Record<string, unknown>> };
-    if (m.benchScan) scan = await m.benchScan(size);
+    scan = (await benchScan(size)) as unknown as Record<string, unknown>;
   } catch {
     scan = undefined;
   }
@@ -158,6 +164,7 @@ try {
     },
     peers: peers.map((p) => ({ name: p.name, ingestFirstMs: p.ingestMs[0], ingestLaterMs: later(p.ingestMs), bytes: p.bytes, restoreMs: p.restoreMs })),
     nbd,
+    pause,
     scan,
     ratios: {
       ingestVsBorg: borg ? later(appends.map((a) => a.ms)) / later(borg.ingestMs) : undefined,

@@ -96,9 +96,14 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
       const t0 = performance.now();
       await vm.pause();
       for (const d of opts.disks ?? []) d.hold();
-      await readRam(vm.ramPath, ram);
-      const device = await vm.saveDeviceState();
-      const frame = await vm.screendump();
+      // The RAM copy (thread pool), the device-state migration (QEMU's migration
+      // thread) and the screendump (QEMU's main loop) run at the same time.
+      const deviceAndFrame = (async () => {
+        const finish = await vm.startDeviceSave();
+        const [device, frame] = await Promise.all([finish(), vm.screendump()]);
+        return { device, frame };
+      })();
+      const [, { device, frame }] = await Promise.all([readRam(vm.ramPath, ram), deviceAndFrame]);
       await vm.resume();
       const pauseMs = performance.now() - t0;
       pauses.push(pauseMs);

@@ -42,6 +42,7 @@ export class Vm {
   readonly exited: Promise<VmExit>;
   private exitInfo: VmExit | undefined;
   private migrationServer: Server | undefined;
+  private screens = 0;
   private readonly work: string;
 
   private constructor(
@@ -136,6 +137,15 @@ export class Vm {
    * @throws TtjError QEMU_FAILED when the migration fails.
    */
   async saveDeviceState(): Promise<Buffer> {
+    return (await this.startDeviceSave())();
+  }
+
+  /**
+   * Starts saving the device state and returns a function that waits for it. The
+   * migration runs in QEMU's migration thread, so other QMP commands (a screendump)
+   * can run meanwhile: `ttj record` overlaps them to keep the pause short.
+   */
+  async startDeviceSave(): Promise<() => Promise<Buffer>> {
     const sock = join(this.work, 'migrate.sock');
     if (!this.migrationServer) {
       rmSync(sock, { force: true });
@@ -151,9 +161,11 @@ export class Vm {
       });
     });
     await this.qmp.execute('migrate', { uri: `unix:${sock}` });
-    const data = await Promise.race([received, this.waitMigration().then(() => received)]);
-    await this.waitMigration();
-    return data;
+    return async () => {
+      const data = await Promise.race([received, this.waitMigration().then(() => received)]);
+      await this.waitMigration();
+      return data;
+    };
   }
 
   /** Waits for the current migration to complete; throws when it fails. */
@@ -198,9 +210,14 @@ export class Vm {
 
   /** The screen as a PNG (QEMU >= 7.1). */
   async screendump(): Promise<Buffer> {
-    const file = join(this.work, 'screen.png');
-    await this.qmp.execute('screendump', { filename: file, format: 'png' });
-    return readFileSync(file);
+    // A file per call: a frame capture and an epoch capture may overlap.
+    const file = join(this.work, `screen-${this.screens++}.png`);
+    try {
+      await this.qmp.execute('screendump', { filename: file, format: 'png' });
+      return readFileSync(file);
+    } finally {
+      rmSync(file, { force: true });
+    }
   }
 
   /** Reads a 32-bit little-endian word of guest physical memory over QMP. */
