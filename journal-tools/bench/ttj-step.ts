@@ -42,4 +42,7 @@ if (op === 'noop') {
 }
 const ms = performance.now() - t0;
 const io1 = io();
-process.stdout.write(JSON.stringify({ ms, maxRssKb: process.resourceUsage().maxRSS, writeBytes: io1.writeBytes - io0.writeBytes, readBytes: io1.readBytes - io0.readBytes, ...result }) + '\n');
+// Peak RSS of this process image: VmHWM (getrusage's maxrss survives exec, so it would
+// include the benchmark parent's memory at fork time).
+const hwmKb = Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
+process.stdout.write(JSON.stringify({ ms, maxRssKb: hwmKb, writeBytes: io1.writeBytes - io0.writeBytes, readBytes: io1.readBytes - io0.readBytes, ...result }) + '\n');
