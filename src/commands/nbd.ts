@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { untilStopped } from '../cli/stop-signal.js';
 import { TtjCommand } from '../cli/base-command.js';
 import { serveDisk } from '../capture/serve-disk.js';
 
@@ -45,10 +46,7 @@ export default class Nbd extends TtjCommand<NbdOutput> {
       host: flags.host,
     });
     this.logToStderr(`ttj nbd: serving ${flags.disk}${flags.at ? ` at ${flags.at}` : ''}${flags['read-only'] ? ' (read-only)' : ''} on ${served.url}`);
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', resolve);
-      process.once('SIGTERM', resolve);
-    });
+    await untilStopped((signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve())));
     const headSeq = served.writer?.headSeqNumber;
     await served.close();
     return { journal: args.journal, disk: flags.disk, url: served.url, at: flags.at, readOnly: flags['read-only'], fork: flags.fork, writes: served.device.writes, headSeq };

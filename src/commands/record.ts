@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { untilStopped } from '../cli/stop-signal.js';
 import { TtjCommand, parseNamed } from '../cli/base-command.js';
 import { parseDuration, parseSize } from '../cli/units.js';
 import { record, type RecordResult } from '../capture/record.js';
@@ -30,11 +31,7 @@ export default class Record extends TtjCommand<RecordResult> {
   async run(): Promise<RecordResult> {
     const { args, flags, argv } = await this.parse(Record);
     const extra = (argv as string[]).slice(1);
-    const ctl = new AbortController();
-    const stop = () => ctl.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    try {
+    return untilStopped(async (signal) => {
       const r = await record(args.journal, {
         memorySize: flags.memory ? parseSize(flags.memory, 'memory') : undefined,
         disks: parseNamed(flags.disk, 'disk'),
@@ -48,7 +45,7 @@ export default class Record extends TtjCommand<RecordResult> {
         accel: flags.accel as 'kvm' | 'tcg' | undefined,
         qmpPath: flags.qmp,
         extraArgs: extra,
-        signal: ctl.signal,
+        signal,
         onEpoch: (e) => {
           if (this.interactive) process.stderr.write(`\repoch ${e.epoch}: paused ${e.pauseMs.toFixed(1)} ms, ${e.dirtyPages} dirty pages\x1b[K`);
         },
@@ -58,9 +55,6 @@ export default class Record extends TtjCommand<RecordResult> {
         `recorded ${r.epochs} epochs and ${r.frames} frames (${(r.bytesStored / 1048576).toFixed(1)} MiB stored); VM pause per epoch p50 ${r.pauseMs.p50.toFixed(1)} ms, p99 ${r.pauseMs.p99.toFixed(1)} ms, max ${r.pauseMs.max.toFixed(1)} ms; stopped by ${r.stoppedBy}`,
       );
       return r;
-    } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    }
+    });
   }
 }

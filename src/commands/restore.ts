@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { untilStopped } from '../cli/stop-signal.js';
 import { TtjCommand } from '../cli/base-command.js';
 import { parseDuration } from '../cli/units.js';
 import { restore, type RestoreResult } from '../capture/restore.js';
@@ -28,11 +29,7 @@ export default class Restore extends TtjCommand<RestoreResult> {
 
   async run(): Promise<RestoreResult> {
     const { args, flags, argv } = await this.parse(Restore);
-    const ctl = new AbortController();
-    const stop = () => ctl.abort();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    try {
+    return untilStopped(async (signal) => {
       const r = await restore(args.journal, {
         at: flags.at,
         fork: flags.fork,
@@ -44,14 +41,11 @@ export default class Restore extends TtjCommand<RestoreResult> {
         durationMs: flags.duration ? parseDuration(flags.duration, 'duration') : undefined,
         intervalMs: parseDuration(flags.interval, 'interval'),
         fps: flags.fps,
-        signal: ctl.signal,
+        signal,
         onStart: (vm) => this.logToStderr(`ttj restore: VM ${flags.paused ? 'paused' : 'running'} at ${flags.at} (pid ${vm.proc.pid}, QMP ${vm.qmpPath})`),
       });
       this.log(flags.detach ? `VM up: pid ${r.pid}, QMP ${r.qmp}` : `VM ran from ${r.point} (epoch ${r.epoch})${r.recorded ? `; recorded ${r.recorded.epochs} epochs into ${r.fork}` : ''}`);
       return r;
-    } finally {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-    }
+    });
   }
 }
