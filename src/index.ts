@@ -21,4 +21,20 @@ export type { JournalStore, StoredEvent, StoreHead, BlobPut, AppendBatch, Append
 export { LocalStore, type LocalStoreOptions } from './store/local-store.js';
 export { storeComplianceSuite, type StoreFactory } from './store/compliance-suite.js';
 
+export { forkJournal, type ForkResult } from './journal/fork.js';
+export type { DiskStats } from './journal/index-keys.js';
+
+export { record, type RecordOptions, type RecordResult } from './capture/record.js';
+export { recordVm, type RecordVmOptions, type RecordSummary } from './capture/record-vm.js';
+export { restore, type RestoreOptions, type RestoreResult } from './capture/restore.js';
+export { serveDisk, type ServeDiskOptions, type ServedDisk } from './capture/serve-disk.js';
+export { JournalBlockDevice } from './capture/journal-block-device.js';
+export { startNbdServer, FileBlockDevice, type BlockDevice, type NbdServer, type NbdServerOptions } from './capture/nbd/index.js';
+export { Vm, startVm, type StartVmOptions, type VmExit } from './capture/qemu/vm.js';
+export type { VmConfig, DiskSource } from './capture/qemu/vm-config.js';
+export { QmpClient, type QmpEvent } from './capture/qemu/qmp-client.js';
+export { qemuInfo, kvmUsable, type QemuInfo } from './capture/qemu/qemu-info.js';
+export { scanPages, scanPagesAsync, sha256Pages, sha256PagesAsync, sha256Ranges, gatherPages, nativeInfo, type ScanResult } from './native/index.js';
+export { doctor, type DoctorReport } from './doctor.js';
+
 export { ttj as proto } from './gen/events.js';

@@ -9,6 +9,8 @@ export const frameKey = (frame: number) => `fr/${pad(frame)}`;
 export const keyframeKey = (seq: number) => `kf/${pad(seq, 15)}`;
 export const labelKey = (text: string, epoch: number) => `lb/${Buffer.from(text).toString('hex')}/${pad(epoch)}`;
 export const vmConfigKey = (seq: number) => `vm/${pad(seq, 15)}`;
+/** Running totals of a disk's writes (`ttj log`, also while `ttj nbd` serves it). */
+export const diskStatsKey = (disk: string) => `dw/${disk}`;
 export const labelPrefix = (text: string) => `lb/${Buffer.from(text).toString('hex')}/`;
 
 /** What the index says of one committed epoch (also the `ttj log` entry). */
@@ -58,4 +60,15 @@ export function jsonValue(v: unknown): Buffer {
 
 export function parseValue<T>(b: Buffer): T {
   return JSON.parse(b.toString('utf8')) as T;
+}
+
+/** What the index says of one disk's writes so far. */
+export interface DiskStats {
+  disk: string;
+  size: number;
+  /** Disk-write events. */
+  writes: number;
+  /** Blocks written or zeroed. */
+  blocks: number;
+  lastSeq: number;
 }

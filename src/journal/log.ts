@@ -1,5 +1,5 @@
 import type { Journal, JournalHead } from './journal.js';
-import { parseValue, type EpochEntry, type FrameEntry } from './index-keys.js';
+import { parseValue, type DiskStats, type EpochEntry, type FrameEntry } from './index-keys.js';
 import { resolvePoint } from './point.js';
 
 /** Options of {@link log}. */
@@ -17,6 +17,8 @@ export interface LogResult {
   head: JournalHead;
   epochs: EpochEntry[];
   frames: FrameEntry[];
+  /** Every disk's writes so far (outside and inside epochs). */
+  disks: DiskStats[];
   store: { blobs: number; rawBytes: number; storedBytes: number };
 }
 
@@ -37,5 +39,7 @@ export async function log(j: Journal, opts: LogOptions = {}): Promise<LogResult>
   }
   const frames: FrameEntry[] = [];
   for await (const f of j.frames()) if (f.seq >= lo && f.seq <= hi) frames.push(f);
-  return { journal: j.location, pageSize: j.pageSize, head, epochs, frames, store: await j.store.stats() };
+  const disks: DiskStats[] = [];
+  for await (const [, v] of j.store.indexRange({ gte: 'dw/', lt: 'dw0' })) disks.push(parseValue<DiskStats>(v));
+  return { journal: j.location, pageSize: j.pageSize, head, epochs, frames, disks, store: await j.store.stats() };
 }

@@ -11,6 +11,9 @@ import {
   keyframeKey,
   labelKey,
   vmConfigKey,
+  diskStatsKey,
+  parseValue,
+  type DiskStats,
   type EpochEntry,
   type FrameEntry,
   type KeyframeEntry,
@@ -55,6 +58,7 @@ export class JournalWriter extends Journal {
   private epochsSinceKeyframe = 0;
   private changesSinceKeyframe = 0;
   private committing: Promise<unknown> = Promise.resolve();
+  private diskStats = new Map<string, DiskStats>();
 
   /**
    * Opens `dir` for writing; with `create` (the default) a missing journal is created.
@@ -91,6 +95,10 @@ export class JournalWriter extends Journal {
     this.lastTimeUs = Number(headEv.timeUs);
     const kf = await this.keyframeAtOrBefore(h.seq);
     this.epochsSinceKeyframe = kf && last ? last.epoch - kf.epoch : 0;
+    for await (const [, v] of this.store.indexRange({ gte: 'dw/', lt: 'dw0' })) {
+      const d = parseValue<DiskStats>(v);
+      this.diskStats.set(d.disk, d);
+    }
     this.changesSinceKeyframe = at.replayed;
   }
 
@@ -137,6 +145,7 @@ export class JournalWriter extends Journal {
       epochsSinceKeyframe: this.epochsSinceKeyframe,
       changesSinceKeyframe: this.changesSinceKeyframe,
       lastTimeUs: this.lastTimeUs,
+      diskStats: new Map([...this.diskStats].map(([k, v]) => [k, { ...v }])),
     };
     try {
       const result = await this.build(bodies, blobs, opts.sync ?? true);
@@ -160,6 +169,7 @@ export class JournalWriter extends Journal {
     let seq = this.headSeq;
     let prev = this.headHash;
     let open: { epoch: number; beginSeq: number; dirty: number; zero: number; disk: number; device: number; labels: string[] } | undefined;
+    const touchedDisks = new Set<string>();
     const provided = new Map<string, number>();
     for (const b of blobs) provided.set(b.addr.toString('hex'), b.data.length);
 
@@ -302,6 +312,12 @@ export class JournalWriter extends Journal {
         if (open) open.disk += n;
         this.changesSinceKeyframe += n;
         named.push(...splitAddrs(buf(w.addrs)));
+        const d = this.diskStats.get(w.disk ?? '') ?? { disk: w.disk ?? '', size: this.state.disks.get(w.disk ?? '')?.size ?? 0, writes: 0, blocks: 0, lastSeq: 0 };
+        d.writes++;
+        d.blocks += n;
+        d.lastSeq = seq;
+        this.diskStats.set(d.disk, d);
+        touchedDisks.add(d.disk);
       } else if (kind === 'device') {
         open!.device += Number(body.device!.length ?? 0);
         named.push(...splitAddrs(buf(body.device!.chunkAddrs)));
@@ -338,7 +354,11 @@ export class JournalWriter extends Journal {
           last.newBytes = written.newBytes;
           last.storedBytes = written.storedBytes;
         }
-        return [...index, ...epochs.map((e) => ({ key: epochKey(e.epoch), value: jsonValue(e) }))];
+        return [
+          ...index,
+          ...epochs.map((e) => ({ key: epochKey(e.epoch), value: jsonValue(e) })),
+          ...[...touchedDisks].map((d) => ({ key: diskStatsKey(d), value: jsonValue(this.diskStats.get(d)) })),
+        ];
       },
     }).catch((e: unknown) => {
       if (isTtjError(e)) throw e;

@@ -90,6 +90,9 @@ describe('a journal disk served over NBD to real clients', function () {
       // a reader in another process sees the writes while the server runs
       const log = JSON.parse(await run(process.execPath, [bin, 'log', J, '--json']));
       assert.equal(log.head.seq, served.writer!.headSeqNumber);
+      const d0 = log.disks.find((d: { disk: string }) => d.disk === 'd0');
+      assert.ok(d0.writes >= 7, `disk writes in ttj log: ${JSON.stringify(d0)}`);
+      assert.equal(d0.lastSeq, log.head.seq);
     } finally {
       await served.close();
     }
