@@ -1,89 +1,160 @@
 /** Turns a benchmark result into a terminal table and docs/benchmarks.md. */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
+import { later, margin, met, median, peer, targets, type BenchResult } from './result.js';
+import { PROFILE_NOTES, why } from './why.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any */
-type Result = any;
+const num = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? 'n/a' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+const mib = (n: number | undefined) => (n === undefined ? 'n/a' : n < 1048576 ? `${(n / 1024).toFixed(0)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
+const mb = (n: number) => (n / 1e6).toFixed(n >= 1e8 ? 0 : 1);
 
-const f1 = (n: number | undefined) => (n === undefined ? 'n/a' : n.toFixed(n < 10 ? 2 : 0));
-const mib = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
-
-function targets(r: Result): [string, string, number | undefined, (v: number) => boolean][] {
-  const x = r.ratios;
-  return [
-    ['Ingest: ttj append of a later epoch / borg create of the same image', '≤ 0.2', x.ingestVsBorg, (v) => v <= 0.2],
-    ['Storage after all epochs: ttj / borg', '≤ 1', x.bytesVsBorg, (v) => v <= 1],
-    ['Storage after all epochs: ttj / zstd -1 full checkpoints', '≤ 0.15', x.bytesVsZstdFull, (v) => v <= 0.15],
-    ['Fold of the last epoch: ttj / borg extract', '≤ 0.5', x.foldVsBorgExtract, (v) => v <= 0.5],
-    ['Fold of the last epoch: ttj / restic restore', '≤ 0.5', x.foldVsResticRestore, (v) => v <= 0.5],
-    ['Peak RSS of append above the Node+ttj constant / guest size', '< 2', x.peakRssVsGuest.append, (v) => v < 2],
-    ['Peak RSS of fold above the Node+ttj constant / guest size', '< 2', x.peakRssVsGuest.fold, (v) => v < 2],
-    [`Long history (${r.workload.longEpochs} epochs): fold of the last / fold of epoch 3`, '≤ 1.3', x.longFoldLateVsEarly, (v) => v <= 1.3],
-    ['Native scan of the guest image, GB/s', '≥ 4', r.scan?.nativeGBps, (v) => v >= 4],
-    ['Native scan / TypeScript scan', '≥ 10', r.scan?.ratio, (v) => v >= 10],
-    ['VM pause per epoch, p50, 256 MiB guest (ms)', '≤ 30', r.pause?.find((p: any) => p.sizeMiB === 256)?.pauseP50Ms, (v) => v <= 30],
-    ['NBD sequential write: ttj nbd / qemu-nbd', '≥ 0.5', r.nbd?.ratio.write, (v) => v >= 0.5],
-    ['NBD sequential read: ttj nbd / qemu-nbd', '≥ 0.5', r.nbd?.ratio.read, (v) => v >= 0.5],
-  ];
+/** The comparison rows: ttj (as a process, and in-process), then each peer. */
+function figureRows(r: BenchResult): string[][] {
+  const [early, last] = r.workload.foldEpochs as [number, number];
+  const t = r.ttj;
+  const rows = [['', 'ingest first (ms)', 'ingest later, median (ms)', 'bytes stored', `restore epoch ${early} (ms)`, `restore epoch ${last} (ms)`]];
+  rows.push(['ttj (process)', num(t.appends[0]!.processMs), num(later(t.appends.map((a) => a.processMs))), mib(t.bytes.total), num(t.folds[early]!.processMs), num(t.folds[last]!.processMs)]);
+  rows.push(['ttj (in-process)', num(t.appends[0]!.ms), num(later(t.appends.map((a) => a.ms))), '', num(t.folds[early]!.ms), num(t.folds[last]!.ms)]);
+  for (const p of r.peers) rows.push([p.name, num(p.ingestMs[0]), num(later(p.ingestMs)), mib(p.bytes), num(p.restoreMs[early]), num(p.restoreMs[last])]);
+  for (const m of r.missingPeers) rows.push([m, 'not installed', '', '', '', '']);
+  return rows;
 }
 
-export function writeReport(r: Result, docsPath?: string): void {
-  const rows: string[][] = [['', 'ingest first (ms)', 'ingest later (ms)', 'bytes stored', `restore epoch 1 (ms)`, `restore last (ms)`]];
-  rows.push(['ttj', f1(r.ttj.appendFirstMs), f1(r.ttj.appendLaterMs), mib(r.ttj.bytes), f1(r.ttj.foldMs[1]), f1(r.ttj.foldMs[r.workload.epochs - 1])]);
-  for (const p of r.peers) rows.push([p.name, f1(p.ingestFirstMs), f1(p.ingestLaterMs), mib(p.bytes), f1(p.restoreMs[1]), f1(p.restoreMs[r.workload.epochs - 1])]);
+export function printReport(r: BenchResult): void {
+  const rows = figureRows(r);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  for (const row of rows) console.log(row.map((c, i) => c.padStart(widths[i]!)).join('  '));
   console.log('');
-  for (const [what, target, v, ok] of targets(r)) console.log(`${v === undefined ? '  n/a ' : ok(v) ? '  met ' : ' MISSED'}  ${what}: ${f1(v)} (target ${target})`);
-  if (!docsPath) return;
+  for (const row of rows) console.log(row.map((c, i) => (i ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  '));
+  console.log('');
+  for (const t of targets(r)) {
+    const ok = met(t);
+    const tag = ok === undefined ? '  n/a  ' : ok ? '  met  ' : ' MISSED';
+    console.log(`${tag}  ${t.what}: ${num(t.value)} (target ${t.kind === 'max' ? (t.strict ? '<' : '≤') : '≥'} ${t.limit})${ok === undefined ? ` — ${t.skipped ?? 'not measured'}` : ''}`);
+  }
+  console.log('');
+  console.log(`ttj: ${mb(r.ttj.verify.bytesChecked as number)} MB verified --deep at ${num(verifyMBps(r))} MB/s; ${num(writeAmp(r))} bytes written per byte stored; peak RSS append ${num(r.ttj.appends.reduce((a, s) => Math.max(a, s.maxRssKb), 0) / 1024)} MiB, fold ${num(Math.max(...Object.values(r.ttj.folds).map((f) => f.maxRssKb)) / 1024)} MiB`);
+  console.log(`run took ${r.durationS} s`);
+}
 
-  const notesPath = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'journal-tools', 'bench', 'notes.md');
-  const notes = existsSync(notesPath) ? readFileSync(notesPath, 'utf8') : '';
-  const md = [
+const verifyMBps = (r: BenchResult) => (r.ttj.verify.bytesChecked as number) / 1e6 / (r.ttj.verify.ms / 1000);
+const writeAmp = (r: BenchResult) => r.ttj.appends.reduce((a, s) => a + s.writeBytes, 0) / r.ttj.bytes.total;
+const cores = (cpuMs: number, ms: number) => (ms > 0 ? (cpuMs / ms).toFixed(2) : 'n/a');
+const fixed = (x: number | undefined, d = 2) => (x === undefined ? 'n/a' : x.toFixed(d));
+
+export function writeDocs(r: BenchResult, path: string): void {
+  const w = r.workload;
+  const t = r.ttj;
+  const m = r.machine;
+  const [early, last] = w.foldEpochs as [number, number];
+  const rows = figureRows(r);
+  const ts = targets(r);
+  const zstd = peer(r, 'zstd -1 full');
+  const borg = peer(r, 'borg');
+  const restic = peer(r, 'restic');
+  const rssMiB = (kb: number) => num(kb / 1024);
+  const cumulative = (xs: number[] | undefined) => xs?.reduce<number[]>((acc, b) => [...acc, (acc.at(-1) ?? 0) + b], []);
+  const zCum = cumulative(zstd?.bytesPerEpoch);
+  const bCum = cumulative(borg?.bytesPerEpoch);
+  const rCum = cumulative(restic?.bytesPerEpoch);
+  const md: string[] = [
     '# Benchmarks',
     '',
-    `Generated by \`npm run bench\` (journal-tools/bench/) on ${r.date.slice(0, 10)}. Every figure below was measured in one run, on the same images, on the same machine; machines here are shared and noisy, so read the **ratios**, not the absolute times.`,
+    `Generated by \`npm run bench\` (journal-tools/bench/) on ${r.date.slice(0, 10)} in ${Math.round(r.durationS / 60)} min${w.quick ? ' (--quick)' : ''}. Every figure below was measured in one run, on the same images, on the same machine. The machine is shared and noisy: read the **ratios** (ttj against a peer measured minutes apart), not the absolute times. All tools read the same image files, warm in the page cache (the page cache cannot be dropped reliably here, so none of them pays for reading the disk).`,
     '',
-    `Machine: ${r.machine.cpus} × ${r.machine.cpu}, ${r.machine.memoryGiB} GiB, Linux ${r.machine.kernel}, Node ${r.machine.node}; ${[r.machine.borg, r.machine.restic, r.machine.zstd].filter(Boolean).join('; ')}.`,
+    `**Machine:** ${m.nproc} × ${m.cpu}, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}, Node ${m.node}; ${[m.borg, m.restic, m.zstd].filter(Boolean).join(', ')}${r.missingPeers.length ? `; not installed: ${r.missingPeers.join(', ')}` : ''}.`,
     '',
-    `Workload: a ${r.workload.sizeMiB} MiB memory-like guest image (4 KiB pages: 40% zero, 35% text-like, 25% random), ${r.workload.epochs} epochs with 5% of the pages given new content of the same mix each epoch; every tool reads the same (page-cached) image files. borg: \`--chunker-params fixed,4096 --compression zstd,1\`; restic: defaults; baseline: each epoch's full image with \`zstd -1\`. ttj steps run in child processes (time, peak RSS, /proc/self/io).`,
+    `**Workload:** a ${w.sizeMiB} MiB memory-like guest image of ${w.pageSize}-byte pages (${w.mix.zero}% zero, ${w.mix.text}% text-like, ${w.mix.random}% random), ${w.epochs} epochs; each epoch gives ${w.dirtyFraction * 100}% of the pages (picked at random) new content of the same mix. Deterministic (seeded xorshift). Each epoch's full image is a file; ttj appends it, borg and restic back it up, zstd compresses it.`,
+    '',
+    '- ttj: each step in its own Node process (`journal-tools/bench/ttj-step.ts`: openWriter + appendImages + close, fold, verify --deep). "process" times are spawn to exit, like the peers\' (each peer is a process too); "in-process" is the step alone, without Node\'s startup and module loading (' +
+      `${num(median(t.appends.map((a) => a.startupMs)))} ms here).`,
+    '- Before every measured step or command, `sync` flushes dirty pages (untimed), so no tool pays for another\'s writeback. Folds and restores are the median of 5 runs; ingest is one run per epoch (the median over epochs 1–' + (w.epochs - 1) + ' is reported).',
+    `- borg: \`borg create --chunker-params fixed,4096 --compression zstd,1\`, one archive per epoch, \`borg extract\`. restic: defaults, \`restic backup\` / \`restic restore\`. Baseline: each epoch's full image with \`zstd -1 -T1\`, restored with \`zstd -d\`.`,
     '',
     '## Targets',
     '',
-    '| target | measured | goal | |',
+    '| target | measured | limit | verdict |',
     '|---|---|---|---|',
-    ...targets(r).map(([what, target, v, ok]) => `| ${what} | ${f1(v)} | ${target} | ${v === undefined ? 'not measured' : ok(v) ? 'met' : '**missed**'} |`),
+    ...ts.map((x) => `| ${x.what} | ${num(x.value)} | ${x.kind === 'max' ? (x.strict ? '<' : '≤') : '≥'} ${x.limit} | ${margin(x)} |`),
+    '',
+    '### Why',
+    '',
+    ...ts.filter((x) => met(x) !== undefined).map((x) => `- **${x.what}** — ${met(x) ? 'met' : 'missed'}. ${why(x.id, r, !!met(x))}`),
     '',
     '## Figures',
     '',
-    '| | ingest first epoch (ms) | ingest later epoch, median (ms) | bytes stored | restore epoch 1 (ms) | restore last epoch (ms) |',
-    '|---|---|---|---|---|---|',
+    `| ${rows[0]!.join(' | ')} |`,
+    `|${rows[0]!.map(() => '---').join('|')}|`,
     ...rows.slice(1).map((row) => `| ${row.join(' | ')} |`),
     '',
-    `- ttj bytes written to disk per byte stored (all appends, /proc write_bytes / journal size): ${f1(r.ttj.writeBytesPerStoredByte)}`,
-    `- ttj verify --deep: ${f1(r.ttj.verifyDeepMBps)} MB/s of blob bytes re-hashed`,
-    `- ttj peak RSS: append ${f1(r.ttj.peakRssMiB.append)} MiB, fold ${f1(r.ttj.peakRssMiB.fold)} MiB (guest ${r.workload.sizeMiB} MiB; a Node process with ttj loaded and nothing done: ${f1(r.ttj.baseRssMiB)} MiB)`,
-    `- long history (32 MiB guest, ${r.workload.longEpochs} epochs of 8 dirty pages): fold of epoch 3 ${f1(r.ttj.longHistory.foldEarlyMs)} ms (${r.ttj.longHistory.replayedEarly} events replayed), of the last epoch ${f1(r.ttj.longHistory.foldLateMs)} ms (${r.ttj.longHistory.replayedLate} replayed)`,
-    r.nbd
-      ? `- NBD, nbdcopy of ${r.nbd.sizeMiB} MiB of random data over a unix socket: ttj nbd (journal-backed) write ${f1(r.nbd.ttj.writeMBps)} MB/s, read ${f1(r.nbd.ttj.readMBps)} MB/s; qemu-nbd on a raw file write ${f1(r.nbd.qemuNbd.writeMBps)} MB/s, read ${f1(r.nbd.qemuNbd.readMBps)} MB/s; ttj with FUA on every 1 MiB write (qemu-io -f): ${f1(r.nbd.ttj.fuaWriteMBps)} MB/s`
-      : '- NBD: not measured (nbdcopy or qemu-nbd missing)',
+    `- Ratios, all from this run: ttj append (in-process) / borg create ${fixed(r.ratios.ingestVsBorgInProcess)}; first epoch (process) / borg's first ${fixed(r.ratios.ingestFirstVsBorg)}; ttj append (process) / zstd -1 of the full image ${fixed(r.ratios.ingestVsZstd)}. Fold (process) of epoch ${early} and ${last}: / borg extract ${w.foldEpochs.map((e) => fixed(r.ratios.foldVsBorg[e])).join(', ')}; / restic restore ${w.foldEpochs.map((e) => fixed(r.ratios.foldVsRestic[e])).join(', ')}; / zstd -d of the full checkpoint ${w.foldEpochs.map((e) => fixed(r.ratios.foldVsZstdDecompress[e])).join(', ')}. Storage: ttj / restic ${fixed(r.ratios.bytesVsRestic)}; bytes added by epochs 1–${last}, ttj / zstd -1 full checkpoints of those epochs ${fixed(r.ratios.laterBytesVsZstdFull, 3)}.`,
+    `- Cores used (CPU time of all threads / wall time) — ingest of a later epoch, median: ttj ${cores(later(t.appends.map((a) => a.cpuMs)), later(t.appends.map((a) => a.ms)))} (in-process)${r.peers.map((p) => `, ${p.name} ${cores(later(p.ingestCpuMs), later(p.ingestMs))}`).join('')}; restore of epoch ${last}: ttj fold ${cores(t.folds[last]!.cpuMs, t.folds[last]!.ms)} (in-process)${r.peers.map((p) => (p.restoreMs[last] === undefined ? '' : `, ${p.name} ${cores(p.restoreCpuMs[last]!, p.restoreMs[last]!)}`)).join('')}. Peers' figures include their startup.`,
+    `- ttj journal on disk: ${mib(t.bytes.total)} (pack files ${mib(t.bytes.packs)}, LevelDB index ${mib(t.bytes.index)}). Bytes written to disk by all appends (/proc/self/io write_bytes) per byte in the journal: ${num(writeAmp(r))}.`,
+    `- ttj verify --deep: ${mb(t.verify.bytesChecked as number)} MB of blobs (${t.verify.blobsChecked} blobs) re-read and re-hashed at ${num(verifyMBps(r))} MB/s (${num(t.verify.ms)} ms in-process).`,
+    `- ttj peak RSS (VmHWM): append ${rssMiB(Math.max(...t.appends.map((a) => a.maxRssKb)))} MiB, fold ${rssMiB(Math.max(...Object.values(t.folds).map((f) => f.maxRssKb)))} MiB, verify --deep ${rssMiB(t.verify.maxRssKb)} MiB; an idle Node process with ttj loaded: ${rssMiB(t.noop.maxRssKb)} MiB; guest ${w.sizeMiB} MiB.`,
+    `- Fold of epoch ${early}: ${t.folds[early]!.replayedEvents} events replayed after its keyframe; of epoch ${last}: ${t.folds[last]!.replayedEvents}.`,
+    '',
+    '### Storage, cumulative after each epoch',
+    '',
+    `| epoch | ttj | ${borg ? 'borg | ' : ''}${restic ? 'restic | ' : ''}${zstd ? 'zstd -1 full checkpoints | ttj / zstd |' : ''}`,
+    `|---|---|${borg ? '---|' : ''}${restic ? '---|' : ''}${zstd ? '---|---|' : ''}`,
+    ...t.bytesAfter.map(
+      (b, e) =>
+        `| ${e} | ${mib(b)} | ${borg ? `${mib(bCum?.[e])} | ` : ''}${restic ? `${mib(rCum?.[e])} | ` : ''}${zstd ? `${mib(zCum?.[e])} | ${fixed(zCum ? b / zCum[e]! : undefined, 3)} |` : ''}`,
+    ),
+    '',
+    '## Long history',
+    '',
+    `A ${r.long.sizeMiB} MiB guest (same page mix), ${r.long.epochs} epochs of ${r.long.dirtyPages} rewritten pages each, appended in one writer session from a buffer (journal: ${mib(r.long.bytes)}). Folds run in child processes, median of 5; times are in-process (the same Node startup of ~${num(r.long.foldLate.startupMs)} ms would add to both).`,
+    '',
+    '| | fold epoch (ms) | events replayed after the keyframe | peak RSS (MiB) |',
+    '|---|---|---|---|',
+    `| epoch ${r.long.earlyEpoch} | ${num(r.long.foldEarly.ms)} | ${r.long.foldEarly.replayedEvents} | ${rssMiB(r.long.foldEarly.maxRssKb)} |`,
+    `| epoch ${r.long.lateEpoch} | ${num(r.long.foldLate.ms)} | ${r.long.foldLate.replayedEvents} | ${rssMiB(r.long.foldLate.maxRssKb)} |`,
+    '',
+    `Append of one small epoch (in-process, from a ${r.long.sizeMiB} MiB buffer, median): ${num(r.long.appendEarlyMs)} ms over epochs 1–10, ${num(r.long.appendLateMs)} ms over the last 10${r.long.appendLateMs <= 1.3 * r.long.appendEarlyMs ? ' — append cost does not grow with the history.' : ' — append cost grows with the history.'}`,
+    '',
+  ];
+  if (r.nbd || r.nbdProtocol) {
+    md.push('## NBD', '');
+    if (r.nbd) {
+      md.push(
+        `Journal-backed (\`ttj nbd\`, every write journaled before it is acknowledged) against \`qemu-nbd -f raw -t\` on a raw file, nbdcopy of ${r.nbd.sizeMiB} MiB of random data over a unix socket, median of 3: ttj write ${num(r.nbd.ttj.writeMBps)} MB/s, read ${num(r.nbd.ttj.readMBps)} MB/s; qemu-nbd write ${num(r.nbd.qemuNbd.writeMBps)} MB/s, read ${num(r.nbd.qemuNbd.readMBps)} MB/s (ratios ${fixed(r.nbd.ratio.write)} and ${fixed(r.nbd.ratio.read)}). With FUA on every 1 MiB write (qemu-io -f): ${num(r.nbd.ttj.fuaWriteMBps)} MB/s.`,
+        '',
+      );
+    }
+    if (r.nbdProtocol) {
+      md.push(
+        `The NBD protocol layer alone (\`benchNbd\`: ttj's server over a plain file, in-process) against qemu-nbd, nbdcopy of ${mib(r.nbdProtocol.sizeBytes)}, median of ${r.nbdProtocol.runs}:`,
+        '',
+        '| nbdcopy connections | ttj write (MB/s) | ttj read (MB/s) | qemu-nbd write | qemu-nbd read | write ratio | read ratio |',
+        '|---|---|---|---|---|---|---|',
+        ...r.nbdProtocol.cases.map(
+          (c) => `| ${c.connections || 'default'} | ${num(c.ttj.writeMBps)} | ${num(c.ttj.readMBps)} | ${num(c.qemuNbd?.writeMBps)} | ${num(c.qemuNbd?.readMBps)} | ${fixed(c.ratio?.write)} | ${fixed(c.ratio?.read)} |`,
+        ),
+        '',
+      );
+    } else if (r.nbdProtocolSkipped) md.push(`NBD protocol layer (benchNbd): ${r.nbdProtocolSkipped}.`, '');
+  }
+  md.push('## Page scanner', '');
+  md.push(
     r.scan
-      ? `- page scanner on the ${r.scan.sizeMiB} MiB image: native ${f1(r.scan.nativeGBps)} GB/s (both cores), TypeScript ${f1(r.scan.fallbackGBps)} GB/s (${f1(r.scan.ratio)}x); native SHA-256 of every page (${r.scan.sha}) ${f1(r.scan.sha256GBps)} GB/s`
-      : '- page scanner: not measured',
+      ? `\`benchScan\` on a ${r.scan.sizeMiB} MiB image (40% zero pages): native ${num(r.scan.nativeGBps)} GB/s (both cores), TypeScript fallback ${num(r.scan.fallbackGBps)} GB/s (${num(r.scan.ratio)}x); native SHA-256 of every page (${r.scan.sha}) ${num(r.scan.sha256GBps)} GB/s.`
+      : `Not measured: ${r.scanSkipped ?? 'module missing'}.`,
     '',
-    ...(r.pause
-      ? [
-          '## Recording (`ttj record`, boot-sector guest, an epoch every 500 ms, 10 fps)',
-          '',
-          '| guest | accel | epochs | frames/s | epoch ticks lost | pause p50 (ms) | pause p99 (ms) | bytes stored per epoch | QEMU full save | ratio |',
-          '|---|---|---|---|---|---|---|---|---|---|',
-          ...r.pause.map((p: any) => `| ${p.sizeMiB} MiB | ${p.accel} | ${p.epochs} | ${f1(p.fpsSustained)} | ${p.missedEpochTicks} | ${f1(p.pauseP50Ms)} | ${f1(p.pauseP99Ms)} | ${mib(p.bytesPerEpoch)} | ${mib(p.qemuFullSaveBytes)} | ${p.ratioToFullSave.toFixed(4)} |`),
-          '',
-        ]
-      : []),
-    '',
-    notes,
-  ].join('\n');
-  writeFileSync(docsPath, md);
+  );
+  if (r.pause) {
+    md.push(
+      '## Recording (`ttj record`, boot-sector guest, an epoch every 500 ms, 10 fps)',
+      '',
+      '| guest | accel | epochs | frames/s | epoch ticks lost | pause p50 (ms) | pause p99 (ms) | bytes stored per epoch | QEMU full save | ratio |',
+      '|---|---|---|---|---|---|---|---|---|---|',
+      ...r.pause.map(
+        (p) =>
+          `| ${p.sizeMiB} MiB | ${p.accel} | ${p.epochs} | ${num(p.fpsSustained)} | ${p.missedEpochTicks} | ${num(p.pauseP50Ms)} | ${num(p.pauseP99Ms)} | ${mib(p.bytesPerEpoch)} | ${mib(p.qemuFullSaveBytes)} | ${p.ratioToFullSave.toFixed(4)} |`,
+      ),
+      '',
+    );
+  }
+  md.push(PROFILE_NOTES, '');
+  md.push(`Raw figures: \`bench-results/bench.json\` (git-ignored) after \`npm run bench\`; flags: \`--size MiB\`, \`--epochs N\`, \`--long-epochs N\`, \`--quick\`, \`--out DIR\`, \`--no-docs\`, \`--no-record\`, \`--no-nbd\`.`, '');
+  writeFileSync(path, md.join('\n'));
 }

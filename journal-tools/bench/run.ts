@@ -1,190 +1,151 @@
 /**
  * `npm run bench`: ttj against borg, restic and zstd -1 full checkpoints on the same
- * memory-like images, measured in one run; plus fold cost over a long history, NBD
- * throughput against qemu-nbd, and the native page scanner when built. Writes a
- * table to the terminal, bench-results/bench.json and docs/benchmarks.md.
- * Flags: --size MiB (256), --epochs N (8), --long-epochs N (300), --quick, --out DIR, --no-docs.
+ * memory-like images, measured in one run; fold cost over a long history; and, when
+ * available, NBD throughput against qemu-nbd, VM pauses of `ttj record`, and the native
+ * page scanner. Prints a table, writes OUT/bench.json and rewrites docs/benchmarks.md.
+ *
+ * Flags: --size MiB (256), --epochs N (8), --long-epochs N (300), --quick (64 MiB, 120
+ * long epochs, shorter optional sections), --out DIR (bench-results/), --no-docs (leave
+ * docs/benchmarks.md alone), --no-record, --no-nbd.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync, readFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem, release } from 'node:os';
-import { dirname, join } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { JournalWriter } from '../../src/journal/writer.js';
-import { appendImages } from '../../src/journal/append-images.js';
-import { writeEpochImages, longHistory } from './workload.js';
-import { installed, runBorg, runRestic, runZstd, version, type PeerRun } from './peers.js';
-import { duBytes } from './du.js';
+import { performance } from 'node:perf_hooks';
+import { MIX, PAGE, writeEpochImages } from './workload.js';
+import { runLongHistory, runTtj } from './ttj.js';
+import { installed, runBorg, runRestic, runZstd, type PeerRun } from './peers.js';
+import { machine } from './machine.js';
 import { nbdThroughput, type NbdFigures } from './nbd-throughput.js';
-import { writeReport } from './report.js';
-import { benchScan } from '../../src/native/bench-scan.js';
 import { recordPause, type PauseFigures } from './record-pause.js';
+import { optionalNbd, optionalScan } from './optional.js';
+import { computeRatios, type BenchResult } from './result.js';
+import { printReport, writeDocs } from './report.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const bin = join(root, 'bin', 'run.js');
-const step = join(dirname(fileURLToPath(import.meta.url)), 'ttj-step.js');
 const argv = process.argv.slice(2);
-const flag = (name: string, def: number) => {
+const num = (name: string, def: number) => {
   const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(argv[i + 1]) : def;
+  if (i < 0) return def;
+  const v = Number(argv[i + 1]);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
+  return v;
 };
 const quick = argv.includes('--quick');
-const size = flag('size', quick ? 64 : 256);
-const epochs = flag('epochs', 8);
-const longEpochs = flag('long-epochs', quick ? 120 : 300);
-const outDir = argv.includes('--out') ? argv[argv.indexOf('--out') + 1]! : join(root, 'bench-results');
+const size = num('size', quick ? 64 : 256);
+const epochs = Math.max(2, num('epochs', 8));
+const longEpochs = Math.max(10, num('long-epochs', quick ? 120 : 300));
+const outDir = argv.includes('--out') ? resolve(argv[argv.indexOf('--out') + 1]!) : join(root, 'bench-results');
+const DIRTY = 0.05;
+const LONG = { sizeMiB: 32, dirtyPages: 8 };
+if ((size * 1048576) % PAGE) throw new Error('--size must be a whole number of pages');
 
-interface Step {
-  ms: number;
-  maxRssKb: number;
-  writeBytes: number;
-  readBytes: number;
-  [k: string]: unknown;
-}
-
-function ttjStep(...args: string[]): Step {
-  const r = spawnSync(process.execPath, [step, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (r.status !== 0) throw new Error(`ttj step ${args.join(' ')} failed: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Step;
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const log = (s: string) => process.stderr.write(s + '\n');
+const log = (s: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}\n`);
+const started = performance.now();
 
 const scratch = mkdtempSync(join(tmpdir(), 'ttj-bench-'));
-try {
-  const free = statfsSync(scratch);
-  const need = size * 1048576 * (epochs * 3 + 4);
-  if (free.bavail * free.bsize < need) throw new Error(`need ${(need / 2 ** 30).toFixed(1)} GiB free in ${tmpdir()}`);
-  if (['borg', 'restic', 'zstd'].some((c) => !installed(c)) && process.getuid?.() === 0) spawnSync('bash', [join(root, 'journal-tools', 'bootstrap.sh'), '--bench'], { stdio: 'inherit' });
+const cleanup = () => rmSync(scratch, { recursive: true, force: true });
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
 
-  log(`generating ${epochs} epochs of a ${size} MiB memory-like guest (40% zero, 35% text, 25% random; 5% of pages dirtied an epoch)...`);
+try {
+  // Images (epochs × size), borg + restic repos and the journal (~1.3 × the first image
+  // each), a fold output and a zstd checkpoint at a time, the long history and the NBD images.
+  const { bavail, bsize } = statfsSync(scratch);
+  const need = size * 1048576 * (epochs + 8) + 2 * 2 ** 30;
+  if (bavail * bsize < need) throw new Error(`need ${(need / 2 ** 30).toFixed(1)} GiB free in ${tmpdir()}, have ${((bavail * bsize) / 2 ** 30).toFixed(1)} GiB`);
+
+  const peerNames = ['borg', 'restic', 'zstd'];
+  if (peerNames.some((c) => !installed(c)) && process.getuid?.() === 0) {
+    log(`installing missing peers (${peerNames.filter((c) => !installed(c)).join(', ')}) with journal-tools/bootstrap.sh --bench...`);
+    spawnSync('bash', [join(root, 'journal-tools', 'bootstrap.sh'), '--bench'], { stdio: ['ignore', 'inherit', 'inherit'] });
+  }
+
+  log(`generating ${epochs} epochs of a ${size} MiB memory-like guest (${MIX.zero}% zero, ${MIX.text}% text-like, ${MIX.random}% random pages; ${DIRTY * 100}% of pages dirtied an epoch)...`);
   const imgDir = join(scratch, 'img');
   mkdirSync(imgDir);
-  const images = writeEpochImages(imgDir, size, epochs, 0.05);
-  const last = epochs - 1;
-  const restoreEpochs = [1, last];
+  const images = writeEpochImages(imgDir, size, epochs, DIRTY);
+  const foldEpochs = [1, epochs - 1];
 
-  log('ttj: append each epoch, fold early and late, verify --deep...');
-  const J = join(scratch, 'ttj.j');
-  const appends = images.map((img) => ttjStep('append', J, img));
-  const ttjBytes = duBytes(J);
-  const folds: Record<number, Step> = {};
-  for (const e of restoreEpochs) {
-    const runs = [0, 1, 2].map(() => {
-      rmSync(join(scratch, 'fold'), { recursive: true, force: true });
-      return ttjStep('fold', J, `epoch:${e}`, join(scratch, 'fold'));
-    });
-    folds[e] = runs.sort((a, b) => a.ms - b.ms)[1]!;
-  }
-  rmSync(join(scratch, 'fold'), { recursive: true, force: true });
-  const ver = ttjStep('verify', J);
-  const baseRssKb = ttjStep('noop').maxRssKb;
+  log('ttj: append every epoch, fold early and late (median of 5), verify --deep...');
+  const ttj = runTtj(images, scratch, foldEpochs);
 
   const peers: PeerRun[] = [];
-  for (const [name, fn] of [
-    ['borg', () => runBorg(images, scratch, restoreEpochs)],
-    ['restic', () => runRestic(images, scratch, restoreEpochs)],
-    ['zstd', () => runZstd(images, scratch)],
-  ] as const) {
+  const missing: string[] = [];
+  const runners = { borg: runBorg, restic: runRestic, zstd: runZstd };
+  for (const name of peerNames as (keyof typeof runners)[]) {
     if (!installed(name)) {
       log(`${name}: not installed (skipped)`);
+      missing.push(name);
       continue;
     }
-    log(`${name}...`);
-    peers.push(fn());
+    log(`${name}: the same images...`);
+    peers.push(runners[name](images, scratch, foldEpochs));
   }
-  for (const f of images.slice(1)) rmSync(f);
+  for (const f of images) rmSync(f);
 
-  log(`long history: ${longEpochs} small epochs of a 32 MiB guest...`);
-  const LJ = join(scratch, 'long.j');
-  const w = await JournalWriter.openWriter(LJ);
-  await longHistory(32, longEpochs, 8, async (_e, image) => {
-    await appendImages(w, { memory: image });
-  });
-  await w.close();
-  const longFold = (e: number) => {
-    const runs = [0, 1, 2, 3, 4].map(() => {
-      rmSync(join(scratch, 'lf'), { recursive: true, force: true });
-      return ttjStep('fold', LJ, `epoch:${e}`, join(scratch, 'lf'));
-    });
-    return runs.sort((a, b) => a.ms - b.ms)[2]!;
-  };
-  const longEarly = longFold(3);
-  const longLate = longFold(longEpochs - 1);
+  log(`long history: ${longEpochs} epochs of a ${LONG.sizeMiB} MiB guest, ${LONG.dirtyPages} dirty pages each; fold early vs last (median of 5)...`);
+  const long = await runLongHistory(scratch, LONG.sizeMiB, longEpochs, LONG.dirtyPages);
 
   let nbd: NbdFigures | undefined;
-  if (installed('nbdcopy') && installed('qemu-nbd')) {
-    log('NBD: ttj nbd (journal-backed) vs qemu-nbd, nbdcopy sequential write and read...');
-    nbd = await nbdThroughput(bin, scratch, Math.min(size, 256));
-  }
+  let nbdProtocol: Awaited<ReturnType<typeof optionalNbd>> | undefined;
+  if (argv.includes('--no-nbd')) log('NBD: skipped (--no-nbd)');
+  else if (installed('nbdcopy') && installed('qemu-nbd')) {
+    const nbdMiB = quick ? 64 : Math.min(size, 256);
+    log(`NBD: ttj nbd (journal-backed) vs qemu-nbd, nbdcopy of ${nbdMiB} MiB...`);
+    nbd = await nbdThroughput(join(root, 'bin', 'run.js'), scratch, nbdMiB);
+    log('NBD: the protocol layer over a plain file (benchNbd) vs qemu-nbd...');
+    const dir = join(scratch, 'nbd-proto');
+    mkdirSync(dir);
+    nbdProtocol = await optionalNbd({ sizeMiB: nbdMiB, runs: 3, dir });
+    rmSync(dir, { recursive: true, force: true });
+  } else log('NBD: nbdcopy or qemu-nbd not installed (skipped)');
 
   let pause: PauseFigures[] | undefined;
-  if (installed('qemu-system-x86_64') && !argv.includes('--no-record')) {
-    log('record: the boot-sector guest at 64 MiB, 256 MiB and 1 GiB, an epoch every 500 ms, 10 fps...');
-    pause = await recordPause(scratch, quick ? [64, 256] : [64, 256, 1024], quick ? 4 : 6);
-  }
+  if (argv.includes('--no-record')) log('record: skipped (--no-record)');
+  else if (installed('qemu-system-x86_64')) {
+    const sizes = quick ? [64, 256] : [64, 256, 1024];
+    log(`record: the boot-sector guest at ${sizes.join(', ')} MiB, an epoch every 500 ms, 10 fps...`);
+    try {
+      pause = await recordPause(scratch, sizes, quick ? 4 : 6);
+    } catch (e) {
+      log(`record: failed (${(e as Error).message.split('\n')[0]}); skipped`);
+    }
+  } else log('record: qemu-system-x86_64 not installed (skipped)');
 
-  let scan: Record<string, unknown> | undefined;
-  try {
-    scan = (await benchScan(size)) as unknown as Record<string, unknown>;
-  } catch {
-    scan = undefined;
-  }
+  log('page scanner (benchScan)...');
+  const scan = await optionalScan(size);
 
-  const borg = peers.find((p) => p.name === 'borg');
-  const restic = peers.find((p) => p.name === 'restic');
-  const zstd = peers.find((p) => p.name === 'zstd -1 full');
-  const later = (xs: number[]) => median(xs.slice(1));
-  const sumWrite = appends.reduce((a, s) => a + s.writeBytes, 0);
-  const guestKb = size * 1024;
-  const result = {
+  const result: BenchResult = {
     date: new Date().toISOString(),
-    machine: {
-      cpus: cpus().length,
-      cpu: cpus()[0]?.model,
-      memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
-      kernel: release(),
-      node: process.version,
-      borg: installed('borg') ? version('borg') : undefined,
-      restic: installed('restic') ? version('restic', 'version') : undefined,
-      zstd: installed('zstd') ? version('zstd', '-V') : undefined,
-    },
-    workload: { sizeMiB: size, epochs, dirtyFraction: 0.05, longEpochs },
-    ttj: {
-      appendFirstMs: appends[0]!.ms,
-      appendLaterMs: later(appends.map((a) => a.ms)),
-      bytes: ttjBytes,
-      writeBytesPerStoredByte: sumWrite / ttjBytes,
-      foldMs: Object.fromEntries(restoreEpochs.map((e) => [e, folds[e]!.ms])),
-      verifyDeepMBps: (ver.bytesChecked as number) / 1e6 / (ver.ms / 1000),
-      baseRssMiB: baseRssKb / 1024,
-      peakRssMiB: { append: Math.max(...appends.map((a) => a.maxRssKb)) / 1024, fold: Math.max(...Object.values(folds).map((f) => f.maxRssKb)) / 1024 },
-      longHistory: { foldEarlyMs: longEarly.ms, foldLateMs: longLate.ms, replayedEarly: longEarly.replayedEvents, replayedLate: longLate.replayedEvents },
-    },
-    peers: peers.map((p) => ({ name: p.name, ingestFirstMs: p.ingestMs[0], ingestLaterMs: later(p.ingestMs), bytes: p.bytes, restoreMs: p.restoreMs })),
+    durationS: 0,
+    machine: machine(),
+    workload: { sizeMiB: size, pageSize: PAGE, mix: MIX, epochs, dirtyFraction: DIRTY, foldEpochs, quick },
+    ttj,
+    long,
+    peers,
+    missingPeers: missing,
     nbd,
+    nbdProtocol: nbdProtocol?.ok ? nbdProtocol.value : undefined,
+    nbdProtocolSkipped: nbdProtocol && !nbdProtocol.ok ? nbdProtocol.reason : undefined,
     pause,
-    scan,
-    ratios: {
-      ingestVsBorg: borg ? later(appends.map((a) => a.ms)) / later(borg.ingestMs) : undefined,
-      ingestFirstVsBorg: borg ? appends[0]!.ms / borg.ingestMs[0]! : undefined,
-      bytesVsBorg: borg ? ttjBytes / borg.bytes : undefined,
-      bytesVsZstdFull: zstd ? ttjBytes / zstd.bytes : undefined,
-      foldVsBorgExtract: borg ? folds[last]!.ms / borg.restoreMs[last]! : undefined,
-      foldVsResticRestore: restic ? folds[last]!.ms / restic.restoreMs[last]! : undefined,
-      // Peak RSS above the constant of a Node process with ttj loaded, per byte of guest.
-      peakRssVsGuest: {
-        append: (Math.max(...appends.map((a) => a.maxRssKb)) - baseRssKb) / guestKb,
-        fold: (Math.max(...Object.values(folds).map((f) => f.maxRssKb)) - baseRssKb) / guestKb,
-      },
-      longFoldLateVsEarly: longLate.ms / longEarly.ms,
-    },
+    scan: scan.ok ? scan.value : undefined,
+    scanSkipped: scan.ok ? undefined : scan.reason,
+    ratios: undefined!,
   };
+  result.ratios = computeRatios(result);
+  result.durationS = Math.round((performance.now() - started) / 1000);
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'bench.json'), JSON.stringify(result, null, 2) + '\n');
-  writeReport(result, argv.includes('--no-docs') ? undefined : join(root, 'docs', 'benchmarks.md'));
+  printReport(result);
+  if (!argv.includes('--no-docs')) writeDocs(result, join(root, 'docs', 'benchmarks.md'));
+  log(`done: ${join(outDir, 'bench.json')}${argv.includes('--no-docs') ? '' : ', docs/benchmarks.md'}`);
 } finally {
-  rmSync(scratch, { recursive: true, force: true });
+  cleanup();
 }
-void readFileSync;

@@ -1,7 +1,13 @@
 /**
  * One measured ttj step, run in its own process so that its wall time, peak RSS and
- * bytes written (/proc/self/io) are its own: `ttj-step.js append J IMAGE`,
- * `ttj-step.js fold J POINT OUT`, `ttj-step.js verify J`. Prints one JSON line.
+ * bytes written (/proc/self/io) are its own:
+ *   ttj-step.js append J IMAGE      one epoch from a memory image
+ *   ttj-step.js fold J POINT OUT    fold a point into OUT
+ *   ttj-step.js verify J            verify --deep
+ *   ttj-step.js noop                load the same modules and do nothing (the RSS constant)
+ * Prints one JSON line: ms (the step itself), cpuMs (its CPU time, all threads), startupMs (Node bootstrap + loading ttj,
+ * before the step), maxRssKb (VmHWM), ruMaxRssKb (getrusage), readBytes, writeBytes, and
+ * what the step returned.
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -11,6 +17,10 @@ import { appendImages } from '../../src/journal/append-images.js';
 import { fold } from '../../src/journal/fold.js';
 import { verify } from '../../src/journal/verify.js';
 
+// Static imports are evaluated before this line: performance.now() here is the time
+// since the process started, i.e. Node's bootstrap plus loading ttj's modules.
+const startupMs = performance.now();
+
 function io(): { readBytes: number; writeBytes: number } {
   const t = readFileSync('/proc/self/io', 'utf8');
   const get = (k: string) => Number(new RegExp(`^${k}: (\\d+)`, 'm').exec(t)?.[1] ?? 0);
@@ -19,30 +29,45 @@ function io(): { readBytes: number; writeBytes: number } {
 
 const [op, journal, a, b] = process.argv.slice(2);
 const io0 = io();
+const cpu0 = process.cpuUsage();
 const t0 = performance.now();
-let result: Record<string, unknown> = {};
-if (op === 'noop') {
-  // Loads the same modules as the other steps: its peak RSS is the constant to subtract.
-  result = { noop: true };
-} else if (op === 'append') {
-  const w = await JournalWriter.openWriter(journal!, { command: 'bench' });
-  const r = await appendImages(w, { memory: a! });
-  await w.close();
-  result = { epoch: r.epoch, dirtyPages: r.dirtyPages, storedBytes: r.storedBytes, newBytes: r.newBytes };
-} else if (op === 'fold') {
-  const j = await Journal.open(journal!);
-  const m = await fold(j, { at: a!, out: b! });
-  await j.close();
-  result = { epoch: m.epoch, replayedEvents: m.replayedEvents };
-} else if (op === 'verify') {
-  const j = await Journal.open(journal!);
-  const r = await verify(j, { deep: true });
-  await j.close();
-  result = { ok: r.ok, bytesChecked: r.bytesChecked };
+let result: Record<string, unknown>;
+switch (op) {
+  case 'noop':
+    result = { noop: true };
+    break;
+  case 'append': {
+    const w = await JournalWriter.openWriter(journal!, { create: true, command: 'bench' });
+    const r = await appendImages(w, { memory: a! });
+    await w.close();
+    result = { epoch: r.epoch, dirtyPages: r.dirtyPages, zeroPages: r.zeroPages, newBlobs: r.newBlobs, newBytes: r.newBytes, storedBytes: r.storedBytes };
+    break;
+  }
+  case 'fold': {
+    const j = await Journal.open(journal!);
+    const m = await fold(j, { at: a!, out: b! });
+    await j.close();
+    result = { epoch: m.epoch, replayedEvents: m.replayedEvents, keyframeSeq: m.keyframeSeq };
+    break;
+  }
+  case 'verify': {
+    const j = await Journal.open(journal!);
+    const r = await verify(j, { deep: true });
+    await j.close();
+    if (!r.ok) throw new Error(`verify --deep failed: ${JSON.stringify(r.error)}`);
+    result = { ok: r.ok, events: r.events, blobsChecked: r.blobsChecked, bytesChecked: r.bytesChecked };
+    break;
+  }
+  default:
+    throw new Error(`unknown step ${op}`);
 }
 const ms = performance.now() - t0;
+const cpu = process.cpuUsage(cpu0);
+const cpuMs = (cpu.user + cpu.system) / 1000;
 const io1 = io();
-// Peak RSS of this process image: VmHWM (getrusage's maxrss survives exec, so it would
-// include the benchmark parent's memory at fork time).
+// Peak RSS of this process image: VmHWM. getrusage's maxrss is preserved across exec,
+// so after fork+exec it can report the benchmark parent's size; both are printed.
 const hwmKb = Number(/^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0);
-process.stdout.write(JSON.stringify({ ms, maxRssKb: hwmKb, writeBytes: io1.writeBytes - io0.writeBytes, readBytes: io1.readBytes - io0.readBytes, ...result }) + '\n');
+process.stdout.write(
+  JSON.stringify({ ms, cpuMs, startupMs, maxRssKb: hwmKb, ruMaxRssKb: process.resourceUsage().maxRSS, writeBytes: io1.writeBytes - io0.writeBytes, readBytes: io1.readBytes - io0.readBytes, ...result }) + '\n',
+);
