@@ -1,31 +1,78 @@
 /**
- * How a recorded VM was built. Stored in the journal (a `vm_config` event) so that
- * `ttj restore` builds the same VM: the migration stream of the device state only
- * loads into a QEMU with the same machine, RAM size, devices and ROMs.
+ * How a VM is built, and the QEMU command line for it. A {@link VmConfig} is what
+ * ttj stores with a recording: the device state (a migration stream) only loads into
+ * a QEMU with the same machine type, RAM size, devices and ROMs, so `ttj restore`
+ * rebuilds the VM from it.
  */
+
+/** A disk's bus: IDE (the boot-sector guest's, legacy guests) or virtio-blk. */
+export type DiskInterface = 'ide' | 'virtio';
+
+/** How a recorded VM was built. */
 export interface VmConfig {
+  /** The QEMU version that ran it (`7.2.22`); filled in by the launcher. */
   qemuVersion: string;
+  /**
+   * The machine type. An alias (`pc`, `q35`) is resolved by the launcher to the
+   * versioned type (`pc-i440fx-7.2`), which is what to store: a newer QEMU still
+   * builds that exact machine.
+   */
   machine: string;
+  /** The accelerator. The device state of a TCG guest loads under KVM and back. */
   accel: 'kvm' | 'tcg';
+  /** Guest RAM in bytes (a multiple of 1 MiB). */
   memorySize: number;
+  /** A kernel to boot directly (`-kernel`). */
   kernel?: string;
+  /** Its initrd (`-initrd`). */
   initrd?: string;
+  /** Its command line (`-append`). */
   append?: string;
   /** Disks, in drive order (the first boots when there is no kernel). */
-  disks: { name: string; interface: 'ide' | 'virtio' }[];
-  /** Extra QEMU arguments given after `--`. */
+  disks: { name: string; interface: DiskInterface }[];
+  /** Extra QEMU arguments (given after `--`), added last. */
   extraArgs: string[];
+  /**
+   * The whole QEMU argument list as it ran (informational: it names per-run paths
+   * such as the RAM file and QMP socket). Filled in by the launcher.
+   */
+  args?: string[];
 }
 
-/** Where a disk's bytes come from when QEMU starts. */
+/** Where a disk's bytes come from when QEMU starts: a raw file, or an NBD URL (`nbd+unix:///NAME?socket=PATH`). */
 export type DiskSource = { nbd: string } | { file: string };
 
-/** The QEMU command line for a config (without QMP, RAM file, incoming). */
+/** The parts of a {@link VmConfig} a caller must give; the launcher fills in the rest. */
+export type VmSpec = Pick<VmConfig, 'memorySize'> & Partial<Omit<VmConfig, 'memorySize'>>;
+
+/** A full config from a spec: machine `pc`, no disks, no extra args; accel and version as given (or empty). */
+export function completeConfig(spec: VmSpec, defaults: { accel: 'kvm' | 'tcg'; qemuVersion: string }): VmConfig {
+  const cfg: VmConfig = {
+    qemuVersion: spec.qemuVersion || defaults.qemuVersion,
+    machine: spec.machine || 'pc',
+    accel: spec.accel ?? defaults.accel,
+    memorySize: spec.memorySize,
+    disks: spec.disks ?? [],
+    extraArgs: spec.extraArgs ?? [],
+  };
+  if (spec.kernel !== undefined) cfg.kernel = spec.kernel;
+  if (spec.initrd !== undefined) cfg.initrd = spec.initrd;
+  if (spec.append !== undefined) cfg.append = spec.append;
+  return cfg;
+}
+
+/**
+ * The QEMU command line for a config (without QMP, serial, `-S`, `-incoming`): guest
+ * RAM in the shared file `ramPath`, a standard VGA (screendumps) and no display.
+ * @param disks The source of each disk named in `cfg.disks`.
+ * @throws Error when a disk has no source (a programming error).
+ */
 export function qemuArgs(cfg: VmConfig, ramPath: string, disks: Record<string, DiskSource>): string[] {
+  const mib = cfg.memorySize / 1048576;
   const args = [
     '-machine', `${cfg.machine},accel=${cfg.accel},memory-backend=mem`,
-    '-m', `${Math.round(cfg.memorySize / 1048576)}M`,
-    '-object', `memory-backend-file,id=mem,size=${cfg.memorySize},mem-path=${ramPath},share=on`,
+    '-m', `${mib}M`,
+    '-object', `memory-backend-file,id=mem,size=${cfg.memorySize},mem-path=${escapeOpt(ramPath)},share=on`,
     '-nodefaults', '-no-user-config', '-vga', 'std', '-display', 'none',
   ];
   if (cfg.kernel) args.push('-kernel', cfg.kernel);
@@ -34,11 +81,16 @@ export function qemuArgs(cfg: VmConfig, ramPath: string, disks: Record<string, D
   cfg.disks.forEach((d, i) => {
     const src = disks[d.name];
     if (!src) throw new Error(`no source for disk ${d.name}`);
-    const file = 'nbd' in src ? src.nbd : src.file;
+    const file = escapeOpt('nbd' in src ? src.nbd : src.file);
     if (d.interface === 'virtio') args.push('-drive', `file=${file},format=raw,if=virtio,index=${i},cache=writeback`);
     else args.push('-drive', `file=${file},format=raw,if=ide,index=${i},media=disk,cache=writeback`);
   });
   if (!cfg.kernel && cfg.disks.length) args.push('-boot', 'c');
   args.push(...cfg.extraArgs);
   return args;
+}
+
+/** QEMU option values escape a comma by doubling it. */
+function escapeOpt(v: string): string {
+  return v.replace(/,/g, ',,');
 }

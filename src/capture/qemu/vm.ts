@@ -1,81 +1,129 @@
+/**
+ * A QEMU process ttj drives: guest RAM in a shared file it can read, QMP on a unix
+ * socket, device state saved and loaded by migration (without the RAM), screendumps.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { ErrorCodes, TtjError, isTtjError } from '../../errors.js';
 import { QmpClient } from './qmp-client.js';
-import { qemuInfo } from './qemu-info.js';
-import { qemuArgs, type DiskSource, type VmConfig } from './vm-config.js';
+import { defaultAccel, qemuInfo, resolveMachine } from './qemu-info.js';
+import { completeConfig, qemuArgs, type DiskSource, type VmConfig, type VmSpec } from './vm-config.js';
 
 /** Options of {@link startVm}. */
 export interface StartVmOptions {
-  config: VmConfig;
-  /** The shared file holding guest RAM (created by QEMU when missing). */
+  /**
+   * The VM to build. Missing fields get defaults: machine `pc` (resolved to its
+   * versioned type), accel KVM when usable else TCG, no disks.
+   */
+  config: VmSpec;
+  /** The shared file holding guest RAM. QEMU creates it when missing; an existing file's bytes are the guest's RAM. */
   ramPath: string;
   /** QMP unix socket path. Default: in a private temp dir. */
   qmpPath?: string;
-  /** Serial console output file. Default: none. */
+  /** Write the serial console (COM1, ttyS0) to this file. */
   consolePath?: string;
+  /** Expose the serial console as {@link Vm.console} (a stream of QEMU's stdout). Not with `detached`. */
+  consoleStream?: boolean;
+  /** The source of each disk named in `config.disks`. */
   disks?: Record<string, DiskSource>;
-  /** Start with `-incoming defer` (then {@link Vm.loadDeviceState}). */
+  /** Start with `-incoming defer`, waiting for {@link Vm.loadDeviceState}. Implies `paused`. */
   incoming?: boolean;
-  /** QEMU binary. Default $TTJ_QEMU or qemu-system-x86_64. */
+  /** Start with the CPUs stopped (`-S`); {@link Vm.resume} runs them. Default false. */
+  paused?: boolean;
+  /** The QEMU binary. Default $TTJ_QEMU or qemu-system-x86_64. */
   qemu?: string;
   /** QEMU outlives this process: its own process group, stderr to `<work>/qemu.log`. */
   detached?: boolean;
+  /** How long QEMU may take to open its QMP socket. Default 20 s. */
+  startTimeoutMs?: number;
 }
 
 /** How QEMU ended. */
 export interface VmExit {
+  /** The exit code, or null when a signal ended it. */
   code: number | null;
   signal: NodeJS.Signals | null;
   /** The last lines QEMU wrote to stderr. */
   stderrTail: string;
 }
 
+/** Run states of QMP `query-status` in which the CPUs are stopped. */
+const STOPPED = new Set(['paused', 'postmigrate', 'prelaunch', 'inmigrate', 'finish-migrate', 'restore-vm', 'save-vm', 'suspended', 'debug']);
+
 /**
- * A running QEMU with guest RAM in a shared file and a QMP socket. It always starts
- * paused (-S); `resume()` runs it.
+ * A running QEMU with guest RAM in a shared file and a QMP connection. Start one
+ * with {@link startVm} (or {@link Vm.start}).
  */
 export class Vm {
+  /** Resolves when QEMU exits (it never rejects). */
   readonly exited: Promise<VmExit>;
+  /** The serial console, when started with `consoleStream`. */
+  readonly console: Readable | undefined;
   private exitInfo: VmExit | undefined;
   private migrationServer: Server | undefined;
   private screens = 0;
-  private readonly work: string;
+  private cleaned: Promise<VmExit> | undefined;
 
   private constructor(
+    /** The QEMU process. */
     readonly proc: ChildProcess,
+    /** The QMP connection (for commands this class does not wrap). */
     readonly qmp: QmpClient,
+    /** How this VM was built, with the QEMU version, resolved machine and argument list: store it to rebuild the VM. */
     readonly config: VmConfig,
+    /** The shared file holding guest RAM (read it while the VM is paused). */
     readonly ramPath: string,
+    /** The QMP socket. */
     readonly qmpPath: string,
-    work: string,
+    /** A private directory for sockets and temp files; removed at quit/kill. */
+    private readonly work: string,
     exited: Promise<VmExit>,
     private readonly readStderr: () => string,
+    /** Whether it was started with `-incoming defer`. */
+    readonly incoming: boolean,
   ) {
     this.exited = exited;
-    this.work = work;
+    this.console = proc.stdout ?? undefined;
     void exited.then((e) => (this.exitInfo = e));
   }
 
   /**
-   * Starts QEMU paused.
-   * @throws TtjError QEMU_MISSING, QEMU_FAILED (with the tail of QEMU's stderr).
+   * Starts QEMU and connects to its QMP socket; sets the migration capability
+   * `x-ignore-shared` (device state without the shared RAM).
+   * @throws TtjError QEMU_MISSING (no QEMU, or older than 7.1), BAD_ARGUMENT (RAM size),
+   * QEMU_FAILED (QEMU exited or did not open QMP; with the tail of its stderr).
    */
   static async start(opts: StartVmOptions): Promise<Vm> {
     const info = qemuInfo(opts.qemu);
+    const size = opts.config.memorySize;
+    if (!Number.isInteger(size) || size <= 0 || size % 1048576 !== 0) {
+      throw new TtjError(ErrorCodes.BAD_ARGUMENT, `guest RAM must be a positive whole number of MiB, not ${size} bytes`, { actual: size });
+    }
+    if (opts.consoleStream && opts.detached) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'a detached VM cannot stream its console; use consolePath');
+    const config = completeConfig(opts.config, { accel: defaultAccel(), qemuVersion: info.version });
+    config.qemuVersion = info.version;
+    config.machine = resolveMachine(info, config.machine);
     const work = mkdtempSync(join(tmpdir(), 'ttj-vm-'));
     const qmpPath = opts.qmpPath ?? join(work, 'qmp.sock');
     rmSync(qmpPath, { force: true });
+    const serial = opts.consoleStream
+      ? ['-chardev', `stdio,id=ttjcon,signal=off${opts.consolePath ? `,logfile=${opts.consolePath.replace(/,/g, ',,')}` : ''}`, '-serial', 'chardev:ttjcon']
+      : opts.consolePath
+        ? ['-serial', `file:${opts.consolePath}`]
+        : [];
     const args = [
-      ...qemuArgs(opts.config, opts.ramPath, opts.disks ?? {}),
+      ...qemuArgs(config, opts.ramPath, opts.disks ?? {}),
       '-qmp', `unix:${qmpPath},server=on,wait=off`,
-      '-S',
-      ...(opts.consolePath ? ['-serial', `file:${opts.consolePath}`] : []),
+      ...serial,
+      ...(opts.paused || opts.incoming ? ['-S'] : []),
       ...(opts.incoming ? ['-incoming', 'defer'] : []),
     ];
+    config.args = args;
     let stderr = '';
     let proc: ChildProcess;
     if (opts.detached) {
@@ -83,31 +131,40 @@ export class Vm {
       proc = spawn(info.binary, args, { stdio: ['ignore', 'ignore', log], detached: true });
       closeSync(log);
     } else {
-      proc = spawn(info.binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+      // stdin stays an open pipe: QEMU's stdio chardev must not see EOF.
+      proc = spawn(info.binary, args, { stdio: [opts.consoleStream ? 'pipe' : 'ignore', opts.consoleStream ? 'pipe' : 'ignore', 'pipe'] });
       proc.stderr!.setEncoding('utf8');
       proc.stderr!.on('data', (d: string) => (stderr = (stderr + d).slice(-8192)));
     }
     const readStderr = () => (opts.detached ? readTail(join(work, 'qemu.log')) : stderr);
     const exited = new Promise<VmExit>((resolve) => {
-      proc.on('exit', (code, signal) => resolve({ code, signal, stderrTail: tail(readStderr()) }));
+      proc.on('exit', (code, signal) => {
+        // Let the last stderr chunk arrive before the tail is taken.
+        setImmediate(() => resolve({ code, signal, stderrTail: tail(readStderr()) }));
+      });
       proc.on('error', (e) => resolve({ code: -1, signal: null, stderrTail: e.message }));
     });
     let qmp: QmpClient;
     try {
       qmp = await Promise.race([
-        QmpClient.connect(qmpPath, 20000),
+        QmpClient.connect(qmpPath, opts.startTimeoutMs ?? 20000),
         exited.then((e) => {
-          throw new TtjError(ErrorCodes.QEMU_FAILED, `QEMU exited at start (code ${e.code}): ${e.stderrTail}`, { stderr: e.stderrTail, args });
+          throw new TtjError(ErrorCodes.QEMU_FAILED, `QEMU exited at start (code ${e.code ?? e.signal}): ${e.stderrTail}`, { stderr: e.stderrTail, args });
         }),
       ]);
+      await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
     } catch (e) {
       proc.kill('SIGKILL');
+      await exited;
       rmSync(work, { recursive: true, force: true });
       throw e;
     }
-    const vm = new Vm(proc, qmp, { ...opts.config, qemuVersion: info.version }, opts.ramPath, qmpPath, work, exited, readStderr);
-    await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
-    return vm;
+    return new Vm(proc, qmp, config, opts.ramPath, qmpPath, work, exited, readStderr, !!opts.incoming);
+  }
+
+  /** The process id of QEMU. */
+  get pid(): number | undefined {
+    return this.proc.pid;
   }
 
   /** QEMU's last stderr lines. */
@@ -115,14 +172,17 @@ export class Vm {
     return tail(this.readStderr());
   }
 
+  /** False once QEMU has exited. */
   get running(): boolean {
     return !this.exitInfo;
   }
 
+  /** Stops the CPUs (QMP `stop`). Guest RAM in {@link ramPath} is then stable. */
   async pause(): Promise<void> {
     await this.qmp.execute('stop');
   }
 
+  /** Runs the CPUs (QMP `cont`): after a start with `paused`, a pause, a device-state save or load. */
   async resume(): Promise<void> {
     await this.qmp.execute('cont');
   }
@@ -133,49 +193,59 @@ export class Vm {
   }
 
   /**
-   * The device state (a migration stream without the shared RAM). The VM must be paused.
-   * @throws TtjError QEMU_FAILED when the migration fails.
+   * The device state: a migration stream without the shared RAM (CPU, devices, VGA
+   * memory; ~0.6 MB for a small guest). The VM must be paused; it stays paused
+   * (state `postmigrate`) and {@link resume} runs it on.
+   * @throws TtjError BAD_ARGUMENT (the VM is running), QEMU_FAILED (the migration failed).
    */
   async saveDeviceState(): Promise<Buffer> {
+    const status = await this.status();
+    if (!STOPPED.has(status)) throw new TtjError(ErrorCodes.BAD_ARGUMENT, `pause the VM before saving its device state (it is ${status})`, { actual: status });
     return (await this.startDeviceSave())();
   }
 
   /**
-   * Starts saving the device state and returns a function that waits for it. The
-   * migration runs in QEMU's migration thread, so other QMP commands (a screendump)
-   * can run meanwhile: `ttj record` overlaps them to keep the pause short.
+   * Starts saving the device state (the VM must be paused) and returns a function
+   * that waits for it. The migration runs in QEMU's migration thread, so other QMP
+   * commands (a screendump) can run meanwhile: `ttj record` overlaps them to keep the
+   * pause short. QEMU writes the stream to a unix socket this process listens on.
    */
   async startDeviceSave(): Promise<() => Promise<Buffer>> {
     const sock = join(this.work, 'migrate.sock');
     if (!this.migrationServer) {
       rmSync(sock, { force: true });
-      this.migrationServer = createServer();
-      await new Promise<void>((r) => this.migrationServer!.listen(sock, r));
+      const server = createServer();
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(sock, () => resolve());
+      });
+      this.migrationServer = server;
     }
+    const server = this.migrationServer;
     const received = new Promise<Buffer>((resolve, reject) => {
-      this.migrationServer!.once('connection', (s) => {
+      server.once('connection', (s) => {
         const parts: Buffer[] = [];
         s.on('data', (d: Buffer) => parts.push(d));
         s.on('end', () => resolve(Buffer.concat(parts)));
         s.on('error', reject);
       });
     });
+    received.catch(() => undefined);
     await this.qmp.execute('migrate', { uri: `unix:${sock}` });
     return async () => {
-      const data = await Promise.race([received, this.waitMigration().then(() => received)]);
       await this.waitMigration();
-      return data;
+      return received;
     };
   }
 
-  /** Waits for the current migration to complete; throws when it fails. */
+  /** Waits for the current migration to complete; throws when it fails or QEMU exits. */
   private async waitMigration(timeoutMs = 60000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
+    for (let delay = 0.5; ; delay = Math.min(delay * 2, 20)) {
       const r = await this.qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
       if (r.status === 'completed') return;
       if (r.status === 'failed' || r.status === 'cancelled') {
-        throw new TtjError(ErrorCodes.QEMU_FAILED, `migration ${r.status}: ${r['error-desc'] ?? ''} ${this.stderrTail}`.trim());
+        throw new TtjError(ErrorCodes.QEMU_FAILED, `migration ${r.status}: ${r['error-desc'] ?? ''} ${this.stderrTail}`.trim(), { stderr: this.stderrTail });
       }
       if (Date.now() > deadline) throw new TtjError(ErrorCodes.QEMU_FAILED, `migration did not complete in ${timeoutMs} ms (status ${r.status})`);
       await new Promise((res) => setTimeout(res, delay));
@@ -183,10 +253,13 @@ export class Vm {
   }
 
   /**
-   * Loads a device state into a VM started with `incoming: true`; the VM stays paused.
-   * @throws TtjError INCOMPATIBLE_VM when this QEMU cannot load it.
+   * Loads a device state into a VM started with `incoming: true` (its RAM file must
+   * already hold the guest RAM). Afterwards the VM is paused; {@link resume} runs it.
+   * @throws TtjError INCOMPATIBLE_VM when this QEMU cannot load it (QEMU then exits,
+   * its stderr in the message and `details.stderr`); BAD_ARGUMENT when the VM was not started incoming.
    */
-  async loadDeviceState(data: Buffer): Promise<void> {
+  async loadDeviceState(data: Buffer, timeoutMs = 30000): Promise<void> {
+    if (!this.incoming) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'loadDeviceState needs a VM started with incoming: true');
     const sock = join(this.work, 'incoming.sock');
     rmSync(sock, { force: true });
     try {
@@ -197,30 +270,41 @@ export class Vm {
         s.on('error', reject);
       });
       await Promise.race([
-        this.waitMigration(30000),
+        this.waitMigration(timeoutMs),
         this.exited.then((e) => {
           throw new TtjError(ErrorCodes.QEMU_FAILED, `QEMU exited while loading the device state: ${e.stderrTail}`);
         }),
       ]);
     } catch (e) {
+      // A failed load makes QEMU exit; give it a moment so its stderr says why.
+      await Promise.race([this.exited, new Promise((r) => setTimeout(r, 500))]);
       const why = isTtjError(e) ? e.message : String(e);
-      throw new TtjError(ErrorCodes.INCOMPATIBLE_VM, `QEMU ${this.config.qemuVersion} cannot load the recorded device state: ${why}`, { stderr: this.stderrTail }, { cause: e });
+      const stderr = this.stderrTail;
+      throw new TtjError(
+        ErrorCodes.INCOMPATIBLE_VM,
+        `QEMU ${this.config.qemuVersion} cannot load this device state (was it recorded with another QEMU version, machine or devices?): ${why}${stderr && !why.includes(stderr) ? `\n${stderr}` : ''}`,
+        { stderr, machine: this.config.machine },
+        { cause: e },
+      );
     }
   }
 
-  /** The screen as a PNG (QEMU >= 7.1). */
+  /**
+   * The screen as a PNG (QMP `screendump`, format png: QEMU >= 7.1). Works with
+   * `-display none`: the VGA device renders on demand.
+   */
   async screendump(): Promise<Buffer> {
     // A file per call: a frame capture and an epoch capture may overlap.
     const file = join(this.work, `screen-${this.screens++}.png`);
     try {
       await this.qmp.execute('screendump', { filename: file, format: 'png' });
-      return readFileSync(file);
+      return await readFile(file);
     } finally {
       rmSync(file, { force: true });
     }
   }
 
-  /** Reads a 32-bit little-endian word of guest physical memory over QMP. */
+  /** Reads a 32-bit little-endian word of guest physical memory through QEMU (HMP `xp`). */
   async readPhys32(addr: number): Promise<number> {
     const out = await this.qmp.hmp(`xp /1wx 0x${addr.toString(16)}`);
     const m = /:\s*0x([0-9a-f]+)/i.exec(out);
@@ -228,7 +312,18 @@ export class Vm {
     return parseInt(m[1]!, 16);
   }
 
-  /** Stops QEMU (quit, then SIGKILL after `graceMs`). */
+  /** Reads `length` bytes of guest physical memory through QEMU (QMP `pmemsave`). */
+  async readPhys(addr: number, length: number): Promise<Buffer> {
+    const file = join(this.work, `pmem-${this.screens++}.bin`);
+    try {
+      await this.qmp.execute('pmemsave', { val: addr, size: length, filename: file });
+      return await readFile(file);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  }
+
+  /** Stops QEMU: QMP `quit`, then SIGKILL after `graceMs`. Removes the temp directory. */
   async quit(graceMs = 3000): Promise<VmExit> {
     if (this.running) {
       await this.qmp.execute('quit', undefined, graceMs).catch(() => undefined);
@@ -239,6 +334,12 @@ export class Vm {
     return this.cleanup();
   }
 
+  /** Kills QEMU (SIGKILL) and removes the temp directory. */
+  kill(): Promise<VmExit> {
+    if (this.running) this.proc.kill('SIGKILL');
+    return this.cleanup();
+  }
+
   /** Lets QEMU run on after this process exits (a detached VM): closes QMP, keeps its files. */
   detach(): void {
     this.qmp.close();
@@ -246,17 +347,15 @@ export class Vm {
     this.proc.unref();
   }
 
-  kill(): Promise<VmExit> {
-    this.proc.kill('SIGKILL');
-    return this.cleanup();
-  }
-
-  private async cleanup(): Promise<VmExit> {
-    const e = await this.exited;
-    this.qmp.close();
-    this.migrationServer?.close();
-    rmSync(this.work, { recursive: true, force: true });
-    return e;
+  private cleanup(): Promise<VmExit> {
+    this.cleaned ??= (async () => {
+      const e = await this.exited;
+      this.qmp.close();
+      this.migrationServer?.close();
+      rmSync(this.work, { recursive: true, force: true });
+      return e;
+    })();
+    return this.cleaned;
   }
 }
 
@@ -272,5 +371,10 @@ function tail(s: string, lines = 12): string {
   return s.trim().split('\n').slice(-lines).join('\n');
 }
 
-/** Starts a VM; see {@link Vm.start}. */
-export const startVm = (opts: StartVmOptions) => Vm.start(opts);
+/**
+ * Starts QEMU with guest RAM in the shared file `opts.ramPath`; see {@link StartVmOptions}.
+ * @throws TtjError QEMU_MISSING, BAD_ARGUMENT, QEMU_FAILED.
+ */
+export function startVm(opts: StartVmOptions): Promise<Vm> {
+  return Vm.start(opts);
+}
