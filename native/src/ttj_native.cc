@@ -37,8 +37,10 @@ bool GetPageSize(Napi::Env env, const Napi::Value& v, size_t* ps) {
     return false;
   }
   const double d = v.As<Napi::Number>().DoubleValue();
-  const size_t n = (size_t)d;
-  if (d != (double)n || n < 512 || n > (1u << 20) || (n & (n - 1))) {
+  // Range first: casting NaN, a negative or a huge double to size_t is undefined.
+  const bool inRange = d >= 512 && d <= (double)(1u << 20);
+  const size_t n = inRange ? (size_t)d : 0;
+  if (!inRange || d != (double)n || (n & (n - 1))) {
     Napi::TypeError::New(env, "pageSize must be a power of two from 512 to 1048576").ThrowAsJavaScriptException();
     return false;
   }
@@ -65,29 +67,31 @@ void Parallel(size_t n, unsigned threads, F fn) {
   for (auto& t : ts) t.join();
 }
 
+// The fingerprints go straight into the JS Buffer that is returned (allocated on
+// the JS thread before the scan, referenced until it is done).
 struct ScanResult {
-  std::vector<uint8_t> fps;
+  uint8_t* fps = nullptr;
   std::vector<uint32_t> dirty, zero;
 };
 
+// Fingerprints every page (split across threads), then lists dirty and zero pages.
 void DoScan(const uint8_t* buf, size_t ps, size_t pages, const uint8_t* prev, ScanResult* r) {
-  r->fps.resize(pages * 16);
-  uint8_t* fps = r->fps.data();
+  std::vector<uint8_t> isZero(pages);
+  uint8_t* fps = r->fps;
+  uint8_t* zf = isZero.data();
   Parallel(pages, Threads(pages), [&](size_t a, size_t b) {
-    for (size_t i = a; i < b; i++) ttj::page_fingerprint(buf + i * ps, ps, fps + 16 * i);
+    ttj::fingerprint_pages(buf, ps, a, b, fps, zf);
   });
-  static const uint8_t kZero[16] = {0};
   for (size_t i = 0; i < pages; i++) {
-    const uint8_t* fp = fps + 16 * i;
-    if (prev && memcmp(fp, prev + 16 * i, 16) == 0) continue;
+    if (prev && memcmp(fps + 16 * i, prev + 16 * i, 16) == 0) continue;
     r->dirty.push_back((uint32_t)i);
-    if (memcmp(fp, kZero, 16) == 0) r->zero.push_back((uint32_t)i);
+    if (zf[i]) r->zero.push_back((uint32_t)i);
   }
 }
 
-Napi::Object ScanToJs(Napi::Env env, ScanResult& r) {
+Napi::Object ScanToJs(Napi::Env env, ScanResult& r, Napi::Value fingerprints) {
   auto obj = Napi::Object::New(env);
-  obj.Set("fingerprints", Napi::Buffer<uint8_t>::Copy(env, r.fps.data(), r.fps.size()));
+  obj.Set("fingerprints", fingerprints);
   auto dirty = Napi::Uint32Array::New(env, r.dirty.size());
   if (!r.dirty.empty()) memcpy(dirty.Data(), r.dirty.data(), r.dirty.size() * 4);
   auto zero = Napi::Uint32Array::New(env, r.zero.size());
@@ -125,9 +129,11 @@ bool ParseScan(const Napi::CallbackInfo& info, ScanArgs* a) {
 Napi::Value ScanPages(const Napi::CallbackInfo& info) {
   ScanArgs a;
   if (!ParseScan(info, &a)) return info.Env().Undefined();
+  auto fps = Napi::Buffer<uint8_t>::New(info.Env(), a.pages * 16);
   ScanResult r;
+  r.fps = fps.Data();
   DoScan(a.buf.data, a.ps, a.pages, a.hasPrev ? a.prev.data : nullptr, &r);
-  return ScanToJs(info.Env(), r);
+  return ScanToJs(info.Env(), r, fps);
 }
 
 struct HashArgs {
@@ -198,23 +204,39 @@ Napi::Value Sha256Ranges(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// Async variants: the inputs are held by references until the work is done.
+// Async variants: the inputs are held by references until the work is done, so
+// they cannot be collected mid-scan. A reference cannot stop a transfer
+// (structuredClone / postMessage with transfer) from detaching the ArrayBuffer:
+// its memory then belongs to the new owner, and the result is refused.
+bool Detached(const Napi::ObjectReference& ref) {
+  Napi::Value v = ref.Value();
+  if (!v.IsTypedArray()) return true;
+  return v.As<Napi::TypedArray>().ArrayBuffer().IsDetached();
+}
 class ScanWorker : public Napi::AsyncWorker {
  public:
   ScanWorker(Napi::Env env, ScanArgs a, Napi::Value bufV, Napi::Value prevV)
       : Napi::AsyncWorker(env), a_(a), deferred_(Napi::Promise::Deferred::New(env)) {
     ref_ = Napi::Persistent(bufV.As<Napi::Object>());
     if (a.hasPrev) prevRef_ = Napi::Persistent(prevV.As<Napi::Object>());
+    auto fps = Napi::Buffer<uint8_t>::New(env, a.pages * 16);
+    r_.fps = fps.Data();
+    fpsRef_ = Napi::Persistent(fps.As<Napi::Object>());
   }
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override { DoScan(a_.buf.data, a_.ps, a_.pages, a_.hasPrev ? a_.prev.data : nullptr, &r_); }
-  void OnOK() override { deferred_.Resolve(ScanToJs(Env(), r_)); }
+  void OnOK() override {
+    if (Detached(ref_) || (a_.hasPrev && Detached(prevRef_)))
+      deferred_.Reject(Napi::Error::New(Env(), "the buffer was detached (transferred) during the scan").Value());
+    else
+      deferred_.Resolve(ScanToJs(Env(), r_, fpsRef_.Value()));
+  }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
   ScanArgs a_;
   ScanResult r_;
-  Napi::ObjectReference ref_, prevRef_;
+  Napi::ObjectReference ref_, prevRef_, fpsRef_;
   Napi::Promise::Deferred deferred_;
 };
 
@@ -236,7 +258,12 @@ class HashWorker : public Napi::AsyncWorker {
   }
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override { DoHash(a_.buf.data, a_.ps, a_.pfns, out_.data()); }
-  void OnOK() override { deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(Env(), out_.data(), out_.size())); }
+  void OnOK() override {
+    if (Detached(ref_))
+      deferred_.Reject(Napi::Error::New(Env(), "the buffer was detached (transferred) during hashing").Value());
+    else
+      deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(Env(), out_.data(), out_.size()));
+  }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
@@ -255,9 +282,38 @@ Napi::Value Sha256PagesAsync(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// gatherPages(buf, pageSize, pfns, out?): copies pages pfns into out (or a new Buffer).
+Napi::Value GatherPages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  HashArgs a;
+  if (!ParseHash(info, &a)) return env.Undefined();
+  const size_t need = a.pfns.size() * a.ps;
+  Napi::Value outV;
+  uint8_t* out;
+  if (info.Length() > 3 && !info[3].IsUndefined() && !info[3].IsNull()) {
+    Bytes o;
+    if (!GetBytes(env, info[3], &o, "out")) return env.Undefined();
+    if (o.len < need) {
+      Napi::TypeError::New(env, "out is too small").ThrowAsJavaScriptException();
+      return env.Undefined();
+    }
+    outV = info[3];
+    out = o.data;
+  } else {
+    auto b = Napi::Buffer<uint8_t>::New(env, need);
+    outV = b;
+    out = b.Data();
+  }
+  // memmove: out may overlap buf.
+  for (size_t i = 0; i < a.pfns.size(); i++) memmove(out + i * a.ps, a.buf.data + (size_t)a.pfns[i] * a.ps, a.ps);
+  return outV;
+}
+
 Napi::Value Info(const Napi::CallbackInfo& info) {
   auto o = Napi::Object::New(info.Env());
   o.Set("sha", ttj::sha_ni_available() ? "sha-ni" : "portable");
+  o.Set("simd", ttj::fingerprint_simd());
+  o.Set("fingerprintVersion", ttj::kFingerprintVersion);
   o.Set("threads", std::max(1u, std::thread::hardware_concurrency()));
   return o;
 }
@@ -268,7 +324,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sha256Pages", Napi::Function::New(env, Sha256Pages));
   exports.Set("sha256PagesAsync", Napi::Function::New(env, Sha256PagesAsync));
   exports.Set("sha256Ranges", Napi::Function::New(env, Sha256Ranges));
+  exports.Set("gatherPages", Napi::Function::New(env, GatherPages));
   exports.Set("info", Napi::Function::New(env, Info));
+  exports.Set("fingerprintVersion", Napi::Number::New(env, ttj::kFingerprintVersion));
   return exports;
 }
 

@@ -1,42 +1,67 @@
 /**
- * The page scanner: which pages of a guest image are zero, which changed since the
- * last epoch (by a 128-bit fingerprint per page, so the previous image need not be
- * kept), and SHA-256 content addresses of pages — in the N-API addon (native/, both
- * cores, SHA-NI) when it loads, else in TypeScript with identical results.
- * Arguments are validated here; a bad one is a TypeError (RangeError for a pfn
- * beyond the buffer).
+ * The page scanner: which pages of a guest RAM image are entirely zero, which
+ * changed since the last epoch (by a 128-bit fingerprint per page, so the previous
+ * image need not be kept), and SHA-256 content addresses of pages — in the N-API
+ * addon (native/: AVX2, SHA-NI, both cores) when it loads, else in TypeScript with
+ * identical results. See docs/native.md.
+ *
+ * Arguments are validated here before either implementation runs: a bad one is a
+ * `TypeError` (a pfn or range beyond the buffer a `RangeError`).
+ *
+ * @module
  */
 import { fallbackImpl } from './fallback.js';
 import { loadNative } from './load.js';
 import type { ScanResult, ScannerImpl } from './types.js';
 
-export type { ScanResult, ScannerImpl } from './types.js';
+export type { ScanResult, ScannerImpl, NativeAddonInfo } from './types.js';
+export { FINGERPRINT_VERSION } from './types.js';
 export { fallbackImpl } from './fallback.js';
 
 const loaded = loadNative();
-/** The native implementation, when the addon loaded. */
+
+/** The native implementation, when the addon loaded (else `undefined`). */
 export const nativeImpl: ScannerImpl | undefined = loaded.impl;
+/** The native implementation, when the addon loaded: the same object as {@link nativeImpl}. */
+export const native: ScannerImpl | undefined = nativeImpl;
+/** The TypeScript implementation: the same object as {@link fallbackImpl}. */
+export const fallback: ScannerImpl = fallbackImpl;
+
 const impl: ScannerImpl = nativeImpl ?? fallbackImpl;
 
-/** What `ttj doctor` reports. */
-export function nativeInfo(): { loaded: boolean; reason?: string; sha: 'sha-ni' | 'portable' | 'node:crypto'; threads: number; path?: string } {
-  if (!loaded.impl) return { loaded: false, reason: loaded.reason, sha: 'node:crypto', threads: 1, path: loaded.path };
+/**
+ * What {@link nativeInfo} reports (and `ttj doctor` shows). A type alias, not an
+ * interface, so that it is assignable to a `{ [k: string]: unknown }` record.
+ */
+export type NativeInfo = {
+  /** True when the addon is in use. */
+  loaded: boolean;
+  /** Why the addon is not in use. */
+  reason?: string;
+  /** Where SHA-256 runs: the x86 SHA extensions, the addon's portable C, or node:crypto (fallback). */
+  sha: 'sha-ni' | 'portable' | 'node:crypto';
+  /** Threads a large scan or hash is split across (1 for the fallback). */
+  threads: number;
+  /** The addon's path (also when it did not load). */
+  path?: string;
+  /** Where fingerprints are computed: AVX2, the addon's portable C, or TypeScript. */
+  simd?: 'avx2' | 'portable' | 'typescript';
+};
+
+/** Whether the addon is in use, and how it hashes. */
+export function nativeInfo(): NativeInfo {
+  if (!loaded.impl) {
+    const r: NativeInfo = { loaded: false, sha: 'node:crypto', threads: 1, simd: 'typescript' };
+    if (loaded.reason !== undefined) r.reason = loaded.reason;
+    if (loaded.path !== undefined) r.path = loaded.path;
+    return r;
+  }
   const i = loaded.impl.info();
-  return { loaded: true, sha: i.sha as 'sha-ni' | 'portable', threads: i.threads, path: loaded.path };
+  return { loaded: true, sha: i.sha, threads: i.threads, path: loaded.path!, simd: i.simd };
 }
 
 function checkBuffer(buf: unknown, name = 'buffer'): asserts buf is Uint8Array {
   if (!(buf instanceof Uint8Array)) throw new TypeError(`${name} must be a Buffer or Uint8Array`);
-}
-
-function checkScan(buf: unknown, pageSize: unknown, prev: unknown): void {
-  checkBuffer(buf);
-  checkPageSize(pageSize);
-  if (buf.byteLength % pageSize !== 0) throw new TypeError(`buffer length ${buf.byteLength} is not a multiple of the page size ${pageSize}`);
-  if (prev !== undefined && prev !== null) {
-    checkBuffer(prev, 'prev');
-    if (prev.byteLength !== (buf.byteLength / pageSize) * 16) throw new TypeError('prev must hold 16 bytes per page');
-  }
 }
 
 function checkPageSize(pageSize: unknown): asserts pageSize is number {
@@ -45,52 +70,103 @@ function checkPageSize(pageSize: unknown): asserts pageSize is number {
   }
 }
 
-function checkPfns(buf: unknown, pageSize: unknown, pfns: unknown): void {
+function checkScan(buf: unknown, pageSize: unknown, prev: unknown): asserts buf is Uint8Array {
+  checkBuffer(buf);
+  checkPageSize(pageSize);
+  if (buf.byteLength % pageSize !== 0) throw new TypeError(`buffer length ${buf.byteLength} is not a multiple of the page size ${pageSize}`);
+  if (prev !== undefined && prev !== null) {
+    checkBuffer(prev, 'prev');
+    const want = (buf.byteLength / pageSize) * 16;
+    if (prev.byteLength !== want) throw new TypeError(`prev must hold 16 bytes per page (${want}), not ${prev.byteLength}`);
+  }
+}
+
+function checkPfns(buf: unknown, pageSize: unknown, pfns: unknown): asserts pfns is Uint32Array {
   checkBuffer(buf);
   checkPageSize(pageSize);
   if (!(pfns instanceof Uint32Array)) throw new TypeError('pfns must be a Uint32Array');
   const pages = Math.floor(buf.byteLength / pageSize);
-  for (const p of pfns) if (p >= pages) throw new RangeError(`pfn ${p} is beyond the buffer (${pages} pages)`);
+  for (let i = 0; i < pfns.length; i++) if (pfns[i]! >= pages) throw new RangeError(`pfn ${pfns[i]} is beyond the buffer (${pages} pages)`);
 }
 
-/** Scans `buf` page by page against the previous fingerprints `prev` (none: every page is dirty). */
+/**
+ * Fingerprints every page of `buf` and compares with the previous fingerprints.
+ *
+ * @param buf - the image; its length must be a multiple of `pageSize`
+ * @param pageSize - a power of two from 512 to 1 MiB
+ * @param prev - the `fingerprints` of the previous scan of an image of the same size
+ *   (16 bytes per page); without it every page is dirty
+ * @returns the fingerprints, the dirty pages and the zero pages among them
+ * @throws TypeError when an argument is not as described
+ */
 export function scanPages(buf: Uint8Array, pageSize: number, prev?: Uint8Array | null): ScanResult {
   checkScan(buf, pageSize, prev);
   return impl.scanPages(buf, pageSize, prev);
 }
 
-/** {@link scanPages} off the JS thread (native: split across the cores). */
+/**
+ * {@link scanPages} off the JS thread: natively split across the cores, holding
+ * references to `buf` and `prev` until it is done. The promise rejects if `buf`
+ * or `prev` is detached (transferred) meanwhile; do not write to them meanwhile.
+ *
+ * @throws TypeError (synchronously) when an argument is not as described
+ */
 export function scanPagesAsync(buf: Uint8Array, pageSize: number, prev?: Uint8Array | null): Promise<ScanResult> {
   checkScan(buf, pageSize, prev);
   return impl.scanPagesAsync(buf, pageSize, prev);
 }
 
-/** SHA-256 of each page `pfns[i]`: 32 bytes each, concatenated. */
+/**
+ * SHA-256 (FIPS 180-4, equal to node:crypto's) of each page `pfns[i]` of `buf`.
+ *
+ * @returns 32 bytes per pfn, in the order of `pfns`
+ * @throws TypeError for a bad buffer, page size or pfns; RangeError for a pfn beyond the buffer
+ */
 export function sha256Pages(buf: Uint8Array, pageSize: number, pfns: Uint32Array): Buffer {
   checkPfns(buf, pageSize, pfns);
   return impl.sha256Pages(buf, pageSize, pfns);
 }
 
-/** {@link sha256Pages} off the JS thread. */
+/**
+ * {@link sha256Pages} off the JS thread (natively split across the cores); the
+ * promise rejects if `buf` is detached meanwhile.
+ *
+ * @throws TypeError or RangeError (synchronously) as {@link sha256Pages}
+ */
 export function sha256PagesAsync(buf: Uint8Array, pageSize: number, pfns: Uint32Array): Promise<Buffer> {
   checkPfns(buf, pageSize, pfns);
   return impl.sha256PagesAsync(buf, pageSize, pfns);
 }
 
-/** SHA-256 of each byte range `[offsets[i], offsets[i] + lengths[i])`: 32 bytes each. */
+/**
+ * SHA-256 of each byte range `[offsets[i], offsets[i] + lengths[i])` of `buf`.
+ *
+ * @returns 32 bytes per range
+ * @throws TypeError for bad arguments; RangeError for a range beyond the buffer
+ */
 export function sha256Ranges(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array): Buffer {
   checkBuffer(buf);
-  if (!(offsets instanceof Uint32Array) || !(lengths instanceof Uint32Array) || offsets.length !== lengths.length) throw new TypeError('offsets and lengths must be Uint32Arrays of one length');
+  if (!(offsets instanceof Uint32Array) || !(lengths instanceof Uint32Array) || offsets.length !== lengths.length) {
+    throw new TypeError('offsets and lengths must be Uint32Arrays of one length');
+  }
   for (let i = 0; i < offsets.length; i++) if (offsets[i]! + lengths[i]! > buf.byteLength) throw new RangeError(`range ${i} is beyond the buffer`);
   return impl.sha256Ranges(buf, offsets, lengths);
 }
 
-/** Copies pages `pfns` of `buf` contiguously into `out` (a new buffer by default). */
-export function gatherPages(buf: Uint8Array, pageSize: number, pfns: Uint32Array, out?: Buffer): Buffer {
+/**
+ * Copies the pages `pfns` of `buf` one after another into a staging buffer.
+ *
+ * @param out - where to copy (at least `pfns.length * pageSize` bytes); a new
+ *   Buffer by default
+ * @returns `out` (as a Buffer over the same memory) or the new Buffer
+ * @throws TypeError for bad arguments or a too small `out`; RangeError for a pfn beyond the buffer
+ */
+export function gatherPages(buf: Uint8Array, pageSize: number, pfns: Uint32Array, out?: Uint8Array): Buffer {
   checkPfns(buf, pageSize, pfns);
-  const dst = out ?? Buffer.allocUnsafe(pfns.length * pageSize);
-  if (dst.length < pfns.length * pageSize) throw new TypeError('out is too small');
-  const src = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  pfns.forEach((p, i) => src.copy(dst, i * pageSize, p * pageSize, (p + 1) * pageSize));
-  return dst;
+  if (out !== undefined) {
+    checkBuffer(out, 'out');
+    if (out.byteLength < pfns.length * pageSize) throw new TypeError(`out is too small: ${out.byteLength} < ${pfns.length * pageSize}`);
+  }
+  const r = impl.gatherPages(buf, pageSize, pfns, out);
+  return Buffer.isBuffer(r) ? r : Buffer.from((r as Uint8Array).buffer, (r as Uint8Array).byteOffset, (r as Uint8Array).byteLength);
 }

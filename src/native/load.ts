@@ -1,26 +1,61 @@
+/**
+ * Loads the N-API addon (native/build/Release/ttj_native.node) for src/native/index.ts.
+ */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ScannerImpl } from './types.js';
+import { isMainThread } from 'node:worker_threads';
+import { FINGERPRINT_VERSION, type NativeAddonInfo, type ScannerImpl } from './types.js';
 
-/** The package root (the directory with package.json), from this file's location. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return dir;
+/** The addon's exports. */
+export type NativeAddon = ScannerImpl & { info(): NativeAddonInfo; fingerprintVersion: number };
+
+/** What {@link loadNative} found. */
+export interface LoadResult {
+  /** The addon, when it loaded. */
+  impl?: NativeAddon;
+  /** Where the addon is (or would be). */
+  path?: string;
+  /** Why it did not load. */
+  reason?: string;
 }
 
-/** The addon, or why it is not there. TTJ_NATIVE=0 forces the fallback (silently). */
-export function loadNative(): { impl?: ScannerImpl & { info(): { sha: string; threads: number } }; path?: string; reason?: string } {
+/**
+ * The package root (the directory with ttj's package.json), walking up from this
+ * file: it runs from src/native/ under ts-node-like tools and from dist/src/native/
+ * once compiled.
+ */
+export function packageRoot(from: string = dirname(fileURLToPath(import.meta.url))): string {
+  let dir = from;
+  for (;;) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'native'))) return dir;
+    const up = dirname(dir);
+    if (up === dir) return from;
+    dir = up;
+  }
+}
+
+const FUNCTIONS = ['scanPages', 'scanPagesAsync', 'sha256Pages', 'sha256PagesAsync', 'sha256Ranges', 'gatherPages', 'info'] as const;
+
+/**
+ * Loads the addon, or says why not. `TTJ_NATIVE=0` forces the fallback silently;
+ * any other failure prints one line on stderr (once per process: workers stay
+ * quiet) and ttj goes on with the TypeScript fallback. An addon built from older
+ * sources (another fingerprint version, missing functions) is not used.
+ */
+export function loadNative(): LoadResult {
   if (process.env.TTJ_NATIVE === '0') return { reason: 'disabled by TTJ_NATIVE=0' };
   const path = join(packageRoot(), 'native', 'build', 'Release', 'ttj_native.node');
+  let reason: string;
   try {
-    const impl = createRequire(import.meta.url)(path);
-    return { impl, path };
+    const impl = createRequire(import.meta.url)(path) as NativeAddon;
+    const missing = FUNCTIONS.filter((f) => typeof impl[f] !== 'function');
+    if (missing.length === 0 && impl.fingerprintVersion === FINGERPRINT_VERSION) return { impl, path };
+    reason = `stale build (${missing.length ? `no ${missing.join(', ')}` : `fingerprint version ${String(impl.fingerprintVersion)}`}): run npm run build:native`;
   } catch (e) {
-    const reason = existsSync(path) ? (e as Error).message.split('\n')[0]! : 'not built (npm run build:native)';
-    process.stderr.write(`ttj: native page scanner not loaded (${reason}); using the TypeScript fallback\n`);
-    return { reason, path };
+    reason = existsSync(path) ? String((e as Error).message).split('\n')[0]! : 'not built: run npm run build:native';
   }
+  if (isMainThread) process.stderr.write(`ttj: native page scanner not loaded (${reason}); using the TypeScript fallback\n`);
+  return { reason, path };
 }
