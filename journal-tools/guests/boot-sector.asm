@@ -5,8 +5,8 @@
 ;   0x00010004  u32  magic "TTJC"
 ;   0x00100000  1 MiB region (256 pages of 4 KiB) dirtied every step: at step c the
 ;               pages (4c + k) mod 256, k = 0..3, get the u32 c at offsets 0 and 4092
-;   0x000B8000  VGA text: "TTJ cccccccc" (hex) at row 0, and the counter in big
-;               3x5 block digits (8 hex digits, white on blue) at rows 10..14
+;   0x000B8000  VGA text: "TTJ cccccccc" (hex, white on blue) at row 0, and the
+;               counter in big 3x5 block digits (8 hex digits, grey on black) at rows 10..14
 ; Disk: when the primary IDE channel has a master drive (the boot disk itself when
 ; booted with -drive file=boot.img,format=raw), every step writes one sector by ATA
 ; PIO at LBA 64 + (c mod 64), filled with the u32 c (128 times). No drive, or a
@@ -39,6 +39,12 @@ start:
     mov dx, 0x3f6               ; ATA: no interrupts (nIEN); we poll
     mov al, 2
     out dx, al
+    push word 0xb800             ; clear the screen (the BIOS's text)
+    pop es
+    xor di, di
+    mov ax, 0x0720
+    mov cx, 80*25
+    rep stosw
     call unreal
     mov dword [fs:dword COUNTER], 0
     mov dword [fs:dword COUNTER+4], 0x434a5454     ; "TTJC"
@@ -92,11 +98,11 @@ step:
     push di
     mov ch, 15
 .cell:
-    mov ax, 0x1020               ; off: blue background
+    mov ax, 0x0020               ; off: black
     shl bx, 1
     test bh, 0x80
     jz .off
-    mov ah, 0x70                 ; on: white background
+    mov ah, 0x70                 ; on: light grey background
 .off:
     stosw
     stosw
