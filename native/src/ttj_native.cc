@@ -17,10 +17,21 @@ struct Bytes {
   size_t len = 0;
 };
 
+// A view whose ArrayBuffer was transferred (structuredClone / postMessage with
+// transfer) reads as length 0; it is refused rather than scanned as empty.
+bool ViewDetached(const Napi::TypedArray& ta) {
+  if (ta.ByteLength() != 0) return false;
+  return ta.ArrayBuffer().IsDetached();
+}
+
 bool GetBytes(Napi::Env env, const Napi::Value& v, Bytes* out, const char* what) {
   if (v.IsTypedArray()) {
     auto ta = v.As<Napi::TypedArray>();
     if (ta.TypedArrayType() == napi_uint8_array) {
+      if (ViewDetached(ta)) {
+        Napi::TypeError::New(env, std::string(what) + " is detached (its ArrayBuffer was transferred)").ThrowAsJavaScriptException();
+        return false;
+      }
       auto u8 = ta.As<Napi::Uint8Array>();
       out->data = u8.Data();
       out->len = u8.ByteLength();
@@ -150,6 +161,10 @@ bool ParseHash(const Napi::CallbackInfo& info, HashArgs* a) {
     return false;
   }
   auto pf = info[2].As<Napi::Uint32Array>();
+  if (ViewDetached(pf)) {
+    Napi::TypeError::New(env, "pfns is detached (its ArrayBuffer was transferred)").ThrowAsJavaScriptException();
+    return false;
+  }
   const size_t pages = a->buf.len / a->ps;
   a->pfns.assign(pf.Data(), pf.Data() + pf.ElementLength());
   for (uint32_t p : a->pfns) {
@@ -188,6 +203,10 @@ Napi::Value Sha256Ranges(const Napi::CallbackInfo& info) {
   }
   auto off = info[1].As<Napi::Uint32Array>();
   auto len = info[2].As<Napi::Uint32Array>();
+  if (ViewDetached(off) || ViewDetached(len)) {
+    Napi::TypeError::New(env, "offsets or lengths is detached").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
   if (off.ElementLength() != len.ElementLength()) {
     Napi::TypeError::New(env, "offsets and lengths must have the same length").ThrowAsJavaScriptException();
     return env.Undefined();

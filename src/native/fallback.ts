@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import type { ScanResult, ScannerImpl } from './types.js';
+import { checkOut, checkPfns, checkRanges, checkScan } from './validate.js';
 
 const MUL = 0x85ebca77 | 0;
 const FINAL_INIT = [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344];
@@ -124,12 +125,36 @@ function gatherPages(buf: Uint8Array, pageSize: number, pfns: Uint32Array, out?:
   return dst;
 }
 
-/** The TypeScript implementation (on the JS thread; the async variants only return promises). */
+/**
+ * The TypeScript implementation. It validates its arguments as the addon does (a
+ * `TypeError`, or a `RangeError` for a pfn or range beyond the buffer, thrown
+ * synchronously also by the async variants), then runs on the JS thread: the async
+ * variants only return promises.
+ */
 export const fallbackImpl: ScannerImpl = {
-  scanPages,
-  scanPagesAsync: async (buf, ps, prev) => scanPages(buf, ps, prev),
-  sha256Pages,
-  sha256PagesAsync: async (buf, ps, pfns) => sha256Pages(buf, ps, pfns),
-  sha256Ranges,
-  gatherPages,
+  scanPages(buf, pageSize, prev) {
+    checkScan(buf, pageSize, prev);
+    return scanPages(buf, pageSize, prev);
+  },
+  scanPagesAsync(buf, pageSize, prev) {
+    checkScan(buf, pageSize, prev);
+    return Promise.resolve(scanPages(buf, pageSize, prev));
+  },
+  sha256Pages(buf, pageSize, pfns) {
+    checkPfns(buf, pageSize, pfns);
+    return sha256Pages(buf, pageSize, pfns);
+  },
+  sha256PagesAsync(buf, pageSize, pfns) {
+    checkPfns(buf, pageSize, pfns);
+    return Promise.resolve(sha256Pages(buf, pageSize, pfns));
+  },
+  sha256Ranges(buf, offsets, lengths) {
+    checkRanges(buf, offsets, lengths);
+    return sha256Ranges(buf, offsets, lengths);
+  },
+  gatherPages(buf, pageSize, pfns, out) {
+    checkPfns(buf, pageSize, pfns);
+    checkOut(out, pfns.length * pageSize);
+    return gatherPages(buf, pageSize, pfns, out ?? undefined);
+  },
 };

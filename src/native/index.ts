@@ -13,6 +13,7 @@
 import { fallbackImpl } from './fallback.js';
 import { loadNative } from './load.js';
 import type { ScanResult, ScannerImpl } from './types.js';
+import { checkOut, checkPfns, checkRanges, checkScan } from './validate.js';
 
 export type { ScanResult, ScannerImpl, NativeAddonInfo } from './types.js';
 export { FINGERPRINT_VERSION } from './types.js';
@@ -58,35 +59,6 @@ export function nativeInfo(): NativeInfo {
   }
   const i = loaded.impl.info();
   return { loaded: true, sha: i.sha, threads: i.threads, path: loaded.path!, simd: i.simd };
-}
-
-function checkBuffer(buf: unknown, name = 'buffer'): asserts buf is Uint8Array {
-  if (!(buf instanceof Uint8Array)) throw new TypeError(`${name} must be a Buffer or Uint8Array`);
-}
-
-function checkPageSize(pageSize: unknown): asserts pageSize is number {
-  if (typeof pageSize !== 'number' || !Number.isInteger(pageSize) || pageSize < 512 || pageSize > 1 << 20 || (pageSize & (pageSize - 1)) !== 0) {
-    throw new TypeError(`page size ${String(pageSize)} is not a power of two from 512 to 1048576`);
-  }
-}
-
-function checkScan(buf: unknown, pageSize: unknown, prev: unknown): asserts buf is Uint8Array {
-  checkBuffer(buf);
-  checkPageSize(pageSize);
-  if (buf.byteLength % pageSize !== 0) throw new TypeError(`buffer length ${buf.byteLength} is not a multiple of the page size ${pageSize}`);
-  if (prev !== undefined && prev !== null) {
-    checkBuffer(prev, 'prev');
-    const want = (buf.byteLength / pageSize) * 16;
-    if (prev.byteLength !== want) throw new TypeError(`prev must hold 16 bytes per page (${want}), not ${prev.byteLength}`);
-  }
-}
-
-function checkPfns(buf: unknown, pageSize: unknown, pfns: unknown): asserts pfns is Uint32Array {
-  checkBuffer(buf);
-  checkPageSize(pageSize);
-  if (!(pfns instanceof Uint32Array)) throw new TypeError('pfns must be a Uint32Array');
-  const pages = Math.floor(buf.byteLength / pageSize);
-  for (let i = 0; i < pfns.length; i++) if (pfns[i]! >= pages) throw new RangeError(`pfn ${pfns[i]} is beyond the buffer (${pages} pages)`);
 }
 
 /**
@@ -145,11 +117,7 @@ export function sha256PagesAsync(buf: Uint8Array, pageSize: number, pfns: Uint32
  * @throws TypeError for bad arguments; RangeError for a range beyond the buffer
  */
 export function sha256Ranges(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array): Buffer {
-  checkBuffer(buf);
-  if (!(offsets instanceof Uint32Array) || !(lengths instanceof Uint32Array) || offsets.length !== lengths.length) {
-    throw new TypeError('offsets and lengths must be Uint32Arrays of one length');
-  }
-  for (let i = 0; i < offsets.length; i++) if (offsets[i]! + lengths[i]! > buf.byteLength) throw new RangeError(`range ${i} is beyond the buffer`);
+  checkRanges(buf, offsets, lengths);
   return impl.sha256Ranges(buf, offsets, lengths);
 }
 
@@ -163,10 +131,7 @@ export function sha256Ranges(buf: Uint8Array, offsets: Uint32Array, lengths: Uin
  */
 export function gatherPages(buf: Uint8Array, pageSize: number, pfns: Uint32Array, out?: Uint8Array): Buffer {
   checkPfns(buf, pageSize, pfns);
-  if (out !== undefined) {
-    checkBuffer(out, 'out');
-    if (out.byteLength < pfns.length * pageSize) throw new TypeError(`out is too small: ${out.byteLength} < ${pfns.length * pageSize}`);
-  }
+  checkOut(out, pfns.length * pageSize);
   const r = impl.gatherPages(buf, pageSize, pfns, out);
   return Buffer.isBuffer(r) ? r : Buffer.from((r as Uint8Array).buffer, (r as Uint8Array).byteOffset, (r as Uint8Array).byteLength);
 }

@@ -10,9 +10,10 @@ export interface ScanResult {
 
 /**
  * One implementation of the scanner: the native addon or the TypeScript fallback.
- * Both give identical results. The functions exported by `src/native/index.ts`
- * validate their arguments first; called directly, the native one validates again
- * (a TypeError, never a crash) and the fallback assumes valid arguments.
+ * Both give identical results and validate their arguments alike: a bad one is a
+ * `TypeError` (a pfn or range beyond the buffer a `RangeError`), thrown
+ * synchronously also by the async variants, never a crash. A detached
+ * (transferred) buffer is a bad argument.
  */
 export interface ScannerImpl {
   /** Fingerprints every page of `buf`; see {@link ScanResult}. */

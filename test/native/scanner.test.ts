@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -234,6 +237,33 @@ describe('native page scanner and its TypeScript fallback', function () {
     }
   });
 
+  it('warns once, in one line, when the addon is missing, and falls back', () => {
+    // A copy of the compiled wrapper in a package whose native/ was never built.
+    const root = mkdtempSync(join(tmpdir(), 'ttj-native-'));
+    try {
+      writeFileSync(join(root, 'package.json'), '{"type":"module"}');
+      mkdirSync(join(root, 'native'));
+      const dir = join(root, 'dist', 'src', 'native');
+      cpSync(dirname(INDEX), dir, { recursive: true });
+      const code = `
+        import * as m from ${JSON.stringify(pathToFileURL(join(dir, 'index.js')).href)};
+        const img = Buffer.alloc(8 * 4096, 7);
+        console.log(JSON.stringify({ info: m.nativeInfo(), native: m.nativeImpl === undefined, fp: m.scanPages(img, 4096).fingerprints.toString('hex') }));`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, TTJ_NATIVE: undefined }, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const lines = r.stderr.split('\n').filter((l) => l !== '');
+      assert.equal(lines.length, 1, r.stderr);
+      assert.match(lines[0]!, /^ttj: native page scanner not loaded \(.*npm run build:native.*\); using the TypeScript fallback$/);
+      const out = JSON.parse(r.stdout);
+      assert.equal(out.info.loaded, false);
+      assert.equal(out.info.sha, 'node:crypto');
+      assert.equal(out.native, true);
+      assert.equal(out.fp, scanPages(Buffer.alloc(8 * 4096, 7), 4096).fingerprints.toString('hex'));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('TTJ_NATIVE=0 uses the fallback silently (no warning on stderr)', () => {
     const r = execFileSync(process.execPath, ['--input-type=module', '-e', `import { nativeInfo } from ${JSON.stringify(pathToFileURL(INDEX).href)}; console.error('done', nativeInfo().loaded);`], {
       env: { ...process.env, TTJ_NATIVE: '0' },
@@ -315,6 +345,7 @@ describe('native page scanner and its TypeScript fallback', function () {
     for (const [name, impl] of [
       ['wrapper', { scanPages, sha256Pages, sha256Ranges, gatherPages, scanPagesAsync, sha256PagesAsync }],
       ['addon', n],
+      ['fallback', fallback],
     ] as const) {
       const m = `${name}`;
       assert.throws(() => impl.scanPages(Buffer.alloc(5000), 4096), TypeError, `${m}: length not a multiple`);
@@ -346,16 +377,34 @@ describe('native page scanner and its TypeScript fallback', function () {
 
   it('does not crash on released buffers: detached views, transfers during an async scan, garbage collection', async () => {
     const n = addon();
-    // A detached view has length 0: no pages, and a prev of the old size is refused.
-    const ab = new ArrayBuffer(8192);
-    const view = new Uint8Array(ab);
-    const moved = structuredClone(ab, { transfer: [ab] });
-    assert.equal(view.byteLength, 0);
-    assert.equal(moved.byteLength, 8192);
-    assert.throws(() => n.scanPages(view, 4096, Buffer.alloc(32)), TypeError);
-    assert.throws(() => scanPages(view, 4096, Buffer.alloc(32)), TypeError);
-    assert.equal(n.scanPages(view, 4096).dirty.length, 0);
-    assert.throws(() => n.sha256Pages(view, 4096, Uint32Array.from([0])), RangeError);
+    // A view whose ArrayBuffer was transferred away reads as length 0: every
+    // implementation refuses it (buffer, prev, pfns or out) with a TypeError.
+    const detached = <T extends ArrayBufferView>(v: T): T => {
+      structuredClone(v.buffer, { transfer: [v.buffer as ArrayBuffer] });
+      assert.equal(v.byteLength, 0);
+      return v;
+    };
+    const view = detached(new Uint8Array(new ArrayBuffer(8192)));
+    const buf = Buffer.alloc(8192);
+    for (const [name, impl] of [
+      ['wrapper', { scanPages, scanPagesAsync, sha256Pages, sha256PagesAsync, sha256Ranges, gatherPages }],
+      ['addon', n],
+      ['fallback', fallback],
+    ] as const) {
+      assert.throws(() => impl.scanPages(view, 4096), /TypeError: buffer is detached/, `${name}: scan`);
+      assert.throws(() => impl.scanPages(view, 4096, Buffer.alloc(32)), TypeError, `${name}: scan with prev`);
+      assert.throws(() => impl.scanPagesAsync(view, 4096), TypeError, `${name}: async scan`);
+      assert.throws(() => impl.scanPages(buf, 4096, detached(new Uint8Array(32))), /prev is detached/, `${name}: prev`);
+      assert.throws(() => impl.sha256Pages(view, 4096, new Uint32Array(0)), TypeError, `${name}: sha`);
+      assert.throws(() => impl.sha256PagesAsync(view, 4096, new Uint32Array(0)), TypeError, `${name}: async sha`);
+      assert.throws(() => impl.sha256Pages(buf, 4096, detached(Uint32Array.from([0]))), /pfns is detached/, `${name}: pfns`);
+      assert.throws(() => impl.gatherPages(view, 4096, new Uint32Array(0)), TypeError, `${name}: gather`);
+      assert.throws(() => impl.gatherPages(buf, 4096, Uint32Array.from([1]), detached(new Uint8Array(4096))), /out is detached/, `${name}: out`);
+      assert.throws(() => impl.sha256Ranges(view, new Uint32Array(0), new Uint32Array(0)), TypeError, `${name}: ranges`);
+      // An empty view that was never detached is fine.
+      assert.equal(impl.scanPages(new Uint8Array(0), 4096).dirty.length, 0, `${name}: empty`);
+      assert.equal(impl.scanPages(Buffer.alloc(0), 4096).fingerprints.length, 0, `${name}: empty Buffer`);
+    }
 
     // Transferred while an async scan or hash runs: the result is refused, the process lives on.
     const big = new Uint8Array(new ArrayBuffer(64 << 20));
