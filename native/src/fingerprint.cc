@@ -16,7 +16,12 @@
 // the group's "k + 1 mod 4". Portable: the same arithmetic on scalars.
 #include "fingerprint.h"
 
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(TTJ_PORTABLE_ONLY)
+#define TTJ_X86 1
 #include <immintrin.h>
+#else
+#define TTJ_X86 0
+#endif
 
 #include <cstdint>
 #include <cstdlib>
@@ -77,6 +82,7 @@ void lanes_portable(const uint8_t* p, size_t len, uint32_t lanes[32]) {
   }
 }
 
+#if TTJ_X86
 __attribute__((target("avx2"))) inline __m256i step_avx2(__m256i x, __m256i w) {
   const __m256i mul = _mm256_set1_epi32((int)kMul);
   __m256i t = _mm256_xor_si256(x, w);
@@ -149,6 +155,8 @@ __attribute__((target("avx2"))) bool is_zero_avx2(const uint8_t* p, size_t len) 
   return true;
 }
 
+#endif  // TTJ_X86
+
 bool is_zero_portable(const uint8_t* p, size_t len) {
   size_t i = 0;
   for (; i + 64 <= len; i += 64) {
@@ -163,9 +171,13 @@ bool is_zero_portable(const uint8_t* p, size_t len) {
 }
 
 bool detect_avx2() {
+#if TTJ_X86
   if (getenv("TTJ_NO_AVX2")) return false;
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2");
+#else
+  return false;
+#endif
 }
 
 const bool kAvx2 = detect_avx2();
@@ -174,7 +186,12 @@ const bool kAvx2 = detect_avx2();
 
 const char* fingerprint_simd() { return kAvx2 ? "avx2" : "portable"; }
 
-bool page_is_zero(const uint8_t* p, size_t len) { return kAvx2 ? is_zero_avx2(p, len) : is_zero_portable(p, len); }
+bool page_is_zero(const uint8_t* p, size_t len) {
+#if TTJ_X86
+  if (kAvx2) return is_zero_avx2(p, len);
+#endif
+  return is_zero_portable(p, len);
+}
 
 bool page_fingerprint(const uint8_t* p, size_t len, uint8_t out[16]) {
   if (page_is_zero(p, len)) {
@@ -183,19 +200,25 @@ bool page_fingerprint(const uint8_t* p, size_t len, uint8_t out[16]) {
   }
   uint32_t lanes[32];
   init_lanes(lanes);
+#if TTJ_X86
   if (kAvx2)
     lanes_avx2(p, len, lanes);
   else
+#endif
     lanes_portable(p, len, lanes);
   finish(lanes, len, out);
   return false;
 }
 
 void fingerprint_pages(const uint8_t* buf, size_t len, size_t first, size_t last, uint8_t* fps, uint8_t* zero) {
-  if (!kAvx2) {
+#if TTJ_X86
+  if (!kAvx2)
+#endif
+  {
     for (size_t i = first; i < last; i++) zero[i] = page_fingerprint(buf + i * len, len, fps + 16 * i);
     return;
   }
+#if TTJ_X86
   size_t pending = SIZE_MAX;  // a non-zero page waiting for a partner
   for (size_t i = first; i < last; i++) {
     const uint8_t* p = buf + i * len;
@@ -218,6 +241,7 @@ void fingerprint_pages(const uint8_t* buf, size_t len, size_t first, size_t last
     pending = SIZE_MAX;
   }
   if (pending != SIZE_MAX) page_fingerprint(buf + pending * len, len, fps + 16 * pending);
+#endif
 }
 
 }  // namespace ttj

@@ -2,8 +2,13 @@
 // (SHA-NI) when CPUID reports them, else on a portable C implementation.
 #include "sha256.h"
 
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(TTJ_PORTABLE_ONLY)
+#define TTJ_X86 1
 #include <cpuid.h>
 #include <immintrin.h>
+#else
+#define TTJ_X86 0
+#endif
 
 #include <cstdlib>
 #include <cstring>
@@ -44,6 +49,7 @@ void blocks_portable(uint32_t s[8], const uint8_t* p, size_t n) {
   }
 }
 
+#if TTJ_X86
 __attribute__((target("sha,sse4.1,ssse3"))) void blocks_shani(uint32_t s[8], const uint8_t* p, size_t n) {
   const __m128i MASK = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
   __m128i tmp = _mm_loadu_si128((const __m128i*)&s[0]);
@@ -86,8 +92,13 @@ bool detect() {
   if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
   return ssse3 && sse41 && (b & (1u << 29));
 }
+#endif  // TTJ_X86
 
+#if TTJ_X86
 const bool kShaNi = detect() && !getenv("TTJ_NO_SHA_NI");
+#else
+const bool kShaNi = false;
+#endif
 
 }  // namespace
 
@@ -96,7 +107,11 @@ bool sha_ni_available() { return kShaNi; }
 void sha256(const uint8_t* data, size_t len, uint8_t out[32]) {
   uint32_t s[8];
   memcpy(s, H0, sizeof s);
+#if TTJ_X86
   auto blocks = kShaNi ? blocks_shani : blocks_portable;
+#else
+  auto blocks = blocks_portable;
+#endif
   const size_t full = len / 64;
   if (full) blocks(s, data, full);
   uint8_t tail[128] = {0};

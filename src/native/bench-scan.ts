@@ -28,6 +28,12 @@ export interface ScanBench {
   simd?: string;
   /** Threads the native scan is split across. */
   threads: number;
+  /**
+   * Native `scanPages` of the same image once it is all zero, best of 3: only the
+   * zero check runs, so this is about the rate the machine's memory can be read
+   * at, the ceiling of any scan (the native scan of the real image is near it).
+   */
+  readCeilingGBps?: number;
 }
 
 /**
@@ -63,6 +69,8 @@ export async function benchScan(sizeMiB = 256): Promise<ScanBench> {
     res.ratio = res.nativeGBps / fallbackGBps;
     const all = Uint32Array.from({ length: pages }, (_, i) => i);
     res.sha256GBps = await best(() => n.sha256Pages(buf, ps, all), 3);
+    buf.fill(0);
+    res.readCeilingGBps = await best(() => n.scanPages(buf, ps), 3);
   }
   return res;
 }
