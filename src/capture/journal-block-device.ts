@@ -1,8 +1,8 @@
 import { ErrorCodes, TtjError } from '../errors.js';
 import type { IEvent } from '../journal/codec.js';
-import { joinAddrs } from '../journal/image-diff.js';
 import type { Journal } from '../journal/journal.js';
 import type { PageTable } from '../journal/page-table.js';
+import type { DiskState } from '../journal/vm-state.js';
 import type { JournalWriter } from '../journal/writer.js';
 import type { BlobPut } from '../store/store.js';
 import { sha256PagesAsync } from '../native/index.js';
@@ -37,6 +37,8 @@ export class JournalBlockDevice implements BlockDevice {
   /** Writes committed by this device (for tests and `ttj nbd` output). */
   writes = 0;
   private gate: Promise<void> | undefined;
+  /** Blocks of groups built but not committed yet (the base of later read-modify-writes). */
+  private readonly uncommitted = new Map<number, Buffer>();
   private openGate: (() => void) | undefined;
 
   private constructor(
@@ -45,9 +47,10 @@ export class JournalBlockDevice implements BlockDevice {
     private readonly table: () => PageTable,
     private readonly writer: JournalWriter | undefined,
     size: number,
+    blockSize: number,
   ) {
     this.size = size;
-    this.blockSize = journal.pageSize;
+    this.blockSize = blockSize;
   }
 
   get readOnly(): boolean {
@@ -61,12 +64,13 @@ export class JournalBlockDevice implements BlockDevice {
   static live(writer: JournalWriter, disk: string): JournalBlockDevice {
     const d = writer.headState.disks.get(disk);
     if (!d) throw new TtjError(ErrorCodes.BAD_ARGUMENT, `the journal has no disk ${JSON.stringify(disk)} (create it with ttj append --disk ${disk}=FILE)`, { disk });
-    return new JournalBlockDevice(writer, disk, () => writer.headState.disks.get(disk)!.table, writer, d.size);
+    return new JournalBlockDevice(writer, disk, () => writer.headState.disks.get(disk)!.table, writer, d.size, d.blockSize);
   }
 
   /** The disk as given by a folded table (a past point), read-only. */
-  static snapshot(journal: Journal, disk: string, table: PageTable): JournalBlockDevice {
-    return new JournalBlockDevice(journal, disk, () => table, undefined, table.count * journal.pageSize);
+  static snapshot(journal: Journal, disk: string, state: DiskState): JournalBlockDevice {
+    const table = state.table;
+    return new JournalBlockDevice(journal, disk, () => table, undefined, state.size, state.blockSize);
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
@@ -76,27 +80,42 @@ export class JournalBlockDevice implements BlockDevice {
   }
 
   async readInto(target: Buffer, targetOffset: number, offset: number, length: number): Promise<void> {
-    const ps = this.blockSize;
+    const bs = this.blockSize;
     const table = this.table();
-    const b0 = Math.floor(offset / ps);
-    const b1 = Math.ceil((offset + length) / ps);
-    const where: number[] = [];
-    const addrs: Buffer[] = [];
+    const b0 = Math.floor(offset / bs);
+    const b1 = Math.ceil((offset + length) / bs);
+    // Whole blocks go straight into the target; the partial ones at the edges are copied.
+    const whole: Buffer[] = [];
+    const at: number[] = [];
+    const edges: Buffer[] = [];
+    const edgeBlocks: number[] = [];
     for (let b = b0; b < b1; b++) {
-      if (!table.isZero(b)) {
-        where.push(b);
-        addrs.push(Buffer.from(table.get(b)));
+      const start = b * bs;
+      const from = Math.max(start, offset);
+      const to = Math.min(start + bs, offset + length);
+      if (table.isZero(b)) target.fill(0, targetOffset + (from - offset), targetOffset + (to - offset));
+      else if (from === start && to === start + bs) {
+        whole.push(Buffer.from(table.get(b)));
+        at.push(targetOffset + (start - offset));
+      } else {
+        edges.push(Buffer.from(table.get(b)));
+        edgeBlocks.push(b);
       }
     }
-    target.fill(0, targetOffset, targetOffset + length);
-    if (!addrs.length) return;
-    // The zstd frame checksum guards these reads; fold and verify re-hash with SHA-256.
-    await this.journal.store.readBlobs(addrs, (i, data) => {
-      const start = where[i]! * ps;
-      const from = Math.max(start, offset);
-      const to = Math.min(start + ps, offset + length);
-      data.copy(target, targetOffset + (from - offset), from - start, to - start);
-    }, { verify: false });
+    const reads: Promise<void>[] = [];
+    if (whole.length) reads.push(this.journal.store.readBlobsInto(whole, target, at));
+    if (edges.length) {
+      // The zstd frame checksum guards these reads; fold and verify re-hash with SHA-256.
+      reads.push(
+        this.journal.store.readBlobs(edges, (i, data) => {
+          const start = edgeBlocks[i]! * bs;
+          const from = Math.max(start, offset);
+          const to = Math.min(start + bs, offset + length);
+          data.copy(target, targetOffset + (from - offset), from - start, to - start);
+        }, { verify: false }),
+      );
+    }
+    await Promise.all(reads);
   }
 
   write(offset: number, data: Buffer, opts: { fua: boolean }): Promise<void> {
@@ -150,73 +169,97 @@ export class JournalBlockDevice implements BlockDevice {
     });
   }
 
+  /**
+   * Commits queued writes in groups, pipelined: while one group is being committed
+   * (pack write, LevelDB batch), the next one is built (read-modify-write of edge
+   * blocks, SHA-256). Writes are acknowledged only when their group's commit resolved.
+   * If a commit fails, every group built on top of it fails too (their edge blocks
+   * may hold its bytes), so the journal never holds a write whose base was lost.
+   */
   private async drain(): Promise<void> {
+    let previous: Promise<void> = Promise.resolve();
+    let failure: unknown;
+    const inFlight = new Set<Promise<void>>();
     while (this.queue.length) {
       while (this.gate) await this.gate;
       const ops = this.queue.splice(0, GROUP_COMMIT_MAX);
+      let built: { bodies: IEvent[]; blobs: BlobPut[]; written: Map<number, Buffer> };
       try {
-        const { bodies, blobs } = await this.build(ops);
-        await this.writer!.commit(bodies, blobs, { sync: ops.some((o) => o.fua) });
-        this.writes += ops.length;
-        for (const o of ops) o.resolve();
+        built = await this.build(ops);
       } catch (e) {
         for (const o of ops) o.reject(e);
+        continue;
       }
+      for (const [b, data] of built.written) this.uncommitted.set(b, data);
+      const after = previous;
+      const commit = (async () => {
+        try {
+          await after.catch(() => undefined);
+          if (failure !== undefined) throw failure;
+          await this.writer!.commit(built.bodies, built.blobs, { sync: ops.some((o) => o.fua) });
+          this.writes += ops.length;
+          for (const o of ops) o.resolve();
+        } catch (e) {
+          failure ??= e;
+          for (const o of ops) o.reject(e);
+        } finally {
+          for (const [b, data] of built.written) if (this.uncommitted.get(b) === data) this.uncommitted.delete(b);
+        }
+      })();
+      previous = commit;
+      inFlight.add(commit);
+      void commit.finally(() => inFlight.delete(commit));
+      // One group committing and one being built at a time.
+      if (inFlight.size >= 2) await Promise.race(inFlight);
+      if (failure !== undefined && inFlight.size === 0) failure = undefined;
     }
+    await Promise.all(inFlight);
   }
 
   /** Turns writes into block-aligned disk-write events (read-modify-write at the edges). */
-  private async build(ops: PendingWrite[]): Promise<{ bodies: IEvent[]; blobs: BlobPut[] }> {
-    const ps = this.blockSize;
-    const zero = zeroPage(ps);
+  private async build(ops: PendingWrite[]): Promise<{ bodies: IEvent[]; blobs: BlobPut[]; written: Map<number, Buffer> }> {
+    const bs = this.blockSize;
+    const zero = zeroPage(bs);
     const overlay = new Map<number, Buffer>(); // blocks written earlier in this group
     const bodies: IEvent[] = [];
     const blobs: BlobPut[] = [];
-    const base = async (b: number): Promise<Buffer> => {
-      const o = overlay.get(b);
-      if (o) return Buffer.from(o);
-      const buf = Buffer.alloc(ps);
-      await this.readInto(buf, 0, b * ps, ps);
-      return buf;
+    const base = async (b: number, into: Buffer, at: number): Promise<void> => {
+      const o = overlay.get(b) ?? this.uncommitted.get(b);
+      if (o) o.copy(into, at);
+      else await this.readInto(into, at, b * bs, bs);
     };
     for (const op of ops) {
-      const b0 = Math.floor(op.offset / ps);
-      const b1 = Math.ceil((op.offset + op.length) / ps);
+      const b0 = Math.floor(op.offset / bs);
+      const b1 = Math.ceil((op.offset + op.length) / bs);
+      const start = b0 * bs;
+      const end = b1 * bs;
+      // The blocks the write covers, as one buffer: the payload itself when it is
+      // block-aligned (no copy), else the old edge blocks with the payload laid over.
+      let full: Buffer | undefined;
+      if (op.data && op.offset === start && op.length === end - start) full = op.data;
+      else if (op.data || op.offset !== start || op.offset + op.length !== end) {
+        full = Buffer.allocUnsafe(end - start);
+        if (op.offset !== start) await base(b0, full, 0);
+        if (op.offset + op.length !== end && (b1 - 1 !== b0 || op.offset === start)) await base(b1 - 1, full, end - start - bs);
+        if (op.data) op.data.copy(full, op.offset - start);
+        else full.fill(0, op.offset - start, op.offset - start + op.length);
+      }
       const blocks: number[] = [];
-      const addrs: Buffer[] = [];
       const zeroBlocks: number[] = [];
-      const datas: Buffer[] = [];
-      for (let b = b0; b < b1; b++) {
-        const start = b * ps;
-        const from = Math.max(start, op.offset);
-        const to = Math.min(start + ps, op.offset + op.length);
-        let block: Buffer;
-        if (from === start && to === start + ps) {
-          block = op.data ? op.data.subarray(from - op.offset, to - op.offset) : zero;
-        } else {
-          block = await base(b);
-          if (op.data) op.data.copy(block, from - start, from - op.offset, to - op.offset);
-          else block.fill(0, from - start, to - start);
-        }
-        overlay.set(b, block);
-        if (block === zero || block.equals(zero)) zeroBlocks.push(b - b0);
-        else {
-          blocks.push(b - b0);
-          datas.push(block);
-        }
+      for (let i = 0; i < b1 - b0; i++) {
+        const block = full?.subarray(i * bs, (i + 1) * bs);
+        overlay.set(b0 + i, block ?? zero);
+        if (!block || block.equals(zero)) zeroBlocks.push(i);
+        else blocks.push(i);
       }
       // The new blocks' addresses in one call (native SHA-256 on both cores when loaded).
-      if (datas.length) {
-        const all = Buffer.concat(datas);
-        const hashes = await sha256PagesAsync(all, ps, Uint32Array.from(datas, (_, i) => i));
-        datas.forEach((data, i) => {
-          const addr = Buffer.from(hashes.subarray(i * 32, (i + 1) * 32));
-          addrs.push(addr);
-          blobs.push({ addr, data });
-        });
+      let addrs: Buffer = Buffer.alloc(0);
+      if (blocks.length) {
+        addrs = await sha256PagesAsync(full!, bs, Uint32Array.from(blocks));
+        blocks.forEach((i, k) => blobs.push({ addr: addrs.subarray(k * 32, (k + 1) * 32), data: full!.subarray(i * bs, (i + 1) * bs) }));
       }
-      bodies.push({ diskWrite: { disk: this.disk, offset: b0 * ps, length: (b1 - b0) * ps, blocks, addrs: joinAddrs(addrs), zeroBlocks } });
+      bodies.push({ diskWrite: { disk: this.disk, offset: start, length: end - start, blocks, addrs, zeroBlocks } });
     }
-    return { bodies, blobs };
+    return { bodies, blobs, written: overlay };
   }
 }

@@ -52,7 +52,7 @@ export async function serveDisk(journalDir: string, opts: ServeDiskOptions): Pro
       const { state } = await foldState(journal, at);
       const d = state.disks.get(opts.disk);
       if (!d) throw new TtjError(ErrorCodes.BAD_ARGUMENT, `the journal has no disk ${JSON.stringify(opts.disk)} at ${at}`, { disk: opts.disk });
-      device = JournalBlockDevice.snapshot(journal, opts.disk, d.table);
+      device = JournalBlockDevice.snapshot(journal, opts.disk, d);
     } catch (e) {
       await journal.close();
       throw e;

@@ -160,6 +160,7 @@ export namespace ttj {
             $unknowns?: Uint8Array[];
             name: string;
             size: number;
+            blockSize: number;
             static create(properties: ttj.v1.DiskCreate.$Shape): ttj.v1.DiskCreate & ttj.v1.DiskCreate.$Shape;
             static create(properties?: ttj.v1.DiskCreate.$Properties): ttj.v1.DiskCreate;
             static encode(m: ttj.v1.DiskCreate.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
@@ -171,6 +172,7 @@ export namespace ttj {
             interface $Properties {
                 name?: (string|null);
                 size?: (number|null);
+                blockSize?: (number|null);
                 $unknowns?: Uint8Array[];
             }
             type $Shape = ttj.v1.DiskCreate.$Properties;

@@ -1066,6 +1066,7 @@ export const ttj = $root.ttj = (() => {
              * @typedef {Object} ttj.v1.DiskCreate.$Properties
              * @property {string|null} [name] DiskCreate name
              * @property {number|null} [size] DiskCreate size
+             * @property {number|null} [blockSize] DiskCreate blockSize
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -1114,6 +1115,14 @@ export const ttj = $root.ttj = (() => {
             DiskCreate.prototype.size = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
 
             /**
+             * DiskCreate blockSize.
+             * @member {number} blockSize
+             * @memberof ttj.v1.DiskCreate
+             * @instance
+             */
+            DiskCreate.prototype.blockSize = 0;
+
+            /**
              * Creates a new DiskCreate instance using the specified properties.
              * @function create
              * @memberof ttj.v1.DiskCreate
@@ -1149,6 +1158,8 @@ export const ttj = $root.ttj = (() => {
                     w.uint32(/* id 1, wireType 2 =*/10).string(m.name);
                 if (m.size != null && $Object.hasOwnProperty.call(m, "size") && (typeof m.size === "object" ? m.size.low || m.size.high : m.size !== 0))
                     w.uint32(/* id 2, wireType 0 =*/16).uint64(m.size);
+                if (m.blockSize != null && $Object.hasOwnProperty.call(m, "blockSize") && m.blockSize !== 0)
+                    w.uint32(/* id 3, wireType 0 =*/24).uint32(m.blockSize);
                 if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                     for (var i = 0; i < m.$unknowns.length; ++i)
                         w.raw(m.$unknowns[i]);
@@ -1209,6 +1220,15 @@ export const ttj = $root.ttj = (() => {
                                 m.size = v;
                             else
                                 delete m.size;
+                            continue;
+                        }
+                    case 3: {
+                            if (u !== 0)
+                                break;
+                            if (v = r.uint32())
+                                m.blockSize = v;
+                            else
+                                delete m.blockSize;
                             continue;
                         }
                     }

@@ -5,10 +5,33 @@ import { chunkContent, DEVICE_CHUNK, FRAME_CHUNK } from './chunks.js';
 import type { IEvent } from './codec.js';
 import { diffImage, joinAddrs, type ImageDiff } from './image-diff.js';
 import { pngInfo } from './png.js';
+import { MAX_DISK_BLOCK_SIZE } from './vm-state.js';
 import type { CommitResult, JournalWriter } from './writer.js';
 
 /** Entries per PageBatch / DiskWrite event. */
 export const BATCH_ENTRIES = 4096;
+
+/** Block size of a new disk when none is given: 64 KiB, like qcow2's default cluster. */
+export const DEFAULT_DISK_BLOCK_SIZE = 64 * 1024;
+
+/**
+ * The block size a new disk of `size` bytes gets: `wanted` (default
+ * {@link DEFAULT_DISK_BLOCK_SIZE}), or without `wanted` the largest power of two
+ * up to it that divides the size (at least the page size).
+ * @throws TtjError BAD_ARGUMENT (a block size that is not a power of two from the page size to 1 MiB), SIZE_MISMATCH.
+ */
+export function diskBlockSizeFor(size: number, pageSize: number, wanted?: number): number {
+  if (wanted !== undefined) {
+    if (!Number.isInteger(wanted) || wanted < pageSize || wanted > MAX_DISK_BLOCK_SIZE || (wanted & (wanted - 1)) !== 0) {
+      throw new TtjError(ErrorCodes.BAD_ARGUMENT, `disk block size ${wanted} is not a power of two from the page size (${pageSize}) to 1 MiB`);
+    }
+    if (size % wanted) throw new TtjError(ErrorCodes.SIZE_MISMATCH, `a disk of ${size} bytes is not a whole number of ${wanted}-byte blocks`, { actual: size });
+    return wanted;
+  }
+  let bs = Math.max(DEFAULT_DISK_BLOCK_SIZE, pageSize);
+  while (bs > pageSize && size % bs) bs /= 2;
+  return bs;
+}
 
 /** Inputs of one epoch appended from plain images (any hypervisor's). */
 export interface ImageEpochInput {
@@ -28,6 +51,11 @@ export interface ImageEpochInput {
    * changed are hashed. The caller guarantees the head's memory came from that append.
    */
   memoryFingerprints?: Buffer;
+  /**
+   * Block size of disks created by this append (existing disks keep theirs).
+   * Default: {@link DEFAULT_DISK_BLOCK_SIZE}, or the largest power of two below it that divides the disk's size.
+   */
+  diskBlockSize?: number;
   /** Progress in bytes scanned. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -93,6 +121,7 @@ export async function appendImages(w: JournalWriter, input: ImageEpochInput): Pr
   }
   const seen = new Set<string>();
   const diskSizes: number[] = [];
+  const blockSizes: number[] = [];
   for (const d of disks) {
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(d.name)) throw new TtjError(ErrorCodes.BAD_ARGUMENT, `bad disk name ${JSON.stringify(d.name)} (letters, digits, . _ -)`);
     if (seen.has(d.name)) throw new TtjError(ErrorCodes.BAD_ARGUMENT, `disk ${d.name} is given twice`);
@@ -104,6 +133,7 @@ export async function appendImages(w: JournalWriter, input: ImageEpochInput): Pr
       throw new TtjError(ErrorCodes.SIZE_MISMATCH, `disk ${d.name} is ${have.size} bytes in the journal but ${d.path} is ${size}`, { path: d.path, expected: have.size, actual: size });
     }
     diskSizes.push(size);
+    blockSizes.push(have ? have.blockSize : diskBlockSizeFor(size, ps, input.diskBlockSize));
   }
   const device = input.device === undefined ? undefined : await bytesOf(input.device);
   const frames: { data: Buffer; width: number; height: number }[] = [];
@@ -140,11 +170,12 @@ export async function appendImages(w: JournalWriter, input: ImageEpochInput): Pr
     for (let i = 0; i < disks.length; i++) {
       const d = disks[i]!;
       const have = state.disks.get(d.name);
-      if (!have) bodies.push({ diskCreate: { name: d.name, size: diskSizes[i]! } });
-      const diff = await diffImage(d.path, ps, have?.table, progress(done));
+      const bs = blockSizes[i]!;
+      if (!have) bodies.push({ diskCreate: { name: d.name, size: diskSizes[i]!, blockSize: bs } });
+      const diff = await diffImage(d.path, bs, have?.table, progress(done));
       done += diskSizes[i]!;
       diskBlocks += diff.pfns.length + diff.zeroPfns.length;
-      diskWrites(d.name, ps, diff, bodies);
+      diskWrites(d.name, bs, diff, bodies);
       blobs.push(...diff.blobs);
     }
     if (device) {

@@ -86,7 +86,7 @@ export async function fold(j: Journal, opts: FoldOptions): Promise<FoldManifest>
       m.memory = { file: 'memory.raw', size: st.memorySize, root: st.memory.root().toString('hex'), nonZeroPages: st.memory.nonZero() };
     }
     for (const [name, d] of [...st.disks].sort(([a], [b]) => a.localeCompare(b))) {
-      await writeTable(j, d.table, st.pageSize, target(join('disks', `${name}.raw`)), progress);
+      await writeTable(j, d.table, d.blockSize, target(join('disks', `${name}.raw`)), progress);
       m.disks.push({ name, file: `disks/${name}.raw`, size: d.size, root: d.table.root().toString('hex') });
     }
     if (st.device) {
@@ -112,8 +112,10 @@ export async function fold(j: Journal, opts: FoldOptions): Promise<FoldManifest>
 
 /** Writes a table's content (memory or disk) to `path`, in groups of pages; the next group is fetched while one is written. */
 async function writeTable(j: Journal, table: PageTable, pageSize: number, path: string, progress: (n: number) => void): Promise<void> {
+  // Groups of 32 MiB whatever the page or block size.
+  const per = Math.max(1, Math.floor((FOLD_GROUP_PAGES * 4096) / pageSize));
   const fetchGroup = async (first: number): Promise<Buffer> => {
-    const n = Math.min(FOLD_GROUP_PAGES, table.count - first);
+    const n = Math.min(per, table.count - first);
     const group = Buffer.alloc(n * pageSize);
     const where: number[] = [];
     const addrs: Buffer[] = [];
@@ -125,7 +127,7 @@ async function writeTable(j: Journal, table: PageTable, pageSize: number, path: 
     }
     if (addrs.length) {
       await j.store.readBlobs(addrs, (k, b) => {
-        if (b.length !== pageSize) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[k]!.toString('hex')} is ${b.length} bytes, not a page`, { addr: addrs[k]!.toString('hex') });
+        if (b.length !== pageSize) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[k]!.toString('hex')} is ${b.length} bytes, not a ${pageSize}-byte page or block`, { addr: addrs[k]!.toString('hex') });
         b.copy(group, where[k]! * pageSize);
       });
     }
@@ -134,9 +136,9 @@ async function writeTable(j: Journal, table: PageTable, pageSize: number, path: 
   const fh = await open(path, 'w');
   try {
     let pending: Promise<Buffer> | undefined = table.count > 0 ? fetchGroup(0) : undefined;
-    for (let first = 0; pending; first += FOLD_GROUP_PAGES) {
+    for (let first = 0; pending; first += per) {
       const group = await pending;
-      const following = first + FOLD_GROUP_PAGES;
+      const following = first + per;
       pending = following < table.count ? fetchGroup(following) : undefined;
       pending?.catch(() => undefined); // awaited on the next turn; don't let it float unhandled
       await fh.write(group, 0, group.length, first * pageSize);

@@ -67,7 +67,7 @@ export async function forkJournal(parent: Journal, at: string, dir: string, comm
     }
   }
   for (const [name, d] of state.disks) {
-    bodies.push({ diskCreate: { name, size: d.size } });
+    bodies.push({ diskCreate: { name, size: d.size, blockSize: d.blockSize } });
     const { idx, addrs } = entries(d.table);
     for (let i = 0; i < idx.length; i += BATCH_ENTRIES) {
       const part = idx.slice(i, i + BATCH_ENTRIES);
@@ -75,8 +75,8 @@ export async function forkJournal(parent: Journal, at: string, dir: string, comm
       bodies.push({
         diskWrite: {
           disk: name,
-          offset: first * parent.pageSize,
-          length: (part[part.length - 1]! - first + 1) * parent.pageSize,
+          offset: first * d.blockSize,
+          length: (part[part.length - 1]! - first + 1) * d.blockSize,
           blocks: part.map((b) => b - first),
           addrs: Buffer.concat(addrs.slice(i, i + BATCH_ENTRIES)),
         },

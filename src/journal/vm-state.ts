@@ -13,11 +13,16 @@ export interface DeviceRef {
   contentHash: Buffer;
 }
 
-/** A disk: its fixed size and its block table. */
+/** A disk: its fixed size, its block size and its block table. */
 export interface DiskState {
   size: number;
+  /** Bytes per block (a power of two, at least the page size). */
+  blockSize: number;
   table: PageTable;
 }
+
+/** Largest disk block size (1 MiB). */
+export const MAX_DISK_BLOCK_SIZE = 1024 * 1024;
 
 /**
  * The VM state at one point of the stream, as content addresses only (no page
@@ -50,12 +55,14 @@ export class VmState {
         return;
       }
       case 'diskCreate': {
-        const { name, size } = ev.diskCreate as ttj.v1.DiskCreate;
+        const { name, size, blockSize } = ev.diskCreate as ttj.v1.DiskCreate;
         const n = Number(size);
+        const bs = blockSize || this.pageSize;
         if (!name || !/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw bad(`bad disk name ${JSON.stringify(name)}`);
         if (this.disks.has(name)) throw bad(`disk ${name} already exists`);
-        if (n <= 0 || n % this.pageSize) throw bad(`disk size ${n} is not a positive multiple of the page size`);
-        this.disks.set(name, { size: n, table: new PageTable(n / this.pageSize) });
+        if (bs < this.pageSize || bs > MAX_DISK_BLOCK_SIZE || (bs & (bs - 1)) !== 0) throw bad(`disk block size ${bs} is not a power of two from the page size to 1 MiB`);
+        if (n <= 0 || n % bs) throw bad(`disk size ${n} is not a positive multiple of its block size ${bs}`);
+        this.disks.set(name, { size: n, blockSize: bs, table: new PageTable(n / bs) });
         return;
       }
       case 'pages': {
@@ -82,9 +89,10 @@ export class VmState {
         if (!d) throw bad(`write to unknown disk ${w.disk}`);
         const off = Number(w.offset);
         const len = Number(w.length);
-        if (off % this.pageSize || len % this.pageSize || off + len > d.size) throw bad(`disk write ${off}+${len} is misaligned or beyond disk ${w.disk}`);
-        const first = off / this.pageSize;
-        const count = len / this.pageSize;
+        const bs = d.blockSize;
+        if (off % bs || len % bs || off + len > d.size) throw bad(`disk write ${off}+${len} is misaligned or beyond disk ${w.disk}`);
+        const first = off / bs;
+        const count = len / bs;
         const addrs = buf(w.addrs);
         if (addrs.length !== w.blocks.length * ADDR_LEN) throw bad('disk write addresses do not match its blocks');
         for (let i = 0; i < w.blocks.length; i++) {
@@ -125,6 +133,8 @@ export class VmState {
       const d = this.disks.get(name)!;
       const h = Buffer.alloc(8);
       h.writeUIntLE(d.size, 0, 6);
+      // log2 of a block size other than the page size (0 keeps earlier roots unchanged).
+      if (d.blockSize !== this.pageSize) h.writeUInt16LE(Math.log2(d.blockSize), 6);
       parts.push(Buffer.from(name + '\0'), h, d.table.root());
     }
     parts.push(Buffer.from('device\0'), this.device ? this.device.contentHash : ZERO_ADDR);
@@ -163,7 +173,7 @@ export class VmState {
     const s = new VmState(this.pageSize);
     s.memorySize = this.memorySize;
     s.memory = this.memory?.clone();
-    for (const [k, d] of this.disks) s.disks.set(k, { size: d.size, table: d.table.clone() });
+    for (const [k, d] of this.disks) s.disks.set(k, { size: d.size, blockSize: d.blockSize, table: d.table.clone() });
     s.device = this.device;
     return s;
   }
@@ -194,7 +204,7 @@ export class VmState {
       version: 1,
       pageSize: this.pageSize,
       memory: this.memory ? { size: this.memorySize, chunks: table(this.memory) } : undefined,
-      disks: Object.fromEntries([...this.disks].map(([k, d]) => [k, { size: d.size, chunks: table(d.table) }])),
+      disks: Object.fromEntries([...this.disks].map(([k, d]) => [k, { size: d.size, blockSize: d.blockSize, chunks: table(d.table) }])),
       device: this.device
         ? { length: this.device.length, chunkSize: this.device.chunkSize, chunkAddrs: this.device.chunkAddrs.toString('hex'), contentHash: this.device.contentHash.toString('hex') }
         : undefined,
@@ -210,12 +220,15 @@ export class VmState {
     const [data] = await store.getBlobs([addr]);
     const kf = JSON.parse(data!.toString('utf8')) as KeyframeJson;
     const s = new VmState(kf.pageSize);
-    const load = async (size: number, chunks: string[]) => PageTable.fromChunks(size / kf.pageSize, await store.getBlobs(chunks.map((c) => Buffer.from(c, 'hex'))));
+    const load = async (count: number, chunks: string[]) => PageTable.fromChunks(count, await store.getBlobs(chunks.map((c) => Buffer.from(c, 'hex'))));
     if (kf.memory) {
       s.memorySize = kf.memory.size;
-      s.memory = await load(kf.memory.size, kf.memory.chunks);
+      s.memory = await load(kf.memory.size / kf.pageSize, kf.memory.chunks);
     }
-    for (const [name, d] of Object.entries(kf.disks)) s.disks.set(name, { size: d.size, table: await load(d.size, d.chunks) });
+    for (const [name, d] of Object.entries(kf.disks)) {
+      const blockSize = d.blockSize ?? kf.pageSize;
+      s.disks.set(name, { size: d.size, blockSize, table: await load(d.size / blockSize, d.chunks) });
+    }
     if (kf.device) {
       s.device = {
         length: kf.device.length,
@@ -232,6 +245,7 @@ interface KeyframeJson {
   version: 1;
   pageSize: number;
   memory?: { size: number; chunks: string[] };
-  disks: Record<string, { size: number; chunks: string[] }>;
+  /** blockSize absent = the page size (keyframes written before block sizes existed). */
+  disks: Record<string, { size: number; blockSize?: number; chunks: string[] }>;
   device?: { length: number; chunkSize: number; chunkAddrs: string; contentHash: string };
 }

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCodes, isTtjError } from '../errors.js';
@@ -97,6 +98,27 @@ export function storeComplianceSuite(name: string, factory: StoreFactory): void 
       const st = await store.stats();
       assert.equal(st.blobs, 2);
       assert.ok(st.storedBytes > 0 && st.storedBytes < st.rawBytes);
+    });
+
+    it('copies blobs into a buffer at given offsets, compressible or not, and names a missing one', async () => {
+      const a = blob('a');
+      const noise = randomBytes(64 * 1024); // incompressible: a store may keep it as it is
+      const r = { addr: sha256(noise), data: noise };
+      const more = randomBytes(64 * 1024);
+      const m = { addr: sha256(more), data: more };
+      await store.append({ expectedHead: -1, events: [Buffer.from('1')], blobs: [r, m, a] });
+      const target = Buffer.alloc(10 + 2 * 65536 + a.data.length + 7, 0xee);
+      // Adjacent in storage and in the target, then out of order.
+      await store.readBlobsInto([r.addr, m.addr, a.addr], target, [10, 10 + 65536, 10 + 2 * 65536]);
+      assert.ok(target.subarray(10, 10 + 65536).equals(noise));
+      assert.ok(target.subarray(10 + 65536, 10 + 2 * 65536).equals(more));
+      assert.ok(target.subarray(10 + 2 * 65536, 10 + 2 * 65536 + a.data.length).equals(a.data));
+      assert.equal(target[9], 0xee);
+      assert.equal(target[target.length - 1], 0xee);
+      const back = Buffer.alloc(2 * 65536);
+      await store.readBlobsInto([m.addr, r.addr], back, [0, 65536]);
+      assert.ok(back.subarray(0, 65536).equals(more) && back.subarray(65536).equals(noise));
+      await assert.rejects(store.readBlobsInto([r.addr, blob('zzz').addr], back, [0, 65536]), (e) => isTtjError(e, ErrorCodes.CORRUPT_BLOB));
     });
 
     it('fails with CORRUPT_BLOB for a blob it does not have', async () => {

@@ -20,7 +20,7 @@ import { serveKv } from './kv-server.js';
 import { LevelKv } from './level-kv.js';
 import { RemoteKv } from './remote-kv.js';
 import { ReconnectingKv } from './reconnecting-kv.js';
-import { decodeLocation, encodeLocation, PackReader, PackWriter, type BlobLocation } from './pack-files.js';
+import { decodeLocation, encodeLocation, isStored, PackReader, PackWriter, type BlobLocation } from './pack-files.js';
 import { acquireWriterLock, readLockHolder } from './writer-lock.js';
 import type { AppendBatch, AppendResult, IndexRange, JournalStore, StoreHead, StoreStats, StoredEvent } from './store.js';
 
@@ -34,6 +34,8 @@ const K_STATS = 's';
 const K_SYNC = 'y';
 /** Blob locations looked up per LevelDB getMany call (slices run in parallel). */
 const LOOKUP_SLICE = 1024;
+/** Blob locations kept in memory (most recently used; ~100 bytes each). */
+const LOCATION_CACHE_ENTRIES = 65536;
 /** Pack blocks read and decompressed at once by getBlobs. */
 const READ_CONCURRENCY = 4;
 const parsedLocation = (v: Buffer) => decodeLocation(v);
@@ -72,6 +74,12 @@ export class LocalStore implements JournalStore {
   private appending: Promise<unknown> = Promise.resolve();
   private release: (() => Promise<void>) | undefined;
   private stopServing: (() => Promise<void>) | undefined;
+  /**
+   * Recently appended or looked-up blob locations by blob key. Blobs are never moved
+   * or deleted, so an entry never goes stale; entries are added only once their
+   * LevelDB batch is written.
+   */
+  private readonly locations = new Map<string, Buffer>();
 
   private constructor(dir: string, private readonly kv: KvReader, readonly writable: boolean) {
     this.location = dir;
@@ -155,7 +163,7 @@ export class LocalStore implements JournalStore {
       if (!fresh.has(k)) fresh.set(k, b.data);
     }
     const keys = [...fresh.keys()];
-    const have = keys.length ? await kv.getMany(keys) : [];
+    const have = keys.length ? await this.lookup(keys) : [];
     keys.forEach((k, i) => {
       if (have[i]) fresh.delete(k);
     });
@@ -163,10 +171,15 @@ export class LocalStore implements JournalStore {
     const before = this.writer.bytesWritten;
     let group: [string, Buffer][] = [];
     let groupBytes = 0;
+    const placed: [string, Buffer][] = [];
     const flush = async () => {
       if (!group.length) return;
       const locs = await this.writer!.appendBlock(group.map((g) => g[1]));
-      group.forEach(([k], i) => ops.push({ type: 'put', key: k, value: encodeLocation(locs[i]!) }));
+      group.forEach(([k], i) => {
+        const value = encodeLocation(locs[i]!);
+        ops.push({ type: 'put', key: k, value });
+        placed.push([k, value]);
+      });
       group = [];
       groupBytes = 0;
     };
@@ -201,6 +214,7 @@ export class LocalStore implements JournalStore {
     stats.storedBytes += storedBytes;
     ops.push({ type: 'put', key: K_STATS, value: Buffer.from(JSON.stringify(stats)) });
     await kv.batch(ops, { sync });
+    for (const [k, v] of placed) this.remember(k, v);
     return { head: { seq, hash }, newBlobs: fresh.size, newBytes, storedBytes };
   }
 
@@ -231,7 +245,36 @@ export class LocalStore implements JournalStore {
   }
 
   async hasBlobs(addrs: Buffer[]): Promise<boolean[]> {
-    return (await this.kv.getMany(addrs.map(blobKey))).map((v) => v !== undefined);
+    return (await this.lookup(addrs.map(blobKey))).map((v) => v !== undefined);
+  }
+
+  /** Locations by blob key: the cache first, then LevelDB (in parallel slices) for the rest. */
+  private async lookup(keys: string[]): Promise<(Buffer | undefined)[]> {
+    const out = new Array<Buffer | undefined>(keys.length);
+    const missing: number[] = [];
+    keys.forEach((k, i) => {
+      const v = this.locations.get(k);
+      if (v) out[i] = v;
+      else missing.push(i);
+    });
+    if (!missing.length) return out;
+    const missKeys = missing.map((i) => keys[i]!);
+    const slices: Promise<(Buffer | undefined)[]>[] = [];
+    for (let i = 0; i < missKeys.length; i += LOOKUP_SLICE) slices.push(this.kv.getMany(missKeys.slice(i, i + LOOKUP_SLICE)));
+    const found = (await Promise.all(slices)).flat();
+    // Small lookups (a disk read, an NBD write) are cached; a fold's bulk lookups would only churn the cache.
+    const cache = missKeys.length <= 4096;
+    found.forEach((v, j) => {
+      out[missing[j]!] = v;
+      if (v && cache) this.remember(missKeys[j]!, v);
+    });
+    return out;
+  }
+
+  private remember(key: string, location: Buffer): void {
+    const m = this.locations;
+    if (m.size >= LOCATION_CACHE_ENTRIES) m.delete(m.keys().next().value as string);
+    m.set(key, location);
   }
 
   async sync(): Promise<void> {
@@ -253,10 +296,7 @@ export class LocalStore implements JournalStore {
 
   async readBlobs(addrs: Buffer[], onBlob: (index: number, data: Buffer) => void, opts: { verify?: boolean } = {}): Promise<void> {
     // Look the locations up in parallel slices (LevelDB serves each slice on its own thread).
-    const keys = addrs.map(blobKey);
-    const slices: Promise<(Buffer | undefined)[]>[] = [];
-    for (let i = 0; i < keys.length; i += LOOKUP_SLICE) slices.push(this.kv.getMany(keys.slice(i, i + LOOKUP_SLICE)));
-    const locs = (await Promise.all(slices)).flat();
+    const locs = await this.lookup(addrs.map(blobKey));
     const byBlock = new Map<string, { loc: BlobLocation; items: number[] }>();
     locs.forEach((v, i) => {
       if (!v) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[i]!.toString('hex')} is not in the store`, { addr: addrs[i]!.toString('hex') });
@@ -298,6 +338,34 @@ export class LocalStore implements JournalStore {
       }
     };
     await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, blocks.length) }, worker));
+  }
+
+  async readBlobsInto(addrs: Buffer[], target: Buffer, at: number[]): Promise<void> {
+    const locs = await this.lookup(addrs.map(blobKey));
+    // Items of stored blocks are copied from the pack files directly, adjacent ones
+    // (a write that was appended together) in one read; the rest through the block cache.
+    const runs: { pack: number; offset: number; itemOff: number; at: number; len: number }[] = [];
+    const viaBlocks: number[] = [];
+    const parsed = locs.map((v, i) => {
+      if (!v) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[i]!.toString('hex')} is not in the store`, { addr: addrs[i]!.toString('hex') });
+      return decodeLocation(v);
+    });
+    const order = parsed.map((_, i) => i).sort((a, b) => parsed[a]!.pack - parsed[b]!.pack || parsed[a]!.offset - parsed[b]!.offset || parsed[a]!.itemOff - parsed[b]!.itemOff);
+    for (const i of order) {
+      const l = parsed[i]!;
+      if (!isStored(l)) {
+        viaBlocks.push(i);
+        continue;
+      }
+      const last = runs[runs.length - 1];
+      if (last && last.pack === l.pack && last.offset === l.offset && last.itemOff + last.len === l.itemOff && last.at + last.len === at[i]) last.len += l.itemLen;
+      else runs.push({ pack: l.pack, offset: l.offset, itemOff: l.itemOff, at: at[i]!, len: l.itemLen });
+    }
+    const reads = runs.map((r) => this.packs.readStored(r.pack, r.offset, r.itemOff, target, r.at, r.len));
+    if (viaBlocks.length) {
+      reads.push(this.readBlobs(viaBlocks.map((i) => addrs[i]!), (k, data) => data.copy(target, at[viaBlocks[k]!]!), { verify: false }));
+    }
+    await Promise.all(reads);
   }
 
   async *listBlobs(): AsyncIterable<Buffer> {

@@ -4,7 +4,11 @@
  * location of each blob, so its compactions never rewrite blob bytes.
  *
  * Block layout: `"TTJB" | u32 raw length | u32 compressed length | u32 item count |
- * zstd frame (with content checksum) of the concatenated items`.
+ * zstd frame (with content checksum) of the concatenated items`, or, for items that
+ * zstd does not shrink, `"TTJR" | u32 raw length | u32 raw length | u32 item count |
+ * the items as they are` (a stored block: reads copy straight from the file). A
+ * location names a stored block exactly when its compressed and raw lengths are equal
+ * (a zstd block is always written smaller than its items).
  */
 import { open, readdir, mkdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +16,16 @@ import { compress, decompress } from 'zstd-napi';
 import { ErrorCodes, TtjError } from '../errors.js';
 
 export const BLOCK_MAGIC = 0x424a5454; // "TTJB" little-endian
+export const BLOCK_MAGIC_STORED = 0x524a5454; // "TTJR" little-endian
+/** Items of at least this size are probed: when the first does not compress, the block is stored as it is. */
+const PROBE_MIN = 16 * 1024;
+/** A probe that compresses to more than this fraction of its size means "store". */
+const PROBE_RATIO = 0.97;
+
+/** True when the location is inside a stored (uncompressed) block. */
+export function isStored(l: Pick<BlobLocation, 'clen' | 'rawLen'>): boolean {
+  return l.clen === l.rawLen;
+}
 export const BLOCK_HEADER = 16;
 /** A pack file is closed and a new one started past this size (1 GiB). */
 export const PACK_ROTATE_BYTES = 1024 * 1024 * 1024;
@@ -94,21 +108,36 @@ export class PackWriter {
   /** Compresses `items` into one block and appends it; returns each item's location. */
   async appendBlock(items: Buffer[]): Promise<BlobLocation[]> {
     await this.ensureOpen();
-    const raw = items.length === 1 ? items[0]! : Buffer.concat(items);
-    const z = compress(raw, { compressionLevel: this.level, checksumFlag: true });
+    const rawLen = items.reduce((a, it) => a + it.length, 0);
+    let body: Buffer[];
+    let clen = rawLen;
+    // Random or already-compressed data (a typical disk write) is stored as it is: the
+    // first item is probed so that such a block is neither copied nor compressed whole.
+    const first = items[0]!;
+    const probe = first.length >= PROBE_MIN && rawLen > first.length ? compress(first, { compressionLevel: this.level }) : undefined;
+    if (probe && probe.length > first.length * PROBE_RATIO) body = items;
+    else {
+      const raw = items.length === 1 ? first : Buffer.concat(items, rawLen);
+      const z = compress(raw, { compressionLevel: this.level, checksumFlag: true });
+      if (z.length < rawLen) {
+        body = [z];
+        clen = z.length;
+      } else body = [raw];
+    }
     const head = Buffer.allocUnsafe(BLOCK_HEADER);
-    head.writeUInt32LE(BLOCK_MAGIC, 0);
-    head.writeUInt32LE(raw.length, 4);
-    head.writeUInt32LE(z.length, 8);
+    head.writeUInt32LE(clen === rawLen ? BLOCK_MAGIC_STORED : BLOCK_MAGIC, 0);
+    head.writeUInt32LE(rawLen, 4);
+    head.writeUInt32LE(clen, 8);
     head.writeUInt32LE(items.length, 12);
     const offset = this.size;
-    await this.fh!.writev([head, z], offset);
-    this.size += BLOCK_HEADER + z.length;
-    this.bytesWritten += BLOCK_HEADER + z.length;
+    const { bytesWritten } = await this.fh!.writev([head, ...body], offset);
+    if (bytesWritten !== BLOCK_HEADER + clen) throw new TtjError(ErrorCodes.INTERNAL, `short write to pack ${this.pack}: ${bytesWritten} of ${BLOCK_HEADER + clen} bytes`);
+    this.size += BLOCK_HEADER + clen;
+    this.bytesWritten += BLOCK_HEADER + clen;
     const locs: BlobLocation[] = [];
     let itemOff = 0;
     for (const it of items) {
-      locs.push({ pack: this.pack, offset, clen: z.length, rawLen: raw.length, itemOff, itemLen: it.length });
+      locs.push({ pack: this.pack, offset, clen, rawLen, itemOff, itemLen: it.length });
       itemOff += it.length;
     }
     return locs;
@@ -171,12 +200,13 @@ export class PackReader {
     const buf = Buffer.allocUnsafe(BLOCK_HEADER + loc.clen);
     const { bytesRead } = await fh.read(buf, 0, buf.length, loc.offset);
     const where = { pack: loc.pack, offset: loc.offset };
-    if (bytesRead !== buf.length || buf.readUInt32LE(0) !== BLOCK_MAGIC || buf.readUInt32LE(4) !== loc.rawLen || buf.readUInt32LE(8) !== loc.clen) {
+    const stored = isStored(loc);
+    if (bytesRead !== buf.length || buf.readUInt32LE(0) !== (stored ? BLOCK_MAGIC_STORED : BLOCK_MAGIC) || buf.readUInt32LE(4) !== loc.rawLen || buf.readUInt32LE(8) !== loc.clen) {
       throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} has a damaged header`, where);
     }
     let raw: Buffer;
     try {
-      raw = decompress(buf.subarray(BLOCK_HEADER));
+      raw = stored ? buf.subarray(BLOCK_HEADER) : decompress(buf.subarray(BLOCK_HEADER));
     } catch (e) {
       throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} does not decompress`, where, { cause: e });
     }
@@ -191,6 +221,21 @@ export class PackReader {
     return raw;
   }
 
+  /**
+   * Copies `length` bytes of a stored block's items, from byte `itemOff` of the block
+   * at `offset`, straight from the pack file into `target` (no cache, no check).
+   * @throws TtjError CORRUPT_BLOB when the pack file ends early.
+   */
+  async readStored(pack: number, offset: number, itemOff: number, target: Buffer, targetOffset: number, length: number): Promise<void> {
+    const fh = await this.fd(pack);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await fh.read(target, targetOffset + done, length - done, offset + BLOCK_HEADER + itemOff + done);
+      if (bytesRead === 0) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${pack} ends inside the block at ${offset}`, { pack, offset });
+      done += bytesRead;
+    }
+  }
+
   /** Walks every block header of a pack file (for verify and statistics). */
   async *blocks(pack: number): AsyncIterable<{ offset: number; rawLen: number; clen: number; items: number }> {
     const fh = await this.fd(pack);
@@ -199,7 +244,8 @@ export class PackReader {
     let off = 0;
     while (off + BLOCK_HEADER <= size) {
       await fh.read(head, 0, BLOCK_HEADER, off);
-      if (head.readUInt32LE(0) !== BLOCK_MAGIC) return; // an uncommitted tail
+      const magic = head.readUInt32LE(0);
+      if (magic !== BLOCK_MAGIC && magic !== BLOCK_MAGIC_STORED) return; // an uncommitted tail
       const b = { offset: off, rawLen: head.readUInt32LE(4), clen: head.readUInt32LE(8), items: head.readUInt32LE(12) };
       yield b;
       off += BLOCK_HEADER + b.clen;

@@ -111,6 +111,12 @@ export interface JournalStore {
    * once per address, in storage order; `data` is only valid during the call.
    */
   readBlobs(addrs: Buffer[], onBlob: (index: number, data: Buffer) => void, opts?: { verify?: boolean }): Promise<void>;
+  /**
+   * Copies each blob's bytes into `target` at offset `at[i]`, for serving reads (an NBD
+   * disk): only the storage's own checks apply, as with `verify: false`.
+   * @throws TtjError CORRUPT_BLOB when one is missing or its storage is damaged.
+   */
+  readBlobsInto(addrs: Buffer[], target: Buffer, at: number[]): Promise<void>;
   /** Makes every append so far durable (for appends made with `sync: false`). */
   sync(): Promise<void>;
   /** Every stored blob address, in storage order (reading them back in this order is sequential). */

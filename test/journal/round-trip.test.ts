@@ -6,6 +6,7 @@ import { Journal } from '../../src/journal/journal.js';
 import { appendImages } from '../../src/journal/append-images.js';
 import { fold } from '../../src/journal/fold.js';
 import { verify } from '../../src/journal/verify.js';
+import { ErrorCodes, isTtjError } from '../../src/errors.js';
 import { log } from '../../src/journal/log.js';
 import { KEYFRAME_MAX_EPOCHS } from '../../src/journal/writer.js';
 import { dirty, memoryImage, png, rng, sha } from '../helpers/images.js';
@@ -114,7 +115,8 @@ describe('journal round trip with generated images', function () {
     writeFileSync(tmp.path('d.img'), img); // the same content on a disk
     const w = await JournalWriter.openWriter(J);
     try {
-      const r = await appendImages(w, { memory: tmp.path('m.raw'), disks: [{ name: 'd', path: tmp.path('d.img') }] });
+      // Disk blocks of one page, so the disk's table equals the memory's.
+      const r = await appendImages(w, { memory: tmp.path('m.raw'), disks: [{ name: 'd', path: tmp.path('d.img') }], diskBlockSize: PS });
       assert.equal(r.dirtyPages, 4);
       const stats = await w.store.stats();
       // One page blob; the keyframe's one table chunk, identical for memory and
@@ -136,7 +138,7 @@ describe('journal round trip with generated images', function () {
     const w = await JournalWriter.openWriter(J);
     let seqAfterFirst: number;
     try {
-      const r0 = await appendImages(w, { disks: [{ name: 'd', path: tmp.path('d.img') }] });
+      const r0 = await appendImages(w, { disks: [{ name: 'd', path: tmp.path('d.img') }], diskBlockSize: PS });
       seqAfterFirst = r0.lastSeq;
       writeFileSync(tmp.path('f.png'), png(8, 8, 1));
       const rf = await appendImages(w, { frames: [tmp.path('f.png')] });
@@ -159,6 +161,44 @@ describe('journal round trip with generated images', function () {
       const want = Buffer.from(disk);
       want.fill(7, 2 * PS, 3 * PS);
       assert.ok(readFileSync(tmp.path('b', 'disks', 'd.raw')).equals(want));
+    } finally {
+      await j.close();
+    }
+  });
+
+  it('gives a disk 64 KiB blocks by default (fewer when its size asks), refuses misaligned writes, and folds it exactly', async () => {
+    const J = tmp.path('j');
+    const disk = Buffer.alloc(40 * PS); // 160 KiB: 32 KiB blocks
+    disk.fill(3, 5 * PS, 6 * PS);
+    writeFileSync(tmp.path('d.img'), disk);
+    const big = Buffer.alloc(64 * PS); // 256 KiB: 64 KiB blocks
+    big.fill(9, 20 * PS, 21 * PS);
+    writeFileSync(tmp.path('e.img'), big);
+    const w = await JournalWriter.openWriter(J);
+    try {
+      const r = await appendImages(w, { disks: [{ name: 'd', path: tmp.path('d.img') }, { name: 'e', path: tmp.path('e.img') }] });
+      assert.equal(w.headState.disks.get('d')!.blockSize, 32 * 1024);
+      assert.equal(w.headState.disks.get('e')!.blockSize, 64 * 1024);
+      assert.equal(r.diskBlocks, 2); // one changed block per disk
+      await assert.rejects(appendImages(w, { disks: [{ name: 'x', path: tmp.path('e.img') }], diskBlockSize: 3 * PS }), (e) => isTtjError(e, ErrorCodes.BAD_ARGUMENT));
+      const block = Buffer.alloc(64 * 1024, 5);
+      const { sha256 } = await import('../../src/util/hash.js');
+      const addr = sha256(block);
+      const before = await w.store.head();
+      await assert.rejects(w.commit([{ diskWrite: { disk: 'e', offset: PS, length: 64 * 1024, blocks: [0], addrs: addr } }], [{ addr, data: block }]), (e) => isTtjError(e, ErrorCodes.CORRUPT_EVENT));
+      assert.equal((await w.store.head())!.seq, before!.seq);
+      await w.commit([{ diskWrite: { disk: 'e', offset: 128 * 1024, length: 64 * 1024, blocks: [0], addrs: addr } }], [{ addr, data: block }]);
+    } finally {
+      await w.close();
+    }
+    const j = await Journal.open(J);
+    try {
+      await fold(j, { at: 'head', out: tmp.path('o') });
+      assert.ok(readFileSync(tmp.path('o', 'disks', 'd.raw')).equals(disk));
+      const want = Buffer.from(big);
+      want.fill(5, 128 * 1024, 192 * 1024);
+      assert.ok(readFileSync(tmp.path('o', 'disks', 'e.raw')).equals(want));
+      assert.equal((await verify(j)).ok, true);
     } finally {
       await j.close();
     }

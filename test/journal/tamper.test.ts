@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { Level } from 'level';
 import { ErrorCodes } from '../../src/errors.js';
 import { JournalWriter } from '../../src/journal/writer.js';
@@ -49,6 +50,30 @@ describe('tamper evidence', function () {
     const r = await check(true);
     assert.equal(r.ok, false);
     assert.equal(r.error!.code, ErrorCodes.CORRUPT_BLOB);
+  });
+
+  it('a byte flipped in a stored (uncompressed) block of random disk data makes verify --deep and fold fail', async () => {
+    const D = tmp.path('d');
+    writeFileSync(tmp.path('d.img'), randomBytes(256 * 1024));
+    const w = await JournalWriter.openWriter(D);
+    await appendImages(w, { disks: [{ name: 'd', path: tmp.path('d.img') }] });
+    await w.close();
+    const packs = readdirSync(join(D, 'packs'));
+    const p = join(D, 'packs', packs[packs.length - 1]!);
+    const b = readFileSync(p);
+    const at = b.indexOf(Buffer.from('TTJR'));
+    assert.ok(at >= 0, 'random data is kept in a stored block');
+    b[at + 16 + 1000] ^= 0x40;
+    writeFileSync(p, b);
+    const j = await Journal.open(D);
+    try {
+      const r = await verify(j, { deep: true });
+      assert.equal(r.ok, false);
+      assert.equal(r.error!.code, ErrorCodes.CORRUPT_BLOB);
+      await assert.rejects(fold(j, { at: 'head', out: tmp.path('o') }), (e: { code?: string }) => e.code === ErrorCodes.CORRUPT_BLOB);
+    } finally {
+      await j.close();
+    }
   });
 
   it('a changed event breaks the hash chain and verify names its seq', async () => {

@@ -241,7 +241,7 @@ export class NbdServer extends EventEmitter<NbdServerEvents> {
       name,
       device,
       maxPayload: this.maxPayload,
-      maxInFlight: Math.max(1, this.opts.maxInFlight ?? 16),
+      maxInFlight: Math.max(1, this.opts.maxInFlight ?? 64),
       maxInFlightBytes: Math.max(this.maxPayload, this.opts.maxInFlightBytes ?? 64 * 1024 * 1024),
       onRequest: (info) => {
         if (this.listenerCount('request') > 0) this.emit('request', info);
