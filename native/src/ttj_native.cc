@@ -301,6 +301,65 @@ Napi::Value Sha256PagesAsync(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// sha256BuffersAsync(buffers: Uint8Array[]): SHA-256 of each whole buffer, 32 bytes
+// each, off the JS thread in one job (one thread-pool hop for many small buffers).
+class BuffersHashWorker : public Napi::AsyncWorker {
+ public:
+  BuffersHashWorker(Napi::Env env, std::vector<Bytes> items, Napi::Array held)
+      : Napi::AsyncWorker(env), items_(std::move(items)), deferred_(Napi::Promise::Deferred::New(env)) {
+    ref_ = Napi::Persistent(held.As<Napi::Object>());
+    out_.resize(items_.size() * 32);
+    for (const auto& b : items_) bytes_ += b.len;
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    const unsigned threads = bytes_ >= (4u << 20) ? std::min(std::max(1u, std::thread::hardware_concurrency()), 8u) : 1;
+    Parallel(items_.size(), threads, [&](size_t a, size_t b) {
+      for (size_t i = a; i < b; i++) ttj::sha256(items_[i].data, items_[i].len, out_.data() + 32 * i);
+    });
+  }
+  void OnOK() override {
+    Napi::Array held = ref_.Value().As<Napi::Array>();
+    for (uint32_t i = 0; i < held.Length(); i++) {
+      Napi::Value v = held.Get(i);
+      if (v.As<Napi::TypedArray>().ArrayBuffer().IsDetached() && items_[i].len != 0) {
+        deferred_.Reject(Napi::Error::New(Env(), "a buffer was detached (transferred) during hashing").Value());
+        return;
+      }
+    }
+    deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(Env(), out_.data(), out_.size()));
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::vector<Bytes> items_;
+  size_t bytes_ = 0;
+  std::vector<uint8_t> out_;
+  Napi::ObjectReference ref_;
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value Sha256BuffersAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) {
+    Napi::TypeError::New(env, "buffers must be an array of Buffers or Uint8Arrays").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array in = info[0].As<Napi::Array>();
+  // Our own copy of the array holds the buffers: the caller may change theirs meanwhile.
+  Napi::Array held = Napi::Array::New(env, in.Length());
+  std::vector<Bytes> items(in.Length());
+  for (uint32_t i = 0; i < in.Length(); i++) {
+    Napi::Value v = in.Get(i);
+    if (!GetBytes(env, v, &items[i], "each buffer")) return env.Undefined();
+    held.Set(i, v);
+  }
+  auto* w = new BuffersHashWorker(env, std::move(items), held);
+  auto p = w->Promise();
+  w->Queue();
+  return p;
+}
+
 // gatherPages(buf, pageSize, pfns, out?): copies pages pfns into out (or a new Buffer).
 Napi::Value GatherPages(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -343,6 +402,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sha256Pages", Napi::Function::New(env, Sha256Pages));
   exports.Set("sha256PagesAsync", Napi::Function::New(env, Sha256PagesAsync));
   exports.Set("sha256Ranges", Napi::Function::New(env, Sha256Ranges));
+  exports.Set("sha256BuffersAsync", Napi::Function::New(env, Sha256BuffersAsync));
   exports.Set("gatherPages", Napi::Function::New(env, GatherPages));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("fingerprintVersion", Napi::Number::New(env, ttj::kFingerprintVersion));

@@ -5,7 +5,7 @@ import type { PageTable } from '../journal/page-table.js';
 import type { DiskState } from '../journal/vm-state.js';
 import type { JournalWriter } from '../journal/writer.js';
 import type { BlobPut } from '../store/store.js';
-import { sha256PagesAsync } from '../native/index.js';
+import { sha256BuffersAsync } from '../native/index.js';
 import { zeroPage } from '../util/zero-page.js';
 import type { BlockDevice } from './nbd/block-device.js';
 
@@ -182,6 +182,13 @@ export class JournalBlockDevice implements BlockDevice {
     const inFlight = new Set<Promise<void>>();
     while (this.queue.length) {
       while (this.gate) await this.gate;
+      // One group committing and one being built at a time; a group takes every write
+      // queued by the time there is room for it.
+      if (inFlight.size >= 2) {
+        await Promise.race(inFlight);
+        continue;
+      }
+      if (failure !== undefined && inFlight.size === 0) failure = undefined;
       const ops = this.queue.splice(0, GROUP_COMMIT_MAX);
       let built: { bodies: IEvent[]; blobs: BlobPut[]; written: Map<number, Buffer> };
       try {
@@ -209,9 +216,6 @@ export class JournalBlockDevice implements BlockDevice {
       previous = commit;
       inFlight.add(commit);
       void commit.finally(() => inFlight.delete(commit));
-      // One group committing and one being built at a time.
-      if (inFlight.size >= 2) await Promise.race(inFlight);
-      if (failure !== undefined && inFlight.size === 0) failure = undefined;
     }
     await Promise.all(inFlight);
   }
@@ -223,6 +227,8 @@ export class JournalBlockDevice implements BlockDevice {
     const overlay = new Map<number, Buffer>(); // blocks written earlier in this group
     const bodies: IEvent[] = [];
     const blobs: BlobPut[] = [];
+    const datas: Buffer[] = [];
+    const owners: { body: IEvent; count: number }[] = [];
     const base = async (b: number, into: Buffer, at: number): Promise<void> => {
       const o = overlay.get(b) ?? this.uncommitted.get(b);
       if (o) o.copy(into, at);
@@ -252,13 +258,18 @@ export class JournalBlockDevice implements BlockDevice {
         if (!block || block.equals(zero)) zeroBlocks.push(i);
         else blocks.push(i);
       }
-      // The new blocks' addresses in one call (native SHA-256 on both cores when loaded).
-      let addrs: Buffer = Buffer.alloc(0);
-      if (blocks.length) {
-        addrs = await sha256PagesAsync(full!, bs, Uint32Array.from(blocks));
-        blocks.forEach((i, k) => blobs.push({ addr: addrs.subarray(k * 32, (k + 1) * 32), data: full!.subarray(i * bs, (i + 1) * bs) }));
-      }
-      bodies.push({ diskWrite: { disk: this.disk, offset: start, length: end - start, blocks, addrs, zeroBlocks } });
+      const body: IEvent = { diskWrite: { disk: this.disk, offset: start, length: end - start, blocks, addrs: Buffer.alloc(0), zeroBlocks } };
+      bodies.push(body);
+      for (const i of blocks) datas.push(full!.subarray(i * bs, (i + 1) * bs));
+      owners.push({ body, count: blocks.length });
+    }
+    // Every new block of the group hashed in one native job off the JS thread. Blobs
+    // stay in write order: a sequential write lands contiguously in the pack files.
+    const hashes = datas.length ? await sha256BuffersAsync(datas) : Buffer.alloc(0);
+    let k = 0;
+    for (const { body, count } of owners) {
+      body.diskWrite!.addrs = hashes.subarray(k * 32, (k + count) * 32);
+      for (let j = 0; j < count; j++, k++) blobs.push({ addr: hashes.subarray(k * 32, (k + 1) * 32), data: datas[k]! });
     }
     return { bodies, blobs, written: overlay };
   }

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import type { ScanResult, ScannerImpl } from './types.js';
-import { checkOut, checkPfns, checkRanges, checkScan } from './validate.js';
+import { checkBuffers, checkOut, checkPfns, checkRanges, checkScan } from './validate.js';
 
 const MUL = 0x85ebca77 | 0;
 const FINAL_INIT = [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344];
@@ -151,6 +151,12 @@ export const fallbackImpl: ScannerImpl = {
   sha256Ranges(buf, offsets, lengths) {
     checkRanges(buf, offsets, lengths);
     return sha256Ranges(buf, offsets, lengths);
+  },
+  sha256BuffersAsync(buffers) {
+    checkBuffers(buffers);
+    const out = Buffer.alloc(buffers.length * 32);
+    buffers.forEach((b, i) => sha256(b).copy(out, i * 32));
+    return Promise.resolve(out);
   },
   gatherPages(buf, pageSize, pfns, out) {
     checkPfns(buf, pageSize, pfns);

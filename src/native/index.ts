@@ -13,7 +13,7 @@
 import { fallbackImpl } from './fallback.js';
 import { loadNative } from './load.js';
 import type { ScanResult, ScannerImpl } from './types.js';
-import { checkOut, checkPfns, checkRanges, checkScan } from './validate.js';
+import { checkBuffers, checkOut, checkPfns, checkRanges, checkScan } from './validate.js';
 
 export type { ScanResult, ScannerImpl, NativeAddonInfo } from './types.js';
 export { FINGERPRINT_VERSION } from './types.js';
@@ -119,6 +119,19 @@ export function sha256PagesAsync(buf: Uint8Array, pageSize: number, pfns: Uint32
 export function sha256Ranges(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array): Buffer {
   checkRanges(buf, offsets, lengths);
   return impl.sha256Ranges(buf, offsets, lengths);
+}
+
+/**
+ * SHA-256 of each whole buffer, off the JS thread in one job: for many small buffers
+ * (disk blocks of several writes) one thread-pool hop instead of one per buffer. The
+ * promise rejects if a buffer is detached meanwhile; do not write to them meanwhile.
+ *
+ * @returns 32 bytes per buffer, in order
+ * @throws TypeError (synchronously) when `buffers` is not an array of Buffers or Uint8Arrays, or one is detached
+ */
+export function sha256BuffersAsync(buffers: Uint8Array[]): Promise<Buffer> {
+  checkBuffers(buffers);
+  return impl.sha256BuffersAsync(buffers);
 }
 
 /**

@@ -36,7 +36,7 @@ export function packageRoot(from: string = dirname(fileURLToPath(import.meta.url
   }
 }
 
-const FUNCTIONS = ['scanPages', 'scanPagesAsync', 'sha256Pages', 'sha256PagesAsync', 'sha256Ranges', 'gatherPages', 'info'] as const;
+const FUNCTIONS = ['scanPages', 'scanPagesAsync', 'sha256Pages', 'sha256PagesAsync', 'sha256Ranges', 'sha256BuffersAsync', 'gatherPages', 'info'] as const;
 
 /**
  * Loads the addon, or says why not. `TTJ_NATIVE=0` forces the fallback silently;

@@ -24,6 +24,11 @@ export interface ScannerImpl {
   sha256Pages(buf: Uint8Array, pageSize: number, pfns: Uint32Array): Buffer;
   /** {@link ScannerImpl.sha256Pages} off the JS thread (native: split across the cores). */
   sha256PagesAsync(buf: Uint8Array, pageSize: number, pfns: Uint32Array): Promise<Buffer>;
+  /**
+   * SHA-256 of each whole buffer, 32 bytes each in order, off the JS thread in one job
+   * (native: one thread-pool hop however many buffers, split across the cores when large).
+   */
+  sha256BuffersAsync(buffers: Uint8Array[]): Promise<Buffer>;
   /** SHA-256 of each byte range `[offsets[i], offsets[i] + lengths[i])`, 32 bytes each. */
   sha256Ranges(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array): Buffer;
   /** Copies pages `pfns` of `buf` contiguously into `out` (a new Buffer by default) and returns it. */

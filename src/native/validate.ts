@@ -65,6 +65,12 @@ export function checkPfns(buf: unknown, pageSize: unknown, pfns: unknown): asser
   for (let i = 0; i < pfns.length; i++) if (pfns[i]! >= pages) throw new RangeError(`pfn ${pfns[i]} is beyond the buffer (${pages} pages)`);
 }
 
+/** The argument of `sha256BuffersAsync`: an array of Buffers or Uint8Arrays, none detached. */
+export function checkBuffers(buffers: unknown): asserts buffers is Uint8Array[] {
+  if (!Array.isArray(buffers)) throw new TypeError('buffers must be an array of Buffers or Uint8Arrays');
+  for (const b of buffers) checkBuffer(b, 'each buffer');
+}
+
 /** The arguments of `sha256Ranges`. */
 export function checkRanges(buf: unknown, offsets: unknown, lengths: unknown): asserts offsets is Uint32Array {
   checkBuffer(buf);

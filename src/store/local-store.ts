@@ -80,6 +80,8 @@ export class LocalStore implements JournalStore {
    * LevelDB batch is written.
    */
   private readonly locations = new Map<string, Buffer>();
+  /** The writer's head and statistics, as its last append left them (undefined until then). */
+  private known: { head: StoreHead | undefined; stats: StoreStats } | undefined;
 
   private constructor(dir: string, private readonly kv: KvReader, readonly writable: boolean) {
     this.location = dir;
@@ -132,6 +134,8 @@ export class LocalStore implements JournalStore {
   }
 
   async head(): Promise<StoreHead | undefined> {
+    // The one writer knows the head (nobody else appends); readers ask the index.
+    if (this.known) return this.known.head && { seq: this.known.head.seq, hash: Buffer.from(this.known.head.hash) };
     const v = await this.kv.get(K_HEAD);
     if (!v) return undefined;
     return { seq: v.readUIntLE(0, 6), hash: Buffer.from(v.subarray(6, 38)) };
@@ -169,27 +173,32 @@ export class LocalStore implements JournalStore {
     });
     let newBytes = 0;
     const before = this.writer.bytesWritten;
+    // Blobs in blocks of up to BLOCK_RAW_BYTES, all blocks of the batch in one write.
+    const groups: [string, Buffer][][] = [];
     let group: [string, Buffer][] = [];
     let groupBytes = 0;
-    const placed: [string, Buffer][] = [];
-    const flush = async () => {
-      if (!group.length) return;
-      const locs = await this.writer!.appendBlock(group.map((g) => g[1]));
-      group.forEach(([k], i) => {
-        const value = encodeLocation(locs[i]!);
-        ops.push({ type: 'put', key: k, value });
-        placed.push([k, value]);
-      });
-      group = [];
-      groupBytes = 0;
-    };
     for (const [k, data] of fresh) {
-      if (groupBytes + data.length > BLOCK_RAW_BYTES && group.length) await flush();
+      if (groupBytes + data.length > BLOCK_RAW_BYTES && group.length) {
+        groups.push(group);
+        group = [];
+        groupBytes = 0;
+      }
       group.push([k, data]);
       groupBytes += data.length;
       newBytes += data.length;
     }
-    await flush();
+    if (group.length) groups.push(group);
+    const placed: [string, Buffer][] = [];
+    if (groups.length) {
+      const locs = await this.writer.appendBlocks(groups.map((g) => g.map((e) => e[1])));
+      groups.forEach((g, gi) =>
+        g.forEach(([k], i) => {
+          const value = encodeLocation(locs[gi]![i]!);
+          ops.push({ type: 'put', key: k, value });
+          placed.push([k, value]);
+        }),
+      );
+    }
     const storedBytes = this.writer.bytesWritten - before;
     const sync = batch.sync ?? true;
     if (fresh.size && sync) await this.writer.sync();
@@ -214,6 +223,7 @@ export class LocalStore implements JournalStore {
     stats.storedBytes += storedBytes;
     ops.push({ type: 'put', key: K_STATS, value: Buffer.from(JSON.stringify(stats)) });
     await kv.batch(ops, { sync });
+    this.known = { head: { seq, hash }, stats };
     for (const [k, v] of placed) this.remember(k, v);
     return { head: { seq, hash }, newBlobs: fresh.size, newBytes, storedBytes };
   }
@@ -396,6 +406,7 @@ export class LocalStore implements JournalStore {
   }
 
   async stats(): Promise<StoreStats> {
+    if (this.known) return { ...this.known.stats };
     const v = await this.kv.get(K_STATS);
     return v ? (JSON.parse(v.toString()) as StoreStats) : { blobs: 0, rawBytes: 0, storedBytes: 0 };
   }

@@ -20,6 +20,7 @@ import {
   sha256Pages,
   sha256PagesAsync,
   sha256Ranges,
+  sha256BuffersAsync,
   type ScanResult,
   type ScannerImpl,
 } from '../../src/native/index.js';
@@ -295,6 +296,31 @@ describe('native page scanner and its TypeScript fallback', function () {
     assert.deepEqual(n.sha256Ranges(buf, offsets, lengths), ranges);
     assert.deepEqual(fallback.sha256Ranges(buf, offsets, lengths), ranges);
     assert.deepEqual(sha256Ranges(buf, offsets, lengths), ranges);
+  });
+
+  it('hashes many whole buffers in one job like node:crypto, native and fallback, small and split across threads', async () => {
+    const n = addon();
+    const r = rng(11);
+    for (const sizes of [[], [0], [1, 55, 56, 64, 65536], Array.from({ length: 300 }, () => 65536)]) {
+      // Views of one large buffer at odd offsets, and separate Uint8Arrays.
+      const backing = Buffer.alloc(sizes.reduce((a, b) => a + b + 3, 0));
+      for (let i = 0; i < backing.length; i++) backing[i] = r() & 0xff;
+      let at = 0;
+      const bufs = sizes.map((len, i) => {
+        const v = i % 2 ? backing.subarray(at + 3, at + 3 + len) : new Uint8Array(backing.subarray(at, at + len));
+        at += len + 3;
+        return v;
+      });
+      const want = Buffer.concat(bufs.map((b) => sha(b)));
+      assert.deepEqual(await n.sha256BuffersAsync(bufs), want, `native, ${sizes.length} buffers`);
+      assert.deepEqual(await fallback.sha256BuffersAsync(bufs), want, `fallback, ${sizes.length} buffers`);
+      assert.deepEqual(await sha256BuffersAsync(bufs), want);
+    }
+    for (const impl of [n, fallback, { sha256BuffersAsync }]) {
+      assert.throws(() => impl.sha256BuffersAsync(Buffer.alloc(3) as never), TypeError);
+      assert.throws(() => impl.sha256BuffersAsync([Buffer.alloc(3), 'x'] as never), TypeError);
+      assert.throws(() => impl.sha256BuffersAsync([new Uint16Array(2)] as never), TypeError);
+    }
   });
 
   it('splits large scans and hashes across threads with the same answers as the fallback', async () => {

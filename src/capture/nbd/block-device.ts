@@ -39,6 +39,10 @@ export interface BlockDevice {
    * (the server preallocates the reply buffer so the data goes straight into it).
    */
   readInto?(target: Buffer, targetOffset: number, offset: number, length: number): Promise<void>;
+  /**
+   * Write `data` at `offset`. The device must not keep `data` once the promise has
+   * settled: the server reuses the buffer for later requests.
+   */
   write(offset: number, data: Buffer, opts: { fua: boolean }): Promise<void>;
   /**
    * Optional fast path: the same as `write` with the data given as consecutive pieces (the

@@ -74,6 +74,9 @@ export function nbdErrnoFor(e: unknown): number {
   }
 }
 
+/** Bytes of request buffers (read replies, write payloads) kept for reuse per connection. */
+const REPLY_POOL_BYTES = 32 * 1024 * 1024;
+
 interface Outstanding {
   start: number;
   end: number;
@@ -109,6 +112,8 @@ export class TransmissionSession {
   private stopping = false;
   private stopWake: (() => void) | undefined;
   private corked = false;
+  private pool: Buffer[] = [];
+  private pooledSize = 0;
   /** The last protocol error, if the session ended with 'protocol-error'. */
   protocolError: string | undefined;
 
@@ -212,10 +217,17 @@ export class TransmissionSession {
           op = this.doRead(offset, length);
           break;
         case C.NBD_CMD_WRITE:
-          op = (device.writev
-            ? device.writev(offset, payload!, { fua })
-            : device.write(offset, payload!.length === 1 ? payload![0] : Buffer.concat(payload!, length), { fua })
-          ).then(() => undefined);
+          if (device.writev) op = device.writev(offset, payload!, { fua }).then(() => undefined);
+          else {
+            // One buffer for the payload, reused (like read replies) once the device is done with it.
+            const data = this.poolBuffer(length);
+            let at = 0;
+            for (const c of payload!) at += c.copy(data, at);
+            op = device.write(offset, data, { fua }).then(() => {
+              this.recycle(data);
+              return undefined;
+            });
+          }
           break;
         case C.NBD_CMD_WRITE_ZEROES:
           op = device.writeZeroes(offset, length, { fua, mayTrim: (flags & C.NBD_CMD_FLAG_NO_HOLE) === 0 }).then(() => undefined);
@@ -298,7 +310,7 @@ export class TransmissionSession {
   private async doRead(offset: number, length: number): Promise<Buffer> {
     const device = this.opts.device;
     if (device.readInto) {
-      const buf = Buffer.allocUnsafe(C.NBD_REPLY_SIZE + length);
+      const buf = this.poolBuffer(C.NBD_REPLY_SIZE + length);
       await device.readInto(buf, C.NBD_REPLY_SIZE, offset, length);
       return buf;
     }
@@ -309,13 +321,38 @@ export class TransmissionSession {
     return buf;
   }
 
+  /**
+   * A buffer for a read reply or a write payload, reused once an earlier one of the
+   * same size is done with (a reply handed to the kernel, a payload written by the
+   * device): a stream of equal-sized requests allocates (and collects) no new buffers.
+   * Reads and writes of one size share the pool; a new size replaces it.
+   */
+  private poolBuffer(size: number): Buffer {
+    if (size === this.pooledSize) {
+      const b = this.pool.pop();
+      if (b) return b;
+    }
+    return Buffer.allocUnsafe(size);
+  }
+
+  private recycle(buf: Buffer): void {
+    if (buf.length !== this.pooledSize) {
+      if (buf.length > REPLY_POOL_BYTES / 4) return;
+      this.pooledSize = buf.length;
+      this.pool = [];
+    }
+    if ((this.pool.length + 1) * buf.length <= REPLY_POOL_BYTES) this.pool.push(buf);
+  }
+
   /** Send a read reply: `buf` holds the data after a 16-byte gap for the header. */
   private send(buf: Buffer, cookieHi: number, cookieLo: number): void {
     buf.writeUInt32BE(C.NBD_SIMPLE_REPLY_MAGIC, 0);
     buf.writeUInt32BE(0, 4);
     buf.writeUInt32BE(cookieHi, 8);
     buf.writeUInt32BE(cookieLo, 12);
-    this.write(buf);
+    this.write(buf, (err) => {
+      if (!err) this.recycle(buf);
+    });
   }
 
   private reply(cookieHi: number, cookieLo: number, error: number): void {
@@ -327,8 +364,8 @@ export class TransmissionSession {
     this.write(b);
   }
 
-  /** Replies queued in the same tick go out in one writev. */
-  private write(b: Buffer): void {
+  /** Replies queued in the same tick go out in one writev; `done` runs once the kernel has the bytes. */
+  private write(b: Buffer, done?: (err?: Error | null) => void): void {
     const s = this.socket;
     if (s.destroyed || !s.writable) return;
     if (!this.corked) {
@@ -339,7 +376,7 @@ export class TransmissionSession {
         s.uncork();
       });
     }
-    s.write(b);
+    s.write(b, done);
   }
 
   private event(command: string, flags: number, offset: number, length: number, error: number, t0: number): void {
