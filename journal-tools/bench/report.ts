@@ -117,7 +117,16 @@ export function writeDocs(r: BenchResult, path: string): void {
     md.push('## NBD', '');
     if (r.nbd) {
       md.push(
-        `Journal-backed (\`ttj nbd\`, every write journaled before it is acknowledged) against \`qemu-nbd -f raw -t\` on a raw file, nbdcopy of ${r.nbd.sizeMiB} MiB of random data over a unix socket, median of 3: ttj write ${num(r.nbd.ttj.writeMBps)} MB/s, read ${num(r.nbd.ttj.readMBps)} MB/s; qemu-nbd write ${num(r.nbd.qemuNbd.writeMBps)} MB/s, read ${num(r.nbd.qemuNbd.readMBps)} MB/s (ratios ${fixed(r.nbd.ratio.write)} and ${fixed(r.nbd.ratio.read)}). With FUA on every 1 MiB write (qemu-io -f): ${num(r.nbd.ttj.fuaWriteMBps)} MB/s.`,
+        `Journal-backed (\`ttj nbd\`, every write journaled before it is acknowledged; a disk of ${r.nbd.blockSize / 1024} KiB blocks) against \`qemu-nbd -f raw -t\` on a raw file, over a unix socket, the two servers alternating run by run, median of ${r.nbd.runs}:`,
+        '',
+        '| workload | ttj nbd | qemu-nbd | ttj / qemu-nbd |',
+        '|---|---|---|---|',
+        `| nbdcopy sequential write, ${r.nbd.sizeMiB} MiB of random data, FUA off (MB/s) | ${num(r.nbd.ttj.writeMBps)} | ${num(r.nbd.qemuNbd.writeMBps)} | ${fixed(r.nbd.ratio.write)} |`,
+        `| nbdcopy sequential read (MB/s) | ${num(r.nbd.ttj.readMBps)} | ${num(r.nbd.qemuNbd.readMBps)} | ${fixed(r.nbd.ratio.read)} |`,
+        `| qemu-io 1 MiB writes with FUA, one at a time (MB/s) | ${num(r.nbd.ttj.fuaWriteMBps)} | ${num(r.nbd.qemuNbd.fuaWriteMBps)} | ${fixed(r.nbd.ratio.fuaWrite)} |`,
+        `| qemu-io ${r.nbd.randomWrites} random 4 KiB writes in flight, then a flush (IOPS) | ${num(r.nbd.ttj.randomWriteIops)} | ${num(r.nbd.qemuNbd.randomWriteIops)} | ${fixed(r.nbd.ratio.randomWrite)} |`,
+        '',
+        `A random 4 KiB write rewrites its whole ${r.nbd.blockSize / 1024} KiB block in the journal: the journal grew ${fixed(r.nbd.randomWriteAmplification)} bytes per byte written by the random writes (random data does not compress). Sequential and large writes cost about 1 byte per byte. \`ttj append --disk-block-size 4K\` trades this back for more per-block work on sequential I/O.`,
         '',
       );
     }

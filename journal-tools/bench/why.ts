@@ -78,12 +78,12 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
         : 'The pause is dominated by copying the RAM file into the capture buffer (memory bandwidth, ~20 ms for 256 MiB); the device-state migration and screendump overlap it. Scanning fingerprints of the mapped RAM file during the pause and copying only changed pages would shorten it.';
     case 'nbdWrite':
       return ok
-        ? 'The journal keeps up with qemu-nbd here.'
-        : 'qemu-nbd writes into the page cache; ttj hashes every 4 KiB block, compresses it, appends it to a pack file, and writes a LevelDB entry per block and an event per request before it answers. The protocol layer alone over a plain file is about twice as fast (rows below): the gap is the journal. Larger disk blocks (64 KiB) would cut the per-block work 16x.';
+        ? 'Every write is hashed (SHA-256, natively, one job per group commit), appended to a pack file (random data as a stored block, no copy) and indexed in LevelDB before it is acknowledged; group commits are pipelined (one building while one commits), and request buffers are reused.'
+        : 'qemu-nbd writes into the page cache; ttj hashes every 64 KiB block, appends it to a pack file, and writes a LevelDB entry per block and an event per request before it answers. The JS thread is the limit (event loop ~90% busy): socket chunks, garbage collection of them, and the commit bookkeeping.';
     case 'nbdRead':
       return ok
-        ? 'The journal keeps up with qemu-nbd here.'
-        : 'qemu-nbd reads from the page cache; ttj looks every 4 KiB block up in LevelDB, reads and decompresses its pack block and re-hashes the block against its address before it answers (a read is a proof too). Larger disk blocks and per-request batched lookups would close much of it.';
+        ? 'A read looks each 64 KiB block up in an in-memory location cache and copies it from its pack file straight into a reused reply buffer (incompressible data is kept in stored blocks; compressed blocks go through the decompressed-block cache).'
+        : 'qemu-nbd reads from the page cache; ttj looks each 64 KiB block up (location cache, else LevelDB) and copies it from its pack file (stored blocks straight into the reply, compressed ones through the block cache). The JS thread is the limit.';
     case 'nbdProtoWrite':
     case 'nbdProtoRead':
       return ok

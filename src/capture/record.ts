@@ -7,7 +7,7 @@ import type { IEvent } from '../journal/codec.js';
 import { JournalWriter } from '../journal/writer.js';
 import { JournalBlockDevice } from './journal-block-device.js';
 import { startNbdServer, type NbdServer } from './nbd/index.js';
-import { qemuInfo, kvmUsable } from './qemu/qemu-info.js';
+import { defaultAccel, qemuInfo } from './qemu/qemu-info.js';
 import { Vm } from './qemu/vm.js';
 import type { DiskSource, VmConfig } from './qemu/vm-config.js';
 import { recordVm, type RecordSummary, type RecordVmOptions } from './record-vm.js';
@@ -27,7 +27,7 @@ export interface RecordOptions extends Omit<RecordVmOptions, 'disks'> {
   consolePath?: string;
   /** QMP socket path. */
   qmpPath?: string;
-  /** Accelerator: KVM when /dev/kvm is usable (and not TTJ_ACCEL=tcg), else TCG. */
+  /** Accelerator. Default: TTJ_ACCEL when set, else KVM when /dev/kvm opens and the CPU has vmx/svm, else TCG (see defaultAccel). */
   accel?: 'kvm' | 'tcg';
   /** Directory for the RAM file (default /dev/shm when present). */
   ramDir?: string;
@@ -38,7 +38,7 @@ export interface RecordOptions extends Omit<RecordVmOptions, 'disks'> {
 /** `ttj record --json`. */
 export interface RecordResult extends RecordSummary {
   journal: string;
-  qemu: { version: string; accel: string; exit?: { code: number | null; signal: string | null } };
+  qemu: { version: string; accel: string; machine: string; exit?: { code: number | null; signal: string | null } };
 }
 
 /** A directory for RAM files: tmpfs when there is one (the RAM file is read every epoch). */
@@ -98,7 +98,7 @@ export async function record(journalDir: string, opts: RecordOptions = {}): Prom
     const config: VmConfig = {
       qemuVersion: info.version,
       machine: 'pc',
-      accel: opts.accel ?? (kvmUsable() ? 'kvm' : 'tcg'),
+      accel: opts.accel ?? defaultAccel(),
       memorySize,
       kernel: opts.kernel ? resolve(opts.kernel) : undefined,
       initrd: opts.initrd ? resolve(opts.initrd) : undefined,
@@ -109,12 +109,15 @@ export async function record(journalDir: string, opts: RecordOptions = {}): Prom
     const served = await serveVmDisks(w, config.disks.map((d) => d.name), work);
     server = served.server;
     vm = await Vm.start({ config, ramPath: join(work, 'ram'), disks: served.sources, consolePath: opts.consolePath, qmpPath: opts.qmpPath });
-    await w.commit([{ vmConfig: { qemuVersion: info.version, machine: config.machine, memorySize: config.memorySize, args: config.extraArgs, json: JSON.stringify(config) } }]);
+    // The configuration QEMU was started with (the machine resolved to its versioned
+    // type, e.g. pc-i440fx-7.2): what a restore must start again to load the state.
+    const started = vm.config;
+    await w.commit([{ vmConfig: { qemuVersion: started.qemuVersion, machine: started.machine, memorySize: started.memorySize, args: started.extraArgs, json: JSON.stringify(started) } }]);
     await vm.resume();
     opts.onStart?.(vm);
     const summary = await recordVm(w, vm, { ...opts, disks: served.devices });
     const exit = await vm.quit();
-    return { ...summary, journal: journalDir, qemu: { version: info.version, accel: config.accel, exit: { code: exit.code, signal: exit.signal } } };
+    return { ...summary, journal: journalDir, qemu: { version: info.version, accel: started.accel, machine: started.machine, exit: { code: exit.code, signal: exit.signal } } };
   } finally {
     if (vm?.running) await vm.kill();
     await server?.close();

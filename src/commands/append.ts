@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Args, Flags } from '@oclif/core';
 import { TtjCommand, parseNamed } from '../cli/base-command.js';
 import { Progress } from '../cli/progress.js';
+import { parseSize } from '../cli/units.js';
 import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
 import { appendEventStream } from '../journal/append-events.js';
 import { appendImages } from '../journal/append-images.js';
@@ -34,6 +35,7 @@ export default class Append extends TtjCommand<AppendOutput> {
   static override flags = {
     memory: Flags.string({ description: 'raw guest RAM image' }),
     disk: Flags.string({ description: 'NAME=FILE raw disk image', multiple: true }),
+    'disk-block-size': Flags.string({ description: 'block size of disks this append creates (e.g. 4K, 64K; default 64K, or less when the size asks)' }),
     device: Flags.string({ description: 'device state file' }),
     frame: Flags.string({ description: 'PNG frame (after the epoch, bound to it)', multiple: true }),
     label: Flags.string({ description: 'label for the epoch' }),
@@ -63,7 +65,8 @@ export default class Append extends TtjCommand<AppendOutput> {
         this.log(`appended events ${r.firstSeq}..${r.lastSeq} (${r.epochs.length} epochs, ${r.frames.length} frames)`);
         return out;
       }
-      const r = await appendImages(w, { memory: flags.memory, disks, device: flags.device, frames: flags.frame, label: flags.label, onProgress: (d, t) => bar.update(d, t) });
+      const diskBlockSize = flags['disk-block-size'] === undefined ? undefined : parseSize(flags['disk-block-size'], 'disk-block-size');
+      const r = await appendImages(w, { memory: flags.memory, disks, device: flags.device, frames: flags.frame, label: flags.label, diskBlockSize, onProgress: (d, t) => bar.update(d, t) });
       bar.done();
       const out: AppendOutput = {
         journal: args.journal,

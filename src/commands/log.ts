@@ -27,7 +27,7 @@ export default class Log extends TtjCommand<LogResult> {
   private print(r: LogResult): void {
     const mib = (n: number) => `${(n / 1048576).toFixed(2)} MiB`;
     this.log(`journal ${r.journal}: head seq ${r.head.seq}, ${r.head.epoch + 1} epochs, ${r.head.frame + 1} frames, ${mib(r.store.storedBytes)} stored for ${mib(r.store.rawBytes)} of content`);
-    for (const d of r.disks) this.log(`disk ${d.disk}: ${mib(d.size)}, ${d.writes} writes (${d.blocks} blocks), last at seq ${d.lastSeq}`);
+    for (const d of r.disks) this.log(`disk ${d.disk}: ${mib(d.size)} in ${(d.blockSize ?? r.pageSize) / 1024} KiB blocks, ${d.writes} writes (${d.blocks} blocks), last at seq ${d.lastSeq}`);
     const frames = new Map<number, number[]>();
     for (const f of r.frames) frames.set(f.epoch, [...(frames.get(f.epoch) ?? []), f.frame]);
     for (const e of r.epochs) {

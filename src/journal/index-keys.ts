@@ -66,6 +66,8 @@ export function parseValue<T>(b: Buffer): T {
 export interface DiskStats {
   disk: string;
   size: number;
+  /** Bytes per block (absent in journals written before disks had their own block size: the page size). */
+  blockSize?: number;
   /** Disk-write events. */
   writes: number;
   /** Blocks written or zeroed. */

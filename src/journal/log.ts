@@ -17,7 +17,7 @@ export interface LogResult {
   head: JournalHead;
   epochs: EpochEntry[];
   frames: FrameEntry[];
-  /** Every disk's writes so far (outside and inside epochs). */
+  /** Every disk (its size and block size) and its writes so far (outside and inside epochs). */
   disks: DiskStats[];
   store: { blobs: number; rawBytes: number; storedBytes: number };
 }
@@ -40,6 +40,9 @@ export async function log(j: Journal, opts: LogOptions = {}): Promise<LogResult>
   const frames: FrameEntry[] = [];
   for await (const f of j.frames()) if (f.seq >= lo && f.seq <= hi) frames.push(f);
   const disks: DiskStats[] = [];
-  for await (const [, v] of j.store.indexRange({ gte: 'dw/', lt: 'dw0' })) disks.push(parseValue<DiskStats>(v));
+  for await (const [, v] of j.store.indexRange({ gte: 'dw/', lt: 'dw0' })) {
+    const d = parseValue<DiskStats>(v);
+    disks.push({ ...d, blockSize: d.blockSize ?? j.pageSize });
+  }
   return { journal: j.location, pageSize: j.pageSize, head, epochs, frames, disks, store: await j.store.stats() };
 }

@@ -186,6 +186,13 @@ export class JournalWriter extends Journal {
         case 'header':
         case 'blob':
           throw bad(`event ${seq}: a ${kind} event cannot be appended here`, seq);
+        case 'diskCreate': {
+          const c = body.diskCreate!;
+          const name = c.name ?? '';
+          this.diskStats.set(name, { disk: name, size: Number(c.size ?? 0), blockSize: c.blockSize || this.pageSize, writes: 0, blocks: 0, lastSeq: seq });
+          touchedDisks.add(name);
+          break;
+        }
         case 'vmConfig':
           index.push({ key: vmConfigKey(seq), value: jsonValue({ seq, json: body.vmConfig!.json ?? '{}' }) });
           break;
@@ -312,7 +319,8 @@ export class JournalWriter extends Journal {
         if (open) open.disk += n;
         this.changesSinceKeyframe += n;
         named.push(...splitAddrs(buf(w.addrs)));
-        const d = this.diskStats.get(w.disk ?? '') ?? { disk: w.disk ?? '', size: this.state.disks.get(w.disk ?? '')?.size ?? 0, writes: 0, blocks: 0, lastSeq: 0 };
+        const known = this.state.disks.get(w.disk ?? '');
+        const d = this.diskStats.get(w.disk ?? '') ?? { disk: w.disk ?? '', size: known?.size ?? 0, blockSize: known?.blockSize, writes: 0, blocks: 0, lastSeq: 0 };
         d.writes++;
         d.blocks += n;
         d.lastSeq = seq;

@@ -72,6 +72,21 @@ describe('CLI in-process (Cmd.run)', function () {
 describe('CLI as a subprocess (exit code + JSON)', function () {
   const tmp = useTmp();
 
+  it('creates disks with the asked block size (64K by default), lists them in log, refuses a bad one with exit 2', () => {
+    const J = tmp.path('j');
+    writeFileSync(tmp.path('a.img'), Buffer.alloc(256 * 1024, 1));
+    writeFileSync(tmp.path('b.img'), Buffer.alloc(256 * 1024, 2));
+    const bad = ttj(['append', J, '--disk', `x=${tmp.path('a.img')}`, '--disk-block-size', '3K', '--json']);
+    assert.equal(bad.status, 2);
+    assert.equal(bad.json.error.code, 'TTJ_BAD_ARGUMENT');
+    assert.equal(ttj(['append', J, '--disk', `a=${tmp.path('a.img')}`, '--json']).status, 0);
+    assert.equal(ttj(['append', J, '--disk', `b=${tmp.path('b.img')}`, '--disk-block-size', '4K', '--json']).status, 0);
+    const l = ttj(['log', J, '--json']);
+    const byName = Object.fromEntries(l.json.disks.map((d: { disk: string; blockSize: number }) => [d.disk, d.blockSize]));
+    assert.deepEqual(byName, { a: 65536, b: 4096 });
+    assert.match(ttj(['log', J]).stdout, /disk b: .* in 4 KiB blocks/);
+  });
+
   it('runs the tour: append creates the journal, log, fold, verify', () => {
     const J = tmp.path('j');
     writeFileSync(tmp.path('m.raw'), memoryImage(32, PS, 4));
