@@ -229,10 +229,33 @@ export class JournalBlockDevice implements BlockDevice {
     const blobs: BlobPut[] = [];
     const datas: Buffer[] = [];
     const owners: { body: IEvent; count: number }[] = [];
-    const base = async (b: number, into: Buffer, at: number): Promise<void> => {
-      const o = overlay.get(b) ?? this.uncommitted.get(b);
-      if (o) o.copy(into, at);
-      else await this.readInto(into, at, b * bs, bs);
+    // The old content of every edge block that no earlier write of this group (or of a
+    // group not committed yet) wrote: read all at once, before building.
+    const touched = new Set<number>();
+    const fetch: number[] = [];
+    const old = new Map<number, Buffer>();
+    const need = (b: number) => {
+      if (touched.has(b) || old.has(b)) return;
+      const pending = this.uncommitted.get(b); // taken now: its group may commit while we read
+      if (pending) old.set(b, pending);
+      else fetch.push(b);
+    };
+    for (const op of ops) {
+      const b0 = Math.floor(op.offset / bs);
+      const b1 = Math.ceil((op.offset + op.length) / bs);
+      if (op.offset % bs) need(b0);
+      if ((op.offset + op.length) % bs && !(b1 - 1 === b0 && op.offset % bs)) need(b1 - 1);
+      for (let b = b0; b < b1; b++) touched.add(b);
+    }
+    if (fetch.length) {
+      const bytes = Buffer.allocUnsafe(fetch.length * bs);
+      await Promise.all(fetch.map((b, i) => this.readInto(bytes, i * bs, b * bs, bs)));
+      fetch.forEach((b, i) => old.set(b, bytes.subarray(i * bs, (i + 1) * bs)));
+    }
+    const base = (b: number, into: Buffer, at: number): void => {
+      const o = overlay.get(b) ?? old.get(b);
+      if (!o) throw new TtjError(ErrorCodes.INTERNAL, `block ${b} of disk ${this.disk} was not read before its write`);
+      o.copy(into, at);
     };
     for (const op of ops) {
       const b0 = Math.floor(op.offset / bs);
@@ -245,8 +268,8 @@ export class JournalBlockDevice implements BlockDevice {
       if (op.data && op.offset === start && op.length === end - start) full = op.data;
       else if (op.data || op.offset !== start || op.offset + op.length !== end) {
         full = Buffer.allocUnsafe(end - start);
-        if (op.offset !== start) await base(b0, full, 0);
-        if (op.offset + op.length !== end && (b1 - 1 !== b0 || op.offset === start)) await base(b1 - 1, full, end - start - bs);
+        if (op.offset !== start) base(b0, full, 0);
+        if (op.offset + op.length !== end && (b1 - 1 !== b0 || op.offset === start)) base(b1 - 1, full, end - start - bs);
         if (op.data) op.data.copy(full, op.offset - start);
         else full.fill(0, op.offset - start, op.offset - start + op.length);
       }
