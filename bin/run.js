@@ -1,15 +1,40 @@
 #!/usr/bin/env node
 // The ttj command line (oclif). Errors are reported by the commands themselves
 // (TtjError with a stable code); here only their exit code is kept.
+import { spawn } from 'node:child_process';
 import { flush, handle, run } from '@oclif/core';
 
-try {
-  await run(process.argv.slice(2), import.meta.url);
-  await flush();
-} catch (e) {
-  if (typeof e?.code === 'string' && e.code.startsWith('TTJ_')) {
-    if (!process.exitCode) process.exitCode = 1;
-  } else {
-    await handle(e);
+// The long-running servers (nbd, record) move hundreds of MB/s through Buffers. With
+// V8's small initial heap they run a full garbage collection every few MB promoted
+// (~15% of their throughput); they run in a Node started with a larger initial heap
+// (a GC threshold, not memory taken). This process forwards signals and the exit.
+const SERVERS = new Set(['nbd', 'record']);
+const HEAP_FLAG = '--initial-heap-size=256';
+const reexec = SERVERS.has(process.argv[2]) && !process.execArgv.some((a) => a.startsWith('--initial-heap-size')) && process.env.TTJ_NO_REEXEC !== '1';
+
+if (reexec) {
+  const child = spawn(process.execPath, [HEAP_FLAG, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  // A terminal's Ctrl-C reaches both processes; the server treats repeats as one.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
+  child.on('error', (e) => {
+    console.error(`ttj: cannot start ${process.execPath}: ${e.message}`);
+    process.exit(1);
+  });
+  child.on('exit', (code, signal) => {
+    if (signal) {
+      process.removeAllListeners(signal);
+      process.kill(process.pid, signal);
+    } else process.exit(code ?? 1);
+  });
+} else {
+  try {
+    await run(process.argv.slice(2), import.meta.url);
+    await flush();
+  } catch (e) {
+    if (typeof e?.code === 'string' && e.code.startsWith('TTJ_')) {
+      if (!process.exitCode) process.exitCode = 1;
+    } else {
+      await handle(e);
+    }
   }
 }

@@ -4,9 +4,12 @@
  */
 export async function untilStopped<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ctl = new AbortController();
+  // Kept until the work is done: a repeated signal (Ctrl-C pressed twice, or delivered
+  // both by the terminal and by bin/run.js forwarding it) must not kill the process
+  // half-way through committing.
   const stop = () => ctl.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   try {
     return await work(ctl.signal);
   } finally {
