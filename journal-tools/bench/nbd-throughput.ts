@@ -4,7 +4,7 @@
  * (qemu-io write -f), and 4 KiB random writes (qemu-io aio_write, then one flush).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, writeFileSync, rmSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomFillSync } from 'node:crypto';
 import { timed } from './peers.js';
@@ -26,7 +26,12 @@ export interface NbdFigures {
   blockSize: number;
   ttj: { writeMBps: number; readMBps: number; fuaWriteMBps: number; randomWriteIops: number };
   qemuNbd: { writeMBps: number; readMBps: number; fuaWriteMBps: number; randomWriteIops: number };
-  ratio: { write: number; read: number; fuaWrite: number; randomWrite: number };
+  ratio: { write: number; read: number; fuaWrite: number; randomWrite: number; writeNewImage: number };
+  /**
+   * qemu-nbd writing a NEW image (a sparse file created for the run), so that, like the
+   * journal's appends, its writes land in page-cache memory not in use before.
+   */
+  qemuNbdNewImage: { writeMBps: number };
   /** 4 KiB random writes: journal bytes added per byte written (the block size's read-modify-write). */
   randomWriteAmplification: number;
   randomWrites: number;
@@ -77,11 +82,12 @@ export async function nbdThroughput(bin: string, dir: string, sizeMiB: number, r
     const ts = join(dir, 't.sock');
     return serve([process.execPath, bin, 'nbd', J, '--disk', 'd0', '--socket', ts], ts).then((p) => ({ p, url: `nbd+unix:///d0?socket=${ts}` }));
   };
-  const qemuServer = () => {
-    const qs = join(dir, 'q.sock');
-    return serve(['qemu-nbd', '-f', 'raw', '-t', '-k', qs, blank], qs).then((p) => ({ p, url: `nbd+unix:///?socket=${qs}` }));
+  const qemuServer = (image = blank, name = 'q.sock') => {
+    const qs = join(dir, name);
+    return serve(['qemu-nbd', '-f', 'raw', '-t', '-k', qs, image], qs).then((p) => ({ p, url: `nbd+unix:///?socket=${qs}` }));
   };
-  const sides = { ttj: ttjServer, qemuNbd: qemuServer };
+  const fresh: number[] = [];
+  const newImage = join(dir, 'nbd-new.raw');
   const t = { w: [] as number[], r: [] as number[], f: [] as number[], rand: [] as number[] };
   const q = { w: [] as number[], r: [] as number[], f: [] as number[], rand: [] as number[] };
   const fuaMiB = Math.min(sizeMiB, 64);
@@ -95,20 +101,44 @@ export async function nbdThroughput(bin: string, dir: string, sizeMiB: number, r
     if (r.status !== 0) throw new Error(`qemu-io random writes failed: ${r.stderr}`);
     return performance.now() - t0;
   };
+  // Both servers run for the whole measurement, as they would serve a VM, after one
+  // untimed warm-up (JIT, buffers, page cache). Every sequential write copies NEW random
+  // data (a fresh source per run, the same for both servers): a journal stores each
+  // distinct block once, so rewriting the same bytes would only measure deduplication.
+  const servers = { ttj: await ttjServer(), qemuNbd: await qemuServer() };
   let grew = 0;
-  for (let i = 0; i < runs; i++) {
-    // Alternate the two servers run by run, so that drift on a shared machine hits both alike.
-    for (const [name, start] of Object.entries(sides)) {
-      const out = name === 'ttj' ? t : q;
-      const s = await start();
-      out.w.push(timed('nbdcopy', [src, s.url]));
-      out.r.push(timed('nbdcopy', [s.url, 'null:']));
-      out.f.push(timed('qemu-io', ['-f', 'raw', ...fuaCmds, s.url]));
-      const before = name === 'ttj' ? duBytes(J) : 0;
-      out.rand.push(randomTimed(s.url));
-      await stopChild(s.p);
-      if (name === 'ttj' && i === 0) grew = duBytes(J) - before;
+  try {
+    for (let i = -1; i < runs; i++) {
+      randomFillSync(buf);
+      writeFileSync(src, buf);
+      // Alternate the two servers run by run, so that drift on a shared machine hits both alike.
+      const order = i % 2 ? (['ttj', 'qemuNbd'] as const) : (['qemuNbd', 'ttj'] as const);
+      for (const name of order) {
+        const s = servers[name];
+        const out = name === 'ttj' ? t : q;
+        const w = timed('nbdcopy', [src, s.url]);
+        const r = timed('nbdcopy', [s.url, 'null:']);
+        if (i < 0) continue; // warm-up
+        out.w.push(w);
+        out.r.push(r);
+        out.f.push(timed('qemu-io', ['-f', 'raw', ...fuaCmds, s.url]));
+        const before = name === 'ttj' ? duBytes(J) : 0;
+        out.rand.push(randomTimed(s.url));
+        if (name === 'ttj' && i === 0) grew = duBytes(J) - before;
+      }
+      if (i < 0) continue;
+      // qemu-nbd on a new sparse image: its pages are not in memory yet, as the journal's are not.
+      rmSync(newImage, { force: true });
+      writeFileSync(newImage, '');
+      truncateSync(newImage, size);
+      const n = await qemuServer(newImage, 'n.sock');
+      fresh.push(timed('nbdcopy', [src, n.url]));
+      await stopChild(n.p);
+      rmSync(newImage, { force: true });
     }
+  } finally {
+    await stopChild(servers.ttj.p);
+    await stopChild(servers.qemuNbd.p);
   }
   const figures = (o: typeof t) => ({
     writeMBps: mb(size, median(o.w)),
@@ -129,7 +159,9 @@ export async function nbdThroughput(bin: string, dir: string, sizeMiB: number, r
       read: ttj.readMBps / qemuNbd.readMBps,
       fuaWrite: ttj.fuaWriteMBps / qemuNbd.fuaWriteMBps,
       randomWrite: ttj.randomWriteIops / qemuNbd.randomWriteIops,
+      writeNewImage: ttj.writeMBps / mb(size, median(fresh)),
     },
+    qemuNbdNewImage: { writeMBps: mb(size, median(fresh)) },
     randomWriteAmplification: grew / (randomWrites * 4096),
     randomWrites,
   };
