@@ -7,13 +7,13 @@ export { TtjError, ErrorCodes, isTtjError, type ErrorCode, type TtjErrorDetails 
 export { Journal, DEFAULT_PAGE_SIZE, TTJ_VERSION, type JournalHead, type JournalHeader, type OpenJournalOptions } from './journal/journal.js';
 export { JournalWriter, KEYFRAME_MAX_EPOCHS, type CommitResult } from './journal/writer.js';
 export { initJournal, type InitResult } from './journal/init-journal.js';
-export { appendImages, type ImageEpochInput, type AppendImagesResult } from './journal/append-images.js';
+export { appendImages, diskBlockSizeFor, DEFAULT_DISK_BLOCK_SIZE, type ImageEpochInput, type AppendImagesResult } from './journal/append-images.js';
 export { appendEventStream, parseEventStream, encodeEventStream } from './journal/append-events.js';
 export { fold, foldState, type FoldOptions, type FoldManifest } from './journal/fold.js';
 export { verify, type VerifyOptions, type VerifyReport } from './journal/verify.js';
 export { log, type LogOptions, type LogResult } from './journal/log.js';
 export { parsePoint, resolvePoint, type Point, type ResolvedPoint } from './journal/point.js';
-export { VmState, type DeviceRef, type DiskState } from './journal/vm-state.js';
+export { VmState, MAX_DISK_BLOCK_SIZE, type DeviceRef, type DiskState } from './journal/vm-state.js';
 export { PageTable } from './journal/page-table.js';
 export type { EpochEntry, FrameEntry } from './journal/index-keys.js';
 
@@ -33,8 +33,9 @@ export { startNbdServer, FileBlockDevice, type BlockDevice, type NbdServer, type
 export { Vm, startVm, type StartVmOptions, type VmExit } from './capture/qemu/vm.js';
 export type { VmConfig, DiskSource } from './capture/qemu/vm-config.js';
 export { QmpClient, type QmpEvent } from './capture/qemu/qmp-client.js';
-export { qemuInfo, kvmUsable, type QemuInfo } from './capture/qemu/qemu-info.js';
-export { scanPages, scanPagesAsync, sha256Pages, sha256PagesAsync, sha256Ranges, gatherPages, nativeInfo, type ScanResult } from './native/index.js';
+export { qemuInfo, kvmUsable, defaultAccel, type QemuInfo } from './capture/qemu/qemu-info.js';
+export { restoreVm, type RestoreVmOptions } from './capture/qemu/restore-vm.js';
+export { scanPages, scanPagesAsync, sha256Pages, sha256PagesAsync, sha256Ranges, sha256BuffersAsync, gatherPages, nativeInfo, type ScanResult } from './native/index.js';
 export { doctor, type DoctorReport } from './doctor.js';
 
 export { ttj as proto } from './gen/events.js';
