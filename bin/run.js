@@ -13,7 +13,11 @@ const HEAP_FLAG = '--initial-heap-size=256';
 const reexec = SERVERS.has(process.argv[2]) && !process.execArgv.some((a) => a.startsWith('--initial-heap-size')) && process.env.TTJ_NO_REEXEC !== '1';
 
 if (reexec) {
-  const child = spawn(process.execPath, [HEAP_FLAG, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  // The IPC channel tells the child when this process is gone (even by SIGKILL): it then stops.
+  const child = spawn(process.execPath, [HEAP_FLAG, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, TTJ_REEXEC_CHILD: '1' },
+  });
   // A terminal's Ctrl-C reaches both processes; the server treats repeats as one.
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
   child.on('error', (e) => {
@@ -27,6 +31,11 @@ if (reexec) {
     } else process.exit(code ?? 1);
   });
 } else {
+  if (process.env.TTJ_REEXEC_CHILD === '1' && process.channel) {
+    delete process.env.TTJ_REEXEC_CHILD;
+    process.channel.unref();
+    process.on('disconnect', () => process.kill(process.pid, 'SIGTERM'));
+  }
   try {
     await run(process.argv.slice(2), import.meta.url);
     await flush();

@@ -202,4 +202,27 @@ describe('a journal disk served over NBD to real clients', function () {
     assert.equal(res.writes, 1);
     assert.equal(res.url, `nbd+unix:///d0?socket=${sock}`);
   });
+
+  it('the ttj nbd command killed outright (SIGKILL) leaves no server behind: the journal is free again and keeps its writes', async () => {
+    const sock = tmp.path('kill.sock');
+    const child = spawn(process.execPath, [bin, 'nbd', J, '--disk', 'd0', '--socket', sock], { stdio: 'ignore' });
+    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
+    await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x6 64k 64k', `nbd+unix:///d0?socket=${sock}`]);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.on('exit', r));
+    // The server (bin/run.js runs it in a child Node) stops when its parent is gone.
+    let w: JournalWriter | undefined;
+    for (let i = 0; i < 50 && !w; i++) {
+      try {
+        w = await JournalWriter.openWriter(J, { waitMs: 100 });
+      } catch (e) {
+        if (!isTtjError(e, ErrorCodes.LOCKED)) throw e;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    assert.ok(w, 'the journal is free within 5 s');
+    await w.close();
+    const disk = await foldDisk(J, 'head', tmp.path('k'));
+    assert.ok(disk.subarray(64 * 1024, 128 * 1024).equals(Buffer.alloc(64 * 1024, 6)));
+  });
 });

@@ -31,12 +31,18 @@ function startWriter(journal: string): Promise<{ child: ChildProcess; epochs: ()
 
 describe('one writer, many readers, across processes', function () {
   this.timeout(60000);
-  const tmp = useTmp();
   let writer: ChildProcess | undefined;
-  afterEach(() => {
-    writer?.kill('SIGKILL');
+  // Registered before useTmp's: the writer must be gone before its directory is removed.
+  afterEach(async () => {
+    const w = writer;
     writer = undefined;
+    if (!w || w.exitCode !== null || w.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      w.once('exit', () => resolve());
+      w.kill('SIGKILL');
+    });
   });
+  const tmp = useTmp();
 
   it('refuses a second writer, naming the holder', async () => {
     const J = tmp.path('j');
