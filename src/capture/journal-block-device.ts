@@ -248,8 +248,19 @@ export class JournalBlockDevice implements BlockDevice {
       for (let b = b0; b < b1; b++) touched.add(b);
     }
     if (fetch.length) {
+      // One store call for all of them (one location lookup, the reads in parallel).
       const bytes = Buffer.allocUnsafe(fetch.length * bs);
-      await Promise.all(fetch.map((b, i) => this.readInto(bytes, i * bs, b * bs, bs)));
+      const table = this.table();
+      const addrs: Buffer[] = [];
+      const at: number[] = [];
+      fetch.forEach((b, i) => {
+        if (table.isZero(b)) bytes.fill(0, i * bs, (i + 1) * bs);
+        else {
+          addrs.push(Buffer.from(table.get(b)));
+          at.push(i * bs);
+        }
+      });
+      if (addrs.length) await this.journal.store.readBlobsInto(addrs, bytes, at);
       fetch.forEach((b, i) => old.set(b, bytes.subarray(i * bs, (i + 1) * bs)));
     }
     const base = (b: number, into: Buffer, at: number): void => {
