@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { startVm, type Vm } from '../../src/capture/qemu/vm.js';
 import { defaultAccel } from '../../src/capture/qemu/qemu-info.js';
-import { COUNTER_ADDR, ensureBootSectorGuest } from '../../src/capture/qemu/guests.js';
+import { COUNTER_ADDR, COUNTER_MAGIC, MAGIC_ADDR, ensureBootSectorGuest } from '../../src/capture/qemu/guests.js';
 import { readU32, sleep, useShmTmp, waitFor } from './helpers.js';
 
 const MiB = 1 << 20;
@@ -27,7 +27,7 @@ describe('QEMU: the pause of a checkpoint cycle (stop, device state, screendump,
       copyFileSync(await ensureBootSectorGuest(), disk);
       const vm = await startVm({ config: { memorySize: mib * MiB, accel: defaultAccel(), disks: [{ name: 'boot', interface: 'ide' }] }, ramPath: tmp.path('ram'), disks: { boot: { file: disk } } });
       try {
-        await waitFor(() => readU32(vm.ramPath, COUNTER_ADDR) >= 2, 20000, 'the guest to count');
+        await waitFor(() => readU32(vm.ramPath, MAGIC_ADDR) === COUNTER_MAGIC && readU32(vm.ramPath, COUNTER_ADDR) >= 2, 20000, 'the guest to count');
         const runs: { ms: number; device: number; frame: number }[] = [];
         for (let i = 0; i < 12; i++) {
           runs.push(await cycle(vm));
