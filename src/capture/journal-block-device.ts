@@ -236,8 +236,10 @@ export class JournalBlockDevice implements BlockDevice {
     const old = new Map<number, Buffer>();
     const need = (b: number) => {
       if (touched.has(b) || old.has(b)) return;
-      const pending = this.uncommitted.get(b); // taken now: its group may commit while we read
-      if (pending) old.set(b, pending);
+      // Copied now: its group may commit while we read, and the NBD server then reuses
+      // that write's buffer for another request.
+      const pending = this.uncommitted.get(b);
+      if (pending) old.set(b, Buffer.from(pending));
       else fetch.push(b);
     };
     for (const op of ops) {
