@@ -85,7 +85,7 @@ export class JournalBlockDevice implements BlockDevice {
     const b0 = Math.floor(offset / bs);
     const b1 = Math.ceil((offset + length) / bs);
     // Whole blocks go straight into the target; the partial ones at the edges are copied.
-    const whole: Buffer[] = [];
+    const whole: number[] = [];
     const at: number[] = [];
     const edges: Buffer[] = [];
     const edgeBlocks: number[] = [];
@@ -93,17 +93,16 @@ export class JournalBlockDevice implements BlockDevice {
       const start = b * bs;
       const from = Math.max(start, offset);
       const to = Math.min(start + bs, offset + length);
-      if (table.isZero(b)) target.fill(0, targetOffset + (from - offset), targetOffset + (to - offset));
-      else if (from === start && to === start + bs) {
-        whole.push(Buffer.from(table.get(b)));
+      if (from === start && to === start + bs) {
+        whole.push(b);
         at.push(targetOffset + (start - offset));
-      } else {
+      } else if (table.isZero(b)) target.fill(0, targetOffset + (from - offset), targetOffset + (to - offset));
+      else {
         edges.push(Buffer.from(table.get(b)));
         edgeBlocks.push(b);
       }
     }
-    const reads: Promise<void>[] = [];
-    if (whole.length) reads.push(this.journal.store.readBlobsInto(whole, target, at));
+    const reads: Promise<void>[] = [this.readBlocks(table, whole, target, at)];
     if (edges.length) {
       // The zstd frame checksum guards these reads; fold and verify re-hash with SHA-256.
       reads.push(
@@ -116,6 +115,21 @@ export class JournalBlockDevice implements BlockDevice {
       );
     }
     await Promise.all(reads);
+  }
+
+  /** Whole blocks `blocks[i]` of `table` into `target` at `at[i]`: zero blocks filled here, the others read from the store. */
+  private async readBlocks(table: PageTable, blocks: number[], target: Buffer, at: number[]): Promise<void> {
+    const bs = this.blockSize;
+    const addrs: Buffer[] = [];
+    const where: number[] = [];
+    blocks.forEach((b, i) => {
+      if (table.isZero(b)) target.fill(0, at[i]!, at[i]! + bs);
+      else {
+        addrs.push(Buffer.from(table.get(b)));
+        where.push(at[i]!);
+      }
+    });
+    if (addrs.length) await this.journal.store.readBlobsInto(addrs, target, where);
   }
 
   write(offset: number, data: Buffer, opts: { fua: boolean }): Promise<void> {
@@ -252,17 +266,7 @@ export class JournalBlockDevice implements BlockDevice {
     if (fetch.length) {
       // One store call for all of them (one location lookup, the reads in parallel).
       const bytes = Buffer.allocUnsafe(fetch.length * bs);
-      const table = this.table();
-      const addrs: Buffer[] = [];
-      const at: number[] = [];
-      fetch.forEach((b, i) => {
-        if (table.isZero(b)) bytes.fill(0, i * bs, (i + 1) * bs);
-        else {
-          addrs.push(Buffer.from(table.get(b)));
-          at.push(i * bs);
-        }
-      });
-      if (addrs.length) await this.journal.store.readBlobsInto(addrs, bytes, at);
+      await this.readBlocks(this.table(), fetch, bytes, fetch.map((_, i) => i * bs));
       fetch.forEach((b, i) => old.set(b, bytes.subarray(i * bs, (i + 1) * bs)));
     }
     const base = (b: number, into: Buffer, at: number): void => {

@@ -38,7 +38,6 @@ const LOOKUP_SLICE = 1024;
 const LOCATION_CACHE_ENTRIES = 65536;
 /** Pack blocks read and decompressed at once by getBlobs. */
 const READ_CONCURRENCY = 4;
-const parsedLocation = (v: Buffer) => decodeLocation(v);
 const eventKey = (seq: number) => 'e/' + seq.toString(16).padStart(14, '0');
 const blobKey = (addr: Buffer) => 'b/' + addr.toString('hex');
 const indexKey = (k: string) => 'i/' + k;
@@ -305,12 +304,25 @@ export class LocalStore implements JournalStore {
   }
 
   async readBlobs(addrs: Buffer[], onBlob: (index: number, data: Buffer) => void, opts: { verify?: boolean } = {}): Promise<void> {
-    // Look the locations up in parallel slices (LevelDB serves each slice on its own thread).
+    await this.readLocated(addrs, await this.locate(addrs), onBlob, opts.verify !== false);
+  }
+
+  /**
+   * Each blob's location (the cache, else LevelDB in parallel slices).
+   * @throws TtjError CORRUPT_BLOB naming the first blob the store does not have.
+   */
+  private async locate(addrs: Buffer[]): Promise<BlobLocation[]> {
     const locs = await this.lookup(addrs.map(blobKey));
-    const byBlock = new Map<string, { loc: BlobLocation; items: number[] }>();
-    locs.forEach((v, i) => {
+    return locs.map((v, i) => {
       if (!v) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[i]!.toString('hex')} is not in the store`, { addr: addrs[i]!.toString('hex') });
-      const loc = decodeLocation(v);
+      return decodeLocation(v);
+    });
+  }
+
+  /** {@link readBlobs} of blobs already located: each pack block read (and decompressed) once. */
+  private async readLocated(addrs: Buffer[], locs: BlobLocation[], onBlob: (index: number, data: Buffer) => void, verify: boolean): Promise<void> {
+    const byBlock = new Map<string, { loc: BlobLocation; items: number[] }>();
+    locs.forEach((loc, i) => {
       const k = `${loc.pack}:${loc.offset}`;
       const b = byBlock.get(k);
       if (b) b.items.push(i);
@@ -321,13 +333,11 @@ export class LocalStore implements JournalStore {
     let next = 0;
     const worker = async () => {
       while (next < blocks.length) {
-        const { items } = blocks[next++]!;
-        const first = parsedLocation(locs[items[0]!]!);
-        const block = await this.packs.readBlock(first);
-        const locsOf = items.map((i) => parsedLocation(locs[i]!));
+        const { loc, items } = blocks[next++]!;
+        const block = await this.packs.readBlock(loc);
+        const locsOf = items.map((i) => locs[i]!);
         // All items of a block are hashed in one call (natively, with SHA-NI when there).
-        const hashes =
-          opts.verify === false ? undefined : sha256Ranges(block, Uint32Array.from(locsOf, (l) => l.itemOff), Uint32Array.from(locsOf, (l) => l.itemLen));
+        const hashes = verify ? sha256Ranges(block, Uint32Array.from(locsOf, (l) => l.itemOff), Uint32Array.from(locsOf, (l) => l.itemLen)) : undefined;
         items.forEach((i, k) => {
           const l = locsOf[k]!;
           const data = block.subarray(l.itemOff, l.itemOff + l.itemLen);
@@ -351,18 +361,14 @@ export class LocalStore implements JournalStore {
   }
 
   async readBlobsInto(addrs: Buffer[], target: Buffer, at: number[]): Promise<void> {
-    const locs = await this.lookup(addrs.map(blobKey));
+    const locs = await this.locate(addrs);
     // Items of stored blocks are copied from the pack files directly, adjacent ones
     // (a write that was appended together) in one read; the rest through the block cache.
     const runs: { pack: number; offset: number; itemOff: number; at: number; len: number }[] = [];
     const viaBlocks: number[] = [];
-    const parsed = locs.map((v, i) => {
-      if (!v) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[i]!.toString('hex')} is not in the store`, { addr: addrs[i]!.toString('hex') });
-      return decodeLocation(v);
-    });
-    const order = parsed.map((_, i) => i).sort((a, b) => parsed[a]!.pack - parsed[b]!.pack || parsed[a]!.offset - parsed[b]!.offset || parsed[a]!.itemOff - parsed[b]!.itemOff);
+    const order = locs.map((_, i) => i).sort((a, b) => locs[a]!.pack - locs[b]!.pack || locs[a]!.offset - locs[b]!.offset || locs[a]!.itemOff - locs[b]!.itemOff);
     for (const i of order) {
-      const l = parsed[i]!;
+      const l = locs[i]!;
       if (!isStored(l)) {
         viaBlocks.push(i);
         continue;
@@ -373,7 +379,7 @@ export class LocalStore implements JournalStore {
     }
     const reads = runs.map((r) => this.packs.readStored(r.pack, r.offset, r.itemOff, target, r.at, r.len));
     if (viaBlocks.length) {
-      reads.push(this.readBlobs(viaBlocks.map((i) => addrs[i]!), (k, data) => data.copy(target, at[viaBlocks[k]!]!), { verify: false }));
+      reads.push(this.readLocated(viaBlocks.map((i) => addrs[i]!), viaBlocks.map((i) => locs[i]!), (k, data) => data.copy(target, at[viaBlocks[k]!]!), false));
     }
     await Promise.all(reads);
   }

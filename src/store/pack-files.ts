@@ -10,11 +10,11 @@
  * location names a stored block exactly when its compressed and raw lengths are equal
  * (a zstd block is always written smaller than its items).
  */
-import { read as fsRead } from 'node:fs';
 import { open, readdir, mkdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compress, decompress } from 'zstd-napi';
 import { ErrorCodes, TtjError } from '../errors.js';
+import { pread } from '../util/pread.js';
 
 export const BLOCK_MAGIC = 0x424a5454; // "TTJB" little-endian
 export const BLOCK_MAGIC_STORED = 0x524a5454; // "TTJR" little-endian
@@ -106,11 +106,6 @@ export class PackWriter {
     this.pack = (packs.length ? packs[packs.length - 1]! : 0) + 1;
     this.fh = await open(packFileName(this.dir, this.pack), 'wx');
     this.size = 0;
-  }
-
-  /** Compresses `items` into one block and appends it; returns each item's location. */
-  async appendBlock(items: Buffer[]): Promise<BlobLocation[]> {
-    return (await this.appendBlocks([items]))[0]!;
   }
 
   /**
@@ -261,10 +256,7 @@ export class PackReader {
     const fd = (await this.fd(pack)).fd;
     let done = 0;
     while (done < length) {
-      // The callback API: less overhead per call than FileHandle.read on this hot path.
-      const bytesRead = await new Promise<number>((resolve, reject) =>
-        fsRead(fd, target, targetOffset + done, length - done, offset + BLOCK_HEADER + itemOff + done, (e, n) => (e ? reject(e) : resolve(n))),
-      );
+      const bytesRead = await pread(fd, target, targetOffset + done, length - done, offset + BLOCK_HEADER + itemOff + done);
       if (bytesRead === 0) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${pack} ends inside the block at ${offset}`, { pack, offset });
       done += bytesRead;
     }

@@ -1,4 +1,5 @@
-import { promises as fsp, constants as fsConstants, read as fsRead, write as fsWrite, writev as fsWritev } from 'node:fs';
+import { promises as fsp, constants as fsConstants, write as fsWrite, writev as fsWritev } from 'node:fs';
+import { pread } from '../../util/pread.js';
 import type { FileHandle } from 'node:fs/promises';
 import { ErrorCodes, TtjError, toTtjError } from '../../errors.js';
 import type { BlockDevice } from './block-device.js';
@@ -29,9 +30,6 @@ function zeroes(): Buffer {
 }
 
 // The callback API: measurably less overhead per call than FileHandle's promise methods.
-function pread(fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
-  return new Promise((resolve, reject) => fsRead(fd, buf, off, len, pos, (e, n) => (e ? reject(e) : resolve(n))));
-}
 function pwrite(fd: number, buf: Buffer, off: number, len: number, pos: number): Promise<number> {
   return new Promise((resolve, reject) => fsWrite(fd, buf, off, len, pos, (e, n) => (e ? reject(e) : resolve(n))));
 }
