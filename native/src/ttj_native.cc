@@ -2,7 +2,12 @@
 // in TypeScript (src/native/) and again here, where a bad one is a TypeError.
 #include <napi.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+#include <cstdlib>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -360,6 +365,188 @@ Napi::Value Sha256BuffersAsync(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// pwriteAlignedAsync(fd, buffers, position): writes the buffers one after another at
+// position, through a reused 4 KiB-aligned staging buffer of this thread, as O_DIRECT
+// needs (position and the total length must be multiples of 4096). Resolves to the
+// bytes written; rejects with the errno text.
+constexpr size_t kStage = 8u << 20;
+class AlignedWriteWorker : public Napi::AsyncWorker {
+ public:
+  AlignedWriteWorker(Napi::Env env, int fd, std::vector<Bytes> items, int64_t pos, size_t skip, size_t len, Napi::Array held)
+      : Napi::AsyncWorker(env), fd_(fd), items_(std::move(items)), pos_(pos), skip_(skip), len_(len), deferred_(Napi::Promise::Deferred::New(env)) {
+    ref_ = Napi::Persistent(held.As<Napi::Object>());
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    thread_local uint8_t* stage = nullptr;
+    if (!stage && posix_memalign(reinterpret_cast<void**>(&stage), 4096, kStage) != 0) {
+      stage = nullptr;
+      SetError("out of memory for the staging buffer");
+      return;
+    }
+    size_t fill = 0;
+    auto flush = [&]() -> bool {
+      size_t done = 0;
+      while (done < fill) {
+        ssize_t n = pwrite(fd_, stage + done, fill - done, pos_ + (int64_t)skip_ + written_ + done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          SetError(std::string("pwrite: ") + (n < 0 ? strerror(errno) : "wrote nothing"));
+          err_ = n < 0 ? errno : EIO;
+          return false;
+        }
+        done += (size_t)n;
+      }
+      written_ += fill;
+      fill = 0;
+      return true;
+    };
+    // Only bytes [skip_, skip_ + len_) of the concatenation, written at pos_ + skip_.
+    size_t at = 0;
+    const size_t end = skip_ + len_;
+    for (const auto& b : items_) {
+      if (at >= end) break;
+      const size_t bEnd = at + b.len;
+      if (bEnd <= skip_) {
+        at = bEnd;
+        continue;
+      }
+      size_t off = skip_ > at ? skip_ - at : 0;
+      const size_t stop = std::min(b.len, end - at);
+      while (off < stop) {
+        size_t take = std::min(stop - off, kStage - fill);
+        memcpy(stage + fill, b.data + off, take);
+        fill += take;
+        off += take;
+        if (fill == kStage && !flush()) return;
+      }
+      at = bEnd;
+    }
+    if (fill && !flush()) return;
+  }
+  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), (double)written_)); }
+  void OnError(const Napi::Error& e) override {
+    Napi::Error err = Napi::Error::New(Env(), e.Message());
+    err.Set("errno", Napi::Number::New(Env(), err_));
+    deferred_.Reject(err.Value());
+  }
+
+ private:
+  int fd_;
+  std::vector<Bytes> items_;
+  int64_t pos_;
+  size_t skip_, len_;
+  int64_t written_ = 0;
+  int err_ = 0;
+  Napi::ObjectReference ref_;
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value PwriteAlignedAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[1].IsArray() || !info[2].IsNumber()) {
+    Napi::TypeError::New(env, "expected (fd, buffers, position)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::Array in = info[1].As<Napi::Array>();
+  Napi::Array held = Napi::Array::New(env, in.Length());
+  std::vector<Bytes> items(in.Length());
+  size_t total = 0;
+  for (uint32_t i = 0; i < in.Length(); i++) {
+    Napi::Value v = in.Get(i);
+    if (!GetBytes(env, v, &items[i], "each buffer")) return env.Undefined();
+    held.Set(i, v);
+    total += items[i].len;
+  }
+  const int64_t pos = info[2].As<Napi::Number>().Int64Value();
+  const int64_t skip = info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : 0;
+  const int64_t len = info[4].IsNumber() ? info[4].As<Napi::Number>().Int64Value() : (int64_t)total - skip;
+  if (pos < 0 || skip < 0 || len < 0 || (uint64_t)(skip + len) > total || (pos + skip) % 4096 || len % 4096) {
+    Napi::RangeError::New(env, "the range must lie in the buffers, its position and length multiples of 4096").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* w = new AlignedWriteWorker(env, info[0].As<Napi::Number>().Int32Value(), std::move(items), pos, (size_t)skip, (size_t)len, held);
+  auto p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// preadAlignedAsync(fd, position, length, target, targetOffset): reads length bytes at
+// position into target, for a file opened with O_DIRECT: the 4 KiB-aligned range around
+// them is read into a reused aligned staging buffer of this thread and the bytes asked
+// for copied out. Resolves to the bytes copied (fewer at the end of the file).
+class AlignedReadWorker : public Napi::AsyncWorker {
+ public:
+  AlignedReadWorker(Napi::Env env, int fd, int64_t pos, size_t len, uint8_t* target, Napi::Value held)
+      : Napi::AsyncWorker(env), fd_(fd), pos_(pos), len_(len), target_(target), deferred_(Napi::Promise::Deferred::New(env)) {
+    ref_ = Napi::Persistent(held.As<Napi::Object>());
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    thread_local uint8_t* stage = nullptr;
+    if (!stage && posix_memalign(reinterpret_cast<void**>(&stage), 4096, kStage) != 0) {
+      stage = nullptr;
+      SetError("out of memory for the staging buffer");
+      return;
+    }
+    while (done_ < len_) {
+      const int64_t want = pos_ + (int64_t)done_;
+      const int64_t start = want & ~(int64_t)4095;
+      const size_t skip = (size_t)(want - start);
+      const size_t span = std::min(kStage, (skip + (len_ - done_) + 4095) & ~(size_t)4095);
+      ssize_t n;
+      do n = pread(fd_, stage, span, start); while (n < 0 && errno == EINTR);
+      if (n < 0) {
+        err_ = errno;
+        SetError(std::string("pread: ") + strerror(errno));
+        return;
+      }
+      if ((size_t)n <= skip) return;  // the end of the file
+      const size_t got = std::min((size_t)n - skip, len_ - done_);
+      memcpy(target_ + done_, stage + skip, got);
+      done_ += got;
+      if ((size_t)n < span) return;
+    }
+  }
+  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), (double)done_)); }
+  void OnError(const Napi::Error& e) override {
+    Napi::Error err = Napi::Error::New(Env(), e.Message());
+    err.Set("errno", Napi::Number::New(Env(), err_));
+    deferred_.Reject(err.Value());
+  }
+
+ private:
+  int fd_;
+  int64_t pos_;
+  size_t len_;
+  uint8_t* target_;
+  size_t done_ = 0;
+  int err_ = 0;
+  Napi::ObjectReference ref_;
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value PreadAlignedAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber() || !info[4].IsNumber()) {
+    Napi::TypeError::New(env, "expected (fd, position, length, target, targetOffset)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Bytes t;
+  if (!GetBytes(env, info[3], &t, "target")) return env.Undefined();
+  const int64_t pos = info[1].As<Napi::Number>().Int64Value();
+  const int64_t len = info[2].As<Napi::Number>().Int64Value();
+  const int64_t at = info[4].As<Napi::Number>().Int64Value();
+  if (pos < 0 || len < 0 || at < 0 || (uint64_t)(at + len) > t.len) {
+    Napi::RangeError::New(env, "the range does not fit the target").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* w = new AlignedReadWorker(env, info[0].As<Napi::Number>().Int32Value(), pos, (size_t)len, t.data + at, info[3]);
+  auto p = w->Promise();
+  w->Queue();
+  return p;
+}
+
 // gatherPages(buf, pageSize, pfns, out?): copies pages pfns into out (or a new Buffer).
 Napi::Value GatherPages(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -404,6 +591,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sha256Ranges", Napi::Function::New(env, Sha256Ranges));
   exports.Set("sha256BuffersAsync", Napi::Function::New(env, Sha256BuffersAsync));
   exports.Set("gatherPages", Napi::Function::New(env, GatherPages));
+  exports.Set("pwriteAlignedAsync", Napi::Function::New(env, PwriteAlignedAsync));
+  exports.Set("preadAlignedAsync", Napi::Function::New(env, PreadAlignedAsync));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("fingerprintVersion", Napi::Number::New(env, ttj::kFingerprintVersion));
   return exports;

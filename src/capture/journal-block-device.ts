@@ -306,10 +306,14 @@ export class JournalBlockDevice implements BlockDevice {
     // Every new block of the group hashed in one native job off the JS thread. Blobs
     // stay in write order: a sequential write lands contiguously in the pack files.
     const hashes = datas.length ? await sha256BuffersAsync(datas) : Buffer.alloc(0);
+    const addrs = Array.from({ length: datas.length }, (_, i) => hashes.subarray(i * 32, (i + 1) * 32));
+    // Asked now, while the previous group commits: the store remembers which blocks it
+    // lacks, so that this group's commit need not look them up again.
+    if (addrs.length) await this.journal.store.hasBlobs(addrs);
     let k = 0;
     for (const { body, count } of owners) {
       body.diskWrite!.addrs = hashes.subarray(k * 32, (k + count) * 32);
-      for (let j = 0; j < count; j++, k++) blobs.push({ addr: hashes.subarray(k * 32, (k + 1) * 32), data: datas[k]! });
+      for (let j = 0; j < count; j++, k++) blobs.push({ addr: addrs[k]!, data: datas[k]! });
     }
     return { bodies, blobs, written: overlay };
   }

@@ -9,7 +9,13 @@ import { isMainThread } from 'node:worker_threads';
 import { FINGERPRINT_VERSION, type NativeAddonInfo, type ScannerImpl } from './types.js';
 
 /** The addon's exports. */
-export type NativeAddon = ScannerImpl & { info(): NativeAddonInfo; fingerprintVersion: number };
+export type NativeAddon = ScannerImpl & {
+  info(): NativeAddonInfo;
+  fingerprintVersion: number;
+  /** See src/native/direct-io.ts. */
+  pwriteAlignedAsync(fd: number, buffers: Uint8Array[], position: number, skip: number, length: number): Promise<number>;
+  preadAlignedAsync(fd: number, position: number, length: number, target: Uint8Array, targetOffset: number): Promise<number>;
+};
 
 /** What {@link loadNative} found. */
 export interface LoadResult {
@@ -36,15 +42,34 @@ export function packageRoot(from: string = dirname(fileURLToPath(import.meta.url
   }
 }
 
-const FUNCTIONS = ['scanPages', 'scanPagesAsync', 'sha256Pages', 'sha256PagesAsync', 'sha256Ranges', 'sha256BuffersAsync', 'gatherPages', 'info'] as const;
+const FUNCTIONS = [
+  'scanPages',
+  'scanPagesAsync',
+  'sha256Pages',
+  'sha256PagesAsync',
+  'sha256Ranges',
+  'sha256BuffersAsync',
+  'gatherPages',
+  'pwriteAlignedAsync',
+  'preadAlignedAsync',
+  'info',
+] as const;
+
+let loaded: LoadResult | undefined;
 
 /**
  * Loads the addon, or says why not. `TTJ_NATIVE=0` forces the fallback silently;
  * any other failure prints one line on stderr (once per process: workers stay
  * quiet) and ttj goes on with the TypeScript fallback. An addon built from older
- * sources (another fingerprint version, missing functions) is not used.
+ * sources (another fingerprint version, missing functions) is not used. Loaded once
+ * per process (later calls return the same result).
  */
 export function loadNative(): LoadResult {
+  loaded ??= load();
+  return loaded;
+}
+
+function load(): LoadResult {
   if (process.env.TTJ_NATIVE === '0') return { reason: 'disabled by TTJ_NATIVE=0' };
   const path = join(packageRoot(), 'native', 'build', 'Release', 'ttj_native.node');
   let reason: string;

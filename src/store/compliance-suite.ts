@@ -77,6 +77,17 @@ export function storeComplianceSuite(name: string, factory: StoreFactory): void 
       assert.deepEqual(await store.hasBlobs([blob('x').addr]), [false]);
     });
 
+    it('stores a blob it was asked about before it had it, once', async () => {
+      const a = blob('asked');
+      assert.deepEqual(await store.hasBlobs([a.addr]), [false]);
+      const r1 = await store.append({ expectedHead: -1, events: [Buffer.from('1')], blobs: [a] });
+      assert.equal(r1.newBlobs, 1);
+      assert.deepEqual(await store.hasBlobs([a.addr]), [true]);
+      const r2 = await store.append({ expectedHead: 0, events: [Buffer.from('2')], blobs: [a] });
+      assert.equal(r2.newBlobs, 0);
+      assert.deepEqual(await store.getBlobs([a.addr]), [a.data]);
+    });
+
     it('stores blobs once and returns them checked', async () => {
       const a = blob('a');
       const b = blob('b');

@@ -54,6 +54,26 @@ export interface LocalStoreOptions {
   compressionLevel?: number;
   /** How long a writer waits for a reader to release the index. Default 30000 ms. */
   waitMs?: number;
+  /**
+   * How blob bytes meet the page cache, named after QEMU's cache modes: `none` writes
+   * and reads stored blocks with direct I/O (O_DIRECT) where the file system allows it,
+   * `writeback` goes through the page cache. Default `none`, or the `TTJ_CACHE`
+   * environment variable.
+   */
+  cache?: CacheMode;
+}
+
+/** Pack-file cache modes (see {@link LocalStoreOptions.cache}). */
+export type CacheMode = 'none' | 'writeback';
+
+/**
+ * The cache mode to use: `mode`, else `TTJ_CACHE`, else `none`.
+ * @throws TtjError BAD_ARGUMENT for another value.
+ */
+export function resolveCacheMode(mode?: string): CacheMode {
+  const m = mode ?? process.env.TTJ_CACHE ?? 'none';
+  if (m !== 'none' && m !== 'writeback') throw new TtjError(ErrorCodes.BAD_ARGUMENT, `cache mode must be none or writeback, not ${JSON.stringify(m)}`, { mode: m });
+  return m;
 }
 
 /** True when `dir` holds a journal marker. */
@@ -79,12 +99,19 @@ export class LocalStore implements JournalStore {
    * LevelDB batch is written.
    */
   private readonly locations = new Map<string, Buffer>();
+  /**
+   * Writer only: blob keys LevelDB was just asked for and did not have. Nobody else
+   * appends, so an entry stays true until this store appends that blob (which removes
+   * it). A writer that hashes a batch before appending it (an NBD group commit) asks
+   * {@link hasBlobs} early, and the append then need not look them up again.
+   */
+  private readonly absent = new Set<string>();
   /** The writer's head and statistics, as its last append left them (undefined until then). */
   private known: { head: StoreHead | undefined; stats: StoreStats } | undefined;
 
-  private constructor(dir: string, private readonly kv: KvReader, readonly writable: boolean) {
+  private constructor(dir: string, private readonly kv: KvReader, readonly writable: boolean, direct: boolean) {
     this.location = dir;
-    this.packs = new PackReader(join(dir, 'packs'));
+    this.packs = new PackReader(join(dir, 'packs'), undefined, { direct });
   }
 
   /**
@@ -93,6 +120,7 @@ export class LocalStore implements JournalStore {
    */
   static async open(dir: string, opts: LocalStoreOptions = {}): Promise<LocalStore> {
     const write = opts.write || opts.create;
+    const direct = resolveCacheMode(opts.cache) === 'none';
     if (!(await isJournalDir(dir))) {
       let exists = false;
       try {
@@ -111,15 +139,15 @@ export class LocalStore implements JournalStore {
       await writeFile(join(dir, MARKER_FILE), JSON.stringify(MARKER) + '\n');
     }
     const levelPath = join(dir, 'index');
-    if (!write) return new LocalStore(dir, new ReconnectingKv(levelPath, dir), false);
+    if (!write) return new LocalStore(dir, new ReconnectingKv(levelPath, dir), false, direct);
 
     const command = opts.command ?? 'ttj';
     const lock = await acquireWriterLock(dir, command);
     try {
       const kv = await openIndexForWriting(levelPath, dir, opts.waitMs ?? 30000);
-      const store = new LocalStore(dir, kv, true);
+      const store = new LocalStore(dir, kv, true, direct);
       store.release = lock.release;
-      store.writer = new PackWriter(join(dir, 'packs'), opts.compressionLevel ?? 1);
+      store.writer = new PackWriter(join(dir, 'packs'), opts.compressionLevel ?? 1, { direct });
       try {
         store.stopServing = (await serveKv(kv, readerSocketName(dir), { role: 'writer', command })).close;
       } catch {
@@ -223,7 +251,10 @@ export class LocalStore implements JournalStore {
     ops.push({ type: 'put', key: K_STATS, value: Buffer.from(JSON.stringify(stats)) });
     await kv.batch(ops, { sync });
     this.known = { head: { seq, hash }, stats };
-    for (const [k, v] of placed) this.remember(k, v);
+    for (const [k, v] of placed) {
+      this.absent.delete(k);
+      this.remember(k, v);
+    }
     return { head: { seq, hash }, newBlobs: fresh.size, newBytes, storedBytes };
   }
 
@@ -261,10 +292,11 @@ export class LocalStore implements JournalStore {
   private async lookup(keys: string[]): Promise<(Buffer | undefined)[]> {
     const out = new Array<Buffer | undefined>(keys.length);
     const missing: number[] = [];
+    const absent = this.writable ? this.absent : undefined;
     keys.forEach((k, i) => {
       const v = this.locations.get(k);
       if (v) out[i] = v;
-      else missing.push(i);
+      else if (!absent?.has(k)) missing.push(i);
     });
     if (!missing.length) return out;
     const missKeys = missing.map((i) => keys[i]!);
@@ -276,6 +308,10 @@ export class LocalStore implements JournalStore {
     found.forEach((v, j) => {
       out[missing[j]!] = v;
       if (v && cache) this.remember(missKeys[j]!, v);
+      else if (!v && cache && absent) {
+        if (absent.size >= LOCATION_CACHE_ENTRIES) absent.delete(absent.values().next().value as string);
+        absent.add(missKeys[j]!);
+      }
     });
     return out;
   }

@@ -9,12 +9,20 @@
  * the items as they are` (a stored block: reads copy straight from the file). A
  * location names a stored block exactly when its compressed and raw lengths are equal
  * (a zstd block is always written smaller than its items).
+ *
+ * Large appends are written with direct I/O where the file system allows it (see
+ * src/native/direct-io.ts), the same bytes as through the page cache: the part of an
+ * append from the file's last 4 KiB boundary to its own last one is written directly
+ * (re-writing the file's partial last page, kept in memory), the rest through the page
+ * cache. Small appends go through the page cache.
  */
+import { constants as fsConstants } from 'node:fs';
 import { open, readdir, mkdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compress, decompress } from 'zstd-napi';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { pread } from '../util/pread.js';
+import { DIRECT_IO_ALIGN, openDirect, preadAligned, pwriteAligned } from '../native/direct-io.js';
 
 export const BLOCK_MAGIC = 0x424a5454; // "TTJB" little-endian
 export const BLOCK_MAGIC_STORED = 0x524a5454; // "TTJR" little-endian
@@ -24,6 +32,10 @@ const PROBE_MIN = 16 * 1024;
 const PROBE_RATIO = 0.97;
 /** Buffers per pwritev call (Linux's IOV_MAX). */
 const IOV_MAX = 1024;
+/** A direct append is written in pieces of this size, in parallel (copy and write overlap). */
+const DIRECT_PIECE = 4 * 1024 * 1024;
+/** Appends smaller than this go through the page cache. */
+const DIRECT_MIN = 256 * 1024;
 
 /** True when the location is inside a stored (uncompressed) block. */
 export function isStored(l: Pick<BlobLocation, 'clen' | 'rawLen'>): boolean {
@@ -83,28 +95,47 @@ export async function listPacks(dir: string): Promise<number[]> {
     .sort((a, b) => a - b);
 }
 
+/** Options of {@link PackWriter} and {@link PackReader}. */
+export interface PackFileOptions {
+  /**
+   * Direct I/O (O_DIRECT, QEMU's `cache=none`) for blob bytes where the file system
+   * and the native addon allow it; else the page cache. Default true.
+   */
+  direct?: boolean;
+}
+
 /** Appends compressed blocks to the newest pack file of one writer session. */
 export class PackWriter {
   private fh: FileHandle | undefined;
+  /** A direct I/O handle of the same file, when the file system allows one. */
+  private dfh: FileHandle | undefined;
+  /** The file's bytes after its last 4 KiB boundary (a direct write starts at that boundary). */
+  private tail: Buffer = Buffer.alloc(0);
   private pack = 0;
   private size = 0;
-  /** Bytes written to pack files by this writer (headers included). */
+  /** Bytes written to pack files by this writer (headers and padding included). */
   bytesWritten = 0;
+  private readonly wantDirect: boolean;
 
-  constructor(private readonly dir: string, private readonly level = 1) {}
+  constructor(private readonly dir: string, private readonly level = 1, opts: PackFileOptions = {}) {
+    this.wantDirect = opts.direct ?? true;
+  }
 
   private async ensureOpen(): Promise<void> {
     if (this.fh && this.size < PACK_ROTATE_BYTES) return;
     if (this.fh) {
       await this.fh.datasync();
-      await this.fh.close();
+      await this.close();
     }
     await mkdir(this.dir, { recursive: true });
     // A new session never appends to an old pack: a crash may have left garbage at
     // its tail, after the last block any committed event refers to.
     const packs = await listPacks(this.dir);
     this.pack = (packs.length ? packs[packs.length - 1]! : 0) + 1;
-    this.fh = await open(packFileName(this.dir, this.pack), 'wx');
+    const path = packFileName(this.dir, this.pack);
+    this.fh = await open(path, 'wx');
+    this.dfh = this.wantDirect ? await openDirect(path, fsConstants.O_WRONLY) : undefined;
+    this.tail = Buffer.alloc(0);
     this.size = 0;
   }
 
@@ -131,7 +162,46 @@ export class PackWriter {
       offset += BLOCK_HEADER + clen;
     }
     const total = offset - this.size;
-    let pos = this.size;
+    const parts = this.tail.length ? [this.tail, ...iov] : iov;
+    const start = this.size - this.tail.length;
+    const len = this.tail.length + total;
+    let direct = 0;
+    if (this.dfh && len >= DIRECT_MIN) {
+      direct = len - (len % DIRECT_IO_ALIGN);
+      await this.writeDirect(this.dfh.fd, parts, start, direct);
+    }
+    await this.writeBuffered(parts, start, direct, len);
+    this.tail = lastBytes(parts, (start + len) % DIRECT_IO_ALIGN);
+    this.size += total;
+    this.bytesWritten += total;
+    return out;
+  }
+
+  /**
+   * Writes bytes `[0, length)` of `parts` (`length` a multiple of 4 KiB) at `start` (on
+   * a 4 KiB boundary) with direct I/O, in pieces written in parallel.
+   */
+  private async writeDirect(fd: number, parts: Buffer[], start: number, length: number): Promise<void> {
+    const pieces: Promise<number>[] = [];
+    let seg = 0;
+    let segAt = 0; // where parts[seg] starts
+    for (let from = 0; from < length; from += DIRECT_PIECE) {
+      const to = Math.min(length, from + DIRECT_PIECE);
+      while (segAt + parts[seg]!.length <= from) segAt += parts[seg++]!.length;
+      let last = seg;
+      let lastAt = segAt;
+      while (lastAt + parts[last]!.length < to) lastAt += parts[last++]!.length;
+      pieces.push(pwriteAligned(fd, parts.slice(seg, last + 1), start + segAt, from - segAt, to - from, true));
+    }
+    const written = (await Promise.all(pieces)).reduce((a, b) => a + b, 0);
+    if (written !== length) throw new TtjError(ErrorCodes.INTERNAL, `short write to pack ${this.pack}: ${written} of ${length} bytes`);
+  }
+
+  /** Writes bytes `[from, to)` of `parts` at `start + from` through the page cache, IOV_MAX buffers per call. */
+  private async writeBuffered(parts: Buffer[], start: number, from: number, to: number): Promise<void> {
+    if (from >= to) return;
+    const iov = sliceParts(parts, from, to);
+    let pos = start + from;
     for (let i = 0; i < iov.length; i += IOV_MAX) {
       const part = iov.slice(i, i + IOV_MAX);
       const want = part.reduce((a, b) => a + b.length, 0);
@@ -139,9 +209,6 @@ export class PackWriter {
       if (bytesWritten !== want) throw new TtjError(ErrorCodes.INTERNAL, `short write to pack ${this.pack}: ${bytesWritten} of ${want} bytes`);
       pos += want;
     }
-    this.size += total;
-    this.bytesWritten += total;
-    return out;
   }
 
   private encodeBlock(items: Buffer[]): { head: Buffer; body: Buffer[]; clen: number; rawLen: number } {
@@ -176,18 +243,55 @@ export class PackWriter {
 
   async close(): Promise<void> {
     if (this.fh) await this.fh.close();
+    if (this.dfh) await this.dfh.close();
     this.fh = undefined;
+    this.dfh = undefined;
   }
+}
+
+/** Bytes `[from, to)` of the concatenation of `parts`, as views. */
+function sliceParts(parts: Buffer[], from: number, to: number): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  for (const p of parts) {
+    const a = Math.max(from, at);
+    const b = Math.min(to, at + p.length);
+    if (a < b) out.push(a === at && b === at + p.length ? p : p.subarray(a - at, b - at));
+    at += p.length;
+    if (at >= to) break;
+  }
+  return out;
+}
+
+/** A copy of the last `n` bytes of the concatenation of `parts`. */
+function lastBytes(parts: Buffer[], n: number): Buffer {
+  const total = parts.reduce((a, p) => a + p.length, 0);
+  return Buffer.concat(sliceParts(parts, total - n, total), n);
 }
 
 /** Reads and decompresses blocks, with a small cache of recent blocks. */
 export class PackReader {
   private readonly fds = new Map<number, Promise<FileHandle>>();
+  /** Direct I/O handles for stored-block reads (undefined: the file system refuses them). */
+  private readonly directFds = new Map<number, Promise<FileHandle | undefined>>();
+  private readonly direct: boolean;
   private readonly cache = new Map<string, Buffer>();
   private readonly inflight = new Map<string, Promise<Buffer>>();
   private cacheBytes = 0;
 
-  constructor(private readonly dir: string, private readonly cacheLimit = 64 * 1024 * 1024) {}
+  constructor(private readonly dir: string, private readonly cacheLimit = 64 * 1024 * 1024, opts: PackFileOptions = {}) {
+    this.direct = opts.direct ?? true;
+  }
+
+  private directFd(pack: number): Promise<FileHandle | undefined> {
+    let fh = this.directFds.get(pack);
+    if (!fh) {
+      fh = this.fd(pack).then(() => openDirect(packFileName(this.dir, pack), fsConstants.O_RDONLY));
+      fh.catch(() => this.directFds.delete(pack));
+      this.directFds.set(pack, fh);
+    }
+    return fh;
+  }
 
   private fd(pack: number): Promise<FileHandle> {
     // The promise is cached, so concurrent readers of one pack share one handle.
@@ -253,11 +357,18 @@ export class PackReader {
    * @throws TtjError CORRUPT_BLOB when the pack file ends early.
    */
   async readStored(pack: number, offset: number, itemOff: number, target: Buffer, targetOffset: number, length: number): Promise<void> {
+    const short = () => new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${pack} ends inside the block at ${offset}`, { pack, offset });
+    const direct = this.direct ? await this.directFd(pack) : undefined;
+    if (direct) {
+      // Straight from the disk (direct I/O), like the writes: no page-cache copy.
+      if ((await preadAligned(direct.fd, offset + BLOCK_HEADER + itemOff, length, target, targetOffset, true)) !== length) throw short();
+      return;
+    }
     const fd = (await this.fd(pack)).fd;
     let done = 0;
     while (done < length) {
       const bytesRead = await pread(fd, target, targetOffset + done, length - done, offset + BLOCK_HEADER + itemOff + done);
-      if (bytesRead === 0) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${pack} ends inside the block at ${offset}`, { pack, offset });
+      if (bytesRead === 0) throw short();
       done += bytesRead;
     }
   }
@@ -280,7 +391,9 @@ export class PackReader {
 
   async close(): Promise<void> {
     for (const fh of this.fds.values()) await fh.then((h) => h.close()).catch(() => undefined);
+    for (const fh of this.directFds.values()) await fh.then((h) => h?.close()).catch(() => undefined);
     this.fds.clear();
+    this.directFds.clear();
     this.cache.clear();
     this.cacheBytes = 0;
   }

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants as fsConstants, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { directIoFallback, directIoNative, openDirect, preadAligned, pwriteAligned } from '../../src/native/direct-io.js';
+import { PackReader, PackWriter, packFileName, type BlobLocation } from '../../src/store/pack-files.js';
+import { useTmp } from '../helpers/tmp.js';
+
+/** Pages of `path` in the page cache (util-linux fincore). */
+function residentBytes(path: string): number {
+  const r = spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES', path], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return Number(r.stdout.trim());
+}
+
+/** Random pieces of random lengths that add up to `total`. */
+function pieces(total: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let left = total; left > 0; ) {
+    const n = Math.min(left, 1 + Math.floor(Math.random() * 70000));
+    out.push(randomBytes(n));
+    left -= n;
+  }
+  return out;
+}
+
+describe('direct I/O (O_DIRECT pack files) and its fallback', function () {
+  const tmp = useTmp();
+
+  it('is in the addon, and the file system of the tests takes O_DIRECT', async () => {
+    assert.ok(directIoNative, 'the native addon has no direct I/O (run npm run build:native)');
+    const path = tmp.path('f');
+    writeFileSync(path, '');
+    const fh = await openDirect(path, fsConstants.O_WRONLY);
+    assert.ok(fh, `${tmp.dir} refuses O_DIRECT`);
+    await fh.close();
+  });
+
+  it('native (O_DIRECT) and fallback write and read the same bytes', async () => {
+    const total = 6 * 1024 * 1024 + 3 * 4096;
+    const parts = pieces(total);
+    const whole = Buffer.concat(parts);
+    const a = tmp.path('native');
+    const b = tmp.path('fallback');
+    writeFileSync(a, '');
+    writeFileSync(b, '');
+    const da = (await openDirect(a, fsConstants.O_RDWR))!;
+    const fb = await open(b, 'r+');
+    // In pieces written at once, out of order, as the pack writer does.
+    const cuts = [0, 4096, 1024 * 1024, 5 * 1024 * 1024 + 8192, total];
+    const jobs: Promise<number>[] = [];
+    for (let i = cuts.length - 2; i >= 0; i--) {
+      const [from, to] = [cuts[i]!, cuts[i + 1]!];
+      jobs.push(pwriteAligned(da.fd, parts, 0, from, to - from, true));
+      jobs.push(directIoFallback.pwriteAligned(fb.fd, parts, 0, from, to - from));
+    }
+    assert.deepEqual((await Promise.all(jobs)).reduce((x, y) => x + y, 0), 2 * total);
+    assert.ok(readFileSync(a).equals(whole));
+    assert.ok(readFileSync(b).equals(whole));
+    // Reads at any position and length, across the staging size and past the end.
+    for (const [pos, len] of [[0, 1], [17, 4095], [4095, 9000], [123457, 8 * 1024 * 1024 + 5], [total - 10, 30], [total + 5000, 10]] as const) {
+      const x = Buffer.alloc(len + 7, 0xee);
+      const y = Buffer.alloc(len + 7, 0xee);
+      const nx = await preadAligned(da.fd, pos, len, x, 7, true);
+      const ny = await preadAligned(fb.fd, pos, len, y, 7, false);
+      const want = Math.max(0, Math.min(len, total - pos));
+      assert.equal(nx, want, `native read at ${pos}`);
+      assert.equal(ny, want, `fallback read at ${pos}`);
+      assert.ok(x.equals(y), `read at ${pos}`);
+      assert.ok(x.subarray(7, 7 + want).equals(whole.subarray(pos, pos + want)));
+    }
+    await da.close();
+    await fb.close();
+  });
+
+  it('refuses misaligned or out-of-range direct writes, and bad arguments, before any I/O', () => {
+    const fd = openSync(tmp.path('x'), 'w');
+    try {
+      const bufs = [Buffer.alloc(8192)];
+      assert.throws(() => pwriteAligned(fd, bufs, 100, 0, 4096, true), RangeError);
+      assert.throws(() => pwriteAligned(fd, bufs, 0, 0, 100, true), RangeError);
+      assert.throws(() => pwriteAligned(fd, bufs, 0, 4096, 8192, true), RangeError);
+      assert.throws(() => pwriteAligned(-1, bufs, 0, 0, 4096, true), TypeError);
+      assert.throws(() => pwriteAligned(fd, ['x' as unknown as Buffer], 0, 0, 4096, true), TypeError);
+      assert.throws(() => preadAligned(fd, 0, 10, Buffer.alloc(5), 0, true), RangeError);
+      assert.throws(() => preadAligned(fd, 0.5, 1, Buffer.alloc(5), 0, true), TypeError);
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('pack writer: direct and page-cache modes write the same pack bytes, and direct writes leave the page cache alone', async () => {
+    const sizes = [100, 300 * 1024, 7, 2 * 1024 * 1024 + 5, 4096, 5 * 1024 * 1024, 33];
+    const batches = sizes.map((n) => pieces(n));
+    const files: string[] = [];
+    const locs: BlobLocation[][][] = [];
+    for (const direct of [true, false]) {
+      const dir = tmp.path(direct ? 'direct' : 'cached');
+      const w = new PackWriter(dir, 1, { direct });
+      const l: BlobLocation[][] = [];
+      for (const items of batches) l.push(...(await w.appendBlocks([items])));
+      await w.sync();
+      await w.close();
+      files.push(packFileName(dir, 1));
+      locs.push([l.flat()]);
+    }
+    // Direct writes do not leave their bytes in the page cache (only the partial pages
+    // the small appends and the tails wrote through it); the cached mode leaves all.
+    assert.ok(residentBytes(files[0]!) < 1024 * 1024, `direct: ${residentBytes(files[0]!)} bytes cached`);
+    assert.ok(residentBytes(files[1]!) > 6 * 1024 * 1024, `cached: ${residentBytes(files[1]!)} bytes cached`);
+    const [d, c] = files.map((f) => readFileSync(f));
+    assert.ok(d!.equals(c!), 'the two modes wrote different bytes');
+    assert.deepEqual(locs[0], locs[1]);
+    // Every item reads back, in both modes, through both read paths.
+    for (const direct of [true, false]) {
+      const r = new PackReader(join(files[0]!, '..'), undefined, { direct });
+      for (const [i, loc] of locs[0]![0]!.entries()) {
+        const want = batches.flat()[i]!;
+        const got = Buffer.alloc(loc.itemLen);
+        if (loc.clen === loc.rawLen) await r.readStored(loc.pack, loc.offset, loc.itemOff, got, 0, loc.itemLen);
+        else (await r.readBlock(loc)).copy(got, 0, loc.itemOff, loc.itemOff + loc.itemLen);
+        assert.ok(got.equals(want), `item ${i} (direct reads ${direct})`);
+      }
+      await r.close();
+    }
+  });
+
+});
