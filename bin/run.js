@@ -7,7 +7,10 @@ import { flush, handle, run } from '@oclif/core';
 // The long-running servers (nbd, record) move hundreds of MB/s through Buffers. With
 // V8's small initial heap they run a full garbage collection every few MB promoted
 // (~15% of their throughput); they run in a Node started with a larger initial heap
-// (a GC threshold, not memory taken). This process forwards signals and the exit.
+// (a GC threshold, not memory taken), and with 8 libuv worker threads instead of 4
+// (direct disk reads and writes, hashing and LevelDB share them; more reads in flight
+// keep the disk busy), unless UV_THREADPOOL_SIZE is set. This process forwards
+// signals and the exit.
 const SERVERS = new Set(['nbd', 'record']);
 const HEAP_FLAG = '--initial-heap-size=256';
 const reexec = SERVERS.has(process.argv[2]) && !process.execArgv.some((a) => a.startsWith('--initial-heap-size')) && process.env.TTJ_NO_REEXEC !== '1';
@@ -16,7 +19,7 @@ if (reexec) {
   // The IPC channel tells the child when this process is gone (even by SIGKILL): it then stops.
   const child = spawn(process.execPath, [HEAP_FLAG, ...process.execArgv, ...process.argv.slice(1)], {
     stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, TTJ_REEXEC_CHILD: '1' },
+    env: { UV_THREADPOOL_SIZE: '8', ...process.env, TTJ_REEXEC_CHILD: '1' },
   });
   // A terminal's Ctrl-C reaches both processes; the server treats repeats as one.
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));

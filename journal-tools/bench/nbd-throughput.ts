@@ -2,9 +2,11 @@
  * NBD throughput: `ttj nbd` (journal-backed) against qemu-nbd serving a raw file, side by
  * side in one run. Sequential write and read with nbdcopy (FUA off), 1 MiB writes with FUA
  * (qemu-io write -f), and 4 KiB random writes (qemu-io aio_write, then one flush).
+ * ttj writes its pack files with direct I/O (its default cache mode `none`), so
+ * qemu-nbd is also measured with `--cache=none --aio=native`, for reference.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync, rmSync, truncateSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeFileSync, writeSync, rmSync, truncateSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomFillSync } from 'node:crypto';
 import { timed } from './peers.js';
@@ -32,6 +34,10 @@ export interface NbdFigures {
    * journal's appends, its writes land in page-cache memory not in use before.
    */
   qemuNbdNewImage: { writeMBps: number };
+  /** qemu-nbd with direct I/O (`--cache=none --aio=native`), as ttj's pack files: a reference, not the target's peer. */
+  qemuNbdCacheNone: { writeMBps: number; readMBps: number };
+  /** ttj against {@link qemuNbdCacheNone}. */
+  ratioCacheNone: { write: number; read: number };
   /** 4 KiB random writes: journal bytes added per byte written (the block size's read-modify-write). */
   randomWriteAmplification: number;
   randomWrites: number;
@@ -82,14 +88,17 @@ export async function nbdThroughput(bin: string, dir: string, sizeMiB: number, r
     const ts = join(dir, 't.sock');
     return serve([process.execPath, bin, 'nbd', J, '--disk', 'd0', '--socket', ts], ts).then((p) => ({ p, url: `nbd+unix:///d0?socket=${ts}` }));
   };
-  const qemuServer = (image = blank, name = 'q.sock') => {
+  const qemuServer = (image = blank, name = 'q.sock', extra: string[] = []) => {
     const qs = join(dir, name);
-    return serve(['qemu-nbd', '-f', 'raw', '-t', '-k', qs, image], qs).then((p) => ({ p, url: `nbd+unix:///?socket=${qs}` }));
+    return serve(['qemu-nbd', '-f', 'raw', '-t', ...extra, '-k', qs, image], qs).then((p) => ({ p, url: `nbd+unix:///?socket=${qs}` }));
   };
+  const directImage = join(dir, 'nbd-direct.raw');
+  writeFileSync(directImage, Buffer.alloc(size));
   const fresh: number[] = [];
   const newImage = join(dir, 'nbd-new.raw');
   const t = { w: [] as number[], r: [] as number[], f: [] as number[], rand: [] as number[] };
   const q = { w: [] as number[], r: [] as number[], f: [] as number[], rand: [] as number[] };
+  const qd = { w: [] as number[], r: [] as number[] };
   const fuaMiB = Math.min(sizeMiB, 64);
   const fuaCmds = Array.from({ length: fuaMiB }, (_, i) => ['-c', `write -q -f -P 0x5a ${i}M 1M`]).flat();
   const randomWrites = 4096;
@@ -105,7 +114,7 @@ export async function nbdThroughput(bin: string, dir: string, sizeMiB: number, r
   // untimed warm-up (JIT, buffers, page cache). Every sequential write copies NEW random
   // data (a fresh source per run, the same for both servers): a journal stores each
   // distinct block once, so rewriting the same bytes would only measure deduplication.
-  const servers = { ttj: await ttjServer(), qemuNbd: await qemuServer() };
+  const servers = { ttj: await ttjServer(), qemuNbd: await qemuServer(), qemuNbdDirect: await qemuServer(directImage, 'qd.sock', ['--cache=none', '--aio=native']) };
   let grew = 0;
   try {
     for (let i = -1; i < runs; i++) {
@@ -126,7 +135,11 @@ export async function nbdThroughput(bin: string, dir: string, sizeMiB: number, r
         out.rand.push(randomTimed(s.url));
         if (name === 'ttj' && i === 0) grew = duBytes(J) - before;
       }
+      const dw = timed('nbdcopy', [src, servers.qemuNbdDirect.url]);
+      const dr = timed('nbdcopy', [servers.qemuNbdDirect.url, 'null:']);
       if (i < 0) continue;
+      qd.w.push(dw);
+      qd.r.push(dr);
       // qemu-nbd on a new sparse image: its pages are not in memory yet, as the journal's are not.
       rmSync(newImage, { force: true });
       writeFileSync(newImage, '');
@@ -139,6 +152,7 @@ export async function nbdThroughput(bin: string, dir: string, sizeMiB: number, r
   } finally {
     await stopChild(servers.ttj.p);
     await stopChild(servers.qemuNbd.p);
+    await stopChild(servers.qemuNbdDirect.p);
   }
   const figures = (o: typeof t) => ({
     writeMBps: mb(size, median(o.w)),
@@ -162,7 +176,81 @@ export async function nbdThroughput(bin: string, dir: string, sizeMiB: number, r
       writeNewImage: ttj.writeMBps / mb(size, median(fresh)),
     },
     qemuNbdNewImage: { writeMBps: mb(size, median(fresh)) },
+    qemuNbdCacheNone: { writeMBps: mb(size, median(qd.w)), readMBps: mb(size, median(qd.r)) },
+    ratioCacheNone: { write: ttj.writeMBps / mb(size, median(qd.w)), read: ttj.readMBps / mb(size, median(qd.r)) },
     randomWriteAmplification: grew / (randomWrites * 4096),
     randomWrites,
   };
+}
+
+/** A longer sequential write (1 GiB by default) on both servers: sustained rates, beyond what the page cache absorbs at once. */
+export interface NbdSustainedFigures {
+  sizeMiB: number;
+  runs: number;
+  ttjMBps: number;
+  qemuNbdMBps: number;
+  /** ttj / qemu-nbd. */
+  ratio: number;
+}
+
+/** Writes `sizeMiB` of new random data (a fresh source per run) with nbdcopy to `ttj nbd` and to qemu-nbd on a cached raw image, taking turns. */
+export async function nbdSustainedWrite(bin: string, dir: string, sizeMiB = 1024, runs = 3): Promise<NbdSustainedFigures> {
+  const size = sizeMiB << 20;
+  const chunk = Buffer.alloc(64 << 20);
+  const fill = (path: string, random: boolean) => {
+    rmSync(path, { force: true });
+    const fd = openSync(path, 'w');
+    try {
+      for (let at = 0; at < size; at += chunk.length) {
+        if (random) randomFillSync(chunk);
+        writeSync(fd, chunk, 0, Math.min(chunk.length, size - at), at);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  };
+  const blank = join(dir, 'sustained-blank.raw');
+  writeFileSync(blank, '');
+  truncateSync(blank, size);
+  const image = join(dir, 'sustained-qemu.raw');
+  fill(image, false); // written once, so its pages are cached, as for the main comparison
+  const J = join(dir, 'sustained.ttj');
+  const made = spawnSync(process.execPath, [bin, 'append', J, '--disk', `d0=${blank}`], { encoding: 'utf8' });
+  if (made.status !== 0) throw new Error(`ttj append failed: ${made.stderr}`);
+  const start = async (args: string[], sock: string): Promise<ChildProcess> => {
+    rmSync(sock, { force: true });
+    const c = spawn(args[0]!, args.slice(1), { stdio: 'ignore' });
+    await waitFor(sock);
+    return c;
+  };
+  const ts = join(dir, 'st.sock');
+  const qs = join(dir, 'sq.sock');
+  const ttj = await start([process.execPath, bin, 'nbd', J, '--disk', 'd0', '--socket', ts], ts);
+  const qemu = await start(['qemu-nbd', '-f', 'raw', '-t', '-k', qs, image], qs);
+  const src = join(dir, 'sustained-src.raw');
+  const t: number[] = [];
+  const q: number[] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      fill(src, true);
+      const order = i % 2 ? ['ttj', 'qemu'] : ['qemu', 'ttj'];
+      for (const o of order) {
+        if (o === 'ttj') t.push(timed('nbdcopy', [src, `nbd+unix:///d0?socket=${ts}`]));
+        else q.push(timed('nbdcopy', [src, `nbd+unix:///?socket=${qs}`]));
+      }
+    }
+  } finally {
+    for (const c of [ttj, qemu]) {
+      await new Promise<void>((r) => {
+        c.on('exit', () => r());
+        c.kill('SIGTERM');
+      });
+    }
+    for (const p of [src, image, blank]) rmSync(p, { force: true });
+    rmSync(J, { recursive: true, force: true });
+  }
+  const mb = (ms: number) => size / 1e6 / (ms / 1000);
+  const ttjMBps = mb(median(t));
+  const qemuNbdMBps = mb(median(q));
+  return { sizeMiB, runs, ttjMBps, qemuNbdMBps, ratio: ttjMBps / qemuNbdMBps };
 }

@@ -2,7 +2,7 @@
 import type { Machine } from './machine.js';
 import type { PeerRun } from './peers.js';
 import type { LongRun, TtjRun } from './ttj.js';
-import type { NbdFigures } from './nbd-throughput.js';
+import type { NbdFigures, NbdSustainedFigures } from './nbd-throughput.js';
 import type { PauseFigures } from './record-pause.js';
 import type { NbdProtocolFigures, ScanFigures } from './optional.js';
 
@@ -16,6 +16,8 @@ export interface BenchResult {
   peers: PeerRun[];
   missingPeers: string[];
   nbd?: NbdFigures;
+  /** A 1 GiB sequential write on both servers (not with --quick). */
+  nbdSustained?: NbdSustainedFigures;
   nbdProtocol?: NbdProtocolFigures;
   nbdProtocolSkipped?: string;
   pause?: PauseFigures[];

@@ -18,7 +18,7 @@ import { MIX, PAGE, writeEpochImages } from './workload.js';
 import { runLongHistory, runTtj } from './ttj.js';
 import { installed, runBorg, runRestic, runZstd, type PeerRun } from './peers.js';
 import { machine } from './machine.js';
-import { nbdThroughput, type NbdFigures } from './nbd-throughput.js';
+import { nbdSustainedWrite, nbdThroughput, type NbdFigures, type NbdSustainedFigures } from './nbd-throughput.js';
 import { recordPause, type PauseFigures } from './record-pause.js';
 import { optionalNbd, optionalScan } from './optional.js';
 import { computeRatios, type BenchResult } from './result.js';
@@ -94,12 +94,17 @@ try {
   const long = await runLongHistory(scratch, LONG.sizeMiB, longEpochs, LONG.dirtyPages);
 
   let nbd: NbdFigures | undefined;
+  let nbdSustained: NbdSustainedFigures | undefined;
   let nbdProtocol: Awaited<ReturnType<typeof optionalNbd>> | undefined;
   if (argv.includes('--no-nbd')) log('NBD: skipped (--no-nbd)');
   else if (installed('nbdcopy') && installed('qemu-nbd')) {
     const nbdMiB = quick ? 64 : Math.min(size, 256);
     log(`NBD: ttj nbd (journal-backed) vs qemu-nbd, nbdcopy of ${nbdMiB} MiB...`);
     nbd = await nbdThroughput(join(root, 'bin', 'run.js'), scratch, nbdMiB);
+    if (!quick) {
+      log('NBD: a sustained 1 GiB sequential write, ttj nbd vs qemu-nbd...');
+      nbdSustained = await nbdSustainedWrite(join(root, 'bin', 'run.js'), scratch, 1024);
+    }
     log('NBD: the protocol layer over a plain file (benchNbd) vs qemu-nbd...');
     const dir = join(scratch, 'nbd-proto');
     mkdirSync(dir);
@@ -132,6 +137,7 @@ try {
     peers,
     missingPeers: missing,
     nbd,
+    nbdSustained,
     nbdProtocol: nbdProtocol?.ok ? nbdProtocol.value : undefined,
     nbdProtocolSkipped: nbdProtocol && !nbdProtocol.ok ? nbdProtocol.reason : undefined,
     pause,
