@@ -6,6 +6,9 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { directIoFallback, directIoNative, openDirect, preadAligned, pwriteAligned } from '../../src/native/direct-io.js';
 import { PackReader, PackWriter, packFileName, type BlobLocation } from '../../src/store/pack-files.js';
+import { LocalStore, type CacheMode } from '../../src/store/local-store.js';
+import { ErrorCodes, isTtjError } from '../../src/errors.js';
+import { existsSync } from 'node:fs';
 import { useTmp } from '../helpers/tmp.js';
 
 /** Pages of `path` in the page cache (util-linux fincore). */
@@ -127,4 +130,18 @@ describe('direct I/O (O_DIRECT pack files) and its fallback', function () {
     }
   });
 
+
+  it('refuses an unknown cache mode (option or TTJ_CACHE) with BAD_ARGUMENT and creates nothing', async () => {
+    const J = tmp.path('j');
+    await assert.rejects(LocalStore.open(J, { create: true, cache: 'unsafe' as CacheMode }), (e) => isTtjError(e, ErrorCodes.BAD_ARGUMENT));
+    const saved = process.env.TTJ_CACHE;
+    process.env.TTJ_CACHE = 'directsync';
+    try {
+      await assert.rejects(LocalStore.open(J, { create: true }), (e) => isTtjError(e, ErrorCodes.BAD_ARGUMENT));
+    } finally {
+      if (saved === undefined) delete process.env.TTJ_CACHE;
+      else process.env.TTJ_CACHE = saved;
+    }
+    assert.equal(existsSync(J), false);
+  });
 });
