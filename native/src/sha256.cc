@@ -85,6 +85,58 @@ __attribute__((target("sha,sse4.1,ssse3"))) void blocks_shani(uint32_t s[8], con
   _mm_storeu_si128((__m128i*)&s[4], state1);
 }
 
+// Two independent messages of the same length in lockstep: the SHA-NI round
+// instructions have a latency of several cycles, and interleaving two dependency
+// chains keeps the unit busy (~1.45x the throughput of one chain on this EPYC).
+__attribute__((target("sha,sse4.1,ssse3"))) void blocks_shani_x2(uint32_t sa[8], const uint8_t* pa, uint32_t sb[8], const uint8_t* pb, size_t n) {
+  const __m128i MASK = _mm_set_epi64x(0x0c0d0e0f08090a0bULL, 0x0405060700010203ULL);
+  uint32_t* S[2] = {sa, sb};
+  const uint8_t* P[2] = {pa, pb};
+  __m128i state0[2], state1[2];
+  for (int j = 0; j < 2; j++) {
+    __m128i tmp = _mm_loadu_si128((const __m128i*)&S[j][0]);
+    state1[j] = _mm_loadu_si128((const __m128i*)&S[j][4]);
+    tmp = _mm_shuffle_epi32(tmp, 0xB1);                       // CDAB
+    state1[j] = _mm_shuffle_epi32(state1[j], 0x1B);           // EFGH
+    state0[j] = _mm_alignr_epi8(tmp, state1[j], 8);           // ABEF
+    state1[j] = _mm_blend_epi16(state1[j], tmp, 0xF0);        // CDGH
+  }
+  for (size_t off = 0; off < n * 64; off += 64) {
+    const __m128i abef[2] = {state0[0], state0[1]}, cdgh[2] = {state1[0], state1[1]};
+    __m128i m[2][4];
+#pragma GCC unroll 16
+    for (int g = 0; g < 16; g++) {
+      __m128i msg[2];
+#pragma GCC unroll 2
+      for (int j = 0; j < 2; j++) {
+        if (g < 4) m[j][g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i*)(P[j] + off + 16 * g)), MASK);
+        msg[j] = _mm_add_epi32(m[j][g & 3], _mm_loadu_si128((const __m128i*)&K[4 * g]));
+        state1[j] = _mm_sha256rnds2_epu32(state1[j], state0[j], msg[j]);
+      }
+#pragma GCC unroll 2
+      for (int j = 0; j < 2; j++) {
+        if (g >= 3 && g <= 14) {
+          __m128i t = _mm_alignr_epi8(m[j][g & 3], m[j][(g + 3) & 3], 4);
+          m[j][(g + 1) & 3] = _mm_sha256msg2_epu32(_mm_add_epi32(m[j][(g + 1) & 3], t), m[j][g & 3]);
+        }
+        msg[j] = _mm_shuffle_epi32(msg[j], 0x0E);
+        state0[j] = _mm_sha256rnds2_epu32(state0[j], state1[j], msg[j]);
+        if (g >= 1 && g <= 12) m[j][(g + 3) & 3] = _mm_sha256msg1_epu32(m[j][(g + 3) & 3], m[j][g & 3]);
+      }
+    }
+    for (int j = 0; j < 2; j++) {
+      state0[j] = _mm_add_epi32(state0[j], abef[j]);
+      state1[j] = _mm_add_epi32(state1[j], cdgh[j]);
+    }
+  }
+  for (int j = 0; j < 2; j++) {
+    __m128i tmp = _mm_shuffle_epi32(state0[j], 0x1B);         // FEBA
+    state1[j] = _mm_shuffle_epi32(state1[j], 0xB1);           // DCHG
+    _mm_storeu_si128((__m128i*)&S[j][0], _mm_blend_epi16(tmp, state1[j], 0xF0));  // DCBA
+    _mm_storeu_si128((__m128i*)&S[j][4], _mm_alignr_epi8(state1[j], tmp, 8));     // HGFE
+  }
+}
+
 bool detect() {
   unsigned a, b, c, d;
   if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
@@ -104,16 +156,21 @@ const bool kShaNi = false;
 
 bool sha_ni_available() { return kShaNi; }
 
-void sha256(const uint8_t* data, size_t len, uint8_t out[32]) {
-  uint32_t s[8];
-  memcpy(s, H0, sizeof s);
+namespace {
+
+using BlocksFn = void (*)(uint32_t*, const uint8_t*, size_t);
+
+BlocksFn blocksFn() {
 #if TTJ_X86
-  auto blocks = kShaNi ? blocks_shani : blocks_portable;
+  return kShaNi ? blocks_shani : blocks_portable;
 #else
-  auto blocks = blocks_portable;
+  return blocks_portable;
 #endif
+}
+
+// The padded tail of a message whose first full64 = len / 64 blocks are done, then the digest.
+void finish(uint32_t s[8], const uint8_t* data, size_t len, uint8_t out[32], BlocksFn blocks) {
   const size_t full = len / 64;
-  if (full) blocks(s, data, full);
   uint8_t tail[128] = {0};
   const size_t rest = len - full * 64;
   memcpy(tail, data + full * 64, rest);
@@ -128,6 +185,34 @@ void sha256(const uint8_t* data, size_t len, uint8_t out[32]) {
     out[4 * i + 2] = s[i] >> 8;
     out[4 * i + 3] = s[i];
   }
+}
+
+}  // namespace
+
+void sha256(const uint8_t* data, size_t len, uint8_t out[32]) {
+  uint32_t s[8];
+  memcpy(s, H0, sizeof s);
+  const BlocksFn blocks = blocksFn();
+  if (len / 64) blocks(s, data, len / 64);
+  finish(s, data, len, out, blocks);
+}
+
+void sha256_x2(const uint8_t* a, const uint8_t* b, size_t len, uint8_t outA[32], uint8_t outB[32]) {
+  uint32_t sa[8], sb[8];
+  memcpy(sa, H0, sizeof sa);
+  memcpy(sb, H0, sizeof sb);
+  const BlocksFn blocks = blocksFn();
+  const size_t full = len / 64;
+#if TTJ_X86
+  if (kShaNi && full) blocks_shani_x2(sa, a, sb, b, full);
+  else
+#endif
+  if (full) {
+    blocks(sa, a, full);
+    blocks(sb, b, full);
+  }
+  finish(sa, a, len, outA, blocks);
+  finish(sb, b, len, outB, blocks);
 }
 
 }  // namespace ttj

@@ -183,7 +183,9 @@ bool ParseHash(const Napi::CallbackInfo& info, HashArgs* a) {
 
 void DoHash(const uint8_t* buf, size_t ps, const std::vector<uint32_t>& pfns, uint8_t* out) {
   Parallel(pfns.size(), Threads(pfns.size()), [&](size_t a, size_t b) {
-    for (size_t i = a; i < b; i++) ttj::sha256(buf + (size_t)pfns[i] * ps, ps, out + 32 * i);
+    size_t i = a;
+    for (; i + 1 < b; i += 2) ttj::sha256_x2(buf + (size_t)pfns[i] * ps, buf + (size_t)pfns[i + 1] * ps, ps, out + 32 * i, out + 32 * (i + 1));
+    if (i < b) ttj::sha256(buf + (size_t)pfns[i] * ps, ps, out + 32 * i);
   });
 }
 
@@ -320,7 +322,15 @@ class BuffersHashWorker : public Napi::AsyncWorker {
   void Execute() override {
     const unsigned threads = bytes_ >= (4u << 20) ? std::min(std::max(1u, std::thread::hardware_concurrency()), 8u) : 1;
     Parallel(items_.size(), threads, [&](size_t a, size_t b) {
-      for (size_t i = a; i < b; i++) ttj::sha256(items_[i].data, items_[i].len, out_.data() + 32 * i);
+      for (size_t i = a; i < b;) {
+        if (i + 1 < b && items_[i].len == items_[i + 1].len) {
+          ttj::sha256_x2(items_[i].data, items_[i + 1].data, items_[i].len, out_.data() + 32 * i, out_.data() + 32 * (i + 1));
+          i += 2;
+        } else {
+          ttj::sha256(items_[i].data, items_[i].len, out_.data() + 32 * i);
+          i++;
+        }
+      }
     });
   }
   void OnOK() override {
