@@ -380,34 +380,67 @@ Napi::Value Sha256BuffersAsync(const Napi::CallbackInfo& info) {
 // needs (position and the total length must be multiples of 4096). Resolves to the
 // bytes written; rejects with the errno text.
 constexpr size_t kStage = 8u << 20;
-class AlignedWriteWorker : public Napi::AsyncWorker {
+
+// What both direct I/O workers share: the thread's staging buffer (allocated once per
+// worker thread, 4 KiB-aligned), the JS values held until the I/O is done, and a
+// promise resolved with a byte count or rejected with the errno text (and `errno`).
+class StagedIoWorker : public Napi::AsyncWorker {
  public:
-  AlignedWriteWorker(Napi::Env env, int fd, std::vector<Bytes> items, int64_t pos, size_t skip, size_t len, Napi::Array held)
-      : Napi::AsyncWorker(env), fd_(fd), items_(std::move(items)), pos_(pos), skip_(skip), len_(len), deferred_(Napi::Promise::Deferred::New(env)) {
+  StagedIoWorker(Napi::Env env, Napi::Value held) : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)) {
     ref_ = Napi::Persistent(held.As<Napi::Object>());
   }
   Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
+  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), (double)bytes_)); }
+  void OnError(const Napi::Error& e) override {
+    Napi::Error err = Napi::Error::New(Env(), e.Message());
+    err.Set("errno", Napi::Number::New(Env(), err_));
+    // The errno's name (ENOSPC, EIO...), as Node's fs errors carry it.
+    if (const char* name = err_ ? strerrorname_np(err_) : nullptr) err.Set("code", name);
+    deferred_.Reject(err.Value());
+  }
+
+ protected:
+  // The thread's staging buffer, or nullptr (with the error set) when out of memory.
+  uint8_t* Stage() {
     thread_local uint8_t* stage = nullptr;
     if (!stage && posix_memalign(reinterpret_cast<void**>(&stage), 4096, kStage) != 0) {
       stage = nullptr;
       SetError("out of memory for the staging buffer");
-      return;
     }
+    return stage;
+  }
+  void Fail(const char* what, int e) {
+    err_ = e;
+    SetError(std::string(what) + ": " + strerror(e));
+  }
+  size_t bytes_ = 0;
+
+ private:
+  int err_ = 0;
+  Napi::ObjectReference ref_;
+  Napi::Promise::Deferred deferred_;
+};
+
+class AlignedWriteWorker : public StagedIoWorker {
+ public:
+  AlignedWriteWorker(Napi::Env env, int fd, std::vector<Bytes> items, int64_t pos, size_t skip, size_t len, Napi::Array held)
+      : StagedIoWorker(env, held), fd_(fd), items_(std::move(items)), pos_(pos), skip_(skip), len_(len) {}
+  void Execute() override {
+    uint8_t* stage = Stage();
+    if (!stage) return;
     size_t fill = 0;
     auto flush = [&]() -> bool {
       size_t done = 0;
       while (done < fill) {
-        ssize_t n = pwrite(fd_, stage + done, fill - done, pos_ + (int64_t)skip_ + written_ + done);
+        ssize_t n = pwrite(fd_, stage + done, fill - done, pos_ + (int64_t)skip_ + (int64_t)bytes_ + done);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
-          SetError(std::string("pwrite: ") + (n < 0 ? strerror(errno) : "wrote nothing"));
-          err_ = n < 0 ? errno : EIO;
+          Fail("pwrite", n < 0 ? errno : EIO);
           return false;
         }
         done += (size_t)n;
       }
-      written_ += fill;
+      bytes_ += fill;
       fill = 0;
       return true;
     };
@@ -434,22 +467,12 @@ class AlignedWriteWorker : public Napi::AsyncWorker {
     }
     if (fill && !flush()) return;
   }
-  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), (double)written_)); }
-  void OnError(const Napi::Error& e) override {
-    Napi::Error err = Napi::Error::New(Env(), e.Message());
-    err.Set("errno", Napi::Number::New(Env(), err_));
-    deferred_.Reject(err.Value());
-  }
 
  private:
   int fd_;
   std::vector<Bytes> items_;
   int64_t pos_;
   size_t skip_, len_;
-  int64_t written_ = 0;
-  int err_ = 0;
-  Napi::ObjectReference ref_;
-  Napi::Promise::Deferred deferred_;
 };
 
 Napi::Value PwriteAlignedAsync(const Napi::CallbackInfo& info) {
@@ -485,20 +508,14 @@ Napi::Value PwriteAlignedAsync(const Napi::CallbackInfo& info) {
 // position into target, for a file opened with O_DIRECT: the 4 KiB-aligned range around
 // them is read into a reused aligned staging buffer of this thread and the bytes asked
 // for copied out. Resolves to the bytes copied (fewer at the end of the file).
-class AlignedReadWorker : public Napi::AsyncWorker {
+class AlignedReadWorker : public StagedIoWorker {
  public:
   AlignedReadWorker(Napi::Env env, int fd, int64_t pos, size_t len, uint8_t* target, Napi::Value held)
-      : Napi::AsyncWorker(env), fd_(fd), pos_(pos), len_(len), target_(target), deferred_(Napi::Promise::Deferred::New(env)) {
-    ref_ = Napi::Persistent(held.As<Napi::Object>());
-  }
-  Napi::Promise Promise() { return deferred_.Promise(); }
+      : StagedIoWorker(env, held), fd_(fd), pos_(pos), len_(len), target_(target) {}
   void Execute() override {
-    thread_local uint8_t* stage = nullptr;
-    if (!stage && posix_memalign(reinterpret_cast<void**>(&stage), 4096, kStage) != 0) {
-      stage = nullptr;
-      SetError("out of memory for the staging buffer");
-      return;
-    }
+    uint8_t* stage = Stage();
+    if (!stage) return;
+    size_t& done_ = bytes_;
     while (done_ < len_) {
       const int64_t want = pos_ + (int64_t)done_;
       const int64_t start = want & ~(int64_t)4095;
@@ -507,8 +524,7 @@ class AlignedReadWorker : public Napi::AsyncWorker {
       ssize_t n;
       do n = pread(fd_, stage, span, start); while (n < 0 && errno == EINTR);
       if (n < 0) {
-        err_ = errno;
-        SetError(std::string("pread: ") + strerror(errno));
+        Fail("pread", errno);
         return;
       }
       if ((size_t)n <= skip) return;  // the end of the file
@@ -518,22 +534,12 @@ class AlignedReadWorker : public Napi::AsyncWorker {
       if ((size_t)n < span) return;
     }
   }
-  void OnOK() override { deferred_.Resolve(Napi::Number::New(Env(), (double)done_)); }
-  void OnError(const Napi::Error& e) override {
-    Napi::Error err = Napi::Error::New(Env(), e.Message());
-    err.Set("errno", Napi::Number::New(Env(), err_));
-    deferred_.Reject(err.Value());
-  }
 
  private:
   int fd_;
   int64_t pos_;
   size_t len_;
   uint8_t* target_;
-  size_t done_ = 0;
-  int err_ = 0;
-  Napi::ObjectReference ref_;
-  Napi::Promise::Deferred deferred_;
 };
 
 Napi::Value PreadAlignedAsync(const Napi::CallbackInfo& info) {

@@ -78,6 +78,20 @@ describe('direct I/O (O_DIRECT pack files) and its fallback', function () {
     await fb.close();
   });
 
+  it('a failed write or read rejects with the errno name, native and fallback alike', async () => {
+    const path = tmp.path('ro');
+    writeFileSync(path, Buffer.alloc(8192));
+    const ro = openSync(path, 'r');
+    try {
+      for (const impl of [directIoNative!, directIoFallback]) {
+        await assert.rejects(impl.pwriteAligned(ro, [Buffer.alloc(4096)], 0, 0, 4096), (e: NodeJS.ErrnoException) => e.code === 'EBADF');
+        await assert.rejects(impl.preadAligned(987654, 0, 10, Buffer.alloc(10), 0), (e: NodeJS.ErrnoException) => e.code === 'EBADF');
+      }
+    } finally {
+      closeSync(ro);
+    }
+  });
+
   it('refuses misaligned or out-of-range direct writes, and bad arguments, before any I/O', () => {
     const fd = openSync(tmp.path('x'), 'w');
     try {
