@@ -65,10 +65,21 @@ export class LevelKv implements KvWriter {
     }
   }
 
+  /**
+   * One atomic LevelDB write. Through a chained batch: for the thousands of small puts
+   * of a group commit (a location per disk block) it costs about a third of the
+   * array form's CPU, which copies and validates every operation object first.
+   */
   async batch(ops: KvOp[], opts: { sync?: boolean } = {}): Promise<void> {
+    const batch = this.db.batch();
     try {
-      await this.db.batch(ops as never, { sync: opts.sync ?? true });
+      for (const op of ops) {
+        if (op.type === 'put') batch.put(op.key, op.value);
+        else batch.del(op.key);
+      }
+      await batch.write({ sync: opts.sync ?? true });
     } catch (e) {
+      await batch.close().catch(() => undefined);
       throw toTtjError(e, { path: this.path });
     }
   }
