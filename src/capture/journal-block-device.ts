@@ -198,7 +198,7 @@ export class JournalBlockDevice implements BlockDevice {
       while (this.gate) await this.gate;
       // One group committing and one being built at a time; a group takes every write
       // queued by the time there is room for it.
-      if (inFlight.size >= +(process.env.TTJ_PIPE ?? 2)) {
+      if (inFlight.size >= 2) {
         await Promise.race(inFlight);
         continue;
       }

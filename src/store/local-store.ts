@@ -308,7 +308,8 @@ export class LocalStore implements JournalStore {
     found.forEach((v, j) => {
       out[missing[j]!] = v;
       if (v && cache) this.remember(missKeys[j]!, v);
-      else if (!v && cache && absent) {
+      // Not when an append placed it meanwhile (it was looked up while its batch was written).
+      else if (!v && cache && absent && !this.locations.has(missKeys[j]!)) {
         if (absent.size >= LOCATION_CACHE_ENTRIES) absent.delete(absent.values().next().value as string);
         absent.add(missKeys[j]!);
       }

@@ -113,7 +113,7 @@ export class PackWriter {
   private tail: Buffer = Buffer.alloc(0);
   private pack = 0;
   private size = 0;
-  /** Bytes written to pack files by this writer (headers and padding included). */
+  /** Bytes written to pack files by this writer (headers included). */
   bytesWritten = 0;
   private readonly wantDirect: boolean;
 
@@ -170,7 +170,8 @@ export class PackWriter {
       direct = len - (len % DIRECT_IO_ALIGN);
       await this.writeDirect(this.dfh.fd, parts, start, direct);
     }
-    await this.writeBuffered(parts, start, direct, len);
+    // The rest through the page cache (without the tail again when nothing went direct).
+    await this.writeBuffered(parts, start, direct || this.tail.length, len);
     this.tail = lastBytes(parts, (start + len) % DIRECT_IO_ALIGN);
     this.size += total;
     this.bytesWritten += total;
