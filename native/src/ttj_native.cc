@@ -423,8 +423,8 @@ class StagedIoWorker : public Napi::AsyncWorker {
 
 class AlignedWriteWorker : public StagedIoWorker {
  public:
-  AlignedWriteWorker(Napi::Env env, int fd, std::vector<Bytes> items, int64_t pos, size_t skip, size_t len, Napi::Array held)
-      : StagedIoWorker(env, held), fd_(fd), items_(std::move(items)), pos_(pos), skip_(skip), len_(len) {}
+  AlignedWriteWorker(Napi::Env env, int fd, std::vector<Bytes> items, int64_t pos, Napi::Array held)
+      : StagedIoWorker(env, held), fd_(fd), items_(std::move(items)), pos_(pos) {}
   void Execute() override {
     uint8_t* stage = Stage();
     if (!stage) return;
@@ -432,7 +432,7 @@ class AlignedWriteWorker : public StagedIoWorker {
     auto flush = [&]() -> bool {
       size_t done = 0;
       while (done < fill) {
-        ssize_t n = pwrite(fd_, stage + done, fill - done, pos_ + (int64_t)skip_ + (int64_t)bytes_ + done);
+        ssize_t n = pwrite(fd_, stage + done, fill - done, pos_ + (int64_t)bytes_ + done);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
           Fail("pwrite", n < 0 ? errno : EIO);
@@ -444,26 +444,14 @@ class AlignedWriteWorker : public StagedIoWorker {
       fill = 0;
       return true;
     };
-    // Only bytes [skip_, skip_ + len_) of the concatenation, written at pos_ + skip_.
-    size_t at = 0;
-    const size_t end = skip_ + len_;
     for (const auto& b : items_) {
-      if (at >= end) break;
-      const size_t bEnd = at + b.len;
-      if (bEnd <= skip_) {
-        at = bEnd;
-        continue;
-      }
-      size_t off = skip_ > at ? skip_ - at : 0;
-      const size_t stop = std::min(b.len, end - at);
-      while (off < stop) {
-        size_t take = std::min(stop - off, kStage - fill);
+      for (size_t off = 0; off < b.len;) {
+        const size_t take = std::min(b.len - off, kStage - fill);
         memcpy(stage + fill, b.data + off, take);
         fill += take;
         off += take;
         if (fill == kStage && !flush()) return;
       }
-      at = bEnd;
     }
     if (fill && !flush()) return;
   }
@@ -472,7 +460,6 @@ class AlignedWriteWorker : public StagedIoWorker {
   int fd_;
   std::vector<Bytes> items_;
   int64_t pos_;
-  size_t skip_, len_;
 };
 
 Napi::Value PwriteAlignedAsync(const Napi::CallbackInfo& info) {
@@ -492,13 +479,11 @@ Napi::Value PwriteAlignedAsync(const Napi::CallbackInfo& info) {
     total += items[i].len;
   }
   const int64_t pos = info[2].As<Napi::Number>().Int64Value();
-  const int64_t skip = info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : 0;
-  const int64_t len = info[4].IsNumber() ? info[4].As<Napi::Number>().Int64Value() : (int64_t)total - skip;
-  if (pos < 0 || skip < 0 || len < 0 || (uint64_t)(skip + len) > total || (pos + skip) % 4096 || len % 4096) {
-    Napi::RangeError::New(env, "the range must lie in the buffers, its position and length multiples of 4096").ThrowAsJavaScriptException();
+  if (pos < 0 || pos % 4096 || total % 4096) {
+    Napi::RangeError::New(env, "position and total length must be multiples of 4096").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  auto* w = new AlignedWriteWorker(env, info[0].As<Napi::Number>().Int32Value(), std::move(items), pos, (size_t)skip, (size_t)len, held);
+  auto* w = new AlignedWriteWorker(env, info[0].As<Napi::Number>().Int32Value(), std::move(items), pos, held);
   auto p = w->Promise();
   w->Queue();
   return p;

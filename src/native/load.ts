@@ -13,7 +13,7 @@ export type NativeAddon = ScannerImpl & {
   info(): NativeAddonInfo;
   fingerprintVersion: number;
   /** See src/native/direct-io.ts. */
-  pwriteAlignedAsync(fd: number, buffers: Uint8Array[], position: number, skip: number, length: number): Promise<number>;
+  pwriteAlignedAsync(fd: number, buffers: Uint8Array[], position: number): Promise<number>;
   preadAlignedAsync(fd: number, position: number, length: number, target: Uint8Array, targetOffset: number): Promise<number>;
 };
 

@@ -21,8 +21,9 @@ import { open, readdir, mkdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compress, decompress } from 'zstd-napi';
 import { ErrorCodes, TtjError } from '../errors.js';
-import { pread } from '../util/pread.js';
+import { pread } from '../util/positional-io.js';
 import { DIRECT_IO_ALIGN, openDirect, preadAligned, pwriteAligned } from '../native/direct-io.js';
+import { sliceBuffers } from '../util/slice-buffers.js';
 
 export const BLOCK_MAGIC = 0x424a5454; // "TTJB" little-endian
 export const BLOCK_MAGIC_STORED = 0x524a5454; // "TTJR" little-endian
@@ -184,15 +185,9 @@ export class PackWriter {
    */
   private async writeDirect(fd: number, parts: Buffer[], start: number, length: number): Promise<void> {
     const pieces: Promise<number>[] = [];
-    let seg = 0;
-    let segAt = 0; // where parts[seg] starts
     for (let from = 0; from < length; from += DIRECT_PIECE) {
       const to = Math.min(length, from + DIRECT_PIECE);
-      while (segAt + parts[seg]!.length <= from) segAt += parts[seg++]!.length;
-      let last = seg;
-      let lastAt = segAt;
-      while (lastAt + parts[last]!.length < to) lastAt += parts[last++]!.length;
-      pieces.push(pwriteAligned(fd, parts.slice(seg, last + 1), start + segAt, from - segAt, to - from, true));
+      pieces.push(pwriteAligned(fd, sliceBuffers(parts, from, to), start + from, true));
     }
     const written = (await Promise.all(pieces)).reduce((a, b) => a + b, 0);
     if (written !== length) throw new TtjError(ErrorCodes.INTERNAL, `short write to pack ${this.pack}: ${written} of ${length} bytes`);
@@ -201,7 +196,7 @@ export class PackWriter {
   /** Writes bytes `[from, to)` of `parts` at `start + from` through the page cache, IOV_MAX buffers per call. */
   private async writeBuffered(parts: Buffer[], start: number, from: number, to: number): Promise<void> {
     if (from >= to) return;
-    const iov = sliceParts(parts, from, to);
+    const iov = sliceBuffers(parts, from, to);
     let pos = start + from;
     for (let i = 0; i < iov.length; i += IOV_MAX) {
       const part = iov.slice(i, i + IOV_MAX);
@@ -250,24 +245,10 @@ export class PackWriter {
   }
 }
 
-/** Bytes `[from, to)` of the concatenation of `parts`, as views. */
-function sliceParts(parts: Buffer[], from: number, to: number): Buffer[] {
-  const out: Buffer[] = [];
-  let at = 0;
-  for (const p of parts) {
-    const a = Math.max(from, at);
-    const b = Math.min(to, at + p.length);
-    if (a < b) out.push(a === at && b === at + p.length ? p : p.subarray(a - at, b - at));
-    at += p.length;
-    if (at >= to) break;
-  }
-  return out;
-}
-
 /** A copy of the last `n` bytes of the concatenation of `parts`. */
 function lastBytes(parts: Buffer[], n: number): Buffer {
   const total = parts.reduce((a, p) => a + p.length, 0);
-  return Buffer.concat(sliceParts(parts, total - n, total), n);
+  return Buffer.concat(sliceBuffers(parts, total - n, total), n);
 }
 
 /** Reads and decompresses blocks, with a small cache of recent blocks. */

@@ -1,5 +1,5 @@
-import { promises as fsp, constants as fsConstants, write as fsWrite, writev as fsWritev } from 'node:fs';
-import { pread } from '../../util/pread.js';
+import { promises as fsp, constants as fsConstants, write as fsWrite } from 'node:fs';
+import { pread, pwritev } from '../../util/positional-io.js';
 import type { FileHandle } from 'node:fs/promises';
 import { ErrorCodes, TtjError, toTtjError } from '../../errors.js';
 import type { BlockDevice } from './block-device.js';
@@ -34,9 +34,6 @@ function pwrite(fd: number, buf: Buffer, off: number, len: number, pos: number):
   return new Promise((resolve, reject) => fsWrite(fd, buf, off, len, pos, (e, n) => (e ? reject(e) : resolve(n))));
 }
 
-function pwritev(fd: number, bufs: Buffer[], pos: number): Promise<number> {
-  return new Promise((resolve, reject) => fsWritev(fd, bufs, pos, (e, n) => (e ? reject(e) : resolve(n))));
-}
 
 /**
  * A raw file as a block device (what `qemu-nbd -f raw FILE` serves). Reads and writes are
