@@ -16,6 +16,22 @@ async function waitFor(path: string): Promise<void> {
   for (let i = 0; i < 200 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 50));
 }
 
+/** Starts a server (`args`) and waits for its unix socket `sock`. */
+async function serve(args: string[], sock: string): Promise<ChildProcess> {
+  rmSync(sock, { force: true });
+  const c = spawn(args[0]!, args.slice(1), { stdio: 'ignore' });
+  await waitFor(sock);
+  return c;
+}
+
+/** Stops a server started by {@link serve} and waits for it to exit. */
+function stopChild(c: ChildProcess): Promise<void> {
+  return new Promise<void>((r) => {
+    c.on('exit', () => r());
+    c.kill('SIGTERM');
+  });
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -73,17 +89,6 @@ export async function nbdThroughput(bin: string, dir: string, sizeMiB: number, r
   const info = JSON.parse(spawnSync(process.execPath, [bin, 'log', J, '--json']).stdout.toString()) as { disks?: { disk: string; blockSize?: number }[] };
   const blockSize = info.disks?.find((d) => d.disk === 'd0')?.blockSize ?? 0;
   const mb = (bytes: number, ms: number) => bytes / 1e6 / (ms / 1000);
-  const serve = async (args: string[], sock: string): Promise<ChildProcess> => {
-    rmSync(sock, { force: true });
-    const c = spawn(args[0]!, args.slice(1), { stdio: 'ignore' });
-    await waitFor(sock);
-    return c;
-  };
-  const stopChild = (c: ChildProcess) =>
-    new Promise<void>((r) => {
-      c.on('exit', () => r());
-      c.kill('SIGTERM');
-    });
   const ttjServer = () => {
     const ts = join(dir, 't.sock');
     return serve([process.execPath, bin, 'nbd', J, '--disk', 'd0', '--socket', ts], ts).then((p) => ({ p, url: `nbd+unix:///d0?socket=${ts}` }));
@@ -217,16 +222,10 @@ export async function nbdSustainedWrite(bin: string, dir: string, sizeMiB = 1024
   const J = join(dir, 'sustained.ttj');
   const made = spawnSync(process.execPath, [bin, 'append', J, '--disk', `d0=${blank}`], { encoding: 'utf8' });
   if (made.status !== 0) throw new Error(`ttj append failed: ${made.stderr}`);
-  const start = async (args: string[], sock: string): Promise<ChildProcess> => {
-    rmSync(sock, { force: true });
-    const c = spawn(args[0]!, args.slice(1), { stdio: 'ignore' });
-    await waitFor(sock);
-    return c;
-  };
   const ts = join(dir, 'st.sock');
   const qs = join(dir, 'sq.sock');
-  const ttj = await start([process.execPath, bin, 'nbd', J, '--disk', 'd0', '--socket', ts], ts);
-  const qemu = await start(['qemu-nbd', '-f', 'raw', '-t', '-k', qs, image], qs);
+  const ttj = await serve([process.execPath, bin, 'nbd', J, '--disk', 'd0', '--socket', ts], ts);
+  const qemu = await serve(['qemu-nbd', '-f', 'raw', '-t', '-k', qs, image], qs);
   const src = join(dir, 'sustained-src.raw');
   const t: number[] = [];
   const q: number[] = [];
@@ -240,12 +239,8 @@ export async function nbdSustainedWrite(bin: string, dir: string, sizeMiB = 1024
       }
     }
   } finally {
-    for (const c of [ttj, qemu]) {
-      await new Promise<void>((r) => {
-        c.on('exit', () => r());
-        c.kill('SIGTERM');
-      });
-    }
+    await stopChild(ttj);
+    await stopChild(qemu);
     for (const p of [src, image, blank]) rmSync(p, { force: true });
     rmSync(J, { recursive: true, force: true });
   }
