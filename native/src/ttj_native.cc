@@ -14,6 +14,7 @@
 
 #include "fingerprint.h"
 #include "sha256.h"
+#include "socket-pump.h"
 
 namespace {
 
@@ -595,6 +596,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pwriteAlignedAsync", Napi::Function::New(env, PwriteAlignedAsync));
   exports.Set("preadAlignedAsync", Napi::Function::New(env, PreadAlignedAsync));
   exports.Set("info", Napi::Function::New(env, Info));
+  ttj::InitSocketPump(env, exports);
   exports.Set("fingerprintVersion", Napi::Number::New(env, ttj::kFingerprintVersion));
   return exports;
 }

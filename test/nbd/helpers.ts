@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -203,5 +204,15 @@ export class RawClient {
 
   destroy(): void {
     this.socket.destroy();
+  }
+}
+
+/** Fails naming the first byte where the file at `path` differs from `model`. */
+export async function assertFileEquals(path: string, model: Buffer, what: string): Promise<void> {
+  const disk = await readFile(path);
+  if (!disk.equals(model)) {
+    let i = 0;
+    while (disk[i] === model[i]) i++;
+    assert.fail(`${what}: disk differs from the model first at byte ${i}`);
   }
 }

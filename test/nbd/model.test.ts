@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as C from '../../src/capture/nbd/constants.js';
 import { FileBlockDevice } from '../../src/capture/nbd/file-block-device.js';
 import { startNbdServer, type NbdServer } from '../../src/capture/nbd/server.js';
-import { prng, randomBytes, RawClient, runOk, tempDir } from './helpers.js';
+import { assertFileEquals, prng, randomBytes, RawClient, runOk, tempDir } from './helpers.js';
 
 const MiB = 1024 * 1024;
 const SIZE = 16 * MiB;
@@ -42,14 +42,7 @@ describe('nbd server: a model of writes', function () {
     await cleanup?.();
   });
 
-  async function checkDisk(what: string): Promise<void> {
-    const disk = await readFile(diskPath);
-    if (!disk.equals(model)) {
-      let i = 0;
-      while (disk[i] === model[i]) i++;
-      assert.fail(`${what}: disk differs from the model first at byte ${i}`);
-    }
-  }
+  const checkDisk = (what: string): Promise<void> => assertFileEquals(diskPath, model, what);
 
   /** Random qemu-io commands over [lo, hi), applied to the model as they are generated. */
   function ops(seed: number, n: number, lo: number, hi: number): string[] {

@@ -61,6 +61,11 @@ export interface NbdDisconnectEvent {
   reason: SessionEnd | 'handshake-failed' | 'handshake-aborted';
   /** For failures: what went wrong. */
   message?: string;
+  /**
+   * Who received the requests of the transmission phase: the native addon's pump (a
+   * thread of its own) or Node's socket reads (the fallback, or TTJ_NBD_RECEIVE=node).
+   */
+  receive?: 'native' | 'node';
 }
 
 export interface NbdServerEvents {
@@ -259,7 +264,7 @@ export class NbdServer extends EventEmitter<NbdServerEvents> {
     if (reason === 'peer-gone') socket.destroy();
     else await endSocket(socket);
     await closed(socket);
-    this.emit('disconnect', { connection: id, export: name, reason, message: session.protocolError });
+    this.emit('disconnect', { connection: id, export: name, reason, message: session.protocolError, receive: session.receivedNatively ? 'native' : 'node' });
   }
 }
 

@@ -1,4 +1,31 @@
 import type { Socket } from 'node:net';
+import { createSocketPump, socketPumpAvailable, type SocketPump } from '../../native/socket-pump.js';
+
+/** Bytes of one receive buffer of the native pump. */
+const SLAB_BYTES = 8 * 1024 * 1024;
+/** A receive buffer with less room left than this is retired; the next read goes to a fresh one. */
+const SLAB_MIN_ROOM = 256 * 1024;
+/**
+ * Free receive buffers kept for reuse by all connections: fresh memory costs page faults
+ * on every first touch, and clients such as nbdcopy open new connections for every copy.
+ */
+const SLAB_POOL = 8;
+const freeSlabs: Buffer[] = [];
+
+/** A receive buffer of the pump: reused once retired and no view of it is held. */
+interface Slab {
+  buf: Buffer;
+  fill: number;
+  /** Chunks not yet consumed plus views handed out and not released. */
+  refs: number;
+  retired: boolean;
+}
+
+/** The parts of Node's socket the pump needs: its descriptor, and stopping its reads. */
+interface SocketInternals {
+  _handle?: { fd?: number; reading?: boolean; readStop?: () => number; readStart?: () => number } | null;
+  _read: (n: number) => void;
+}
 
 /** The peer closed (or reset) the connection before the bytes asked for arrived. */
 export class PeerGoneError extends Error {
@@ -13,6 +40,10 @@ export class PeerGoneError extends Error {
  * a read that lies inside one chunk is a zero-copy view, otherwise the pieces are copied
  * once into a buffer of the exact size. Pauses the socket while more than `highWater`
  * bytes are buffered (backpressure towards a client that pipelines faster than we serve).
+ *
+ * With {@link SocketReader.startPump} the bytes come from the native addon's pump
+ * instead (a thread of its own receives them into large reused buffers); Node's reads
+ * are the fallback and give the same bytes.
  */
 export class SocketReader {
   private chunks: Buffer[] = [];
@@ -22,12 +53,124 @@ export class SocketReader {
   private waiting: { n: number; resolve: (b: Buffer) => void; reject: (e: Error) => void; peek?: boolean } | undefined;
   private failure: Error | undefined;
   private paused = false;
+  private pump: SocketPump | undefined;
+  private pumping = false;
+  private slab: Slab | undefined;
+  private readonly slabOf = new Map<ArrayBufferLike, Slab>();
 
   constructor(private readonly socket: Socket, private readonly highWater = 64 * 1024 * 1024) {
-    socket.on('data', (d: Buffer) => this.push(d));
+    socket.on('data', (d: Buffer) => {
+      // Node must not read while the pump does: bytes would arrive out of order.
+      if (this.pump) this.fail(new PeerGoneError('NBD connection read by two readers at once'));
+      else this.push(d);
+    });
     socket.on('end', () => this.fail(new PeerGoneError()));
     socket.on('close', () => this.fail(new PeerGoneError()));
     socket.on('error', (e) => this.fail(new PeerGoneError(`NBD client connection failed: ${e.message}`)));
+  }
+
+  /** True while the native pump receives the bytes. */
+  get pumped(): boolean {
+    return this.pump !== undefined;
+  }
+
+  /**
+   * From now on the native pump receives the socket's bytes (Node's reads stop). Call it
+   * when the client cannot have sent anything Node has not delivered yet. False (and
+   * nothing changes) when the addon has no pump or the socket has no descriptor.
+   */
+  startPump(): boolean {
+    if (this.pump || this.failure || !socketPumpAvailable()) return false;
+    const s = this.socket as unknown as SocketInternals;
+    const h = s._handle;
+    if (!h || typeof h.fd !== 'number' || h.fd < 0 || typeof h.readStop !== 'function' || typeof h.readStart !== 'function' || this.socket.readableLength > 0) return false;
+    let pump: SocketPump;
+    try {
+      pump = createSocketPump(h.fd, (err, n) => this.pumped_(err, n ?? 0));
+    } catch {
+      return false;
+    }
+    h.reading = false;
+    h.readStop();
+    // Nothing in Node may start its reads again (Readable calls _read to refill).
+    s._read = () => undefined;
+    this.pump = pump;
+    this.pumpNext();
+    return true;
+  }
+
+  /** Stops the pump (Node reads the socket again, e.g. to see the client's end). Idempotent. */
+  stopPump(): void {
+    const pump = this.pump;
+    if (!pump) return;
+    pump.stop();
+    this.pump = undefined;
+    this.pumping = false;
+    if (this.slab) this.retire(this.slab);
+    this.slab = undefined;
+    delete (this.socket as unknown as Record<string, unknown>)._read;
+    // Node's reads start again where the pump stopped (as net.Socket itself starts them).
+    const h = (this.socket as unknown as SocketInternals)._handle;
+    if (h && !this.socket.destroyed) {
+      h.reading = true;
+      h.readStart!();
+    }
+  }
+
+  /** Keeps a view from {@link tryReadChunks} valid until {@link release} (its buffer is not reused before). */
+  private retain(view: Buffer): void {
+    const slab = this.slabOf.get(view.buffer);
+    if (slab) slab.refs++;
+  }
+
+  /** Gives back a view from {@link tryReadChunks} (nothing to do for Node's own chunks). */
+  release(view: Buffer): void {
+    const slab = this.slabOf.get(view.buffer);
+    if (!slab) return;
+    slab.refs--;
+    this.maybeFree(slab);
+  }
+
+  private pumpNext(): void {
+    const pump = this.pump;
+    if (!pump || this.pumping || this.paused || this.failure) return;
+    let slab = this.slab;
+    if (!slab || slab.buf.length - slab.fill < SLAB_MIN_ROOM) {
+      if (slab) this.retire(slab);
+      slab = this.newSlab();
+      this.slab = slab;
+    }
+    this.pumping = true;
+    pump.read(slab.buf, slab.fill, slab.buf.length - slab.fill);
+  }
+
+  private pumped_(err: Error | null, n: number): void {
+    this.pumping = false;
+    if (err) return this.fail(new PeerGoneError(`NBD client connection failed: ${err.message}`));
+    if (n === 0) return this.fail(new PeerGoneError());
+    const slab = this.slab!;
+    const chunk = slab.buf.subarray(slab.fill, slab.fill + n);
+    slab.fill += n;
+    slab.refs++; // until the chunk is consumed
+    this.push(chunk);
+    this.pumpNext();
+  }
+
+  private newSlab(): Slab {
+    const slab: Slab = { buf: freeSlabs.pop() ?? Buffer.allocUnsafeSlow(SLAB_BYTES), fill: 0, refs: 0, retired: false };
+    this.slabOf.set(slab.buf.buffer, slab);
+    return slab;
+  }
+
+  private retire(slab: Slab): void {
+    slab.retired = true;
+    this.maybeFree(slab);
+  }
+
+  private maybeFree(slab: Slab): void {
+    if (!slab.retired || slab.refs > 0) return;
+    this.slabOf.delete(slab.buf.buffer);
+    if (freeSlabs.length < SLAB_POOL) freeSlabs.push(slab.buf);
   }
 
   /** Bytes received and not yet consumed. */
@@ -59,7 +202,8 @@ export class SocketReader {
 
   /**
    * `n` already-buffered bytes as the list of (views of) the chunks that hold them — no
-   * copy — or undefined if fewer than `n` bytes are buffered.
+   * copy — or undefined if fewer than `n` bytes are buffered. Give each view back with
+   * {@link release} once done with it.
    */
   tryReadChunks(n: number): Buffer[] | undefined {
     if (this.bufferedBytes < n) return undefined;
@@ -68,7 +212,9 @@ export class SocketReader {
     while (left > 0) {
       const c = this.chunks[this.first];
       const k = Math.min(c.length - this.offset, left);
-      out.push(c.subarray(this.offset, this.offset + k));
+      const view = c.subarray(this.offset, this.offset + k);
+      this.retain(view);
+      out.push(view);
       left -= k;
       this.offset += k;
       this.bufferedBytes -= k;
@@ -91,6 +237,7 @@ export class SocketReader {
 
   /** Stop reading and forget what is buffered. */
   discard(): void {
+    for (let i = this.first; i < this.chunks.length; i++) this.release(this.chunks[i]!);
     this.chunks = [];
     this.first = 0;
     this.offset = 0;
@@ -108,13 +255,14 @@ export class SocketReader {
     }
     if (!this.paused && this.bufferedBytes > this.highWater && !this.waiting) {
       this.paused = true;
-      this.socket.pause();
+      if (!this.pump) this.socket.pause();
     }
   }
 
   private resumeSocket(): void {
     this.paused = false;
-    this.socket.resume();
+    if (this.pump) this.pumpNext();
+    else this.socket.resume();
   }
 
   private fail(e: Error): void {
@@ -133,7 +281,9 @@ export class SocketReader {
     const head = this.chunks[this.first];
     const avail = head.length - this.offset;
     if (avail >= n) {
-      const out = head.subarray(this.offset, this.offset + n);
+      // A view of a pump buffer is copied: the buffer may be refilled once consumed.
+      const view = head.subarray(this.offset, this.offset + n);
+      const out = this.slabOf.has(head.buffer) ? Buffer.from(view) : view;
       this.offset += n;
       if (this.offset === head.length) this.shift();
       this.maybeResume();
@@ -154,6 +304,7 @@ export class SocketReader {
   }
 
   private shift(): void {
+    this.release(this.chunks[this.first]!);
     this.chunks[this.first] = undefined as unknown as Buffer;
     this.first++;
     this.offset = 0;

@@ -114,6 +114,8 @@ export class TransmissionSession {
   private corked = false;
   private pool: Buffer[] = [];
   private pooledSize = 0;
+  /** True when the native pump received this session's requests (see SocketReader.startPump). */
+  receivedNatively = false;
   /** The last protocol error, if the session ended with 'protocol-error'. */
   protocolError: string | undefined;
 
@@ -126,10 +128,14 @@ export class TransmissionSession {
   }
 
   async run(): Promise<SessionEnd> {
+    // The client sends nothing before the handshake's last reply, which Node delivered
+    // whole: from here on the native pump may receive the requests.
+    this.receivedNatively = this.reader.startPump();
     try {
       return await this.loop();
     } finally {
       await this.drainOutstanding();
+      this.reader.stopPump();
     }
   }
 
@@ -181,6 +187,10 @@ export class TransmissionSession {
         payload = this.reader.tryReadChunks(length)!;
       }
 
+      if (payload && !this.mayWrite(type, flags, offset, length, size)) {
+        // Refused below: the bytes are not needed.
+        this.releaseAll(payload);
+      }
       if (type === C.NBD_CMD_DISC) {
         this.event('disc', flags, offset, length, 0, t0);
         return 'disconnect';
@@ -217,12 +227,17 @@ export class TransmissionSession {
           op = this.doRead(offset, length);
           break;
         case C.NBD_CMD_WRITE:
-          if (device.writev) op = device.writev(offset, payload!, { fua }).then(() => undefined);
-          else {
+          if (device.writev) op = device.writev(offset, payload!, { fua }).then(() => undefined).finally(() => this.releaseAll(payload!));
+          else if (payload!.length === 1) {
+            // The payload in one received chunk: given as it is, its buffer reused once written.
+            const data = payload![0]!;
+            op = device.write(offset, data, { fua }).then(() => undefined).finally(() => this.reader.release(data));
+          } else {
             // One buffer for the payload, reused (like read replies) once the device is done with it.
             const data = this.poolBuffer(length);
             let at = 0;
             for (const c of payload!) at += c.copy(data, at);
+            this.releaseAll(payload!);
             op = device.write(offset, data, { fua }).then(() => {
               this.recycle(data);
               return undefined;
@@ -276,6 +291,15 @@ export class TransmissionSession {
       this.outstanding.add(entry);
       this.outstandingBytes += bytes;
     }
+  }
+
+  /** True when a WRITE with this header reaches the device (the checks of the loop below). */
+  private mayWrite(type: number, flags: number, offset: number, length: number, size: number): boolean {
+    return !this.stopping && this.validate(type, flags, offset, length, size) === 0 && length !== 0;
+  }
+
+  private releaseAll(views: Buffer[]): void {
+    for (const v of views) this.reader.release(v);
   }
 
   /** 0 if the request may go to the device, else the NBD error to reply. */
