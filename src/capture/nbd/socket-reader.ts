@@ -69,11 +69,6 @@ export class SocketReader {
     socket.on('error', (e) => this.fail(new PeerGoneError(`NBD client connection failed: ${e.message}`)));
   }
 
-  /** True while the native pump receives the bytes. */
-  get pumped(): boolean {
-    return this.pump !== undefined;
-  }
-
   /**
    * From now on the native pump receives the socket's bytes (Node's reads stop). Call it
    * when the client cannot have sent anything Node has not delivered yet. False (and
@@ -86,7 +81,7 @@ export class SocketReader {
     if (!h || typeof h.fd !== 'number' || h.fd < 0 || typeof h.readStop !== 'function' || typeof h.readStart !== 'function' || this.socket.readableLength > 0) return false;
     let pump: SocketPump;
     try {
-      pump = createSocketPump(h.fd, (err, n) => this.pumped_(err, n ?? 0));
+      pump = createSocketPump(h.fd, (err, n) => this.onPumped(err, n ?? 0));
     } catch {
       return false;
     }
@@ -144,7 +139,7 @@ export class SocketReader {
     pump.read(slab.buf, slab.fill, slab.buf.length - slab.fill);
   }
 
-  private pumped_(err: Error | null, n: number): void {
+  private onPumped(err: Error | null, n: number): void {
     this.pumping = false;
     if (err) return this.fail(new PeerGoneError(`NBD client connection failed: ${err.message}`));
     if (n === 0) return this.fail(new PeerGoneError());
