@@ -3,10 +3,12 @@
 // nor wakes up for every 64 KiB the kernel delivers (the NBD server's write path).
 //
 //   const p = new SocketPump(fd, (err, n) => ...)
-//   p.read(buffer, offset, length)  // one read at a time: waits for at least one byte,
-//                                   // then takes what is there, up to length; the
-//                                   // callback gets n (0 = end of stream) or an error
-//                                   // carrying errno and code
+//   p.read(buffer, offset, length)  // one read at a time: fills [offset, offset+length)
+//                                   // as bytes arrive; the callback runs once per batch
+//                                   // received with its count n (the batches follow each
+//                                   // other in the buffer), until the region is full, or
+//                                   // with 0 at the end of the stream, or an error
+//                                   // carrying errno and code (both end the read)
 //   p.stop()                        // no callback after this; the thread is joined
 //
 // The pump reads a dup() of fd, so the socket can be closed by Node at any time
@@ -42,6 +44,7 @@ struct ReadDone {
   std::shared_ptr<Shared> shared;
   ssize_t n = 0;
   int err = 0;
+  bool last = false;  // the read is over: the buffer is no longer written
 };
 
 class SocketPump : public Napi::ObjectWrap<SocketPump> {
@@ -150,18 +153,28 @@ class SocketPump : public Napi::ObjectWrap<SocketPump> {
         target = target_;
         length = length_;
       }
-      auto* done = new ReadDone();
-      done->shared = shared_;
-      if (!Receive(target, length, done)) {
-        delete done;
-        return;  // stopped while waiting for bytes
+      // The region is filled progressively: every batch of bytes is handed over as it
+      // arrives, without waiting for JavaScript to ask again, until the region is full,
+      // the stream ends or fails.
+      size_t got = 0;
+      for (;;) {
+        auto* done = new ReadDone();
+        done->shared = shared_;
+        if (!Receive(target + got, length - got, done)) {
+          delete done;
+          return;  // stopped while waiting for bytes
+        }
+        got += (size_t)done->n;
+        done->last = done->err != 0 || done->n == 0 || got == length;
+        if (done->last) {
+          std::lock_guard<std::mutex> lock(mu_);
+          job_ = false;
+        }
+        const bool last = done->last;
+        // The queue is unbounded, so this never blocks (stop() may be joining us).
+        if (tsfn_.NonBlockingCall(done, &SocketPump::Deliver) != napi_ok) delete done;
+        if (last) break;
       }
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        job_ = false;
-      }
-      // The queue is unbounded, so this never blocks (stop() may be joining us).
-      if (tsfn_.NonBlockingCall(done, &SocketPump::Deliver) != napi_ok) delete done;
     }
   }
 
@@ -198,7 +211,7 @@ class SocketPump : public Napi::ObjectWrap<SocketPump> {
     delete done;
     // On the JS thread; the pump may have been stopped (and collected) in between.
     if (env == nullptr || d.shared->stopped) return;
-    d.shared->held.Reset();
+    if (d.last) d.shared->held.Reset();
     if (d.err) {
       Napi::Error e = Napi::Error::New(env, std::string("socket receive failed: ") + strerror(d.err));
       e.Set("errno", Napi::Number::New(env, d.err));

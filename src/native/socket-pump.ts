@@ -8,14 +8,19 @@
  */
 import { loadNative } from './load.js';
 
-/** Called once per read: the bytes received (0 = the peer closed), or the error (with `code`, e.g. ECONNRESET). */
+/**
+ * Called once per batch of bytes a read received (their count; the batches follow each
+ * other in the read's region), or once with 0 when the peer closed, or with the error
+ * (with `code`, e.g. ECONNRESET); the last two end the read.
+ */
 export type PumpCallback = (err: (Error & { code?: string; errno?: number }) | null, n?: number) => void;
 
 /** One pump: one read at a time; {@link SocketPump.stop} joins its thread. */
 export interface SocketPump {
   /**
-   * Waits for at least one byte, then receives what has arrived, up to `length`, into
-   * `buffer` at `offset`; the callback runs on the JS thread. One read at a time.
+   * Fills `buffer[offset, offset + length)` as bytes arrive, calling back on the JS thread
+   * for every batch received, until the region is full (or the stream ends or fails).
+   * One read at a time; the buffer must stay untouched until the read is over.
    */
   read(buffer: Uint8Array, offset: number, length: number): void;
   /** Stops the thread (a read in progress is dropped: no callback runs after this). Idempotent. */

@@ -3,8 +3,6 @@ import { createSocketPump, socketPumpAvailable, type SocketPump } from '../../na
 
 /** Bytes of one receive buffer of the native pump. */
 const SLAB_BYTES = 8 * 1024 * 1024;
-/** A receive buffer with less room left than this is retired; the next read goes to a fresh one. */
-const SLAB_MIN_ROOM = 256 * 1024;
 /**
  * Free receive buffers kept for reuse by all connections: fresh memory costs page faults
  * on every first touch, and clients such as nbdcopy open new connections for every copy.
@@ -129,24 +127,24 @@ export class SocketReader {
   private pumpNext(): void {
     const pump = this.pump;
     if (!pump || this.pumping || this.paused || this.failure) return;
-    let slab = this.slab;
-    if (!slab || slab.buf.length - slab.fill < SLAB_MIN_ROOM) {
-      if (slab) this.retire(slab);
-      slab = this.newSlab();
-      this.slab = slab;
-    }
+    // The pump fills a whole receive buffer, handing over each batch as it arrives.
+    if (this.slab) this.retire(this.slab);
+    const slab = this.newSlab();
+    this.slab = slab;
     this.pumping = true;
-    pump.read(slab.buf, slab.fill, slab.buf.length - slab.fill);
+    pump.read(slab.buf, 0, slab.buf.length);
   }
 
   private onPumped(err: Error | null, n: number): void {
-    this.pumping = false;
-    if (err) return this.fail(new PeerGoneError(`NBD client connection failed: ${err.message}`));
-    if (n === 0) return this.fail(new PeerGoneError());
+    if (err || n === 0) {
+      this.pumping = false;
+      return this.fail(err ? new PeerGoneError(`NBD client connection failed: ${err.message}`) : new PeerGoneError());
+    }
     const slab = this.slab!;
     const chunk = slab.buf.subarray(slab.fill, slab.fill + n);
     slab.fill += n;
     slab.refs++; // until the chunk is consumed
+    if (slab.fill === slab.buf.length) this.pumping = false;
     this.push(chunk);
     this.pumpNext();
   }
