@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { BlockDevice } from '../../src/capture/nbd/block-device.js';
 import { FileBlockDevice } from '../../src/capture/nbd/file-block-device.js';
 import { startNbdServer, type NbdDisconnectEvent, type NbdServer } from '../../src/capture/nbd/server.js';
 import * as C from '../../src/capture/nbd/constants.js';
@@ -83,6 +84,30 @@ for (const mode of ['native', 'node'] as const) {
       cmds.push('-c', 'flush');
       await runOk('qemu-io', ['-f', 'raw', ...cmds, server.urlFor('disk')], 120_000);
       await checkDisk('after qemu-io');
+    });
+
+    it('a connection the server destroys on its close timeout ends for the client, with a write still stuck', async () => {
+      let release: () => void = () => undefined;
+      const stuckWrite = new Promise<void>((r) => (release = r));
+      const stuck: BlockDevice = {
+        size: MiB,
+        readOnly: false,
+        read: async (_o, n) => Buffer.alloc(n),
+        write: () => stuckWrite,
+        writeZeroes: async () => undefined,
+        trim: async () => undefined,
+        flush: async () => undefined,
+      };
+      const s2 = await startNbdServer({ exports: new Map([['stuck', stuck]]), socketPath: join(dir, 'stuck.sock'), closeTimeoutMs: 200 });
+      const c = await RawClient.connect({ path: join(dir, 'stuck.sock') }, 'stuck');
+      c.send(C.NBD_CMD_WRITE, 0, 0, 4096, Buffer.alloc(4096, 1));
+      await new Promise((r) => setTimeout(r, 50));
+      const closing = s2.close();
+      // The client sees the connection end once the timeout destroyed it, although the
+      // receiving side (the pump's own descriptor) was still open.
+      assert.equal(await c.closed(3000), true);
+      release();
+      await closing;
     });
 
     it('a client gone in the middle of a payload changes nothing, and the next client is served', async () => {

@@ -63,7 +63,12 @@ export class SocketReader {
       else this.push(d);
     });
     socket.on('end', () => this.fail(new PeerGoneError()));
-    socket.on('close', () => this.fail(new PeerGoneError()));
+    socket.on('close', () => {
+      // The pump's duplicate of the socket would keep the connection open: a socket
+      // destroyed by the server (e.g. on a close timeout) ends the pump too.
+      this.stopPump();
+      this.fail(new PeerGoneError());
+    });
     socket.on('error', (e) => this.fail(new PeerGoneError(`NBD client connection failed: ${e.message}`)));
   }
 
