@@ -187,15 +187,13 @@ export class TransmissionSession {
         payload = this.reader.tryReadChunks(length)!;
       }
 
-      if (payload && !this.mayWrite(type, flags, offset, length, size)) {
-        // Refused below: the bytes are not needed.
-        this.releaseAll(payload);
-      }
       if (type === C.NBD_CMD_DISC) {
         this.event('disc', flags, offset, length, 0, t0);
         return 'disconnect';
       }
+      // A write refused below gives its payload's buffers back at once.
       if (this.stopping) {
+        if (payload) this.releaseAll(payload);
         this.reply(cookieHi, cookieLo, C.NBD_ESHUTDOWN);
         this.event(C.COMMAND_NAMES[type] ?? `unknown:${type}`, flags, offset, length, C.NBD_ESHUTDOWN, t0);
         continue;
@@ -203,11 +201,13 @@ export class TransmissionSession {
 
       const err = this.validate(type, flags, offset, length, size);
       if (err !== 0) {
+        if (payload) this.releaseAll(payload);
         this.reply(cookieHi, cookieLo, err);
         this.event(C.COMMAND_NAMES[type] ?? `unknown:${type}`, flags, offset, length, err, t0);
         continue;
       }
       if (length === 0 && type !== C.NBD_CMD_FLUSH) {
+        if (payload) this.releaseAll(payload);
         this.reply(cookieHi, cookieLo, 0);
         this.event(C.COMMAND_NAMES[type], flags, offset, length, 0, t0);
         continue;
@@ -291,11 +291,6 @@ export class TransmissionSession {
       this.outstanding.add(entry);
       this.outstandingBytes += bytes;
     }
-  }
-
-  /** True when a WRITE with this header reaches the device (the checks of the loop below). */
-  private mayWrite(type: number, flags: number, offset: number, length: number, size: number): boolean {
-    return !this.stopping && this.validate(type, flags, offset, length, size) === 0 && length !== 0;
   }
 
   private releaseAll(views: Buffer[]): void {
