@@ -549,6 +549,47 @@ Napi::Value PreadAlignedAsync(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// fallocateAsync(fd, offset, length): allocates the file's blocks of [offset, offset +
+// length) and extends its size to cover them (fallocate mode 0), off the JS thread.
+// Direct writes into allocated blocks inside the file's size are overwrites, which
+// ext4 and XFS run in parallel; appends past the end are serialized. Resolves to
+// length; rejects with the errno text and code (EOPNOTSUPP where the file system
+// cannot allocate ahead).
+class FallocateWorker : public StagedIoWorker {
+ public:
+  FallocateWorker(Napi::Env env, int fd, int64_t off, int64_t len) : StagedIoWorker(env, Napi::Object::New(env)), fd_(fd), off_(off), len_(len) {}
+  void Execute() override {
+    int r;
+    do r = fallocate(fd_, 0, off_, len_);
+    while (r < 0 && errno == EINTR);
+    if (r < 0) Fail("fallocate", errno);
+    else bytes_ = (size_t)len_;
+  }
+
+ private:
+  int fd_;
+  int64_t off_;
+  int64_t len_;
+};
+
+Napi::Value FallocateAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    Napi::TypeError::New(env, "expected (fd, offset, length)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const int64_t off = info[1].As<Napi::Number>().Int64Value();
+  const int64_t len = info[2].As<Napi::Number>().Int64Value();
+  if (off < 0 || len <= 0) {
+    Napi::RangeError::New(env, "offset must be >= 0 and length > 0").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* w = new FallocateWorker(env, info[0].As<Napi::Number>().Int32Value(), off, len);
+  auto p = w->Promise();
+  w->Queue();
+  return p;
+}
+
 // gatherPages(buf, pageSize, pfns, out?): copies pages pfns into out (or a new Buffer).
 Napi::Value GatherPages(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -595,6 +636,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gatherPages", Napi::Function::New(env, GatherPages));
   exports.Set("pwriteAlignedAsync", Napi::Function::New(env, PwriteAlignedAsync));
   exports.Set("preadAlignedAsync", Napi::Function::New(env, PreadAlignedAsync));
+  exports.Set("fallocateAsync", Napi::Function::New(env, FallocateAsync));
   exports.Set("info", Napi::Function::New(env, Info));
   ttj::InitSocketPump(env, exports);
   exports.Set("fingerprintVersion", Napi::Number::New(env, ttj::kFingerprintVersion));

@@ -18,6 +18,11 @@ interface PendingWrite {
   /** undefined = zeroes */
   data?: Buffer;
   fua: boolean;
+  /**
+   * For a block-aligned write: its blocks' zero flags and the SHA-256 of its non-zero
+   * blocks, started as the write arrived (hashing overlaps receiving the next ones).
+   */
+  hashed?: Promise<{ zero: boolean[]; hashes: Buffer }>;
   resolve(): void;
   reject(e: unknown): void;
 }
@@ -133,7 +138,25 @@ export class JournalBlockDevice implements BlockDevice {
   }
 
   write(offset: number, data: Buffer, opts: { fua: boolean }): Promise<void> {
-    return this.enqueue(offset, data.length, data, opts.fua);
+    return this.enqueue(offset, data.length, data, opts.fua, this.hashAligned(offset, data));
+  }
+
+  /** Zero flags and hashes of a block-aligned write's blocks (undefined for an unaligned one). */
+  private hashAligned(offset: number, data: Buffer): PendingWrite['hashed'] {
+    const bs = this.blockSize;
+    if (!this.writer || offset % bs || data.length % bs || data.length === 0) return undefined;
+    const zero: boolean[] = [];
+    const blocks: Buffer[] = [];
+    const z = zeroPage(bs);
+    for (let at = 0; at < data.length; at += bs) {
+      const block = data.subarray(at, at + bs);
+      const isZero = block.equals(z);
+      zero.push(isZero);
+      if (!isZero) blocks.push(block);
+    }
+    const p = blocks.length ? sha256BuffersAsync(blocks).then((hashes) => ({ zero, hashes })) : Promise.resolve({ zero, hashes: Buffer.alloc(0) });
+    p.catch(() => undefined);
+    return p;
   }
 
   writeZeroes(offset: number, length: number, opts: { fua: boolean; mayTrim: boolean }): Promise<void> {
@@ -167,10 +190,10 @@ export class JournalBlockDevice implements BlockDevice {
     open?.();
   }
 
-  private enqueue(offset: number, length: number, data: Buffer | undefined, fua: boolean): Promise<void> {
+  private enqueue(offset: number, length: number, data: Buffer | undefined, fua: boolean, hashed?: PendingWrite['hashed']): Promise<void> {
     if (!this.writer) return Promise.reject(new TtjError(ErrorCodes.READ_ONLY, `disk ${this.disk} is served read-only`));
     return new Promise((resolve, reject) => {
-      this.queue.push({ offset, length, data, fua, resolve, reject });
+      this.queue.push({ offset, length, data, fua, hashed, resolve, reject });
       this.kick();
     });
   }
@@ -274,11 +297,35 @@ export class JournalBlockDevice implements BlockDevice {
       if (!o) throw new TtjError(ErrorCodes.INTERNAL, `block ${b} of disk ${this.disk} was not read before its write`);
       o.copy(into, at);
     };
-    for (const op of ops) {
+    const pre = await Promise.all(ops.map((o) => o.hashed));
+    /** Hashes known per new block (from a pre-hashed write), undefined = hash here. */
+    const known: (Buffer | undefined)[] = [];
+    for (const [n, op] of ops.entries()) {
       const b0 = Math.floor(op.offset / bs);
       const b1 = Math.ceil((op.offset + op.length) / bs);
       const start = b0 * bs;
       const end = b1 * bs;
+      const h = pre[n];
+      if (h) {
+        // A block-aligned write hashed on arrival: its blocks as they are.
+        const blocks: number[] = [];
+        const zeroBlocks: number[] = [];
+        let k = 0;
+        for (let i = 0; i < b1 - b0; i++) {
+          const block = op.data!.subarray(i * bs, (i + 1) * bs);
+          overlay.set(b0 + i, h.zero[i] ? zero : block);
+          if (h.zero[i]) zeroBlocks.push(i);
+          else {
+            blocks.push(i);
+            datas.push(block);
+            known.push(h.hashes.subarray(k * 32, ++k * 32));
+          }
+        }
+        const body: IEvent = { diskWrite: { disk: this.disk, offset: start, length: end - start, blocks, addrs: Buffer.alloc(0), zeroBlocks } };
+        bodies.push(body);
+        owners.push({ body, count: blocks.length });
+        continue;
+      }
       // The blocks the write covers, as one buffer: the payload itself when it is
       // block-aligned (no copy), else the old edge blocks with the payload laid over.
       let full: Buffer | undefined;
@@ -300,12 +347,23 @@ export class JournalBlockDevice implements BlockDevice {
       }
       const body: IEvent = { diskWrite: { disk: this.disk, offset: start, length: end - start, blocks, addrs: Buffer.alloc(0), zeroBlocks } };
       bodies.push(body);
-      for (const i of blocks) datas.push(full!.subarray(i * bs, (i + 1) * bs));
+      for (const i of blocks) {
+        datas.push(full!.subarray(i * bs, (i + 1) * bs));
+        known.push(undefined);
+      }
       owners.push({ body, count: blocks.length });
     }
     // Every new block of the group hashed in one native job off the JS thread. Blobs
     // stay in write order: a sequential write lands contiguously in the pack files.
-    const hashes = datas.length ? await sha256BuffersAsync(datas) : Buffer.alloc(0);
+    const late = datas.filter((_, i) => !known[i]);
+    const lateHashes = late.length ? await sha256BuffersAsync(late) : Buffer.alloc(0);
+    let hashes: Buffer;
+    if (late.length === datas.length) hashes = lateHashes;
+    else {
+      hashes = Buffer.allocUnsafe(datas.length * 32);
+      let l = 0;
+      known.forEach((h, i) => (h ?? lateHashes.subarray(l * 32, ++l * 32)).copy(hashes, i * 32));
+    }
     const addrs = Array.from({ length: datas.length }, (_, i) => hashes.subarray(i * 32, (i + 1) * 32));
     // Asked now, while the previous group commits: the store remembers which blocks it
     // lacks, so that this group's commit need not look them up again.

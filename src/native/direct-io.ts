@@ -104,6 +104,31 @@ export function preadAligned(fd: number, position: number, length: number, targe
 }
 
 /**
+ * Allocates the blocks of `[offset, offset + length)` of a file and extends its size
+ * over them (`fallocate`, mode 0), so that later direct writes there are overwrites:
+ * file systems run those in parallel (ext4 under a shared inode lock), where direct
+ * appends past the end of the file are serialized and allocate as they go. The new
+ * range reads as zeroes.
+ *
+ * @returns true when allocated; false without the addon, or when the file system
+ *   refuses (the caller then simply appends)
+ * @throws TypeError for a bad argument
+ */
+export async function preallocate(fd: number, offset: number, length: number): Promise<boolean> {
+  checkInt('fd', fd);
+  checkInt('offset', offset);
+  checkInt('length', length);
+  if (!addon || length === 0) return false;
+  try {
+    await addon.fallocateAsync(fd, offset, length);
+    return true;
+  } catch {
+    // EOPNOTSUPP, ENOSPC...: the writes themselves report what matters.
+    return false;
+  }
+}
+
+/**
  * Opens `path` with O_DIRECT and `flags` (never creating it), or resolves to undefined
  * when direct I/O is not to be had: no addon, or a file system that refuses O_DIRECT.
  */

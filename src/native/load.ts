@@ -15,6 +15,7 @@ export type NativeAddon = ScannerImpl & {
   /** See src/native/direct-io.ts. */
   pwriteAlignedAsync(fd: number, buffers: Uint8Array[], position: number): Promise<number>;
   preadAlignedAsync(fd: number, position: number, length: number, target: Uint8Array, targetOffset: number): Promise<number>;
+  fallocateAsync(fd: number, offset: number, length: number): Promise<number>;
 };
 
 /** What {@link loadNative} found. */
@@ -52,6 +53,7 @@ const FUNCTIONS = [
   'gatherPages',
   'pwriteAlignedAsync',
   'preadAlignedAsync',
+  'fallocateAsync',
   'info',
 ] as const;
 

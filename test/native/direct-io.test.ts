@@ -4,12 +4,12 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, constants as fsConstants, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { directIoFallback, directIoNative, openDirect, preadAligned, pwriteAligned } from '../../src/native/direct-io.js';
-import { PackReader, PackWriter, packFileName, type BlobLocation } from '../../src/store/pack-files.js';
+import { directIoFallback, directIoNative, openDirect, preadAligned, preallocate, pwriteAligned } from '../../src/native/direct-io.js';
+import { BLOCK_HEADER, PREALLOCATE_BYTES, PackReader, PackWriter, packFileName, type BlobLocation } from '../../src/store/pack-files.js';
 import { sliceBuffers } from '../../src/util/slice-buffers.js';
 import { LocalStore, type CacheMode } from '../../src/store/local-store.js';
 import { ErrorCodes, isTtjError } from '../../src/errors.js';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { useTmp } from '../helpers/tmp.js';
 
 /** Pages of `path` in the page cache (util-linux fincore). */
@@ -149,6 +149,62 @@ describe('direct I/O (O_DIRECT pack files) and its fallback', function () {
     }
   });
 
+
+  it('preallocate: the range reads as zeroes and the file grows over it; a refusal is false, a bad argument a TypeError', async () => {
+    const path = tmp.path('alloc.bin');
+    writeFileSync(path, Buffer.from('abc'));
+    const fd = openSync(path, 'r+');
+    try {
+      assert.equal(await preallocate(fd, 0, 1 << 20), true);
+      assert.equal(statSync(path).size, 1 << 20);
+      const bytes = readFileSync(path);
+      assert.equal(bytes.subarray(0, 3).toString(), 'abc', 'allocation keeps the bytes there');
+      assert.ok(bytes.subarray(3).equals(Buffer.alloc((1 << 20) - 3)));
+    } finally {
+      closeSync(fd);
+    }
+    // A read-only descriptor cannot be allocated: false, and the file is as it was.
+    const ro = openSync(path, 'r');
+    try {
+      assert.equal(await preallocate(ro, 1 << 20, 4096), false);
+      assert.equal(statSync(path).size, 1 << 20);
+    } finally {
+      closeSync(ro);
+    }
+    assert.equal(await preallocate(0, 0, 0), false);
+    await assert.rejects(async () => preallocate(-1, 0, 10), TypeError);
+    await assert.rejects(async () => preallocate(3, 0.5, 10), TypeError);
+  });
+
+  it('pack writer (direct): the file is allocated ahead while open, blocks written into it read back, the zeroes after them read as an uncommitted tail, and close cuts the file to its last block', async () => {
+    const dir = tmp.path('ahead');
+    const w = new PackWriter(dir, 1, { direct: true });
+    const batches = [pieces(3 * 1024 * 1024 + 17), pieces(512 * 1024), pieces(5 * 1024 * 1024 + 3)];
+    const locs: BlobLocation[][] = [];
+    for (const items of batches) locs.push((await w.appendBlocks([items])).flat());
+    const file = packFileName(dir, 1);
+    const last = locs[2]![locs[2]!.length - 1]!;
+    const end = last.offset + BLOCK_HEADER + last.clen;
+    // Allocated ahead: the file is larger than its blocks (by up to a step and a half).
+    const open = statSync(file).size;
+    assert.ok(open > end && open <= end + PREALLOCATE_BYTES * 2, `size ${open} while open, blocks end at ${end}`);
+    // What a crash would leave: the blocks, then zeroes, which a walk of the pack stops at.
+    const r = new PackReader(dir, undefined, { direct: true });
+    let walked = 0;
+    for await (const b of r.blocks(1)) walked = b.offset + BLOCK_HEADER + b.clen;
+    assert.equal(walked, end);
+    for (const [i, items] of batches.entries()) {
+      for (const [j, loc] of locs[i]!.entries()) {
+        const got = Buffer.alloc(loc.itemLen);
+        if (loc.clen === loc.rawLen) await r.readStored(loc.pack, loc.offset, loc.itemOff, got, 0, loc.itemLen);
+        else (await r.readBlock(loc)).copy(got, 0, loc.itemOff, loc.itemOff + loc.itemLen);
+        assert.ok(got.equals(items[j]!), `batch ${i} item ${j}`);
+      }
+    }
+    await r.close();
+    await w.close();
+    assert.equal(statSync(file).size, end, 'close keeps exactly the blocks');
+  });
 
   it('refuses an unknown cache mode (option or TTJ_CACHE) with BAD_ARGUMENT and creates nothing', async () => {
     const J = tmp.path('j');
