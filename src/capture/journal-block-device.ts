@@ -6,6 +6,7 @@ import type { DiskState } from '../journal/vm-state.js';
 import type { JournalWriter } from '../journal/writer.js';
 import type { BlobPut } from '../store/store.js';
 import { sha256BuffersAsync } from '../native/index.js';
+import { Sha256Batcher } from '../native/sha256-batcher.js';
 import { zeroPage } from '../util/zero-page.js';
 import type { BlockDevice } from './nbd/block-device.js';
 
@@ -45,6 +46,8 @@ export class JournalBlockDevice implements BlockDevice {
   /** Blocks of groups built but not committed yet (the base of later read-modify-writes). */
   private readonly uncommitted = new Map<number, Buffer>();
   private openGate: (() => void) | undefined;
+  /** Hashes the blocks of writes as they arrive, those of one event-loop turn together. */
+  private readonly hasher = new Sha256Batcher();
 
   private constructor(
     private readonly journal: Journal,
@@ -154,7 +157,7 @@ export class JournalBlockDevice implements BlockDevice {
       zero.push(isZero);
       if (!isZero) blocks.push(block);
     }
-    const p = blocks.length ? sha256BuffersAsync(blocks).then((hashes) => ({ zero, hashes })) : Promise.resolve({ zero, hashes: Buffer.alloc(0) });
+    const p = this.hasher.hash(blocks).then((hashes) => ({ zero, hashes }));
     p.catch(() => undefined);
     return p;
   }

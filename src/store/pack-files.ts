@@ -11,10 +11,12 @@
  * (a zstd block is always written smaller than its items).
  *
  * Large appends are written with direct I/O where the file system allows it (see
- * src/native/direct-io.ts), the same bytes as through the page cache: the part of an
- * append from the file's last 4 KiB boundary to its own last one is written directly
- * (re-writing the file's partial last page, kept in memory), the rest through the page
- * cache. Small appends go through the page cache.
+ * src/native/direct-io.ts), the same bytes as through the page cache: an append is
+ * written from the file's last 4 KiB boundary (re-writing the file's partial last page,
+ * kept in memory) to its own end, its last page padded with zeroes. The file is
+ * allocated ahead ({@link PREALLOCATE_BYTES}); while it is open it ends in zeroes after
+ * its last block, and closing cuts them off (after a crash they stay: readers stop at
+ * the first header that is not a block's). Small appends go through the page cache.
  */
 import { constants as fsConstants } from 'node:fs';
 import { open, readdir, mkdir, type FileHandle } from 'node:fs/promises';
@@ -23,6 +25,7 @@ import { compress, decompress } from 'zstd-napi';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { pread } from '../util/positional-io.js';
 import { DIRECT_IO_ALIGN, openDirect, preadAligned, preallocate, pwriteAligned } from '../native/direct-io.js';
+import { zeroPage } from '../util/zero-page.js';
 import { sliceBuffers } from '../util/slice-buffers.js';
 
 export const BLOCK_MAGIC = 0x424a5454; // "TTJB" little-endian
@@ -121,7 +124,7 @@ export class PackWriter {
   private tail: Buffer = Buffer.alloc(0);
   private pack = 0;
   private size = 0;
-  /** The file's size on disk: {@link size} plus blocks allocated ahead (zeroes). */
+  /** The file's size on disk: {@link size}, then zeroes (allocated ahead, or padding a direct write's last page). */
   private allocated = 0;
   /** The allocation ahead that is running. */
   private allocating: Promise<void> | undefined;
@@ -214,16 +217,18 @@ export class PackWriter {
     const parts = this.tail.length ? [this.tail, ...iov] : iov;
     const start = this.size - this.tail.length;
     const len = this.tail.length + total;
-    let direct = 0;
-    let directWrite: Promise<void> | undefined;
     if (this.dfh && len >= DIRECT_MIN) {
+      // All of it with direct I/O, the last page padded with zeroes (the next append
+      // writes that page again, whole): nothing goes through the page cache, where a
+      // write would wait for the direct ones to finish (the inode lock).
       await this.allocateTo(start + len);
-      direct = len - (len % DIRECT_IO_ALIGN);
-      directWrite = this.writeDirect(this.dfh.fd, parts, start, direct);
+      const pad = (DIRECT_IO_ALIGN - (len % DIRECT_IO_ALIGN)) % DIRECT_IO_ALIGN;
+      await this.writeDirect(this.dfh.fd, pad ? [...parts, zeroPage(pad)] : parts, start, len + pad);
+      this.allocated = Math.max(this.allocated, start + len + pad);
+    } else {
+      // Small appends through the page cache (without the tail again).
+      await this.writeBuffered(parts, start, this.tail.length, len);
     }
-    // The rest through the page cache (without the tail again when nothing went direct),
-    // at the same time: the two ranges share no 4 KiB page.
-    await Promise.all([directWrite, this.writeBuffered(parts, start, direct || this.tail.length, len)]);
     this.tail = lastBytes(parts, (start + len) % DIRECT_IO_ALIGN);
     this.size += total;
     this.bytesWritten += total;

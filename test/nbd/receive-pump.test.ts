@@ -110,6 +110,40 @@ for (const mode of ['native', 'node'] as const) {
       await closing;
     });
 
+    it('a payload that arrives in several pieces reaches the device as one buffer, its bytes intact', async () => {
+      const got: Buffer[] = [];
+      const recording: BlockDevice = {
+        size: 4 * MiB,
+        readOnly: false,
+        read: async (_o, n) => Buffer.alloc(n),
+        write: async (_o, data) => {
+          got.push(Buffer.from(data));
+          // Received by the pump: a view of its receive buffer, not a copy assembled from pieces.
+          if (mode === 'native') assert.ok(data.buffer.byteLength > data.length, 'the payload was copied out of the receive buffer');
+        },
+        writeZeroes: async () => undefined,
+        trim: async () => undefined,
+        flush: async () => undefined,
+      };
+      const s2 = await startNbdServer({ exports: new Map([['rec', recording]]), socketPath: join(dir, 'rec.sock') });
+      try {
+        const c = await RawClient.connect({ path: join(dir, 'rec.sock') }, 'rec');
+        const payload = randomBytes(MiB, prng(mode === 'native' ? 31 : 32));
+        c.send(C.NBD_CMD_WRITE, 0, 0, payload.length, payload.subarray(0, 1000));
+        for (const [from, to] of [[1000, 300_000], [300_000, 300_001], [300_001, MiB]] as const) {
+          await new Promise((r) => setTimeout(r, 30));
+          c.socket.write(payload.subarray(from, to));
+        }
+        const r = await c.reply();
+        assert.equal(r.error, 0);
+        assert.equal(got.length, 1);
+        assert.ok(got[0]!.equals(payload));
+        c.socket.destroy();
+      } finally {
+        await s2.close();
+      }
+    });
+
     it('a client gone in the middle of a payload changes nothing, and the next client is served', async () => {
       const before = ends.length;
       const c = await RawClient.connect({ path: join(dir, 'nbd.sock') }, 'disk');

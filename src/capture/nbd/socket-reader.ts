@@ -146,11 +146,20 @@ export class SocketReader {
       return this.fail(err ? new PeerGoneError(`NBD client connection failed: ${err.message}`) : new PeerGoneError());
     }
     const slab = this.slab!;
-    const chunk = slab.buf.subarray(slab.fill, slab.fill + n);
+    const start = slab.fill;
     slab.fill += n;
-    slab.refs++; // until the chunk is consumed
     if (slab.fill === slab.buf.length) this.pumping = false;
-    this.push(chunk);
+    const last = this.chunks.length > this.first ? this.chunks[this.chunks.length - 1]! : undefined;
+    if (last && last.buffer === slab.buf.buffer && last.byteOffset + last.length === slab.buf.byteOffset + start) {
+      // The batch continues the last unconsumed chunk in the same buffer: the two become
+      // one chunk (holding the one reference), so that a request whose payload arrived in
+      // several batches is still one view, given to the device without a copy.
+      this.chunks[this.chunks.length - 1] = slab.buf.subarray(last.byteOffset - slab.buf.byteOffset, start + n);
+      this.added(n);
+    } else {
+      slab.refs++; // until the chunk is consumed
+      this.push(slab.buf.subarray(start, start + n));
+    }
     this.pumpNext();
   }
 
@@ -245,7 +254,12 @@ export class SocketReader {
   private push(d: Buffer): void {
     if (d.length === 0) return;
     this.chunks.push(d);
-    this.bufferedBytes += d.length;
+    this.added(d.length);
+  }
+
+  /** `n` more bytes are buffered: wakes a waiting read, pauses reads above the high-water mark. */
+  private added(n: number): void {
+    this.bufferedBytes += n;
     const w = this.waiting;
     if (w && this.bufferedBytes >= w.n) {
       this.waiting = undefined;
