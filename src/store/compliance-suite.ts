@@ -80,6 +80,8 @@ export function storeComplianceSuite(name: string, factory: StoreFactory): void 
     it('stores a blob it was asked about before it had it, once', async () => {
       const a = blob('asked');
       assert.deepEqual(await store.hasBlobs([a.addr]), [false]);
+      // Asked again: still a plain false (a backend that remembers what it lacks too).
+      assert.deepEqual(await store.hasBlobs([a.addr, a.addr]), [false, false]);
       const r1 = await store.append({ expectedHead: -1, events: [Buffer.from('1')], blobs: [a] });
       assert.equal(r1.newBlobs, 1);
       assert.deepEqual(await store.hasBlobs([a.addr]), [true]);

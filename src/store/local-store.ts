@@ -285,7 +285,8 @@ export class LocalStore implements JournalStore {
   }
 
   async hasBlobs(addrs: Buffer[]): Promise<boolean[]> {
-    return (await this.lookup(addrs.map(blobKey))).map((v) => v !== undefined);
+    // Array.from: a lookup leaves holes for blobs it knows to be absent.
+    return Array.from(await this.lookup(addrs.map(blobKey)), (v) => v !== undefined);
   }
 
   /** Locations by blob key: the cache first, then LevelDB (in parallel slices) for the rest. */
