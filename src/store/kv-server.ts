@@ -8,8 +8,15 @@ const RANGE_BATCH = 2048;
 /**
  * Serves read-only access to `kv` on an abstract unix socket, so that readers in
  * other processes (`ttj log`, `fold`, `verify`) work while this process holds the index.
+ * A reader that holds the index gives it up when a writer asks (`handOver`): the
+ * server answers, then calls `onHandOver`, which closes the index (and this server).
  */
-export async function serveKv(kv: KvReader, socketName: string, who: { role: string; command?: string }): Promise<{ close(): Promise<void> }> {
+export async function serveKv(
+  kv: KvReader,
+  socketName: string,
+  who: { role: string; command?: string },
+  onHandOver?: () => void,
+): Promise<{ close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
@@ -20,7 +27,7 @@ export async function serveKv(kv: KvReader, socketName: string, who: { role: str
     frameReader(
       socket,
       (req) => {
-        chain = chain.then(() => answer(kv, socket, req, who));
+        chain = chain.then(() => answer(kv, socket, req, who, onHandOver));
       },
       () => undefined,
     );
@@ -41,7 +48,7 @@ export async function serveKv(kv: KvReader, socketName: string, who: { role: str
   };
 }
 
-async function answer(kv: KvReader, socket: Socket, req: Record<string, unknown>, who: { role: string; command?: string }): Promise<void> {
+async function answer(kv: KvReader, socket: Socket, req: Record<string, unknown>, who: { role: string; command?: string }, onHandOver?: () => void): Promise<void> {
   const id = req.id;
   try {
     let values: (Buffer | undefined)[] = [];
@@ -62,6 +69,13 @@ async function answer(kv: KvReader, socket: Socket, req: Record<string, unknown>
           values.push(v);
         }
         break;
+      }
+      case 'handOver': {
+        // Only a reader gives the index up (to the writer that asks); the writer keeps it.
+        const handedOver = who.role === 'reader' && onHandOver !== undefined;
+        if (!socket.destroyed) socket.write(Buffer.concat(encodeFrame({ id, ok: true, lens: [], handedOver })));
+        if (handedOver) onHandOver();
+        return;
       }
       case 'who': {
         const { lens, payload } = packValues([]);

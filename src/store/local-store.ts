@@ -473,7 +473,21 @@ export class LocalStore implements JournalStore {
   }
 }
 
-/** Opens the index for writing, waiting while a reader holds it. */
+/** Asks the process holding a journal's index to hand it over; true when it did. */
+async function askHandOver(socketName: string): Promise<boolean> {
+  try {
+    const r = await RemoteKv.connect(socketName, 500);
+    try {
+      return await r.handOver();
+    } finally {
+      await r.close();
+    }
+  } catch {
+    return false; // nobody answers (a reader that cannot serve, an older ttj): wait for it
+  }
+}
+
+/** Opens the index for writing, asking a reader that holds it to hand it over, else waiting. */
 async function openIndexForWriting(levelPath: string, dir: string, waitMs: number): Promise<LevelKv> {
   const deadline = Date.now() + waitMs;
   for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
@@ -481,6 +495,11 @@ async function openIndexForWriting(levelPath: string, dir: string, waitMs: numbe
       return await LevelKv.open(levelPath, { create: true });
     } catch (e) {
       if (!isTtjError(e, ErrorCodes.LOCKED)) throw toTtjError(e, { path: dir });
+      // A reader holding the index gives it up when asked (it reads on through us).
+      if (await askHandOver(readerSocketName(dir))) {
+        await new Promise((r) => setTimeout(r, 20)); // it closes the index right after answering
+        continue;
+      }
       if (Date.now() > deadline) {
         let who = 'another process';
         try {

@@ -4,12 +4,19 @@ import { LevelKv } from './level-kv.js';
 import { RemoteKv } from './remote-kv.js';
 import { readerSocketName } from './kv-wire.js';
 import { serveKv } from './kv-server.js';
+import { readLockHolder } from './writer-lock.js';
 
 /**
  * A reader's view of a journal index that another process may hold. It opens
  * LevelDB directly when it can (and then serves it to other readers), or talks to
  * the holder over its socket; when the holder goes away it reconnects, resuming a
  * range read after the last key it returned. Safe because the journal is append-only.
+ *
+ * A writer comes first: while a live process holds the journal's writer lock, a
+ * reader does not open LevelDB itself but waits for the writer to serve it; and a
+ * reader holding LevelDB gives it up when a writer asks (its reads in progress
+ * continue through the writer), so that a long-lived reader (`ttj nbd --at ...
+ * --read-only`) never keeps a writer out.
  */
 export class ReconnectingKv implements KvReader {
   private inner: KvReader | undefined;
@@ -23,19 +30,23 @@ export class ReconnectingKv implements KvReader {
     const socket = readerSocketName(this.journalDir);
     let last: unknown;
     for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
-      try {
-        const kv = await LevelKv.open(this.levelPath);
+      // A writer on its way (it holds the writer lock) opens the index next: wait for it.
+      const writer = await readLockHolder(this.journalDir);
+      if (!writer || writer.pid === process.pid) {
         try {
-          const server = await serveKv(kv, socket, { role: 'reader' });
-          this.stopServing = server.close;
-        } catch {
-          /* another process serves already; fine */
+          const kv = await LevelKv.open(this.levelPath);
+          try {
+            const server = await serveKv(kv, socket, { role: 'reader' }, () => void this.handOver(kv));
+            this.stopServing = server.close;
+          } catch {
+            /* another process serves already; fine */
+          }
+          this.inner = kv;
+          return kv;
+        } catch (e) {
+          if (!isTtjError(e, ErrorCodes.LOCKED)) throw e;
+          last = e;
         }
-        this.inner = kv;
-        return kv;
-      } catch (e) {
-        if (!isTtjError(e, ErrorCodes.LOCKED)) throw e;
-        last = e;
       }
       try {
         this.inner = await RemoteKv.connect(socket);
@@ -50,6 +61,20 @@ export class ReconnectingKv implements KvReader {
     }
   }
 
+  /**
+   * Gives the index up to a writer that asked: stops serving it (other readers
+   * reconnect) and closes it; operations running on it fail and are retried through
+   * the writer.
+   */
+  private async handOver(kv: KvReader): Promise<void> {
+    if (this.inner !== kv) return;
+    this.inner = undefined;
+    const stop = this.stopServing;
+    this.stopServing = undefined;
+    await stop?.().catch(() => undefined);
+    await kv.close().catch(() => undefined);
+  }
+
   private async drop(): Promise<void> {
     const i = this.inner;
     this.inner = undefined;
@@ -62,8 +87,9 @@ export class ReconnectingKv implements KvReader {
       try {
         return await fn(kv);
       } catch (e) {
-        if (!isTtjError(e, ErrorCodes.WRITER_GONE) || attempt >= 5) throw e;
-        await this.drop();
+        // Retried: the holder went away, or this process handed its index over meanwhile.
+        if ((!isTtjError(e, ErrorCodes.WRITER_GONE) && kv === this.inner) || attempt >= 5) throw e;
+        if (kv === this.inner) await this.drop();
       }
     }
   }
@@ -89,8 +115,8 @@ export class ReconnectingKv implements KvReader {
         }
         return;
       } catch (e) {
-        if (!isTtjError(e, ErrorCodes.WRITER_GONE) || attempt >= 5) throw e;
-        await this.drop();
+        if ((!isTtjError(e, ErrorCodes.WRITER_GONE) && kv === this.inner) || attempt >= 5) throw e;
+        if (kv === this.inner) await this.drop();
       }
     }
   }

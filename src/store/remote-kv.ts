@@ -67,6 +67,16 @@ export class RemoteKv implements KvReader {
     });
   }
 
+  /**
+   * Asks the holder to give the index up (for a writer about to open it): true when it
+   * did (a reader holding it closes it and reads on through the writer), false when it
+   * keeps it (a writer).
+   */
+  async handOver(): Promise<boolean> {
+    const { header } = await this.request({ op: 'handOver' });
+    return header.handedOver === true;
+  }
+
   /** Who holds the index (pid, role, command). */
   async who(): Promise<{ pid: number; role: string; command?: string }> {
     const { header } = await this.request({ op: 'who' });

@@ -171,6 +171,40 @@ describe('a journal disk served over NBD to real clients', function () {
     await assert.rejects(serveDisk(J, { disk: 'nope', socketPath: tmp.path('c.sock') }), (e) => isTtjError(e, ErrorCodes.BAD_ARGUMENT));
   });
 
+  it('a read-only server of a past point in another process does not keep a live writer out: it hands the index over and serves on', async () => {
+    const first = await serveDisk(J, { disk: 'd0', socketPath: tmp.path('a.sock') });
+    await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x77 0 64k', '-c', 'write -P 0x78 1M 64k', first.url]);
+    const mid = first.writer!.headSeqNumber;
+    await first.close();
+    const roSock = tmp.path('ro.sock');
+    const roUrl = `nbd+unix:///d0?socket=${roSock}`;
+    const ro = spawn(process.execPath, [bin, 'nbd', J, '--disk', 'd0', '--at', `seq:${mid}`, '--read-only', '--socket', roSock], { stdio: 'ignore' });
+    const exited = new Promise((r) => ro.on('exit', r));
+    try {
+      for (let i = 0; i < 100 && !existsSync(roSock); i++) await new Promise((r) => setTimeout(r, 100));
+      // The read-only server opened the index (no writer was running): it holds it.
+      await run('qemu-io', ['-f', 'raw', '-r', '-c', 'read -P 0x77 0 64k', roUrl]);
+      const t0 = Date.now();
+      const live = await serveDisk(J, { disk: 'd0', socketPath: tmp.path('live.sock') });
+      // Handed over at once, not after the writer's 30 s wait for the index.
+      assert.ok(Date.now() - t0 < 5000, `the writer waited ${Date.now() - t0} ms for the index`);
+      try {
+        await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x88 1M 64k', live.url]);
+        // The past point is still served, its block locations now read through the writer.
+        await run('qemu-io', ['-f', 'raw', '-r', '-c', 'read -P 0x78 1M 64k', roUrl]);
+        await run('qemu-io', ['-f', 'raw', '-r', '-c', 'read -P 0x88 1M 64k', live.url]);
+      } finally {
+        await live.close();
+      }
+      await run('qemu-io', ['-f', 'raw', '-r', '-c', 'read -P 0x77 0 64k', '-c', 'read -P 0x78 1M 64k', roUrl]);
+    } finally {
+      ro.kill('SIGTERM');
+      await exited;
+    }
+    const d = await foldDisk(J, 'head', tmp.path('h'));
+    assert.equal(d[1024 * 1024], 0x88);
+  });
+
   it('a writable fork at a past point leaves the parent unchanged', async () => {
     const first = await serveDisk(J, { disk: 'd0', socketPath: tmp.path('a.sock') });
     await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x77 0 64k', first.url]);
