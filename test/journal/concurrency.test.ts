@@ -81,4 +81,40 @@ describe('one writer, many readers, across processes', function () {
     const r2 = spawnSync(process.execPath, [bin, 'verify', J, '--json'], { encoding: 'utf8' });
     assert.equal(r2.status, 0, r2.stdout + r2.stderr);
   });
+  it('a reader holding the index hands it over to a writer that starts, in the middle of a read, and the read goes on through the writer', async () => {
+    const J = tmp.path('j');
+    const seed = spawnSync(process.execPath, [loop, J, '2'], { encoding: 'utf8' });
+    assert.equal(seed.status, 0, seed.stderr);
+    // More events than one batch of the index's range reads (1024), so that the hand-over
+    // falls in the middle of the read.
+    const w0 = await JournalWriter.openWriter(J);
+    await w0.commit(Array.from({ length: 3000 }, (_, i) => ({ label: { text: `l${i}` } })), [], { sync: true });
+    await w0.close();
+    const j = await Journal.open(J);
+    try {
+      const head = await j.head();
+      assert.ok(head.seq > 3000);
+      const seen: number[] = [];
+      let t0 = 0;
+      let started: Promise<{ child: ChildProcess; epochs: () => number }> | undefined;
+      for await (const e of j.store.readEvents(0)) {
+        seen.push(e.seq);
+        // This process holds the index now (no writer runs); a writer starts mid-read.
+        if (seen.length === 10) {
+          t0 = Date.now();
+          started = startWriter(J);
+        }
+        if (seen.length < 2100) await new Promise((r) => setTimeout(r, 1));
+      }
+      const w = await started!;
+      writer = w.child;
+      assert.ok(Date.now() - t0 < 10_000, 'the writer was not kept waiting for the index');
+      assert.deepEqual(seen, Array.from({ length: head.seq + 1 }, (_, i) => i), 'every event once, in order, across the hand-over');
+      // Reads go on through the writer, and see its appends.
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok((await j.head()).seq > head.seq);
+    } finally {
+      await j.close();
+    }
+  });
 });
