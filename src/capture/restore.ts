@@ -106,7 +106,7 @@ export async function restore(journalDir: string, opts: RestoreOptions): Promise
     const result: RestoreResult = { journal: journalDir, point: m.point, epoch: m.epoch, frame: m.frame, seq: m.seq, pid: vm.proc.pid, qmp: vm.qmpPath, workDir: work, fork: opts.fork };
     if (opts.detach) {
       keep = true;
-      vm.detach();
+      vm.detach({ alsoRemove: [work] });
       return result;
     }
     if (writer) {

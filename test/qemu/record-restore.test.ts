@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -107,6 +107,7 @@ describe('record a live QEMU VM and resume it from an earlier frame (boot-sector
       assert.ok(after > mid.counter && after < mid.counter + 60, `runs on from ${mid.counter}: ${after}`);
       const png = await qmp.execute('screendump', { filename: tmp.path('after.png'), format: 'png' }).then(() => readFileSync(tmp.path('after.png')));
       decodePng(png);
+      assert.ok(existsSync(join(res.workDir, 'memory.raw')), 'the RAM file stays while QEMU runs');
       await qmp.execute('quit').catch(() => undefined);
     } finally {
       qmp.close();
@@ -116,6 +117,10 @@ describe('record a live QEMU VM and resume it from an earlier frame (boot-sector
         /* gone */
       }
     }
+    // The detached VM's work directory (its RAM file on /dev/shm, its disks) is removed
+    // once QEMU has exited.
+    for (let i = 0; i < 50 && existsSync(res.workDir); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(existsSync(res.workDir), false, `${res.workDir} is left behind`);
 
     // A fork: the restored VM keeps recording into J2; J never changes.
     const headBefore = l.head.seq;

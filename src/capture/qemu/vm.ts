@@ -340,11 +340,26 @@ export class Vm {
     return this.cleanup();
   }
 
-  /** Lets QEMU run on after this process exits (a detached VM): closes QMP, keeps its files. */
-  detach(): void {
+  /**
+   * Lets QEMU run on after this process exits (a detached VM): closes QMP; its files
+   * (and the paths in `alsoRemove`) are kept while QEMU runs and removed once it exits.
+   */
+  detach(opts: { alsoRemove?: string[] } = {}): void {
     this.qmp.close();
     this.migrationServer?.close();
     this.proc.unref();
+    // The VM's files (its work directory, and `alsoRemove`: the RAM file and disks of a
+    // restore) stay while QEMU runs and are removed when it exits, by a small detached
+    // process that outlives this one.
+    const pid = this.proc.pid;
+    if (pid) {
+      const reaper = spawn('sh', ['-c', 'while kill -0 "$0" 2>/dev/null; do sleep 1; done; rm -rf -- "$@"', String(pid), this.work, ...(opts.alsoRemove ?? [])], {
+        detached: true,
+        stdio: 'ignore',
+      });
+      reaper.on('error', () => undefined);
+      reaper.unref();
+    }
   }
 
   private cleanup(): Promise<VmExit> {
