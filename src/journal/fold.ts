@@ -114,13 +114,25 @@ export async function fold(j: Journal, opts: FoldOptions): Promise<FoldManifest>
 async function writeTable(j: Journal, table: PageTable, pageSize: number, path: string, progress: (n: number) => void): Promise<void> {
   // Groups of 32 MiB whatever the page or block size.
   const per = Math.max(1, Math.floor((FOLD_GROUP_PAGES * 4096) / pageSize));
+  // Two group buffers, reused: one is written while the next is fetched into the other.
+  const buffers: Buffer[] = [];
+  let turn = 0;
   const fetchGroup = async (first: number): Promise<Buffer> => {
     const n = Math.min(per, table.count - first);
-    const group = Buffer.alloc(n * pageSize);
+    buffers[turn % 2] ??= Buffer.allocUnsafe(per * pageSize);
+    const group = buffers[turn++ % 2]!.subarray(0, n * pageSize);
     const where: number[] = [];
     const addrs: Buffer[] = [];
-    for (let i = 0; i < n; i++) {
-      if (!table.isZero(first + i)) {
+    // Zero pages are filled here (the buffer holds an earlier group), a run at a time.
+    let zeroFrom = -1;
+    for (let i = 0; i <= n; i++) {
+      const zero = i < n && table.isZero(first + i);
+      if (zero && zeroFrom < 0) zeroFrom = i;
+      else if (!zero && zeroFrom >= 0) {
+        group.fill(0, zeroFrom * pageSize, i * pageSize);
+        zeroFrom = -1;
+      }
+      if (i < n && !zero) {
         where.push(i);
         addrs.push(table.get(first + i));
       }

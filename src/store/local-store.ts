@@ -20,7 +20,7 @@ import { serveKv } from './kv-server.js';
 import { LevelKv } from './level-kv.js';
 import { RemoteKv } from './remote-kv.js';
 import { ReconnectingKv } from './reconnecting-kv.js';
-import { decodeLocation, encodeLocation, isStored, PackReader, PackWriter, type BlobLocation } from './pack-files.js';
+import { decodeLocation, encodeLocation, isStored, PackReader, PackWriter, type BlobLocation, type BlockScratch } from './pack-files.js';
 import { acquireWriterLock, readLockHolder } from './writer-lock.js';
 import type { AppendBatch, AppendResult, IndexRange, JournalStore, StoreHead, StoreStats, StoredEvent } from './store.js';
 
@@ -38,6 +38,8 @@ const LOOKUP_SLICE = 1024;
 const LOCATION_CACHE_ENTRIES = 65536;
 /** Pack blocks read and decompressed at once by getBlobs. */
 const READ_CONCURRENCY = 4;
+/** Reads of more blocks than this are bulk reads (see readLocated). */
+const BULK_READ_BLOCKS = 8;
 const eventKey = (seq: number) => 'e/' + seq.toString(16).padStart(14, '0');
 const blobKey = (addr: Buffer) => 'b/' + addr.toString('hex');
 const indexKey = (k: string) => 'i/' + k;
@@ -369,10 +371,14 @@ export class LocalStore implements JournalStore {
     // Read each block once, in file order (few, large, sequential reads), a few at a time.
     const blocks = [...byBlock.values()].sort((a, b) => a.loc.pack - b.loc.pack || a.loc.offset - b.loc.offset);
     let next = 0;
+    // A bulk read (a fold) decompresses into reused buffers of each worker and leaves
+    // the block cache alone; small reads share the cache.
+    const bulk = blocks.length > BULK_READ_BLOCKS;
     const worker = async () => {
+      const scratch: BlockScratch | undefined = bulk ? { packed: Buffer.allocUnsafe(0), raw: Buffer.allocUnsafe(0) } : undefined;
       while (next < blocks.length) {
         const { loc, items } = blocks[next++]!;
-        const block = await this.packs.readBlock(loc);
+        const block = scratch ? await this.packs.readBlockInto(loc, scratch) : await this.packs.readBlock(loc);
         const locsOf = items.map((i) => locs[i]!);
         // All items of a block are hashed in one call (natively, with SHA-NI when there).
         const hashes = verify ? sha256Ranges(block, Uint32Array.from(locsOf, (l) => l.itemOff), Uint32Array.from(locsOf, (l) => l.itemLen)) : undefined;

@@ -22,6 +22,7 @@ import { constants as fsConstants } from 'node:fs';
 import { open, readdir, mkdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compress, decompress } from 'zstd-napi';
+import zstdBinding from 'zstd-napi/binding.js';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { pread } from '../util/positional-io.js';
 import { DIRECT_IO_ALIGN, openDirect, preadAligned, preallocate, pwriteAligned } from '../native/direct-io.js';
@@ -308,6 +309,16 @@ function lastBytes(parts: Buffer[], n: number): Buffer {
   return Buffer.concat(sliceBuffers(parts, total - n, total), n);
 }
 
+/** Reused buffers of one bulk reader ({@link PackReader.readBlockInto}). */
+export interface BlockScratch {
+  /** A block as read from the pack file. */
+  packed: Buffer;
+  /** Its decompressed items. */
+  raw: Buffer;
+  /** The reader's zstd decompression context (made on first use). */
+  dctx?: InstanceType<typeof zstdBinding.DCtx>;
+}
+
 /** Reads and decompresses blocks, with a small cache of recent blocks. */
 export class PackReader {
   private readonly fds = new Map<number, Promise<FileHandle>>();
@@ -364,15 +375,49 @@ export class PackReader {
     return pending;
   }
 
+  /**
+   * For bulk reads (a fold): the block at `loc` decompressed into `scratch` (grown when
+   * too small) instead of a new buffer, and not kept in the block cache (a bulk read
+   * would only churn it). The view returned is valid until `scratch` is used again.
+   * A block already in the cache is returned from there.
+   * @throws TtjError CORRUPT_BLOB when the block is damaged.
+   */
+  async readBlockInto(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>, scratch: BlockScratch): Promise<Buffer> {
+    const hit = this.cache.get(`${loc.pack}:${loc.offset}`);
+    if (hit) return hit;
+    const fh = await this.fd(loc.pack);
+    if (scratch.packed.length < BLOCK_HEADER + loc.clen) scratch.packed = Buffer.allocUnsafe(BLOCK_HEADER + loc.clen);
+    const buf = scratch.packed.subarray(0, BLOCK_HEADER + loc.clen);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, loc.offset);
+    const stored = this.checkHeader(loc, buf, bytesRead);
+    if (stored) return buf.subarray(BLOCK_HEADER);
+    if (scratch.raw.length < loc.rawLen) scratch.raw = Buffer.allocUnsafe(loc.rawLen);
+    let n: number;
+    try {
+      scratch.dctx ??= new zstdBinding.DCtx();
+      n = scratch.dctx.decompress(scratch.raw, buf.subarray(BLOCK_HEADER));
+    } catch (e) {
+      throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} does not decompress`, { pack: loc.pack, offset: loc.offset }, { cause: e });
+    }
+    if (n !== loc.rawLen) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} has the wrong length`, { pack: loc.pack, offset: loc.offset });
+    return scratch.raw.subarray(0, n);
+  }
+
+  /** Checks a block's header against its location; true for a stored block. */
+  private checkHeader(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>, buf: Buffer, bytesRead: number): boolean {
+    const stored = isStored(loc);
+    if (bytesRead !== buf.length || buf.readUInt32LE(0) !== (stored ? BLOCK_MAGIC_STORED : BLOCK_MAGIC) || buf.readUInt32LE(4) !== loc.rawLen || buf.readUInt32LE(8) !== loc.clen) {
+      throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} has a damaged header`, { pack: loc.pack, offset: loc.offset });
+    }
+    return stored;
+  }
+
   private async loadBlock(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>, key: string): Promise<Buffer> {
     const fh = await this.fd(loc.pack);
     const buf = Buffer.allocUnsafe(BLOCK_HEADER + loc.clen);
     const { bytesRead } = await fh.read(buf, 0, buf.length, loc.offset);
     const where = { pack: loc.pack, offset: loc.offset };
-    const stored = isStored(loc);
-    if (bytesRead !== buf.length || buf.readUInt32LE(0) !== (stored ? BLOCK_MAGIC_STORED : BLOCK_MAGIC) || buf.readUInt32LE(4) !== loc.rawLen || buf.readUInt32LE(8) !== loc.clen) {
-      throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} has a damaged header`, where);
-    }
+    const stored = this.checkHeader(loc, buf, bytesRead);
     let raw: Buffer;
     try {
       raw = stored ? buf.subarray(BLOCK_HEADER) : decompress(buf.subarray(BLOCK_HEADER));

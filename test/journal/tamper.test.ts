@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Level } from 'level';
@@ -74,6 +74,46 @@ describe('tamper evidence', function () {
     } finally {
       await j.close();
     }
+  });
+
+  it('a fold reading many blocks (the bulk path, reused buffers) fails with CORRUPT_BLOB on a damaged compressed block, a damaged header or a block cut short, and leaves nothing', async () => {
+    const B = tmp.path('b');
+    // 64 MiB of memory-like pages: more than 16 compressed blocks of up to 1 MiB.
+    const mem = memoryImage(16384, PS, 9);
+    writeFileSync(tmp.path('b.raw'), mem);
+    const w = await JournalWriter.openWriter(B);
+    await appendImages(w, { memory: tmp.path('b.raw') });
+    await w.close();
+    const j0 = await Journal.open(B);
+    try {
+      await fold(j0, { at: 'head', out: tmp.path('ok') });
+      assert.ok(readFileSync(join(tmp.path('ok'), 'memory.raw')).equals(mem), 'the bulk path folds the bytes appended');
+    } finally {
+      await j0.close();
+    }
+    const p = join(B, 'packs', readdirSync(join(B, 'packs')).sort().pop()!);
+    const good = readFileSync(p);
+    const heads: number[] = [];
+    for (let at = good.indexOf(Buffer.from('TTJB')); at >= 0; at = good.indexOf(Buffer.from('TTJB'), at + 1)) heads.push(at);
+    assert.ok(heads.length > 16, `${heads.length} compressed blocks`);
+    const mid = heads[Math.floor(heads.length / 2)]!;
+    const damage: [string, (b: Buffer) => Buffer][] = [
+      ['a byte of a compressed frame', (b) => ((b[mid + 16 + 200] ^= 0x10), b)],
+      ['a block header', (b) => ((b[mid + 5] ^= 0x01), b)],
+      ['the last block cut short', (b) => b.subarray(0, b.length - 100)],
+    ];
+    for (const [what, hurt] of damage) {
+      writeFileSync(p, hurt(Buffer.from(good)));
+      const out = tmp.path(`bad-${heads.length}-${what.length}`);
+      const j = await Journal.open(B);
+      try {
+        await assert.rejects(fold(j, { at: 'head', out }), (e: { code?: string }) => e.code === ErrorCodes.CORRUPT_BLOB, what);
+        assert.deepEqual(existsSync(out) ? readdirSync(out).filter((n) => n !== 'disks') : [], [], `${what}: nothing left in the output`);
+      } finally {
+        await j.close();
+      }
+    }
+    writeFileSync(p, good);
   });
 
   it('a changed event breaks the hash chain and verify names its seq', async () => {
