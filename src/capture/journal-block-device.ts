@@ -356,8 +356,9 @@ export class JournalBlockDevice implements BlockDevice {
       }
       owners.push({ body, count: blocks.length });
     }
-    // Every new block of the group hashed in one native job off the JS thread. Blobs
-    // stay in write order: a sequential write lands contiguously in the pack files.
+    // The new blocks not hashed on arrival (those of unaligned writes) hashed in one
+    // native job off the JS thread. Blobs stay in write order: a sequential write lands
+    // contiguously in the pack files.
     const late = datas.filter((_, i) => !known[i]);
     const lateHashes = late.length ? await sha256BuffersAsync(late) : Buffer.alloc(0);
     let hashes: Buffer;
