@@ -107,6 +107,8 @@ export interface PackFileOptions {
    * and the native addon allow it; else the page cache. Default true.
    */
   direct?: boolean;
+  /** A writer starts a new pack file once the current one holds this many bytes. Default {@link PACK_ROTATE_BYTES}. */
+  rotateBytes?: number;
 }
 
 /**
@@ -135,12 +137,15 @@ export class PackWriter {
   bytesWritten = 0;
   private readonly wantDirect: boolean;
 
+  private readonly rotateBytes: number;
+
   constructor(private readonly dir: string, private readonly level = 1, opts: PackFileOptions = {}) {
     this.wantDirect = opts.direct ?? true;
+    this.rotateBytes = opts.rotateBytes ?? PACK_ROTATE_BYTES;
   }
 
   private async ensureOpen(): Promise<void> {
-    if (this.fh && this.size < PACK_ROTATE_BYTES) return;
+    if (this.fh && this.size < this.rotateBytes) return;
     if (this.fh) {
       await this.trimAllocated();
       await this.fh.datasync();

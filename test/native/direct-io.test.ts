@@ -206,6 +206,32 @@ describe('direct I/O (O_DIRECT pack files) and its fallback', function () {
     assert.equal(statSync(file).size, end, 'close keeps exactly the blocks');
   });
 
+  it('pack writer (direct): rotating to a new pack file cuts the full one back to its blocks, and every item reads back from its own file', async () => {
+    const dir = tmp.path('rotate');
+    const w = new PackWriter(dir, 1, { direct: true, rotateBytes: 3 * 1024 * 1024 });
+    const batches = Array.from({ length: 7 }, (_, i) => pieces(1024 * 1024 + 4096 * i + 17));
+    const locs: BlobLocation[][] = [];
+    for (const items of batches) locs.push((await w.appendBlocks([items])).flat());
+    await w.close();
+    const packs = [...new Set(locs.flat().map((l) => l.pack))];
+    assert.ok(packs.length >= 2, `rotated into ${packs.length} pack files`);
+    for (const pack of packs) {
+      const mine = locs.flat().filter((l) => l.pack === pack);
+      const end = Math.max(...mine.map((l) => l.offset + BLOCK_HEADER + l.clen));
+      assert.equal(statSync(packFileName(dir, pack)).size, end, `pack ${pack} ends at its last block`);
+    }
+    const r = new PackReader(dir, undefined, { direct: true });
+    for (const [i, items] of batches.entries()) {
+      for (const [k, loc] of locs[i]!.entries()) {
+        const got = Buffer.alloc(loc.itemLen);
+        if (loc.clen === loc.rawLen) await r.readStored(loc.pack, loc.offset, loc.itemOff, got, 0, loc.itemLen);
+        else (await r.readBlock(loc)).copy(got, 0, loc.itemOff, loc.itemOff + loc.itemLen);
+        assert.ok(got.equals(items[k]!), `batch ${i} item ${k}`);
+      }
+    }
+    await r.close();
+  });
+
   it('refuses an unknown cache mode (option or TTJ_CACHE) with BAD_ARGUMENT and creates nothing', async () => {
     const J = tmp.path('j');
     await assert.rejects(LocalStore.open(J, { create: true, cache: 'unsafe' as CacheMode }), (e) => isTtjError(e, ErrorCodes.BAD_ARGUMENT));
