@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { ErrorCodes, isTtjError, TtjError } from '../errors.js';
 import type { KvRange, KvReader } from './kv.js';
 import { LevelKv } from './level-kv.js';
@@ -30,9 +31,10 @@ export class ReconnectingKv implements KvReader {
     const socket = readerSocketName(this.journalDir);
     let last: unknown;
     for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
-      // A writer on its way (it holds the writer lock) opens the index next: wait for it.
+      // A writer on its way (a live process on this host holds the writer lock) opens
+      // the index next and serves it: wait for it rather than take the index first.
       const writer = await readLockHolder(this.journalDir);
-      if (!writer || writer.pid === process.pid) {
+      if (!writer || writer.host !== hostname() || writer.pid === process.pid) {
         try {
           const kv = await LevelKv.open(this.levelPath);
           try {
