@@ -21,7 +21,7 @@
 import { constants as fsConstants } from 'node:fs';
 import { open, readdir, mkdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { compress, decompress } from 'zstd-napi';
+import { compress } from 'zstd-napi';
 import zstdBinding from 'zstd-napi/binding.js';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { pread } from '../util/positional-io.js';
@@ -320,12 +320,12 @@ export interface BlockScratch {
   packed: Buffer;
   /** Its decompressed items. */
   raw: Buffer;
-  /** The reader's zstd decompression context (made on first use). */
-  dctx?: InstanceType<typeof zstdBinding.DCtx>;
 }
 
 /** Reads and decompresses blocks, with a small cache of recent blocks. */
 export class PackReader {
+  /** zstd decompression context, made on first use. */
+  private dctx: InstanceType<typeof zstdBinding.DCtx> | undefined;
   private readonly fds = new Map<number, Promise<FileHandle>>();
   /** Direct I/O handles for stored-block reads (undefined: the file system refuses them). */
   private readonly directFds = new Map<number, Promise<FileHandle | undefined>>();
@@ -388,48 +388,41 @@ export class PackReader {
    * @throws TtjError CORRUPT_BLOB when the block is damaged.
    */
   async readBlockInto(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>, scratch: BlockScratch): Promise<Buffer> {
-    const hit = this.cache.get(`${loc.pack}:${loc.offset}`);
-    if (hit) return hit;
+    return this.cache.get(`${loc.pack}:${loc.offset}`) ?? this.readRaw(loc, scratch);
+  }
+
+  /**
+   * Reads the block at `loc` into `scratch.packed`, checks its header and decompresses
+   * it into `scratch.raw` (each grown when too small); a stored block's items are
+   * returned from `scratch.packed`.
+   */
+  private async readRaw(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>, scratch: BlockScratch): Promise<Buffer> {
+    const where = { pack: loc.pack, offset: loc.offset };
     const fh = await this.fd(loc.pack);
     if (scratch.packed.length < BLOCK_HEADER + loc.clen) scratch.packed = Buffer.allocUnsafe(BLOCK_HEADER + loc.clen);
     const buf = scratch.packed.subarray(0, BLOCK_HEADER + loc.clen);
     const { bytesRead } = await fh.read(buf, 0, buf.length, loc.offset);
-    const stored = this.checkHeader(loc, buf, bytesRead);
+    const stored = isStored(loc);
+    if (bytesRead !== buf.length || buf.readUInt32LE(0) !== (stored ? BLOCK_MAGIC_STORED : BLOCK_MAGIC) || buf.readUInt32LE(4) !== loc.rawLen || buf.readUInt32LE(8) !== loc.clen) {
+      throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} has a damaged header`, where);
+    }
     if (stored) return buf.subarray(BLOCK_HEADER);
     if (scratch.raw.length < loc.rawLen) scratch.raw = Buffer.allocUnsafe(loc.rawLen);
     let n: number;
     try {
-      scratch.dctx ??= new zstdBinding.DCtx();
-      n = scratch.dctx.decompress(scratch.raw, buf.subarray(BLOCK_HEADER));
-    } catch (e) {
-      throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} does not decompress`, { pack: loc.pack, offset: loc.offset }, { cause: e });
-    }
-    if (n !== loc.rawLen) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} has the wrong length`, { pack: loc.pack, offset: loc.offset });
-    return scratch.raw.subarray(0, n);
-  }
-
-  /** Checks a block's header against its location; true for a stored block. */
-  private checkHeader(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>, buf: Buffer, bytesRead: number): boolean {
-    const stored = isStored(loc);
-    if (bytesRead !== buf.length || buf.readUInt32LE(0) !== (stored ? BLOCK_MAGIC_STORED : BLOCK_MAGIC) || buf.readUInt32LE(4) !== loc.rawLen || buf.readUInt32LE(8) !== loc.clen) {
-      throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} has a damaged header`, { pack: loc.pack, offset: loc.offset });
-    }
-    return stored;
-  }
-
-  private async loadBlock(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>, key: string): Promise<Buffer> {
-    const fh = await this.fd(loc.pack);
-    const buf = Buffer.allocUnsafe(BLOCK_HEADER + loc.clen);
-    const { bytesRead } = await fh.read(buf, 0, buf.length, loc.offset);
-    const where = { pack: loc.pack, offset: loc.offset };
-    const stored = this.checkHeader(loc, buf, bytesRead);
-    let raw: Buffer;
-    try {
-      raw = stored ? buf.subarray(BLOCK_HEADER) : decompress(buf.subarray(BLOCK_HEADER));
+      // Synchronous, on the JS thread: one context serves every read of this reader.
+      this.dctx ??= new zstdBinding.DCtx();
+      n = this.dctx.decompress(scratch.raw, buf.subarray(BLOCK_HEADER));
     } catch (e) {
       throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} does not decompress`, where, { cause: e });
     }
-    if (raw.length !== loc.rawLen) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} has the wrong length`, where);
+    if (n !== loc.rawLen) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} has the wrong length`, where);
+    return scratch.raw.subarray(0, n);
+  }
+
+  private async loadBlock(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>, key: string): Promise<Buffer> {
+    // Buffers of its own, of the block's sizes: it is kept in the cache.
+    const raw = await this.readRaw(loc, { packed: Buffer.alloc(0), raw: Buffer.alloc(0) });
     this.cache.set(key, raw);
     this.cacheBytes += raw.length;
     while (this.cacheBytes > this.cacheLimit && this.cache.size > 1) {
