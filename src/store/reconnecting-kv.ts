@@ -77,6 +77,18 @@ export class ReconnectingKv implements KvReader {
     await kv.close().catch(() => undefined);
   }
 
+  /**
+   * After `kv` failed with `e` on try `attempt`: true to try again, when the holder went
+   * away (it is dropped, so the next try reconnects) or this process handed its index
+   * over meanwhile.
+   */
+  private async retryAfter(kv: KvReader, e: unknown, attempt: number): Promise<boolean> {
+    const handedOver = kv !== this.inner;
+    if (attempt >= 5 || (!handedOver && !isTtjError(e, ErrorCodes.WRITER_GONE))) return false;
+    if (!handedOver) await this.drop();
+    return true;
+  }
+
   private async drop(): Promise<void> {
     const i = this.inner;
     this.inner = undefined;
@@ -89,9 +101,7 @@ export class ReconnectingKv implements KvReader {
       try {
         return await fn(kv);
       } catch (e) {
-        // Retried: the holder went away, or this process handed its index over meanwhile.
-        if ((!isTtjError(e, ErrorCodes.WRITER_GONE) && kv === this.inner) || attempt >= 5) throw e;
-        if (kv === this.inner) await this.drop();
+        if (!(await this.retryAfter(kv, e, attempt))) throw e;
       }
     }
   }
@@ -117,8 +127,7 @@ export class ReconnectingKv implements KvReader {
         }
         return;
       } catch (e) {
-        if ((!isTtjError(e, ErrorCodes.WRITER_GONE) && kv === this.inner) || attempt >= 5) throw e;
-        if (kv === this.inner) await this.drop();
+        if (!(await this.retryAfter(kv, e, attempt))) throw e;
       }
     }
   }
