@@ -30,6 +30,17 @@ function pieces(total: number): Buffer[] {
   return out;
 }
 
+/** Each item at `locs[i]` reads back as `want[i]` (stored blocks straight from the file, the others through the block cache). */
+async function assertItemsReadBack(r: PackReader, locs: BlobLocation[], want: Buffer[], what: string): Promise<void> {
+  assert.equal(locs.length, want.length);
+  for (const [i, loc] of locs.entries()) {
+    const got = Buffer.alloc(loc.itemLen);
+    if (loc.clen === loc.rawLen) await r.readStored(loc.pack, loc.offset, loc.itemOff, got, 0, loc.itemLen);
+    else (await r.readBlock(loc)).copy(got, 0, loc.itemOff, loc.itemOff + loc.itemLen);
+    assert.ok(got.equals(want[i]!), `item ${i} (${what})`);
+  }
+}
+
 describe('direct I/O (O_DIRECT pack files) and its fallback', function () {
   const tmp = useTmp();
 
@@ -138,13 +149,7 @@ describe('direct I/O (O_DIRECT pack files) and its fallback', function () {
     // Every item reads back, in both modes, through both read paths.
     for (const direct of [true, false]) {
       const r = new PackReader(join(files[0]!, '..'), undefined, { direct });
-      for (const [i, loc] of locs[0]![0]!.entries()) {
-        const want = batches.flat()[i]!;
-        const got = Buffer.alloc(loc.itemLen);
-        if (loc.clen === loc.rawLen) await r.readStored(loc.pack, loc.offset, loc.itemOff, got, 0, loc.itemLen);
-        else (await r.readBlock(loc)).copy(got, 0, loc.itemOff, loc.itemOff + loc.itemLen);
-        assert.ok(got.equals(want), `item ${i} (direct reads ${direct})`);
-      }
+      await assertItemsReadBack(r, locs[0]![0]!, batches.flat(), `direct reads ${direct}`);
       await r.close();
     }
   });
@@ -193,14 +198,7 @@ describe('direct I/O (O_DIRECT pack files) and its fallback', function () {
     let walked = 0;
     for await (const b of r.blocks(1)) walked = b.offset + BLOCK_HEADER + b.clen;
     assert.equal(walked, end);
-    for (const [i, items] of batches.entries()) {
-      for (const [j, loc] of locs[i]!.entries()) {
-        const got = Buffer.alloc(loc.itemLen);
-        if (loc.clen === loc.rawLen) await r.readStored(loc.pack, loc.offset, loc.itemOff, got, 0, loc.itemLen);
-        else (await r.readBlock(loc)).copy(got, 0, loc.itemOff, loc.itemOff + loc.itemLen);
-        assert.ok(got.equals(items[j]!), `batch ${i} item ${j}`);
-      }
-    }
+    await assertItemsReadBack(r, locs.flat(), batches.flat(), 'while open');
     await r.close();
     await w.close();
     assert.equal(statSync(file).size, end, 'close keeps exactly the blocks');
@@ -221,14 +219,7 @@ describe('direct I/O (O_DIRECT pack files) and its fallback', function () {
       assert.equal(statSync(packFileName(dir, pack)).size, end, `pack ${pack} ends at its last block`);
     }
     const r = new PackReader(dir, undefined, { direct: true });
-    for (const [i, items] of batches.entries()) {
-      for (const [k, loc] of locs[i]!.entries()) {
-        const got = Buffer.alloc(loc.itemLen);
-        if (loc.clen === loc.rawLen) await r.readStored(loc.pack, loc.offset, loc.itemOff, got, 0, loc.itemLen);
-        else (await r.readBlock(loc)).copy(got, 0, loc.itemOff, loc.itemOff + loc.itemLen);
-        assert.ok(got.equals(items[k]!), `batch ${i} item ${k}`);
-      }
-    }
+    await assertItemsReadBack(r, locs.flat(), batches.flat(), 'after rotation');
     await r.close();
   });
 
