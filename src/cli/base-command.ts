@@ -15,6 +15,8 @@ export function exitCodeFor(code: ErrorCode): number {
     case ErrorCodes.LOCKED:
     case ErrorCodes.WRONG_EXPECTED_HEAD:
       return 4;
+    case ErrorCodes.UNSUPPORTED_VERSION:
+      return 5;
     default:
       return 1;
   }
