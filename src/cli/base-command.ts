@@ -15,6 +15,11 @@ export function exitCodeFor(code: ErrorCode): number {
     case ErrorCodes.LOCKED:
     case ErrorCodes.WRONG_EXPECTED_HEAD:
       return 4;
+    case ErrorCodes.NO_SPACE:
+      return 5;
+    case ErrorCodes.PERMISSION:
+    case ErrorCodes.READ_ONLY:
+      return 6;
     default:
       return 1;
   }
