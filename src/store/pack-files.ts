@@ -299,8 +299,13 @@ export class PackWriter {
     for (let i = 0; i < iov.length; i += IOV_MAX) {
       const part = iov.slice(i, i + IOV_MAX);
       const want = part.reduce((a, b) => a + b.length, 0);
-      const { bytesWritten } = await this.fh!.writev(part, pos);
-      if (bytesWritten !== want) throw new TtjError(ErrorCodes.INTERNAL, `short write to pack ${this.pack}: ${bytesWritten} of ${want} bytes`);
+      // After a short write (a file system filling up), on from the first byte not
+      // written: the next call writes it or reports why not (ENOSPC).
+      for (let done = 0; done < want; ) {
+        const { bytesWritten } = await this.fh!.writev(done ? sliceBuffers(part, done, want) : part, pos + done);
+        if (bytesWritten <= 0) throw new TtjError(ErrorCodes.INTERNAL, `pack ${this.pack}: a write wrote nothing`);
+        done += bytesWritten;
+      }
       pos += want;
     }
   }
