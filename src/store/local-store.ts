@@ -20,7 +20,7 @@ import { serveKv } from './kv-server.js';
 import { LevelKv } from './level-kv.js';
 import { RemoteKv } from './remote-kv.js';
 import { ReconnectingKv } from './reconnecting-kv.js';
-import { BLOCK_HEADER, decodeLocation, encodeLocation, isStored, PackReader, PackWriter, type BlobLocation, type BlockScratch } from './pack-files.js';
+import { BLOCK_HEADER, decodeLocation, encodeLocation, isStored, PackReader, PackWriter, type BlobLocation, type BlockScratch, type PackMark } from './pack-files.js';
 import { acquireWriterLock, readLockHolder } from './writer-lock.js';
 import type { AppendBatch, AppendResult, IndexEntry, IndexRange, JournalStore, StoreHead, StoreStats, StoredEvent } from './store.js';
 
@@ -120,6 +120,33 @@ const encodeHead = (h: StoreHead): Buffer => {
 };
 const decodeHead = (v: Buffer): StoreHead => ({ seq: v.readUIntLE(0, 6), hash: Buffer.from(v.subarray(6, 38)) });
 
+/**
+ * A new journal's directory, its packs directory and its marker: the owner's only
+ * (0700 directories, 0600 files; guest memory holds secrets).
+ */
+async function createJournalDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await mkdir(join(dir, 'packs'), { mode: 0o700 });
+    await writeFile(join(dir, MARKER_FILE), JSON.stringify(MARKER) + '\n', { mode: 0o600 });
+  } catch (e) {
+    throw toTtjError(e, { path: dir, what: 'creating the journal' });
+  }
+}
+
+/**
+ * @throws TtjError PERMISSION (or another environment code) when `dir` may hold a
+ *   journal marker this process cannot read, rather than reporting "not a journal".
+ */
+async function checkMarkerReadable(dir: string): Promise<void> {
+  try {
+    await readFile(join(dir, MARKER_FILE));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'EISDIR') throw toTtjError(e, { path: dir, what: 'reading the journal marker' });
+  }
+}
+
 export class LocalStore implements JournalStore {
   readonly location: string;
   private readonly packs: PackReader;
@@ -159,18 +186,19 @@ export class LocalStore implements JournalStore {
       let exists = false;
       try {
         const st = await stat(dir);
-        if (!st.isDirectory()) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, `${dir} is not a directory, so not a journal`, { path: dir });
+        if (!st.isDirectory()) throw new TtjError(ErrorCodes.NOT_A_DIRECTORY, `${dir} is a file, not a journal directory`, { path: dir });
         exists = true;
       } catch (e) {
         if (isTtjError(e)) throw e;
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw toTtjError(e, { path: dir, what: 'opening the journal' });
       }
+      if (exists) await checkMarkerReadable(dir);
       if (!opts.create) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, exists ? `${dir} is not a ttj journal` : `no journal at ${dir}`, { path: dir });
       if (exists) {
         const { readdir } = await import('node:fs/promises');
         if ((await readdir(dir)).length > 0) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, `${dir} exists, is not empty and is not a ttj journal`, { path: dir });
       }
-      await mkdir(join(dir, 'packs'), { recursive: true });
-      await writeFile(join(dir, MARKER_FILE), JSON.stringify(MARKER) + '\n');
+      await createJournalDir(dir);
     }
     await checkMarkerVersion(dir);
     const levelPath = join(dir, 'index');
@@ -295,8 +323,10 @@ export class LocalStore implements JournalStore {
     }
     if (group.length) groups.push(group);
     const placed: [string, Buffer][] = [];
+    const sync = batch.sync ?? true;
+    const mark = this.writer.mark();
     if (groups.length) {
-      const locs = await this.writer.appendBlocks(groups.map((g) => g.map((e) => e[1])));
+      const locs = await this.writeBlocks(groups.map((g) => g.map((e) => e[1])), sync, mark);
       groups.forEach((g, gi) =>
         g.forEach(([k], i) => {
           const value = encodeLocation(locs[gi]![i]!);
@@ -306,8 +336,6 @@ export class LocalStore implements JournalStore {
       );
     }
     const storedBytes = this.writer.bytesWritten - before;
-    const sync = batch.sync ?? true;
-    if (fresh.size && sync) await this.writer.sync();
 
     let seq = headSeq;
     let last: Uint8Array = new Uint8Array();
@@ -325,13 +353,53 @@ export class LocalStore implements JournalStore {
     stats.rawBytes += newBytes;
     stats.storedBytes += storedBytes;
     ops.push({ type: 'put', key: K_STATS, value: Buffer.from(JSON.stringify(stats)) });
-    await kv.batch(ops, { sync });
+    await this.writeIndex(kv, ops, { seq, hash }, sync, mark);
     this.known = { head: { seq, hash }, stats };
     for (const [k, v] of placed) {
       this.absent.delete(k);
       this.remember(k, v);
     }
     return { head: { seq, hash }, newBlobs: fresh.size, newBytes, storedBytes };
+  }
+
+  /**
+   * Writes blob blocks (made durable with `sync`); when that fails (a full disk), the
+   * pack file is cut back to `mark` before this rejects.
+   * @throws TtjError NO_SPACE, READ_ONLY, PERMISSION...
+   */
+  private async writeBlocks(groups: Buffer[][], sync: boolean, mark: PackMark): Promise<BlobLocation[][]> {
+    const writer = this.writer!;
+    try {
+      const locs = await writer.appendBlocks(groups);
+      if (sync) await writer.sync();
+      return locs;
+    } catch (e) {
+      await writer.rollback(mark).catch(() => undefined);
+      throw toTtjError(e, { path: this.location, what: 'writing blob bytes' });
+    }
+  }
+
+  /**
+   * The index batch of an append. When it fails, the index (opened again by
+   * {@link LevelKv.batch}) says whether the batch is in it after all (a log write that
+   * failed only as it was synced); when it is not, the pack file is cut back to `mark`,
+   * so that the failed append leaves nothing behind.
+   */
+  private async writeIndex(kv: KvWriter, ops: KvOp[], head: StoreHead, sync: boolean, mark: PackMark): Promise<void> {
+    try {
+      await kv.batch(ops, { sync });
+    } catch (e) {
+      let landed: boolean | undefined; // undefined: the index cannot say; its bytes are then kept
+      try {
+        const now = await kv.get(K_HEAD);
+        landed = !!now && now.readUIntLE(0, 6) === head.seq && now.subarray(6, 38).equals(head.hash);
+      } catch {
+        landed = undefined;
+      }
+      if (landed) return;
+      if (landed === false) await this.writer!.rollback(mark).catch(() => undefined);
+      throw e;
+    }
   }
 
   async *readEventBatches(from: number, to?: number, batchSize = 512): AsyncIterable<StoredEvent[]> {

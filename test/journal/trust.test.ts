@@ -266,7 +266,7 @@ describe('trust: what verify accepts folds, and nothing overwrites history', fun
       await assert.rejects(Journal.open(J), code(ErrorCodes.UNSUPPORTED_VERSION));
       await assert.rejects(JournalWriter.openWriter(J), code(ErrorCodes.UNSUPPORTED_VERSION));
       const cli = spawnSync(process.execPath, [ttj, 'log', J, '--json'], { encoding: 'utf8' });
-      assert.equal(cli.status, 5);
+      assert.equal(cli.status, 7);
       assert.equal(JSON.parse(cli.stdout).error.code, ErrorCodes.UNSUPPORTED_VERSION);
     });
 
