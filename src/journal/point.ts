@@ -115,7 +115,7 @@ export async function resolvePoint(j: Journal, text: string): Promise<ResolvedPo
 
 /** Confirms index entries against the events they name. */
 class IndexCheck {
-  constructor(private readonly j: Journal, private readonly headSeq: number) {}
+  constructor(private readonly j: Journal, private headSeq: number) {}
 
   damaged(what: string, why: string): TtjError {
     return new TtjError(ErrorCodes.CORRUPT_STORE, `the journal's index is damaged: the entry of ${what} ${why} (ttj repair rebuilds it from the events)`, {});
@@ -123,6 +123,8 @@ class IndexCheck {
 
   /** The event at `seq`, which an entry of `what` names. */
   private async event(seq: number, what: string): Promise<Event> {
+    // A live writer may have appended since the head was read: read it again before calling the entry damaged.
+    if (Number.isSafeInteger(seq) && seq > this.headSeq) this.headSeq = (await this.j.store.head())?.seq ?? -1;
     if (!Number.isSafeInteger(seq) || seq < 0 || seq > this.headSeq) throw this.damaged(what, `names seq ${seq}, beyond the head ${this.headSeq}`);
     return this.j.event(seq);
   }
