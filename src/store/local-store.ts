@@ -22,6 +22,7 @@ import { RemoteKv } from './remote-kv.js';
 import { ReconnectingKv } from './reconnecting-kv.js';
 import { BLOCK_HEADER, decodeLocation, encodeLocation, isStored, PackReader, PackWriter, type BlobLocation, type BlockScratch, type PackMark } from './pack-files.js';
 import { acquireWriterLock, readLockHolder } from './writer-lock.js';
+import { watchHead, type WatchHeadOptions } from './head-watch.js';
 import type { AppendBatch, AppendResult, IndexEntry, IndexRange, JournalStore, StoreHead, StoreStats, StoredEvent } from './store.js';
 
 export const MARKER_FILE = 'ttj-journal.json';
@@ -154,6 +155,7 @@ export class LocalStore implements JournalStore {
   private appending: Promise<unknown> = Promise.resolve();
   private release: (() => Promise<void>) | undefined;
   private stopServing: (() => Promise<void>) | undefined;
+  private closed = false;
   /**
    * Recently appended or looked-up blob locations by blob key. Blobs are never moved
    * or deleted, so an entry never goes stale; entries are added only once their
@@ -622,6 +624,10 @@ export class LocalStore implements JournalStore {
     for (const b of all) yield b.addr;
   }
 
+  watchHead(after: number, opts: WatchHeadOptions = {}): AsyncIterable<StoreHead> {
+    return watchHead(join(this.location, 'index'), () => this.head(), after, () => this.closed, opts);
+  }
+
   indexGet(key: string): Promise<Buffer | undefined> {
     return this.kv.get(indexKey(key));
   }
@@ -650,6 +656,7 @@ export class LocalStore implements JournalStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     try {
       await this.appending;
       if (this.stopServing) await this.stopServing();
