@@ -101,12 +101,15 @@ describe('CLI as a subprocess (exit code + JSON)', function () {
     const J = tmp.path('j');
     writeFileSync(tmp.path('m.raw'), memoryImage(32, PS, 4));
     assert.equal(ttj(['append', J, '--memory', tmp.path('m.raw')]).status, 0);
+    const frame = png(8, 8, 1);
+    writeFileSync(tmp.path('cut.png'), frame.subarray(0, frame.length - 12)); // no IEND
     const cases: [string[], string, number][] = [
       [['fold', J, '--at', 'epoch:x', '--out', tmp.path('o'), '--json'], ErrorCodes.BAD_POINT, 2],
       [['fold', J, '--at', 'epoch:9', '--out', tmp.path('o'), '--json'], ErrorCodes.POINT_NOT_FOUND, 1],
       [['append', J, '--memory', tmp.path('missing.raw'), '--json'], ErrorCodes.FILE_NOT_FOUND, 1],
       [['log', tmp.path('none'), '--json'], ErrorCodes.NOT_A_JOURNAL, 1],
       [['append', J, '--frame', tmp.path('m.raw'), '--json'], ErrorCodes.NOT_PNG, 1],
+      [['append', J, '--frame', tmp.path('cut.png'), '--json'], ErrorCodes.NOT_PNG, 1],
       [['fold', J, '--bogus-flag', '--json'], ErrorCodes.BAD_ARGUMENT, 2],
     ];
     for (const [args, code, status] of cases) {
