@@ -13,6 +13,7 @@ import { VmState } from '../../src/journal/vm-state.js';
 import { JournalWriter } from '../../src/journal/writer.js';
 import { sha256 } from '../../src/util/hash.js';
 import { randomPage, rng } from '../helpers/images.js';
+import { ttj } from '../helpers/run-ttj.js';
 import { useTmp } from '../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
@@ -85,6 +86,22 @@ describe('disks that are a whole number of sectors but not of blocks (a short la
       await withJournal(J, async (j) => assert.equal((await verify(j, { deep: true })).ok, true));
     });
   }
+
+  it('ttj append and ttj fold (subprocesses): a 3 MiB + 7 sector disk is taken and folded exactly; a disk of 1000 bytes is SIZE_MISMATCH (exit 1)', () => {
+    const size = 3 * MiB + 7 * SECTOR;
+    const img = diskImage(size, 3);
+    writeFileSync(tmp.path('d.img'), img);
+    writeFileSync(tmp.path('odd.img'), Buffer.alloc(1000, 1));
+    const a = ttj(['append', tmp.path('j'), '--disk', `d=${tmp.path('d.img')}`, '--json']);
+    assert.equal(a.status, 0, a.stdout + a.stderr);
+    const bad = ttj(['append', tmp.path('j'), '--disk', `odd=${tmp.path('odd.img')}`, '--json']);
+    assert.equal(bad.status, 1);
+    assert.equal(bad.json?.error?.code, ErrorCodes.SIZE_MISMATCH);
+    const f = ttj(['fold', tmp.path('j'), '--out', tmp.path('o'), '--json']);
+    assert.equal(f.status, 0, f.stdout + f.stderr);
+    assert.deepEqual(f.json.disks.map((d: { size: number }) => d.size), [size]);
+    assert.ok(readFileSync(tmp.path('o', 'disks', 'd.raw')).equals(img));
+  });
 
   it('a fork of such a disk folds to the same bytes', async () => {
     const size = 3 * MiB + 7 * SECTOR;
