@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { diffImage } from '../journal/image-diff.js';
-import { diskBlockSizeFor, diskWrites } from '../journal/append-images.js';
+import { checkDiskImageSize, diskBlockSizeFor, diskWrites } from '../journal/append-images.js';
 import type { IEvent } from '../journal/codec.js';
 import { JournalWriter } from '../journal/writer.js';
 import { JournalBlockDevice } from './journal-block-device.js';
@@ -66,11 +66,11 @@ async function importDisk(w: JournalWriter, name: string, path: string): Promise
   const size = (await stat(path).catch((e) => {
     throw new TtjError(ErrorCodes.FILE_NOT_FOUND, `disk image ${path} not found`, { path }, { cause: e });
   })).size;
-  if (size === 0 || size % w.pageSize) throw new TtjError(ErrorCodes.SIZE_MISMATCH, `disk image ${path} is ${size} bytes, not a whole number of ${w.pageSize}-byte blocks`, { path, actual: size });
+  checkDiskImageSize(size, path);
   const bs = diskBlockSizeFor(size, w.pageSize);
   const diff = await diffImage(path, bs, undefined);
   const bodies: IEvent[] = [{ diskCreate: { name, size, blockSize: bs } }];
-  diskWrites(name, bs, diff, bodies);
+  diskWrites(name, size, bs, diff, bodies);
   await w.commit(bodies, diff.blobs);
 }
 
