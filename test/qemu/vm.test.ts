@@ -216,6 +216,22 @@ describe('QEMU: failures are named', function () {
     await assert.rejects(startVm({ config: { memorySize: 1000 }, ramPath: tmp.path('r') }), (e) => isTtjError(e, ErrorCodes.BAD_ARGUMENT));
   });
 
+  it('QEMU exiting at start → QEMU_FAILED with its stderr, every time (a missing kernel, 1 TiB of RAM; 5 runs each)', async () => {
+    // QEMU may close its QMP socket before this process sees it exit; the error must still say why.
+    const cases = [
+      { config: { memorySize: 32 * MiB, kernel: tmp.path('no-such-vmlinuz') }, says: /no-such-vmlinuz/ },
+      { config: { memorySize: 1024 * 1024 * MiB }, says: /qemu-system-x86_64: \S/ },
+    ];
+    for (const { config, says } of cases) {
+      for (let i = 0; i < 5; i++) {
+        await assert.rejects(
+          startVm({ config, ramPath: tmp.path(`r${i}`) }),
+          (e) => isTtjError(e, ErrorCodes.QEMU_FAILED) && says.test(String(e.details.stderr)) && e.message.includes(String(e.details.stderr)),
+        );
+      }
+    }
+  });
+
   it('QEMU dying → the exit promise has the code or signal and the tail of its stderr; QMP calls fail', async () => {
     const vm = await startVm({ config: { memorySize: 32 * MiB }, ramPath: tmp.path('r') });
     vm.proc.kill('SIGTERM');
