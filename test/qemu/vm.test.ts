@@ -3,6 +3,7 @@ import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { ErrorCodes, isTtjError } from '../../src/errors.js';
 import { startVm, type Vm } from '../../src/capture/qemu/vm.js';
 import { restoreVm } from '../../src/capture/qemu/restore-vm.js';
+import { hasSerialPort } from '../../src/capture/qemu/vm-config.js';
 import { defaultAccel, kvmUsable, qemuInfo } from '../../src/capture/qemu/qemu-info.js';
 import { COUNTER_ADDR, COUNTER_MAGIC, LBA_BASE, LBA_COUNT, MAGIC_ADDR, REGION_ADDR, ensureBootSectorGuest, regionPage } from '../../src/capture/qemu/guests.js';
 import { decodePng, readU32, sleep, useShmTmp, waitFor } from './helpers.js';
@@ -42,6 +43,26 @@ describe('QEMU: a VM with RAM in a shared file (boot-sector guest)', function ()
     assert.match(info.defaultMachine, /^pc-i440fx-/);
     assert.equal(typeof info.kvm, 'boolean');
     assert.ok(['kvm', 'tcg'].includes(defaultAccel()));
+  });
+
+  it('a serial port is part of the config: from a console asked for, or from the argument list of a config stored before the field', async () => {
+    const withConsole = await startVm({ config: { memorySize: 32 * MiB }, ramPath: tmp.path('s1.ram'), consolePath: tmp.path('s1.txt'), paused: true });
+    vms.push(withConsole);
+    assert.equal(withConsole.config.serial, true);
+    assert.equal(hasSerialPort(withConsole.config), true);
+    const without = await startVm({ config: { memorySize: 32 * MiB }, ramPath: tmp.path('s2.ram'), paused: true });
+    vms.push(without);
+    assert.equal(without.config.serial, false);
+    // Stored before `serial` existed: a -serial the launcher added (not one of the extra arguments).
+    const { serial: _s, ...legacy } = withConsole.config;
+    assert.equal(hasSerialPort(legacy), true);
+    assert.equal(hasSerialPort({ ...legacy, args: without.config.args }), false);
+    assert.equal(hasSerialPort({ ...legacy, args: [...without.config.args!, '-serial', 'null'], extraArgs: ['-serial', 'null'] }), false);
+    // A port without a console writes nowhere; no port and a console asked for is refused.
+    const nowhere = await startVm({ config: { memorySize: 32 * MiB, serial: true }, ramPath: tmp.path('s3.ram'), paused: true });
+    vms.push(nowhere);
+    assert.deepEqual(nowhere.config.args!.slice(nowhere.config.args!.indexOf('-serial'), nowhere.config.args!.indexOf('-serial') + 2), ['-serial', 'null']);
+    await assert.rejects(startVm({ config: { memorySize: 32 * MiB, serial: false }, ramPath: tmp.path('s4.ram'), consolePath: tmp.path('s4.txt') }), (e) => isTtjError(e, ErrorCodes.BAD_ARGUMENT));
   });
 
   it('counts in the RAM file, freezes when paused, saves device state and a frame, and resumes from them in a new QEMU', async () => {

@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import { ErrorCodes, TtjError, isTtjError } from '../../errors.js';
 import { QmpClient } from './qmp-client.js';
 import { defaultAccel, qemuInfo, resolveMachine } from './qemu-info.js';
-import { completeConfig, qemuArgs, type DiskSource, type VmConfig, type VmSpec } from './vm-config.js';
+import { completeConfig, qemuArgs, serialArgs, type DiskSource, type VmConfig, type VmSpec } from './vm-config.js';
 
 /** Options of {@link startVm}. */
 export interface StartVmOptions {
@@ -25,7 +25,11 @@ export interface StartVmOptions {
   ramPath: string;
   /** QMP unix socket path. Default: in a private temp dir. */
   qmpPath?: string;
-  /** Write the serial console (COM1, ttyS0) to this file. */
+  /**
+   * Write the serial console (COM1, ttyS0) to this file. The VM has a serial port when
+   * `config.serial` says so, else when a console is asked for (`consolePath` or
+   * `consoleStream`); a port without either writes nowhere.
+   */
   consolePath?: string;
   /** Expose the serial console as {@link Vm.console} (a stream of QEMU's stdout). Not with `detached`. */
   consoleStream?: boolean;
@@ -111,15 +115,13 @@ export class Vm {
     const work = mkdtempSync(join(tmpdir(), 'ttj-vm-'));
     const qmpPath = opts.qmpPath ?? join(work, 'qmp.sock');
     rmSync(qmpPath, { force: true });
-    const serial = opts.consoleStream
-      ? ['-chardev', `stdio,id=ttjcon,signal=off${opts.consolePath ? `,logfile=${opts.consolePath.replace(/,/g, ',,')}` : ''}`, '-serial', 'chardev:ttjcon']
-      : opts.consolePath
-        ? ['-serial', `file:${opts.consolePath}`]
-        : [];
+    const wantsConsole = !!(opts.consolePath || opts.consoleStream);
+    config.serial = opts.config.serial ?? wantsConsole;
+    if (wantsConsole && !config.serial) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'this VM has no serial port (config.serial is false): there is no console to write');
     const args = [
       ...qemuArgs(config, opts.ramPath, opts.disks ?? {}),
       '-qmp', `unix:${qmpPath},server=on,wait=off`,
-      ...serial,
+      ...serialArgs(config.serial, opts),
       ...(opts.paused || opts.incoming ? ['-S'] : []),
       ...(opts.incoming ? ['-incoming', 'defer'] : []),
     ];
