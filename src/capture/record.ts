@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { diffImage } from '../journal/image-diff.js';
@@ -10,7 +10,7 @@ import { startNbdServer, type NbdServer } from './nbd/index.js';
 import { defaultAccel, qemuInfo } from './qemu/qemu-info.js';
 import { Vm } from './qemu/vm.js';
 import type { DiskSource, VmConfig } from './qemu/vm-config.js';
-import { recordVm, type RecordSummary, type RecordVmOptions } from './record-vm.js';
+import { checkRecordTiming, recordVm, type RecordSummary, type RecordVmOptions } from './record-vm.js';
 
 /** Options of {@link record}. */
 export interface RecordOptions extends Omit<RecordVmOptions, 'disks'> {
@@ -78,15 +78,22 @@ async function importDisk(w: JournalWriter, name: string, path: string): Promise
  * `ttj record`: starts QEMU with guest RAM in a shared file, its disks served from
  * the journal over NBD (every write journaled), stores the VM configuration, and
  * records epochs and frames until the duration ends, the guest powers off, or
- * `signal` aborts. QEMU is stopped at the end.
- * @throws TtjError QEMU_MISSING, QEMU_FAILED (QEMU died: the journal keeps what was committed), LOCKED, SIZE_MISMATCH.
+ * `signal` aborts. QEMU is stopped at the end. A record that fails before its first
+ * epoch leaves no journal behind when it created the journal (an existing one keeps
+ * what it had, and any disk imported into it).
+ * @throws TtjError BAD_ARGUMENT (interval, fps, memory size), FILE_NOT_FOUND (kernel, initrd, disk image),
+ * QEMU_MISSING, QEMU_FAILED (QEMU did not start, or died: the journal keeps what was committed), LOCKED, SIZE_MISMATCH.
  */
 export async function record(journalDir: string, opts: RecordOptions = {}): Promise<RecordResult> {
+  checkRecordTiming(opts);
+  for (const [what, path] of [['kernel', opts.kernel], ['initrd', opts.initrd]] as const) if (path !== undefined) checkReadable(what, path);
   const info = qemuInfo();
+  const created = !existsSync(journalDir);
   const w = await JournalWriter.openWriter(journalDir, { create: true, command: 'ttj record' });
   const work = ramDirectory('ttj-record-', opts.ramDir);
   let vm: Vm | undefined;
   let server: NbdServer | undefined;
+  let failed = true;
   try {
     const have = w.headState.memory ? w.headState.memorySize : undefined;
     const memorySize = opts.memorySize ?? have ?? 256 << 20;
@@ -117,11 +124,24 @@ export async function record(journalDir: string, opts: RecordOptions = {}): Prom
     opts.onStart?.(vm);
     const summary = await recordVm(w, vm, { ...opts, disks: served.devices });
     const exit = await vm.quit();
+    failed = false;
     return { ...summary, journal: journalDir, qemu: { version: info.version, accel: started.accel, machine: started.machine, exit: { code: exit.code, signal: exit.signal } } };
   } finally {
     if (vm?.running) await vm.kill();
     await server?.close();
+    const noEpoch = w.lastCommittedEpoch < 0;
     await w.close();
     rmSync(work, { recursive: true, force: true });
+    // A journal this record created and failed to put an epoch in is not left behind.
+    if (failed && created && noEpoch) rmSync(journalDir, { recursive: true, force: true });
+  }
+}
+
+/** @throws TtjError FILE_NOT_FOUND when `path` cannot be read. */
+function checkReadable(what: string, path: string): void {
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (e) {
+    throw new TtjError(ErrorCodes.FILE_NOT_FOUND, `the ${what} ${path} cannot be read (${(e as NodeJS.ErrnoException).code})`, { path }, { cause: e });
   }
 }

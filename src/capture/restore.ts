@@ -10,7 +10,7 @@ import { kvmUsable, qemuInfo } from './qemu/qemu-info.js';
 import { Vm } from './qemu/vm.js';
 import { hasSerialPort, type DiskSource, type VmConfig } from './qemu/vm-config.js';
 import { ramDirectory, serveVmDisks } from './record.js';
-import { recordVm, type RecordSummary, type RecordVmOptions } from './record-vm.js';
+import { checkRecordTiming, recordVm, type RecordSummary, type RecordVmOptions } from './record-vm.js';
 
 /** Options of {@link restore}. */
 export interface RestoreOptions extends Omit<RecordVmOptions, 'disks'> {
@@ -57,6 +57,7 @@ export interface RestoreResult {
  */
 export async function restore(journalDir: string, opts: RestoreOptions): Promise<RestoreResult> {
   if (opts.fork && (opts.detach || opts.paused)) throw new TtjError(ErrorCodes.BAD_ARGUMENT, '--fork records the restored VM in this process: it cannot be combined with --detach or --paused');
+  if (opts.fork) checkRecordTiming(opts);
   qemuInfo();
   const j = await Journal.open(journalDir);
   const work = ramDirectory('ttj-restore-', opts.ramDir);

@@ -39,6 +39,14 @@ export function readU32(file: string, addr: number): number {
   }
 }
 
+/**
+ * The most steps the boot-sector guest can take in `ms` of running: one per 50 ms BIOS
+ * wait (STEP_MS), with room for the clock's granularity. A busy host makes it take fewer, never more.
+ */
+export function maxGuestSteps(ms: number): number {
+  return Math.ceil(ms / 25) + 5;
+}
+
 /** Polls `f` until it returns a truthy value or `timeoutMs` passes. */
 export async function waitFor<T>(f: () => T | Promise<T>, timeoutMs: number, what: string): Promise<T> {
   const deadline = Date.now() + timeoutMs;
