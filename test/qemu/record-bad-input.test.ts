@@ -14,6 +14,7 @@ import { restore } from '../../src/capture/restore.js';
 import { Journal } from '../../src/journal/journal.js';
 import { log } from '../../src/journal/log.js';
 import { verify } from '../../src/journal/verify.js';
+import { ensureBootSectorGuest } from '../../journal-tools/guests/index.js';
 import { ttj, useShmTmp } from './helpers.js';
 
 /**
@@ -67,6 +68,11 @@ describe('record: bad input is refused, and a failed record leaves no journal be
     assert.equal(made.code, 0, made.stderr);
     const before = await contents(J);
     await assert.rejects(record(J, { memorySize: 32 << 20, extraArgs: ['-no-such-option'], durationMs: 1000 }), (e) => isTtjError(e, ErrorCodes.QEMU_FAILED));
+    // A new disk is imported only once QEMU runs.
+    await assert.rejects(
+      record(J, { memorySize: 32 << 20, disks: [{ name: 'boot', path: ensureBootSectorGuest() }], extraArgs: ['-no-such-option'], durationMs: 1000 }),
+      (e) => isTtjError(e, ErrorCodes.QEMU_FAILED),
+    );
     await assert.rejects(record(J, { memorySize: 32 << 20, kernel: tmp.path('no-vmlinuz'), durationMs: 1000 }), (e) => isTtjError(e, ErrorCodes.FILE_NOT_FOUND));
     await assert.rejects(record(J, { memorySize: 32 << 20, intervalMs: 1, durationMs: 1000 }), (e) => isTtjError(e, ErrorCodes.BAD_ARGUMENT));
     assert.deepEqual(await contents(J), before);
