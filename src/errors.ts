@@ -22,6 +22,8 @@ export const ErrorCodes = {
   NOT_PNG: 'TTJ_NOT_PNG',
   /** The directory exists but is not a ttj journal. */
   NOT_A_JOURNAL: 'TTJ_NOT_A_JOURNAL',
+  /** The journal (its marker or header) is of a format version this ttj cannot read. */
+  UNSUPPORTED_VERSION: 'TTJ_UNSUPPORTED_VERSION',
   /** The journal already exists (init). */
   JOURNAL_EXISTS: 'TTJ_JOURNAL_EXISTS',
   /** Another process holds the journal's writer lock. */
@@ -38,8 +40,14 @@ export const ErrorCodes = {
   CORRUPT_STORE: 'TTJ_CORRUPT_STORE',
   /** A length-delimited event stream given to `append --events` is invalid. */
   BAD_EVENT_STREAM: 'TTJ_BAD_EVENT_STREAM',
-  /** The store is read-only (a reader, or a read-only export). */
+  /** The store is read-only (a reader, a read-only export), or the file system refuses writes (EROFS). */
   READ_ONLY: 'TTJ_READ_ONLY',
+  /** The file system is full, or a quota is reached (ENOSPC, EDQUOT); nothing of the failed write is kept. */
+  NO_SPACE: 'TTJ_NO_SPACE',
+  /** The process may not read or write a file or directory (EACCES, EPERM). */
+  PERMISSION: 'TTJ_PERMISSION',
+  /** A path that must be a directory (a journal, a parent directory) is a file or passes through one (ENOTDIR). */
+  NOT_A_DIRECTORY: 'TTJ_NOT_A_DIRECTORY',
   /** The writer went away while a reader was talking to it. */
   WRITER_GONE: 'TTJ_WRITER_GONE',
   /** QEMU is not installed or too old. */
@@ -100,25 +108,74 @@ export function isTtjError(e: unknown, code?: ErrorCode): e is TtjError {
   return e instanceof TtjError && (code === undefined || e.code === code);
 }
 
+/** strerror texts LevelDB puts in its I/O error messages, and their errno names. */
+const LEVEL_ERRNO_TEXTS: [string, string][] = [
+  ['Read-only file system', 'EROFS'],
+  ['Permission denied', 'EACCES'],
+  ['Operation not permitted', 'EPERM'],
+  ['No space left on device', 'ENOSPC'],
+  ['Disk quota exceeded', 'EDQUOT'],
+  ['Not a directory', 'ENOTDIR'],
+];
+
+/**
+ * The errno name behind a LevelDB error (`IO error: PATH: Read-only file system`),
+ * when it is one the environment caused (a read-only, full or foreign file system)
+ * rather than damage to the index.
+ */
+export function levelErrno(e: unknown): string | undefined {
+  for (let c = e as { message?: unknown; cause?: unknown } | undefined, depth = 0; c && depth < 4; c = c.cause as typeof c, depth++) {
+    const msg = typeof c.message === 'string' ? c.message : '';
+    if (!msg.startsWith('IO error')) continue;
+    const hit = LEVEL_ERRNO_TEXTS.find(([text]) => msg.endsWith(text));
+    if (hit) return hit[1];
+  }
+  return undefined;
+}
+
+/** The TtjError for an errno the environment caused, or undefined for another errno. */
+function fromErrno(errno: string | undefined, e: unknown, what: string, path: string | undefined): TtjError | undefined {
+  const details = { path, errno };
+  switch (errno) {
+    case 'ENOENT':
+      return new TtjError(ErrorCodes.FILE_NOT_FOUND, `${what}no such file: ${path ?? ''}`, { path }, { cause: e });
+    case 'EISDIR':
+      return new TtjError(ErrorCodes.FILE_NOT_FOUND, `${what}cannot read ${path ?? ''}: it is a directory`, details, { cause: e });
+    case 'EACCES':
+    case 'EPERM':
+      return new TtjError(ErrorCodes.PERMISSION, `${what}permission denied: ${path ?? ''} (${errno})`, details, { cause: e });
+    case 'EROFS':
+      return new TtjError(ErrorCodes.READ_ONLY, `${what}${path ?? 'the file'} is on a read-only file system`, details, { cause: e });
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new TtjError(ErrorCodes.NO_SPACE, `${what}no space left on the file system of ${path ?? 'the journal'} (${errno})`, details, { cause: e });
+    case 'ENOTDIR':
+      return new TtjError(ErrorCodes.NOT_A_DIRECTORY, `${what}${path ?? 'a path'} is not a directory, or passes through a file`, details, { cause: e });
+    default:
+      return undefined;
+  }
+}
+
 /**
  * The one boundary where foreign errors (node:fs, LevelDB, zstd) become TtjErrors.
- * A TtjError passes through unchanged.
+ * A TtjError passes through unchanged. Errors the environment causes (a full, read-only
+ * or foreign file system) get their own codes; a LevelDB error is CORRUPT_STORE only
+ * when it is not one of those.
  */
 export function toTtjError(e: unknown, context?: { path?: string; what?: string }): TtjError {
   if (e instanceof TtjError) return e;
   const err = e as NodeJS.ErrnoException & { code?: string };
   const what = context?.what ? `${context.what}: ` : '';
   if (err && typeof err === 'object') {
-    if (err.code === 'ENOENT') {
-      return new TtjError(ErrorCodes.FILE_NOT_FOUND, `${what}no such file: ${context?.path ?? err.path ?? ''}`, { path: context?.path ?? err.path }, { cause: e });
-    }
-    if (err.code === 'EISDIR' || err.code === 'EACCES' || err.code === 'ENOTDIR') {
-      return new TtjError(ErrorCodes.FILE_NOT_FOUND, `${what}cannot read ${context?.path ?? err.path ?? ''}: ${err.code}`, { path: context?.path ?? err.path }, { cause: e });
-    }
+    const path = context?.path ?? err.path;
     if (typeof err.code === 'string' && err.code.startsWith('LEVEL_')) {
+      const env = fromErrno(levelErrno(e), e, what, context?.path);
+      if (env) return env;
       const cause = (err as { cause?: { message?: string } }).cause;
       return new TtjError(ErrorCodes.CORRUPT_STORE, `${what}the journal's LevelDB index failed: ${cause?.message ?? err.message}`, { path: context?.path, level: err.code }, { cause: e });
     }
+    const env = fromErrno(err.code, e, what, path);
+    if (env) return env;
   }
   const msg = e instanceof Error ? e.message : String(e);
   return new TtjError(ErrorCodes.INTERNAL, `${what}${msg}`, { path: context?.path }, { cause: e });

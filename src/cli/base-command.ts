@@ -15,6 +15,13 @@ export function exitCodeFor(code: ErrorCode): number {
     case ErrorCodes.LOCKED:
     case ErrorCodes.WRONG_EXPECTED_HEAD:
       return 4;
+    case ErrorCodes.NO_SPACE:
+      return 5;
+    case ErrorCodes.PERMISSION:
+    case ErrorCodes.READ_ONLY:
+      return 6;
+    case ErrorCodes.UNSUPPORTED_VERSION:
+      return 7;
     default:
       return 1;
   }

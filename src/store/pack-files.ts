@@ -19,7 +19,7 @@
  * the first header that is not a block's). Small appends go through the page cache.
  */
 import { constants as fsConstants } from 'node:fs';
-import { open, readdir, mkdir, type FileHandle } from 'node:fs/promises';
+import { open, readdir, mkdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { compress } from 'zstd-napi';
 import zstdBinding from 'zstd-napi/binding.js';
@@ -119,6 +119,14 @@ export interface PackFileOptions {
 export const PREALLOCATE_BYTES = 64 * 1024 * 1024;
 
 /** Appends compressed blocks to the newest pack file of one writer session. */
+/** A position of a {@link PackWriter} ({@link PackWriter.mark}). */
+export interface PackMark {
+  readonly pack: number | undefined;
+  readonly size: number;
+  readonly tail: Buffer;
+  readonly bytesWritten: number;
+}
+
 export class PackWriter {
   private fh: FileHandle | undefined;
   /** A direct I/O handle of the same file, when the file system allows one. */
@@ -151,13 +159,13 @@ export class PackWriter {
       await this.fh.datasync();
       await this.close();
     }
-    await mkdir(this.dir, { recursive: true });
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
     // A new session never appends to an old pack: a crash may have left garbage at
     // its tail, after the last block any committed event refers to.
     const packs = await listPacks(this.dir);
     this.pack = (packs.length ? packs[packs.length - 1]! : 0) + 1;
     const path = packFileName(this.dir, this.pack);
-    this.fh = await open(path, 'wx');
+    this.fh = await open(path, 'wx', 0o600);
     this.dfh = this.wantDirect ? await openDirect(path, fsConstants.O_WRONLY) : undefined;
     this.tail = Buffer.alloc(0);
     this.size = 0;
@@ -195,6 +203,34 @@ export class PackWriter {
     if (running) await running;
     if (this.fh && this.allocated > this.size) await this.fh.truncate(this.size);
     this.allocated = 0;
+  }
+
+  /** Where the next append starts: {@link rollback} to it undoes the appends made after. */
+  mark(): PackMark {
+    return { pack: this.fh ? this.pack : undefined, size: this.size, tail: this.tail, bytesWritten: this.bytesWritten };
+  }
+
+  /**
+   * Undoes every append since `mark` (one that failed, or whose index write failed):
+   * the pack file is cut back to its length then, and a pack file started since is
+   * removed. Nothing refers to those bytes.
+   */
+  async rollback(mark: PackMark): Promise<void> {
+    if (!this.fh) return;
+    if (mark.pack !== this.pack) {
+      // Started by the appends undone: it holds nothing else.
+      const path = packFileName(this.dir, this.pack);
+      await this.close();
+      await unlink(path);
+    } else {
+      const running = this.allocating;
+      if (running) await running;
+      await this.fh.truncate(mark.size);
+      this.size = mark.size;
+      this.allocated = mark.size;
+      this.tail = mark.tail;
+    }
+    this.bytesWritten = mark.bytesWritten;
   }
 
   /**
@@ -263,8 +299,13 @@ export class PackWriter {
     for (let i = 0; i < iov.length; i += IOV_MAX) {
       const part = iov.slice(i, i + IOV_MAX);
       const want = part.reduce((a, b) => a + b.length, 0);
-      const { bytesWritten } = await this.fh!.writev(part, pos);
-      if (bytesWritten !== want) throw new TtjError(ErrorCodes.INTERNAL, `short write to pack ${this.pack}: ${bytesWritten} of ${want} bytes`);
+      // After a short write (a file system filling up), on from the first byte not
+      // written: the next call writes it or reports why not (ENOSPC).
+      for (let done = 0; done < want; ) {
+        const { bytesWritten } = await this.fh!.writev(done ? sliceBuffers(part, done, want) : part, pos + done);
+        if (bytesWritten <= 0) throw new TtjError(ErrorCodes.INTERNAL, `pack ${this.pack}: a write wrote nothing`);
+        done += bytesWritten;
+      }
       pos += want;
     }
   }

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { ErrorCodes, isTtjError, TtjError } from '../errors.js';
 import type { KvRange, KvReader } from './kv.js';
-import { LevelKv } from './level-kv.js';
+import { cannotWrite, LevelKv } from './level-kv.js';
 import { RemoteKv } from './remote-kv.js';
 import { readerSocketName } from './kv-wire.js';
 import { serveKv } from './kv-server.js';
@@ -12,6 +12,10 @@ import { readLockHolder } from './writer-lock.js';
  * LevelDB directly when it can (and then serves it to other readers), or talks to
  * the holder over its socket; when the holder goes away it reconnects, resuming a
  * range read after the last key it returned. Safe because the journal is append-only.
+ *
+ * A process that cannot write the index where it is (a read-only or full file system,
+ * another user's journal) reads it through the process that holds it, else through a
+ * private copy ({@link LevelKv.openCopy}), a snapshot of the index as it opened.
  *
  * A writer comes first: while a live process holds the journal's writer lock, a
  * reader does not open LevelDB itself but waits for the writer to serve it; and a
@@ -46,7 +50,7 @@ export class ReconnectingKv implements KvReader {
           this.inner = kv;
           return kv;
         } catch (e) {
-          if (!isTtjError(e, ErrorCodes.LOCKED)) throw e;
+          if (!isTtjError(e, ErrorCodes.LOCKED) && !cannotWrite(e)) throw e;
           last = e;
         }
       }
@@ -54,6 +58,8 @@ export class ReconnectingKv implements KvReader {
         this.inner = await RemoteKv.connect(socket);
         return this.inner;
       } catch (e) {
+        // Nobody serves it, and this process cannot open it in place: a private copy.
+        if (cannotWrite(last)) return (this.inner = await LevelKv.openCopy(this.levelPath));
         last = e;
       }
       if (Date.now() > deadline) {

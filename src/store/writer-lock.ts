@@ -1,7 +1,7 @@
 import { open, readFile, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCodes, TtjError } from '../errors.js';
+import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
 
 /** Who holds a journal for writing. */
 export interface LockHolder {
@@ -43,8 +43,14 @@ export async function acquireWriterLock(dir: string, command: string): Promise<{
   const me: LockHolder = { pid: process.pid, host: hostname(), command, since: new Date().toISOString() };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const fh = await open(path, 'wx');
-      await fh.writeFile(JSON.stringify(me));
+      const fh = await open(path, 'wx', 0o600);
+      try {
+        await fh.writeFile(JSON.stringify(me));
+      } catch (e) {
+        await fh.close();
+        await unlink(path).catch(() => undefined); // a full disk: leave no empty lock behind
+        throw e;
+      }
       await fh.close();
       let released = false;
       return {
@@ -55,7 +61,7 @@ export async function acquireWriterLock(dir: string, command: string): Promise<{
         },
       };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw toTtjError(e, { path: dir, what: 'taking the writer lock' });
       const holder = await readLockHolder(dir);
       if (holder) {
         throw new TtjError(

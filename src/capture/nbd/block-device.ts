@@ -16,7 +16,8 @@
  *   before a write that overlaps an outstanding read or write). A device that cannot take
  *   concurrent calls should serialize internally.
  * - A rejection becomes an NBD error reply (see `nbdErrnoFor` in transmission.ts): a
- *   TtjError READ_ONLY → EPERM, BAD_ARGUMENT → EINVAL, an fs ENOSPC/EDQUOT/EFBIG → ENOSPC,
+ *   TtjError READ_ONLY or PERMISSION → EPERM, NO_SPACE → ENOSPC, BAD_ARGUMENT → EINVAL, an fs
+ *   ENOSPC/EDQUOT/EFBIG → ENOSPC,
  *   anything else → EIO. The connection stays up.
  */
 export interface BlockDevice {

@@ -48,7 +48,8 @@ export interface TransmissionOptions {
 /** Map a device failure to the NBD error value sent to the client. */
 export function nbdErrnoFor(e: unknown): number {
   if (isTtjError(e)) {
-    if (e.code === ErrorCodes.READ_ONLY) return C.NBD_EPERM;
+    if (e.code === ErrorCodes.READ_ONLY || e.code === ErrorCodes.PERMISSION) return C.NBD_EPERM;
+    if (e.code === ErrorCodes.NO_SPACE) return C.NBD_ENOSPC;
     if (e.code === ErrorCodes.BAD_ARGUMENT) return C.NBD_EINVAL;
     const n = e.details.nbdError;
     if (typeof n === 'number') return n;

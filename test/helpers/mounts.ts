@@ -1,0 +1,87 @@
+import { createHash } from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, statfsSync, writeSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** bin/run.js of this checkout. */
+export const ttjBin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'run.js');
+
+/** Runs the ttj CLI (optionally as another user, through runuser) and parses its --json output. */
+export function ttjCli(args: string[], opts: { user?: string; env?: NodeJS.ProcessEnv } = {}): { status: number | null; json: any; stdout: string; stderr: string } {
+  const argv = [process.execPath, ttjBin, ...args];
+  const r = opts.user ? spawnSync('runuser', ['-u', opts.user, '--', ...argv], { encoding: 'utf8', env: opts.env }) : spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env: opts.env });
+  let json: any;
+  try {
+    json = JSON.parse(r.stdout);
+  } catch {
+    json = undefined;
+  }
+  return { status: r.status, json, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Mounts a tmpfs of `bytes` at `dir` (created); returns the unmount. */
+export function mountTmpfs(dir: string, bytes: number): () => void {
+  mkdirSync(dir, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir]);
+  return () => execFileSync('umount', ['-l', dir]);
+}
+
+/** Bind-mounts `src` read-only at `dir` (created); returns the unmount. */
+export function mountReadOnly(src: string, dir: string): () => void {
+  mkdirSync(dir, { recursive: true });
+  execFileSync('mount', ['--bind', src, dir]);
+  try {
+    execFileSync('mount', ['-o', 'remount,bind,ro', dir]);
+  } catch (e) {
+    execFileSync('umount', [dir]);
+    throw e;
+  }
+  return () => execFileSync('umount', ['-l', dir]);
+}
+
+/**
+ * Fills the file system of `dir` with the file `dir/NAME` until at most `leave` bytes
+ * are free (all of it with leave 0: written until the file system refuses).
+ */
+export function fillDisk(path: string, leave = 0): void {
+  const fd = openSync(path, 'a');
+  try {
+    const chunk = Buffer.alloc(64 * 1024, 0xee);
+    for (;;) {
+      const free = statfsSync(dirname(path)).bavail * statfsSync(dirname(path)).bsize;
+      const want = Math.min(chunk.length, free - leave);
+      if (want < 4096 && leave > 0) return;
+      try {
+        writeSync(fd, chunk, 0, Math.max(want, 4096));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOSPC') return;
+        throw e;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Every file under `dir` with its size and SHA-256, and every directory: to show that nothing changed. */
+export function treeDigest(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string) => {
+    for (const name of readdirSync(d)) {
+      const p = join(d, name);
+      const st = statSync(p);
+      if (st.isDirectory()) {
+        out[relative(dir, p) + '/'] = 'dir';
+        walk(p);
+      } else out[relative(dir, p)] = `${st.size}:${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** True when `user` can run this checkout's CLI (not the case in a checkout only root may enter). */
+export function userCanRunTtj(user: string): boolean {
+  return ttjCli(['--version'], { user }).status === 0;
+}

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ErrorCodes, isTtjError } from '../../src/errors.js';
+import { record } from '../../src/capture/record.js';
+import { Journal } from '../../src/journal/journal.js';
+import { fold } from '../../src/journal/fold.js';
+import { verify } from '../../src/journal/verify.js';
+import { ensureBootSectorGuest } from '../../journal-tools/guests/index.js';
+import { fillDisk, mountTmpfs } from '../helpers/mounts.js';
+import { useTmp } from '../helpers/tmp.js';
+
+describe('ttj record on a file system that fills up', function () {
+  this.timeout(120000);
+  const tmp = useTmp();
+  let fs = '';
+  let umount: (() => void) | undefined;
+  beforeEach(() => {
+    fs = mkdtempSync(join(tmpdir(), 'ttj-tmpfs-'));
+    umount = mountTmpfs(fs, 64 * 1024 * 1024);
+  });
+  afterEach(() => {
+    umount?.();
+    rmdirSync(fs);
+  });
+
+  it('stops with TTJ_NO_SPACE, and the journal keeps every committed epoch and verifies', async () => {
+    const J = join(fs, 'vm.ttj');
+    const filler = join(fs, 'filler');
+    const image = ensureBootSectorGuest();
+    let err: unknown;
+    await record(J, {
+      memorySize: 32 << 20,
+      disks: [{ name: 'boot', path: image }],
+      intervalMs: 200,
+      fps: 2,
+      durationMs: 30000,
+      onStart: () => setTimeout(() => fillDisk(filler), 1500),
+    }).catch((e: unknown) => (err = e));
+    assert.ok(isTtjError(err, ErrorCodes.NO_SPACE), `record failed with ${String(err)}`);
+    rmSync(filler);
+    const j = await Journal.open(J);
+    try {
+      assert.equal((await verify(j, { deep: true })).ok, true);
+      const head = await j.head();
+      assert.ok(head.epoch >= 1, `epochs were committed before the disk filled up (head epoch ${head.epoch})`);
+      const m = await fold(j, { at: 'head', out: tmp.path('o') });
+      assert.equal(m.epoch, head.epoch);
+    } finally {
+      await j.close();
+    }
+  });
+});

@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ErrorCodes, isTtjError } from '../../src/errors.js';
+import { exitCodeFor } from '../../src/cli/base-command.js';
+import { LocalStore } from '../../src/store/local-store.js';
+import { sha256 } from '../../src/util/hash.js';
+import { sha } from '../helpers/images.js';
+import { fillDisk, mountTmpfs, treeDigest, ttjBin, ttjCli } from '../helpers/mounts.js';
+import { useTmp } from '../helpers/tmp.js';
+
+const execFileP = promisify(execFile);
+const MiB = 1024 * 1024;
+
+/** A tmpfs of `bytes` of its own for each test, unmounted and removed afterwards. */
+function useTmpfs(bytes: number): { readonly dir: string } {
+  let dir = '';
+  let umount: (() => void) | undefined;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ttj-tmpfs-'));
+    umount = mountTmpfs(dir, bytes);
+  });
+  afterEach(() => {
+    umount?.();
+    umount = undefined;
+    rmdirSync(dir);
+  });
+  return {
+    get dir() {
+      return dir;
+    },
+  };
+}
+
+/** Whole files of the pack directory (names, sizes, hashes). */
+function packs(J: string): Record<string, string> {
+  return treeDigest(join(J, 'packs'));
+}
+
+describe('a full disk', function () {
+  this.timeout(120000);
+  const tmp = useTmp();
+  const fs = useTmpfs(12 * MiB);
+
+  it('ttj append fails with TTJ_NO_SPACE (exit 5) leaving nothing behind; log, verify and fold work on the full disk; append works once there is space', () => {
+    const J = join(fs.dir, 'j');
+    const filler = join(fs.dir, 'filler');
+    const m0 = randomBytes(MiB);
+    writeFileSync(tmp.path('m0.raw'), m0);
+    assert.equal(ttjCli(['append', J, '--memory', tmp.path('m0.raw'), '--json']).status, 0);
+    const m1 = randomBytes(MiB); // incompressible: it needs a whole MiB of pack file
+    writeFileSync(tmp.path('m1.raw'), m1);
+    // Room for LevelDB to open, not for the new epoch's blobs.
+    fillDisk(filler, 256 * 1024);
+    const packsBefore = packs(J);
+    const logBefore = ttjCli(['log', J, '--json']).json;
+    const a = ttjCli(['append', J, '--memory', tmp.path('m1.raw'), '--json']);
+    assert.equal(a.json?.error?.code, ErrorCodes.NO_SPACE, a.stdout + a.stderr);
+    assert.equal(a.status, exitCodeFor(ErrorCodes.NO_SPACE));
+    assert.deepEqual(packs(J), packsBefore, 'the pack files are as they were');
+    assert.equal(existsSync(join(J, 'writer.lock')), false);
+
+    // Reads on a disk with no byte free.
+    fillDisk(filler);
+    assert.deepEqual(ttjCli(['log', J, '--json']).json, logBefore);
+    const v = ttjCli(['verify', J, '--deep', '--json']);
+    assert.equal(v.status, 0, v.stdout + v.stderr);
+    assert.equal(v.json.ok, true);
+    const f = ttjCli(['fold', J, '--at', 'head', '--out', tmp.path('o0'), '--json']);
+    assert.equal(f.status, 0, f.stdout + f.stderr);
+    assert.equal(sha(readFileSync(tmp.path('o0', 'memory.raw'))), sha(m0));
+    // Still no space: refused again, still nothing left behind.
+    const again = ttjCli(['append', J, '--memory', tmp.path('m1.raw'), '--json']);
+    assert.equal(again.json?.error?.code, ErrorCodes.NO_SPACE, again.stdout + again.stderr);
+    assert.deepEqual(packs(J), packsBefore);
+
+    rmSync(filler);
+    const ok = ttjCli(['append', J, '--memory', tmp.path('m1.raw'), '--json']);
+    assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+    assert.equal(ttjCli(['verify', J, '--deep', '--json']).json.ok, true);
+    assert.equal(ttjCli(['fold', J, '--at', 'epoch:1', '--out', tmp.path('o1'), '--json']).status, 0);
+    assert.equal(sha(readFileSync(tmp.path('o1', 'memory.raw'))), sha(m1));
+    assert.equal(ttjCli(['log', J, '--json']).json.head.epoch, 1);
+  });
+
+  it('an index write that fails (LevelDB out of space) is TTJ_NO_SPACE, cuts the pack back, and later appends and reopens find exactly the committed batches', async () => {
+    const J = join(fs.dir, 'j');
+    const filler = join(fs.dir, 'filler');
+    const events: Buffer[] = [];
+    const w = await LocalStore.open(J, { create: true, cache: 'writeback' });
+    const blob = (n: number) => {
+      const data = randomBytes(n);
+      return { addr: sha256(data), data };
+    };
+    let head = -1;
+    try {
+      const first = [Buffer.from('event 0'), Buffer.from('event 1')];
+      head = (await w.append({ expectedHead: head, events: first, blobs: [blob(8192)] })).head.seq;
+      events.push(...first);
+      const packFile = join(J, 'packs', '00000001.pack');
+      const packSize = statSync(packFile).size;
+      // Room for a small blob in the pack file, not for a 2 MiB event in LevelDB's log.
+      fillDisk(filler, 64 * 1024);
+      const big = randomBytes(2 * MiB);
+      await assert.rejects(w.append({ expectedHead: head, events: [big], blobs: [blob(4096)] }), (e) => isTtjError(e, ErrorCodes.NO_SPACE));
+      assert.equal(statSync(packFile).size, packSize, 'the pack file is cut back');
+      // Both halves fail on a disk with no byte free; reads go on.
+      fillDisk(filler);
+      await assert.rejects(w.append({ expectedHead: head, events: [big] }), (e) => isTtjError(e, ErrorCodes.NO_SPACE));
+      await assert.rejects(w.append({ expectedHead: head, events: [Buffer.from('x')], blobs: [blob(4096)] }), (e) => isTtjError(e, ErrorCodes.NO_SPACE));
+      assert.equal(statSync(packFile).size, packSize);
+      assert.equal((await w.head())!.seq, head);
+      const r = await LocalStore.open(J);
+      try {
+        assert.equal((await r.head())!.seq, head);
+      } finally {
+        await r.close();
+      }
+
+      rmSync(filler);
+      const later = [big, Buffer.from('after the full disk')];
+      head = (await w.append({ expectedHead: head, events: later, blobs: [blob(4096)] })).head.seq;
+      events.push(...later);
+      head = (await w.append({ expectedHead: head, events: [Buffer.from('one more')] })).head.seq;
+      events.push(Buffer.from('one more'));
+    } finally {
+      await w.close();
+    }
+    // Opened again (LevelDB replays its log): exactly the committed events.
+    const again = await LocalStore.open(J, { write: true });
+    try {
+      assert.equal((await again.head())!.seq, events.length - 1);
+      const read: Buffer[] = [];
+      for await (const e of again.readEvents(0)) read.push(e.bytes);
+      assert.deepEqual(read.map((b) => sha(b)), events.map((b) => sha(b)));
+      assert.equal((await again.stats()).blobs, 2);
+      const all: Buffer[] = [];
+      for await (const a of again.listBlobs()) all.push(a);
+      await again.getBlobs(all); // every blob reads back and hashes to its address
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('ttj nbd: a write that cannot be journaled is answered ENOSPC, reads go on, writes work again once there is space', async () => {
+    const J = join(fs.dir, 'j');
+    const filler = join(fs.dir, 'filler');
+    writeFileSync(tmp.path('d.img'), Buffer.alloc(8 * MiB));
+    assert.equal(ttjCli(['append', J, '--disk', `d0=${tmp.path('d.img')}`, '--json']).status, 0);
+    const sock = tmp.path('s.sock');
+    const url = `nbd+unix:///d0?socket=${sock}`;
+    const io = async (...cmds: string[]) => {
+      // A failed request is reported on stdout, with exit 0 or 1 depending on the command.
+      const r = await execFileP('qemu-io', ['-f', 'raw', ...cmds.flatMap((c) => ['-c', c]), url], { encoding: 'utf8' }).catch((e: { stdout?: string; stderr?: string }) => ({
+        stdout: e.stdout ?? '',
+        stderr: (e.stderr ?? '') + ' (exit non-zero)',
+      }));
+      return r.stdout + r.stderr;
+    };
+    const child = spawn(process.execPath, [ttjBin, 'nbd', J, '--disk', 'd0', '--socket', sock, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    try {
+      for (let i = 0; i < 150 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.doesNotMatch(await io('write -P 0x11 0 1M'), /failed/);
+      fillDisk(filler);
+      // Random bytes: they need a MiB of pack file (a pattern would fit the last page's slack).
+      writeFileSync(tmp.path('rand.bin'), randomBytes(MiB));
+      const refused = await io(`write -s ${tmp.path('rand.bin')} 2M 1M`);
+      assert.match(refused, /write failed: No space left on device/, refused);
+      assert.doesNotMatch(await io('read -P 0x11 0 1M', 'read -P 0 2M 1M'), /failed/);
+      rmSync(filler);
+      assert.doesNotMatch(await io('write -P 0x33 4M 1M'), /failed/);
+      assert.doesNotMatch(await io('read -P 0x11 0 1M', 'read -P 0 2M 1M', 'read -P 0x33 4M 1M'), /failed/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
+    assert.equal(JSON.parse(out).writes, 2);
+    assert.equal(ttjCli(['verify', J, '--deep', '--json']).json.ok, true);
+    assert.equal(ttjCli(['fold', J, '--at', 'head', '--out', tmp.path('o'), '--json']).status, 0);
+    const d = readFileSync(tmp.path('o', 'disks', 'd0.raw'));
+    assert.ok(d.subarray(0, MiB).every((b) => b === 0x11));
+    assert.ok(d.subarray(2 * MiB, 3 * MiB).every((b) => b === 0));
+    assert.ok(d.subarray(4 * MiB, 5 * MiB).every((b) => b === 0x33));
+  });
+});
