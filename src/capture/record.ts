@@ -1,7 +1,7 @@
 import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve, join } from 'node:path';
-import { ErrorCodes, TtjError } from '../errors.js';
+import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
 import { diffImage } from '../journal/image-diff.js';
 import { diskBlockSizeFor, diskWrites } from '../journal/append-images.js';
 import type { IEvent } from '../journal/codec.js';
@@ -208,11 +208,11 @@ export async function record(journalDir: string, opts: RecordOptions = {}): Prom
   }
 }
 
-/** @throws TtjError FILE_NOT_FOUND when `path` cannot be read. */
+/** @throws TtjError FILE_NOT_FOUND (or PERMISSION, ...: see toTtjError) when `path` cannot be read. */
 function checkReadable(what: string, path: string): void {
   try {
     accessSync(path, constants.R_OK);
   } catch (e) {
-    throw new TtjError(ErrorCodes.FILE_NOT_FOUND, `the ${what} ${path} cannot be read (${(e as NodeJS.ErrnoException).code})`, { path }, { cause: e });
+    throw toTtjError(e, { path, what: `the ${what} ${path}` });
   }
 }
