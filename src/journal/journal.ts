@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ErrorCodes, TtjError } from '../errors.js';
-import { LocalStore, type LocalStoreOptions } from '../store/local-store.js';
+import { openStore, type OpenStoreOptions } from '../store/open-store.js';
 import type { JournalStore } from '../store/store.js';
 import { decodeEvent, encodeEvent, eventHash } from './codec.js';
 import { EPOCH_PREFIX, epochKey, FRAME_PREFIX, prefixEnd, frameKey, keyframeKey, vmConfigKey, parseValue, type EpochEntry, type FrameEntry, type KeyframeEntry } from './index-keys.js';
@@ -38,7 +38,7 @@ export interface JournalHead {
 }
 
 /** Options of {@link Journal.open}. */
-export interface OpenJournalOptions extends LocalStoreOptions {
+export interface OpenJournalOptions extends OpenStoreOptions {
   /** For a new journal: bytes per page (power of two, 512..1 MiB). Default 4096. */
   pageSize?: number;
 }
@@ -55,7 +55,7 @@ export class Journal {
    * @throws TtjError NOT_A_JOURNAL.
    */
   static async open(dir: string, opts: OpenJournalOptions = {}): Promise<Journal> {
-    const store = await LocalStore.open(dir, { ...opts, write: false, create: false });
+    const store = await openStore(dir, { ...opts, write: false, create: false });
     try {
       return new Journal(store, await readHeader(store));
     } catch (e) {

@@ -4,8 +4,8 @@
  * holding); damaged events are not repaired, only reported. Blobs are not touched.
  */
 import { ErrorCodes, TtjError } from '../errors.js';
-import { LocalStore } from '../store/local-store.js';
-import type { IndexEntry } from '../store/store.js';
+import { openStore } from '../store/open-store.js';
+import type { IndexEntry, JournalStore } from '../store/store.js';
 import { ZERO_ADDR } from '../util/hash.js';
 import { IndexBuilder } from './index-builder.js';
 import { EPOCH_PREFIX, jsonValue, parseValue, type EpochEntry } from './index-keys.js';
@@ -41,7 +41,7 @@ export interface RepairReport {
  */
 export async function repairJournal(dir: string, opts: RepairOptions = {}): Promise<RepairReport> {
   const dryRun = !!opts.dryRun;
-  const store = await LocalStore.open(dir, { write: !dryRun, repair: true, command: 'ttj repair' });
+  const store = await openStore(dir, { write: !dryRun, repair: true, command: 'ttj repair' });
   try {
     const last = await store.lastStoredEvent();
     if (!last) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, `${dir} holds no events to rebuild an index from`, { path: dir });
@@ -73,7 +73,7 @@ export async function repairJournal(dir: string, opts: RepairOptions = {}): Prom
 }
 
 /** Epoch entries keep the costs their old entry recorded, when it names the same commit (events do not record costs). */
-async function keepCosts(store: LocalStore, entries: IndexEntry[]): Promise<IndexEntry[]> {
+async function keepCosts(store: JournalStore, entries: IndexEntry[]): Promise<IndexEntry[]> {
   const out: IndexEntry[] = [];
   for (const e of entries) {
     const old = e.key.startsWith(EPOCH_PREFIX) ? await store.indexGet(e.key) : undefined;
@@ -95,7 +95,7 @@ async function keepCosts(store: LocalStore, entries: IndexEntry[]): Promise<Inde
 }
 
 /** How many entries differ between the index and `entries` (missing, different, or not called for). */
-async function countChanges(store: LocalStore, entries: IndexEntry[]): Promise<number> {
+async function countChanges(store: JournalStore, entries: IndexEntry[]): Promise<number> {
   const want = new Map(entries.map((e) => [e.key, e.value]));
   let changed = 0;
   for await (const [k, v] of store.indexRange({})) {

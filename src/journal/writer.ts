@@ -1,5 +1,5 @@
 import { ErrorCodes, isTtjError, TtjError } from '../errors.js';
-import { LocalStore } from '../store/local-store.js';
+import { openStore } from '../store/open-store.js';
 import type { BlobPut } from '../store/store.js';
 
 import { sha256 } from '../util/hash.js';
@@ -71,7 +71,7 @@ export class JournalWriter extends Journal {
    */
   static async openWriter(dir: string, opts: OpenJournalOptions = {}): Promise<JournalWriter> {
     if (opts.pageSize !== undefined) checkPageSize(opts.pageSize);
-    const store = await LocalStore.open(dir, { ...opts, write: true, create: opts.create ?? true });
+    const store = await openStore(dir, { ...opts, write: true, create: opts.create ?? true });
     try {
       if (!(await store.head())) {
         await store.append({ expectedHead: -1, events: [headerEvent(opts.pageSize ?? DEFAULT_PAGE_SIZE)] });
