@@ -10,7 +10,7 @@
  * ```
  */
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ErrorCodes, isTtjError, TtjError, toTtjError } from '../errors.js';
 import { sha256 } from '../util/hash.js';
 import { sha256Ranges } from '../native/index.js';
@@ -22,6 +22,7 @@ import { RemoteKv } from './remote-kv.js';
 import { ReconnectingKv } from './reconnecting-kv.js';
 import { decodeLocation, encodeLocation, isStored, PackReader, PackWriter, type BlobLocation, type BlockScratch, type PackMark } from './pack-files.js';
 import { acquireWriterLock, readLockHolder } from './writer-lock.js';
+import { DIR_MODE, FILE_MODE } from './file-modes.js';
 import type { AppendBatch, AppendResult, IndexRange, JournalStore, StoreHead, StoreStats, StoredEvent } from './store.js';
 
 export const MARKER_FILE = 'ttj-journal.json';
@@ -94,9 +95,13 @@ export async function isJournalDir(dir: string): Promise<boolean> {
  */
 async function createJournalDir(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await mkdir(join(dir, 'packs'), { mode: 0o700 });
-    await writeFile(join(dir, MARKER_FILE), JSON.stringify(MARKER) + '\n', { mode: 0o600 });
+    // Parents as the umask makes them; the journal's own directory (unless given empty) the owner's only.
+    await mkdir(dirname(dir), { recursive: true });
+    await mkdir(dir, { mode: DIR_MODE }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+    await mkdir(join(dir, 'packs'), { mode: DIR_MODE });
+    await writeFile(join(dir, MARKER_FILE), JSON.stringify(MARKER) + '\n', { mode: FILE_MODE });
   } catch (e) {
     throw toTtjError(e, { path: dir, what: 'creating the journal' });
   }
