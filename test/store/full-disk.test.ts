@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ErrorCodes, isTtjError } from '../../src/errors.js';
+import { ErrorCodes, isTtjError, type TtjError } from '../../src/errors.js';
 import { exitCodeFor } from '../../src/cli/base-command.js';
 import { LocalStore } from '../../src/store/local-store.js';
 import { sha256 } from '../../src/util/hash.js';
@@ -100,6 +100,7 @@ describe('a full disk', function () {
       return { addr: sha256(data), data };
     };
     let head = -1;
+    const copies = readdirSync(tmpdir()).filter((n) => n.startsWith('ttj-index-'));
     try {
       const first = [Buffer.from('event 0'), Buffer.from('event 1')];
       head = (await w.append({ expectedHead: head, events: first, blobs: [blob(8192)] })).head.seq;
@@ -109,7 +110,8 @@ describe('a full disk', function () {
       // Room for a small blob in the pack file, not for a 2 MiB event in LevelDB's log.
       fillDisk(filler, 64 * 1024);
       const big = randomBytes(2 * MiB);
-      await assert.rejects(w.append({ expectedHead: head, events: [big], blobs: [blob(4096)] }), noSpace);
+      // It is LevelDB's write that fails (the error names the index), after the blob was written.
+      await assert.rejects(w.append({ expectedHead: head, events: [big], blobs: [blob(4096)] }), (e) => noSpace(e) && String((e as TtjError).details.path).endsWith('index'));
       assert.equal(statSync(packFile).size, packSize, 'the pack file is cut back');
       // Both halves fail on a disk with no byte free; reads go on.
       fillDisk(filler);
@@ -133,6 +135,7 @@ describe('a full disk', function () {
     } finally {
       await w.close();
     }
+    assert.deepEqual(readdirSync(tmpdir()).filter((n) => n.startsWith('ttj-index-')), copies, 'the private index copies are removed');
     // Opened again (LevelDB replays its log): exactly the committed events.
     const again = await LocalStore.open(J, { write: true });
     try {
