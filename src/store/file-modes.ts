@@ -20,14 +20,35 @@ export async function fileModeIn(dir: string): Promise<number> {
   }
 }
 
+/** The process's umask before the first {@link withUmaskFor} still running set its own. */
+let savedUmask: number | undefined;
+/** How many {@link withUmaskFor} calls are running. */
+let umaskHolders = 0;
+
 /**
- * The umask under which another library (LevelDB) makes files in `dir`: the process's
- * own, plus the group and other permissions `dir` does not give.
+ * Runs `fn` (which makes files through a library that uses the umask: LevelDB) under
+ * the process's umask plus the group and other permissions `dir` does not give, and
+ * restores the umask once the last such call running is done. Where the umask cannot
+ * be set (a worker thread), `fn` just runs.
  */
-export async function umaskFor(dir: string, processUmask: number): Promise<number> {
+export async function withUmaskFor<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  let dirMode = DIR_MODE;
   try {
-    return processUmask | (0o077 & ~(await stat(dir)).mode);
+    dirMode = (await stat(dir)).mode;
   } catch {
-    return processUmask | 0o077;
+    /* made by fn: DIR_MODE */
+  }
+  let previous: number;
+  try {
+    previous = process.umask(0o077);
+  } catch {
+    return fn();
+  }
+  if (umaskHolders++ === 0) savedUmask = previous;
+  process.umask(savedUmask! | (0o077 & ~dirMode));
+  try {
+    return await fn();
+  } finally {
+    if (--umaskHolders === 0) process.umask(savedUmask!);
   }
 }

@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { Level } from 'level';
 import { ErrorCodes, isTtjError, TtjError, toTtjError } from '../errors.js';
 import { copyIndex, type IndexCopy } from './index-copy.js';
-import { DIR_MODE, umaskFor } from './file-modes.js';
+import { DIR_MODE, withUmaskFor } from './file-modes.js';
 import type { KvOp, KvRange, KvWriter } from './kv.js';
 
 /** Errors that mean "this process cannot write here", not "the index is damaged". */
@@ -32,31 +32,16 @@ async function openLevel(path: string, create: boolean): Promise<Level<string, B
   });
   // The files LevelDB makes as it opens (LOCK, CURRENT, manifest, log) get no more
   // permissions than their directory gives (0600 in a new journal's 0700 index).
-  const current = setUmask(0o077);
-  setUmask(current);
-  const before = current === undefined ? undefined : setUmask(await umaskFor(path, current));
   try {
-    await db.open({ passive: false });
+    await withUmaskFor(path, () => db.open({ passive: false }));
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause;
     if (cause?.code === 'LEVEL_LOCKED') {
       throw new TtjError(ErrorCodes.LOCKED, `the journal index ${path} is open in another process`, { path }, { cause: e });
     }
     throw toTtjError(e, { path, what: 'opening the journal index' });
-  } finally {
-    setUmask(before);
   }
   return db;
-}
-
-/** process.umask(mask), returning the old mask (undefined where it cannot be set: worker threads). */
-function setUmask(mask: number | undefined): number | undefined {
-  if (mask === undefined) return undefined;
-  try {
-    return process.umask(mask);
-  } catch {
-    return undefined;
-  }
 }
 
 async function openCopyOf(path: string): Promise<Open> {

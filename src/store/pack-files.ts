@@ -119,7 +119,6 @@ export interface PackFileOptions {
  */
 export const PREALLOCATE_BYTES = 64 * 1024 * 1024;
 
-/** Appends compressed blocks to the newest pack file of one writer session. */
 /** A position of a {@link PackWriter} ({@link PackWriter.mark}). */
 export interface PackMark {
   readonly pack: number | undefined;
@@ -128,6 +127,7 @@ export interface PackMark {
   readonly bytesWritten: number;
 }
 
+/** Appends compressed blocks to the newest pack file of one writer session. */
 export class PackWriter {
   private fh: FileHandle | undefined;
   /** A direct I/O handle of the same file, when the file system allows one. */
