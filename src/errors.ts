@@ -22,6 +22,8 @@ export const ErrorCodes = {
   NOT_PNG: 'TTJ_NOT_PNG',
   /** The directory exists but is not a ttj journal. */
   NOT_A_JOURNAL: 'TTJ_NOT_A_JOURNAL',
+  /** The journal (its marker or header) is of a format version this ttj cannot read. */
+  UNSUPPORTED_VERSION: 'TTJ_UNSUPPORTED_VERSION',
   /** The journal already exists (init). */
   JOURNAL_EXISTS: 'TTJ_JOURNAL_EXISTS',
   /** Another process holds the journal's writer lock. */

@@ -20,6 +20,8 @@ export function exitCodeFor(code: ErrorCode): number {
     case ErrorCodes.PERMISSION:
     case ErrorCodes.READ_ONLY:
       return 6;
+    case ErrorCodes.UNSUPPORTED_VERSION:
+      return 7;
     default:
       return 1;
   }

@@ -7,7 +7,7 @@ import { splitAddrs } from './chunks.js';
 import type { Journal } from './journal.js';
 import type { PageTable } from './page-table.js';
 import { resolvePoint, type ResolvedPoint } from './point.js';
-import { stateAt } from './state-at.js';
+import { stateAt, type StateAt } from './state-at.js';
 import type { VmState } from './vm-state.js';
 
 /** Pages fetched and written per step of a fold. */
@@ -48,8 +48,7 @@ export interface FoldManifest {
  * @throws TtjError BAD_POINT, POINT_NOT_FOUND, NO_EPOCH, CORRUPT_EVENT, CORRUPT_BLOB, STATE_ROOT_MISMATCH.
  */
 export async function fold(j: Journal, opts: FoldOptions): Promise<FoldManifest> {
-  const rp = await resolvePoint(j, opts.at);
-  const at = await stateAt(j, rp.seq);
+  const { point: rp, at } = await pointState(j, opts.at);
   const st = at.state;
   if (rp.epoch < 0 && st.disks.size === 0) throw new TtjError(ErrorCodes.NO_EPOCH, `nothing to fold at ${opts.at}: no epoch is committed there`, { point: opts.at });
   const partial: string[] = [];
@@ -171,6 +170,25 @@ export async function readChunked(j: Journal, chunkAddrs: Buffer, contentHash: B
 
 /** Folds only the state (content addresses) at a point: no bytes written. */
 export async function foldState(j: Journal, at: string): Promise<{ point: ResolvedPoint; state: VmState }> {
-  const point = await resolvePoint(j, at);
-  return { point, state: (await stateAt(j, point.seq)).state };
+  const { point, at: s } = await pointState(j, at);
+  return { point, state: s.state };
+}
+
+/**
+ * A point and the state there. The events replayed must reach the epoch the index
+ * resolved the point to: a fold never writes another epoch's state under its name.
+ * @throws TtjError CORRUPT_STORE when they do not (and what {@link resolvePoint} and {@link stateAt} throw).
+ */
+async function pointState(j: Journal, text: string): Promise<{ point: ResolvedPoint; at: StateAt }> {
+  const point = await resolvePoint(j, text);
+  const at = await stateAt(j, point.seq);
+  const folded = at.epoch ? at.epoch : { epoch: -1, seq: -1 };
+  if (folded.epoch !== point.epoch || folded.seq !== point.epochSeq) {
+    throw new TtjError(ErrorCodes.CORRUPT_STORE, `the journal's index is damaged: it resolves ${text} to epoch ${point.epoch} (seq ${point.epochSeq}), the events to epoch ${folded.epoch} (seq ${folded.seq})`, {
+      point: text,
+      expected: folded.epoch,
+      actual: point.epoch,
+    });
+  }
+  return { point, at };
 }

@@ -4,7 +4,9 @@
  */
 const pad = (n: number, w = 12) => String(n).padStart(w, '0');
 
-export const epochKey = (epoch: number) => `ep/${pad(epoch)}`;
+/** Prefix of the epoch entries. */
+export const EPOCH_PREFIX = 'ep/';
+export const epochKey = (epoch: number) => `${EPOCH_PREFIX}${pad(epoch)}`;
 export const frameKey = (frame: number) => `fr/${pad(frame)}`;
 export const keyframeKey = (seq: number) => `kf/${pad(seq, 15)}`;
 export const labelKey = (text: string, epoch: number) => `lb/${Buffer.from(text).toString('hex')}/${pad(epoch)}`;

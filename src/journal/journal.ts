@@ -8,6 +8,10 @@ import type { ttj } from '../gen/events.js';
 
 /** The version string written into new journals. */
 export const TTJ_VERSION = 'ttj/0.1.0';
+/** The event format version written into new journals' headers. */
+export const FORMAT_VERSION = 1;
+/** Header format versions this ttj reads. */
+const READABLE_FORMAT_VERSIONS = new Set([FORMAT_VERSION]);
 /** Default page size (bytes per memory page and per disk block). */
 export const DEFAULT_PAGE_SIZE = 4096;
 
@@ -164,6 +168,13 @@ export async function readHeader(store: JournalStore): Promise<JournalHeader> {
     const ev = decodeEvent(e.bytes, 0);
     if (ev.body !== 'header' || !ev.header) throw new TtjError(ErrorCodes.CORRUPT_EVENT, 'event 0 is not a journal header', { seq: 0 });
     const h = ev.header;
+    if (!READABLE_FORMAT_VERSIONS.has(h.formatVersion ?? 0)) {
+      throw new TtjError(ErrorCodes.UNSUPPORTED_VERSION, `${store.location} is a journal of format version ${h.formatVersion}; this ttj reads format ${[...READABLE_FORMAT_VERSIONS].join(', ')}`, {
+        path: store.location,
+        expected: FORMAT_VERSION,
+        actual: h.formatVersion ?? 0,
+      });
+    }
     return { formatVersion: h.formatVersion ?? 0, pageSize: h.pageSize ?? 0, createdBy: h.createdBy ?? '', journalId: Buffer.from(h.journalId ?? []).toString('hex') };
   }
   throw new TtjError(ErrorCodes.NOT_A_JOURNAL, `${store.location} has no journal header`, { path: store.location });
@@ -182,7 +193,7 @@ export function headerEvent(pageSize: number): Uint8Array {
     seq: 0,
     timeUs: Date.now() * 1000,
     prevHash: Buffer.alloc(32),
-    header: { formatVersion: 1, pageSize, createdBy: TTJ_VERSION, journalId: randomBytes(16) },
+    header: { formatVersion: FORMAT_VERSION, pageSize, createdBy: TTJ_VERSION, journalId: randomBytes(16) },
   });
 }
 

@@ -24,16 +24,19 @@ export interface StateAt {
  */
 export async function stateAt(j: Journal, target: number): Promise<StateAt> {
   const kf = await j.keyframeAtOrBefore(target);
+  if (kf && !(kf.seq <= target)) throw new TtjError(ErrorCodes.CORRUPT_STORE, `the journal's index is damaged: the keyframe entry before seq ${target} names seq ${kf.seq}`, { seq: kf.seq });
   let state: VmState;
   let from: number;
   let prev: Buffer;
   let epoch: StateAt['epoch'];
   if (kf) {
-    state = await VmState.fromKeyframe(j.store, Buffer.from(kf.addr, 'hex'));
     let commitBytes: Buffer | undefined;
     for await (const e of j.store.readEvents(kf.seq, kf.seq + 1)) commitBytes = e.bytes;
     const ev = decodeEvent(commitBytes!, kf.seq);
-    if (ev.body !== 'epochCommit') throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${kf.seq} should be the commit of keyframe epoch ${kf.epoch}`, { seq: kf.seq });
+    if (ev.body !== 'epochCommit' || buf(ev.epochCommit!.keyframe).toString('hex') !== kf.addr) {
+      throw new TtjError(ErrorCodes.CORRUPT_STORE, `the journal's index is damaged: its keyframe entry of epoch ${kf.epoch} does not match event ${kf.seq}`, { seq: kf.seq });
+    }
+    state = await VmState.fromKeyframe(j.store, Buffer.from(kf.addr, 'hex'));
     const root = buf(ev.epochCommit!.stateRoot);
     const actual = state.root();
     if (!actual.equals(root)) {

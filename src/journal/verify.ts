@@ -1,8 +1,10 @@
 import { ErrorCodes, isTtjError, TtjError, toTtjError, type ErrorCode } from '../errors.js';
 import { ZERO_ADDR } from '../util/hash.js';
-import { buf } from './codec.js';
-import { splitAddrs } from './chunks.js';
-import { epochKey, frameKey, parseValue, type EpochEntry, type FrameEntry } from './index-keys.js';
+import { blobNeeds, checkSizes, chunkedContent, type BlobNeed, type ChunkedContent } from './blob-needs.js';
+import { buf, type Event } from './codec.js';
+import { readChunked } from './fold.js';
+import { IndexBuilder } from './index-builder.js';
+import { parseValue } from './index-keys.js';
 import type { Journal } from './journal.js';
 import { Replayer } from './replayer.js';
 import { VmState } from './vm-state.js';
@@ -54,73 +56,134 @@ async function checkEvents(j: Journal, report: VerifyReport, opts: VerifyOptions
   const head = await j.store.head();
   if (!head) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, 'the journal has no events');
   const r = new Replayer(new VmState(j.pageSize), ZERO_ADDR, 0);
-  let pendingAddrs: Buffer[] = [];
-  const flushAddrs = async () => {
-    if (!pendingAddrs.length) return;
-    const has = await j.store.hasBlobs(pendingAddrs);
-    const i = has.indexOf(false);
-    if (i >= 0) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${pendingAddrs[i]!.toString('hex')} is named but not stored`, { addr: pendingAddrs[i]!.toString('hex') });
-    report.blobsReferenced += pendingAddrs.length;
-    pendingAddrs = [];
-  };
-  let lastBatchSeq = -1;
+  const ix = new IndexBuilder(j.pageSize);
+  const needs = new BlobChecks(j);
   for await (const batch of j.store.readEventBatches(0, head.seq + 1)) {
     for (const { seq, bytes } of batch) {
       const ev = r.feed(seq, bytes);
-      lastBatchSeq = seq;
-      switch (ev.body) {
-        case 'pages':
-          pendingAddrs.push(...splitAddrs(buf(ev.pages!.addrs)));
-          break;
-        case 'diskWrite':
-          pendingAddrs.push(...splitAddrs(buf(ev.diskWrite!.addrs)));
-          break;
-        case 'device':
-          pendingAddrs.push(...splitAddrs(buf(ev.device!.chunkAddrs)));
-          break;
-        case 'frame': {
-          pendingAddrs.push(...splitAddrs(buf(ev.frame!.chunkAddrs)));
-          const f = Number(ev.frame!.frame);
-          if (f !== report.frames) throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${seq} is frame ${f}, expected ${report.frames}`, { seq });
-          const v = await j.store.indexGet(frameKey(f));
-          const entry = v && parseValue<FrameEntry>(v);
-          if (!entry || entry.seq !== seq) throw new TtjError(ErrorCodes.CORRUPT_STORE, `the index entry of frame ${f} does not point at event ${seq}`, { seq });
-          report.frames++;
-          break;
-        }
-        case 'epochCommit': {
-          const c = ev.epochCommit!;
-          const n = Number(c.epoch);
-          if (n !== report.epochs) throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${seq} commits epoch ${n}, expected ${report.epochs}`, { seq });
-          const v = await j.store.indexGet(epochKey(n));
-          const entry = v && parseValue<EpochEntry>(v);
-          if (!entry || entry.seq !== seq || entry.stateRoot !== buf(c.stateRoot).toString('hex')) {
-            throw new TtjError(ErrorCodes.CORRUPT_STORE, `the index entry of epoch ${n} does not match event ${seq}`, { seq });
+      ix.feed(seq, ev);
+      checkNumbering(ev, seq, report);
+      if (ev.body === 'epochCommit') {
+        const kf = buf(ev.epochCommit!.keyframe);
+        if (kf.length) {
+          const s = await VmState.fromKeyframe(j.store, kf);
+          if (!s.root().equals(buf(ev.epochCommit!.stateRoot))) {
+            throw new TtjError(ErrorCodes.STATE_ROOT_MISMATCH, `the keyframe of epoch ${Number(ev.epochCommit!.epoch)} does not match its state root`, { seq });
           }
-          const kf = buf(c.keyframe);
-          if (kf.length) {
-            const s = await VmState.fromKeyframe(j.store, kf);
-            if (!s.root().equals(buf(c.stateRoot))) {
-              throw new TtjError(ErrorCodes.STATE_ROOT_MISMATCH, `the keyframe of epoch ${n} does not match its state root`, { seq });
-            }
-            report.keyframes++;
-          }
-          report.epochs++;
-          break;
+          report.keyframes++;
         }
-        default:
-          break;
       }
-      if (pendingAddrs.length >= 8192) await flushAddrs();
+      await needs.add(blobNeeds(ev, r.state, seq), seq);
+      const content = opts.deep ? chunkedContent(ev, seq) : undefined;
+      if (content) await checkContent(j, content, seq);
     }
-    report.events = lastBatchSeq + 1;
+    report.events = batch[batch.length - 1]!.seq + 1;
     opts.onProgress?.('events', report.events, head.seq + 1);
   }
-  await flushAddrs();
+  report.blobsReferenced = await needs.flush();
   if (report.events !== head.seq + 1) throw new TtjError(ErrorCodes.CORRUPT_EVENT, `the stream ends at ${report.events - 1} but the head is ${head.seq}`, { seq: report.events });
   if (!r.lastHash.equals(head.hash)) {
     throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${head.seq} does not match the head hash: the hash chain is broken`, { seq: head.seq });
   }
+  await checkIndex(j, ix, head.seq);
+}
+
+/** Epochs and frames are numbered from 0 without gaps. */
+function checkNumbering(ev: Event, seq: number, report: VerifyReport): void {
+  if (ev.body === 'frame') {
+    const f = Number(ev.frame!.frame);
+    if (f !== report.frames) throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${seq} is frame ${f}, expected ${report.frames}`, { seq });
+    report.frames++;
+  } else if (ev.body === 'epochCommit') {
+    const n = Number(ev.epochCommit!.epoch);
+    if (n !== report.epochs) throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${seq} commits epoch ${n}, expected ${report.epochs}`, { seq });
+    report.epochs++;
+  }
+}
+
+/** Named blobs, checked in batches: each must be stored, with the size its role asks (what a fold checks). */
+class BlobChecks {
+  private needs: BlobNeed[] = [];
+  private seqs: number[] = [];
+  private checked = 0;
+
+  constructor(private readonly j: Journal) {}
+
+  async add(needs: BlobNeed[], seq: number): Promise<void> {
+    for (const n of needs) {
+      this.needs.push(n);
+      this.seqs.push(seq);
+    }
+    if (this.needs.length >= 8192) await this.flush();
+  }
+
+  /** Checks what is pending; returns how many were checked in all. */
+  async flush(): Promise<number> {
+    if (this.needs.length) {
+      const seqs = this.seqs;
+      checkSizes(this.needs, await this.j.store.blobSizes(this.needs.map((n) => n.addr)), { missing: ErrorCodes.CORRUPT_BLOB, size: ErrorCodes.CORRUPT_BLOB }, (i) => seqs[i]);
+      this.checked += this.needs.length;
+      this.needs = [];
+      this.seqs = [];
+    }
+    return this.checked;
+  }
+}
+
+/** Device state and frames must hash to their content hash as a whole (a fold writes them whole). */
+async function checkContent(j: Journal, c: ChunkedContent, seq: number): Promise<void> {
+  try {
+    await readChunked(j, c.chunkAddrs, c.contentHash, c.what);
+  } catch (e) {
+    throw isTtjError(e) ? new TtjError(e.code, `event ${seq}: ${e.message}`, { ...e.details, seq }, { cause: e }) : e;
+  }
+}
+
+/** Index entry fields that record costs, not facts of the events (a repair cannot recount them). */
+const COST_FIELDS = new Set(['newBytes', 'storedBytes']);
+
+/**
+ * The secondary index must say exactly what the events say (up to the verified head:
+ * entries a live writer added since are left alone): every entry derived from the
+ * events is there with the same facts, and there is no other.
+ * @throws TtjError CORRUPT_STORE naming the first entry that differs.
+ */
+async function checkIndex(j: Journal, ix: IndexBuilder, headSeq: number): Promise<void> {
+  const expected = new Map(ix.index().map((e) => [e.key, parseValue<Record<string, unknown>>(e.value)]));
+  const bad = (key: string, what: string) => new TtjError(ErrorCodes.CORRUPT_STORE, `the journal's index is damaged: entry ${key} ${what} (ttj repair rebuilds it from the events)`, { key });
+  // Entries newer than the verified head are a live writer's, unless the head did not move.
+  const newer: string[] = [];
+  for await (const [key, value] of j.store.indexRange({})) {
+    let actual: Record<string, unknown>;
+    try {
+      actual = parseValue<Record<string, unknown>>(value);
+    } catch {
+      throw bad(key, 'does not parse');
+    }
+    const want = expected.get(key);
+    expected.delete(key);
+    if (newerThan(actual, headSeq)) {
+      newer.push(key);
+      continue;
+    }
+    if (!want) throw bad(key, 'names nothing in the events');
+    for (const [field, v] of Object.entries(want)) {
+      if (COST_FIELDS.has(field) || (actual[field] === undefined && OPTIONAL_FIELDS.has(field))) continue;
+      if (JSON.stringify(actual[field]) !== JSON.stringify(v)) throw bad(key, `says ${field} ${JSON.stringify(actual[field])}, the events say ${JSON.stringify(v)}`);
+    }
+  }
+  const [missing] = expected.keys();
+  if (missing !== undefined) throw bad(missing, 'is missing');
+  if (newer.length && (await j.store.head())?.seq === headSeq) throw bad(newer[0]!, `names an event beyond the head ${headSeq}`);
+}
+
+/** Fields absent from entries written by earlier versions (disk statistics before disks had their own block size). */
+const OPTIONAL_FIELDS = new Set(['blockSize']);
+
+/** True for an entry a live writer added (or updated) after the head that was verified. */
+function newerThan(entry: Record<string, unknown>, headSeq: number): boolean {
+  const seq = typeof entry.seq === 'number' ? entry.seq : typeof entry.lastSeq === 'number' ? entry.lastSeq : -1;
+  return seq > headSeq;
 }
 
 async function checkBlobs(j: Journal, report: VerifyReport, opts: VerifyOptions): Promise<void> {

@@ -218,7 +218,12 @@ export class VmState {
   /** Loads a keyframe written by {@link toKeyframe}. */
   static async fromKeyframe(store: JournalStore, addr: Buffer): Promise<VmState> {
     const [data] = await store.getBlobs([addr]);
-    const kf = JSON.parse(data!.toString('utf8')) as KeyframeJson;
+    let kf: KeyframeJson;
+    try {
+      kf = JSON.parse(data!.toString('utf8')) as KeyframeJson;
+    } catch (e) {
+      throw new TtjError(ErrorCodes.CORRUPT_BLOB, `keyframe ${addr.toString('hex')} does not parse`, { addr: addr.toString('hex') }, { cause: e });
+    }
     const s = new VmState(kf.pageSize);
     const load = async (count: number, chunks: string[]) => PageTable.fromChunks(count, await store.getBlobs(chunks.map((c) => Buffer.from(c, 'hex'))));
     if (kf.memory) {

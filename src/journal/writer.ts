@@ -1,23 +1,13 @@
 import { ErrorCodes, isTtjError, TtjError } from '../errors.js';
 import { LocalStore } from '../store/local-store.js';
-import type { BlobPut, IndexEntry } from '../store/store.js';
+import type { BlobPut } from '../store/store.js';
 
+import { sha256 } from '../util/hash.js';
+import { blobNeeds, checkSizes, chunkedContent, type BlobNeed, type ChunkedContent } from './blob-needs.js';
 import { buf, decodeEvent, encodeEvent, eventHash, type IEvent } from './codec.js';
 import { splitAddrs } from './chunks.js';
-import {
-  epochKey,
-  frameKey,
-  jsonValue,
-  keyframeKey,
-  labelKey,
-  vmConfigKey,
-  diskStatsKey,
-  parseValue,
-  type DiskStats,
-  type EpochEntry,
-  type FrameEntry,
-  type KeyframeEntry,
-} from './index-keys.js';
+import { IndexBuilder } from './index-builder.js';
+import { parseValue, type DiskStats, type EpochEntry, type FrameEntry } from './index-keys.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE, headerEvent, Journal, readHeader, type OpenJournalOptions } from './journal.js';
 import { stateAt } from './state-at.js';
 import type { VmState } from './vm-state.js';
@@ -27,6 +17,21 @@ import type { ttj } from '../gen/events.js';
 export const KEYFRAME_MAX_EPOCHS = 64;
 /** ...and as soon as the entries changed since the last one exceed this fraction of the state. */
 export const KEYFRAME_CHANGE_FRACTION = 0.25;
+
+/** A given event time may be ahead of this machine's clock by at most this much (5 minutes). */
+export const MAX_TIME_AHEAD_US = 5 * 60 * 1_000_000;
+
+/** The epoch a batch has begun and not yet committed, with what it changed so far. */
+interface OpenEpoch {
+  epoch: number;
+  beginSeq: number;
+  dirty: number;
+  zero: number;
+  disk: number;
+}
+
+const badStream = (msg: string, seq?: number) => new TtjError(ErrorCodes.BAD_EVENT_STREAM, msg, { seq });
+const isoUs = (us: number) => (Number.isFinite(us) && Math.abs(us) < 8.64e18 ? new Date(us / 1000).toISOString() : String(us));
 
 /** What one commit appended. */
 export interface CommitResult {
@@ -145,7 +150,6 @@ export class JournalWriter extends Journal {
       epochsSinceKeyframe: this.epochsSinceKeyframe,
       changesSinceKeyframe: this.changesSinceKeyframe,
       lastTimeUs: this.lastTimeUs,
-      diskStats: new Map([...this.diskStats].map(([k, v]) => [k, { ...v }])),
     };
     try {
       const result = await this.build(bodies, blobs, opts.sync ?? true);
@@ -159,223 +163,206 @@ export class JournalWriter extends Journal {
   }
 
   private async build(bodies: IEvent[], blobs: BlobPut[], sync: boolean): Promise<CommitResult> {
-    const bad = (msg: string, seq?: number) => new TtjError(ErrorCodes.BAD_EVENT_STREAM, msg, { seq });
     const encoded: Uint8Array[] = [];
-    const index: IndexEntry[] = [];
-    const epochs: EpochEntry[] = [];
-    const frames: FrameEntry[] = [];
     const allBlobs = [...blobs];
-    const named: Buffer[] = [];
+    const needs: BlobNeed[] = [];
+    const needSeqs: number[] = [];
+    const chunked: ChunkedContent[] = [];
+    const ix = new IndexBuilder(this.pageSize, new Map([...this.diskStats].map(([k, v]) => [k, { ...v }])), (n) => this.state.disks.get(n));
     let seq = this.headSeq;
     let prev = this.headHash;
-    let open: { epoch: number; beginSeq: number; dirty: number; zero: number; disk: number; device: number; labels: string[] } | undefined;
-    const touchedDisks = new Set<string>();
-    const provided = new Map<string, number>();
-    for (const b of blobs) provided.set(b.addr.toString('hex'), b.data.length);
-
+    let open: OpenEpoch | undefined;
     for (const body of bodies) {
       seq++;
-      const ev: IEvent = { ...body, seq, prevHash: prev };
-      const kind = bodyKind(body);
-      const now = Date.now() * 1000;
-      const given = Number(body.timeUs ?? 0);
-      if (given && given < this.lastTimeUs) throw bad(`event ${seq}: time goes backwards`, seq);
-      ev.timeUs = given || Math.max(now, this.lastTimeUs);
-      this.lastTimeUs = Number(ev.timeUs);
-      switch (kind) {
-        case 'header':
-        case 'blob':
-          throw bad(`event ${seq}: a ${kind} event cannot be appended here`, seq);
-        case 'diskCreate': {
-          const c = body.diskCreate!;
-          const name = c.name ?? '';
-          this.diskStats.set(name, { disk: name, size: Number(c.size ?? 0), blockSize: c.blockSize || this.pageSize, writes: 0, blocks: 0, lastSeq: seq });
-          touchedDisks.add(name);
-          break;
-        }
-        case 'vmConfig':
-          index.push({ key: vmConfigKey(seq), value: jsonValue({ seq, json: body.vmConfig!.json ?? '{}' }) });
-          break;
-        case 'fork':
-          if (seq !== 1) throw bad(`event ${seq}: a fork event must be the first event after the header`, seq);
-          break;
-        case 'epochBegin': {
-          if (open) throw bad(`event ${seq}: epoch ${open.epoch} is still open`, seq);
-          const n = Number(body.epochBegin!.epoch ?? 0);
-          if (n !== this.nextEpoch) throw bad(`event ${seq}: expected epoch ${this.nextEpoch}, got ${n}`, seq);
-          open = { epoch: n, beginSeq: seq, dirty: 0, zero: 0, disk: 0, device: 0, labels: [] };
-          break;
-        }
-        case 'memoryLayout':
-        case 'pages':
-        case 'device':
-          if (!open) throw bad(`event ${seq}: ${kind} outside an epoch`, seq);
-          break;
-        case 'label': {
-          const text = body.label!.text ?? '';
-          if (!text) throw bad(`event ${seq}: empty label`, seq);
-          const epoch = open ? open.epoch : this.lastCommitted;
-          if (epoch < 0) throw new TtjError(ErrorCodes.NO_EPOCH, 'there is no epoch to label yet', { seq });
-          ev.label = { text, epoch };
-          if (open) open.labels.push(text);
-          index.push({ key: labelKey(text, epoch), value: jsonValue({ epoch, seq, text }) });
-          break;
-        }
-        case 'frame': {
-          if (open) throw bad(`event ${seq}: a frame inside epoch ${open.epoch}; frames follow the commit`, seq);
-          if (this.lastCommitted < 0) throw new TtjError(ErrorCodes.NO_EPOCH, 'a frame needs a committed epoch to bind to', { seq });
-          const f = body.frame!;
-          const n = f.frame === undefined || f.frame === null ? this.nextFrame : Number(f.frame);
-          if (n !== this.nextFrame) throw bad(`event ${seq}: expected frame ${this.nextFrame}, got ${n}`, seq);
-          ev.frame = { ...f, frame: n, epoch: this.lastCommitted };
-          this.nextFrame++;
-          named.push(...splitAddrs(buf(f.chunkAddrs)));
-          const entry: FrameEntry = {
-            frame: n,
-            seq,
-            epoch: this.lastCommitted,
-            time: new Date(Number(ev.timeUs) / 1000).toISOString(),
-            timeUs: Number(ev.timeUs),
-            format: f.format ?? 'png',
-            width: f.width ?? 0,
-            height: f.height ?? 0,
-            bytes: Number(f.length ?? 0),
-          };
-          frames.push(entry);
-          index.push({ key: frameKey(n), value: jsonValue(entry) });
-          break;
-        }
-        case 'epochCommit': {
-          const c = body.epochCommit!;
-          if (!open) throw bad(`event ${seq}: commit without an open epoch`, seq);
-          if (Number(c.epoch ?? 0) !== open.epoch) throw bad(`event ${seq}: commit of epoch ${Number(c.epoch)} but epoch ${open.epoch} is open`, seq);
-          const root = this.state.root();
-          const givenRoot = buf(c.stateRoot);
-          if (givenRoot.length && !givenRoot.equals(root)) {
-            throw new TtjError(ErrorCodes.STATE_ROOT_MISMATCH, `event ${seq}: the given state root of epoch ${open.epoch} does not match the state`, {
-              seq,
-              expected: root.toString('hex'),
-              actual: givenRoot.toString('hex'),
-            });
-          }
-          this.epochsSinceKeyframe++;
-          const total = Math.max(1, this.state.entryCount());
-          let keyframe: Buffer | undefined;
-          if (this.lastCommitted < 0 || this.epochsSinceKeyframe >= KEYFRAME_MAX_EPOCHS || this.changesSinceKeyframe >= total * KEYFRAME_CHANGE_FRACTION) {
-            const kf = this.state.toKeyframe();
-            keyframe = kf.addr;
-            allBlobs.push(...kf.blobs);
-            this.epochsSinceKeyframe = 0;
-            this.changesSinceKeyframe = 0;
-            const entry: KeyframeEntry = { seq, epoch: open.epoch, addr: kf.addr.toString('hex') };
-            index.push({ key: keyframeKey(seq), value: jsonValue(entry) });
-          }
-          ev.epochCommit = {
-            epoch: open.epoch,
-            stateRoot: root,
-            beginSeq: open.beginSeq,
-            dirtyPages: open.dirty,
-            zeroPages: open.zero,
-            diskBlocks: open.disk,
-            keyframe,
-          };
-          const entry: EpochEntry = {
-            epoch: open.epoch,
-            seq,
-            beginSeq: open.beginSeq,
-            time: new Date(Number(ev.timeUs) / 1000).toISOString(),
-            timeUs: Number(ev.timeUs),
-            labels: open.labels,
-            dirtyPages: open.dirty,
-            zeroPages: open.zero,
-            diskBlocks: open.disk,
-            deviceBytes: open.device,
-            newBytes: 0,
-            storedBytes: 0,
-            keyframe: !!keyframe,
-            stateRoot: root.toString('hex'),
-          };
-          epochs.push(entry);
-          this.lastCommitted = open.epoch;
-          this.nextEpoch = open.epoch + 1;
-          open = undefined;
-          break;
-        }
-        default:
-          break;
-      }
-      // Count what the epoch changes, and the blobs it names.
-      if (kind === 'pages') {
-        const p = body.pages!;
-        const n = p.pfns?.length ?? 0;
-        const z = p.zeroPfns?.length ?? 0;
-        open!.dirty += n + z;
-        open!.zero += z;
-        this.changesSinceKeyframe += n + z;
-        named.push(...splitAddrs(buf(p.addrs)));
-      } else if (kind === 'diskWrite') {
-        const w = body.diskWrite!;
-        const n = (w.blocks?.length ?? 0) + (w.zeroBlocks?.length ?? 0);
-        if (open) open.disk += n;
-        this.changesSinceKeyframe += n;
-        named.push(...splitAddrs(buf(w.addrs)));
-        const known = this.state.disks.get(w.disk ?? '');
-        const d = this.diskStats.get(w.disk ?? '') ?? { disk: w.disk ?? '', size: known?.size ?? 0, blockSize: known?.blockSize, writes: 0, blocks: 0, lastSeq: 0 };
-        d.writes++;
-        d.blocks += n;
-        d.lastSeq = seq;
-        this.diskStats.set(d.disk, d);
-        touchedDisks.add(d.disk);
-      } else if (kind === 'device') {
-        open!.device += Number(body.device!.length ?? 0);
-        named.push(...splitAddrs(buf(body.device!.chunkAddrs)));
-      }
+      const ev: IEvent = { ...body, seq, prevHash: prev, timeUs: this.stamp(body, seq) };
+      open = this.shape(ev, seq, open, allBlobs);
       const bytes = encodeEvent(ev);
       const decoded = decodeEvent(bytes, seq);
-      if (kind !== 'epochCommit') {
-        // Memory and device events take effect at their epoch's commit for readers;
-        // the writer applies them at once, which gives the same state at the commit.
-        this.state.apply(decoded, seq);
+      // Memory and device events take effect at their epoch's commit for readers;
+      // the writer applies them at once, which gives the same state at the commit.
+      if (decoded.body !== 'epochCommit') this.state.apply(decoded, seq);
+      for (const n of blobNeeds(decoded, this.state, seq)) {
+        needs.push(n);
+        needSeqs.push(seq);
       }
+      const c = chunkedContent(decoded, seq);
+      if (c) chunked.push(c);
+      ix.feed(seq, decoded);
       encoded.push(bytes);
       prev = eventHash(bytes);
     }
-    if (open) throw bad(`epoch ${open.epoch} is not committed at the end of the batch`);
+    if (open) throw badStream(`epoch ${open.epoch} is not committed at the end of the batch`);
+    await this.checkBlobs(needs, needSeqs, chunked, blobs);
 
-    // Every blob named must be stored already or come with the batch.
-    const missing = named.filter((a) => !provided.has(a.toString('hex')));
-    if (missing.length) {
-      const has = await this.store.hasBlobs(missing);
-      const i = has.indexOf(false);
-      if (i >= 0) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${missing[i]!.toString('hex')} is named but neither stored nor given`, { addr: missing[i]!.toString('hex') });
-    }
-
-    const res = await this.store.append({
-      sync,
-      expectedHead: this.headSeq,
-      events: encoded,
-      blobs: allBlobs,
-      index: (written) => {
-        // Cost of the batch goes on its (last) epoch.
-        const last = epochs[epochs.length - 1];
-        if (last) {
-          last.newBytes = written.newBytes;
-          last.storedBytes = written.storedBytes;
-        }
-        return [
-          ...index,
-          ...epochs.map((e) => ({ key: epochKey(e.epoch), value: jsonValue(e) })),
-          ...[...touchedDisks].map((d) => ({ key: diskStatsKey(d), value: jsonValue(this.diskStats.get(d)) })),
-        ];
-      },
-    }).catch((e: unknown) => {
-      if (isTtjError(e)) throw e;
-      throw new TtjError(ErrorCodes.INTERNAL, `append failed: ${(e as Error).message}`, {}, { cause: e });
-    });
+    const res = await this.store
+      .append({
+        sync,
+        expectedHead: this.headSeq,
+        events: encoded,
+        blobs: allBlobs,
+        index: (written) => {
+          // Cost of the batch goes on its (last) epoch.
+          const last = ix.epochs[ix.epochs.length - 1];
+          if (last) {
+            last.newBytes = written.newBytes;
+            last.storedBytes = written.storedBytes;
+          }
+          return ix.index();
+        },
+      })
+      .catch((e: unknown) => {
+        if (isTtjError(e)) throw e;
+        throw new TtjError(ErrorCodes.INTERNAL, `append failed: ${(e as Error).message}`, {}, { cause: e });
+      });
+    this.diskStats = ix.diskStats;
     const firstSeq = this.headSeq + 1;
     this.headSeq = res.head.seq;
     this.headHash = res.head.hash;
-    return { firstSeq, lastSeq: res.head.seq, epochs, frames, newBlobs: res.newBlobs, newBytes: res.newBytes, storedBytes: res.storedBytes };
+    return { firstSeq, lastSeq: res.head.seq, epochs: ix.epochs, frames: ix.frames, newBlobs: res.newBlobs, newBytes: res.newBytes, storedBytes: res.storedBytes };
+  }
+
+  /**
+   * The time of event `seq`: the one it gives (never before the previous event's, never
+   * far ahead of this machine's clock), else now (never before the previous event's).
+   * @throws TtjError BAD_EVENT_STREAM.
+   */
+  private stamp(body: IEvent, seq: number): number {
+    const now = Date.now() * 1000;
+    const given = Number(body.timeUs ?? 0);
+    if (given && given < this.lastTimeUs) throw badStream(`event ${seq}: time goes backwards (${isoUs(given)} is before ${isoUs(this.lastTimeUs)})`, seq);
+    if (given > now + MAX_TIME_AHEAD_US) {
+      throw badStream(`event ${seq}: time ${isoUs(given)} is ahead of this machine's clock (${isoUs(now)}) by more than ${MAX_TIME_AHEAD_US / 60e6} minutes`, seq);
+    }
+    this.lastTimeUs = given || Math.max(now, this.lastTimeUs);
+    return this.lastTimeUs;
+  }
+
+  /**
+   * Checks one event against the epoch structure and fills in what the journal decides
+   * (a frame's and a label's epoch, a commit's counts, state root and keyframe).
+   * Returns the epoch left open after it.
+   * @throws TtjError BAD_EVENT_STREAM, NO_EPOCH, STATE_ROOT_MISMATCH.
+   */
+  private shape(ev: IEvent, seq: number, open: OpenEpoch | undefined, blobs: BlobPut[]): OpenEpoch | undefined {
+    const kind = bodyKind(ev);
+    switch (kind) {
+      case 'header':
+      case 'blob':
+        throw badStream(`event ${seq}: a ${kind} event cannot be appended here`, seq);
+      case 'fork':
+        if (seq !== 1) throw badStream(`event ${seq}: a fork event must be the first event after the header`, seq);
+        return open;
+      case 'epochBegin': {
+        if (open) throw badStream(`event ${seq}: epoch ${open.epoch} is still open`, seq);
+        const n = Number(ev.epochBegin!.epoch ?? 0);
+        if (n !== this.nextEpoch) throw badStream(`event ${seq}: expected epoch ${this.nextEpoch}, got ${n}`, seq);
+        return { epoch: n, beginSeq: seq, dirty: 0, zero: 0, disk: 0 };
+      }
+      case 'memoryLayout':
+      case 'device':
+        if (!open) throw badStream(`event ${seq}: ${kind} outside an epoch`, seq);
+        return open;
+      case 'pages': {
+        if (!open) throw badStream(`event ${seq}: pages outside an epoch`, seq);
+        const n = (ev.pages!.pfns?.length ?? 0) + (ev.pages!.zeroPfns?.length ?? 0);
+        open.dirty += n;
+        open.zero += ev.pages!.zeroPfns?.length ?? 0;
+        this.changesSinceKeyframe += n;
+        return open;
+      }
+      case 'diskWrite': {
+        const n = (ev.diskWrite!.blocks?.length ?? 0) + (ev.diskWrite!.zeroBlocks?.length ?? 0);
+        if (open) open.disk += n;
+        this.changesSinceKeyframe += n;
+        return open;
+      }
+      case 'label': {
+        const text = ev.label!.text ?? '';
+        if (!text) throw badStream(`event ${seq}: empty label`, seq);
+        const epoch = open ? open.epoch : this.lastCommitted;
+        if (epoch < 0) throw new TtjError(ErrorCodes.NO_EPOCH, 'there is no epoch to label yet', { seq });
+        ev.label = { text, epoch };
+        return open;
+      }
+      case 'frame': {
+        if (open) throw badStream(`event ${seq}: a frame inside epoch ${open.epoch}; frames follow the commit`, seq);
+        if (this.lastCommitted < 0) throw new TtjError(ErrorCodes.NO_EPOCH, 'a frame needs a committed epoch to bind to', { seq });
+        const f = ev.frame!;
+        const n = f.frame === undefined || f.frame === null ? this.nextFrame : Number(f.frame);
+        if (n !== this.nextFrame) throw badStream(`event ${seq}: expected frame ${this.nextFrame}, got ${n}`, seq);
+        ev.frame = { ...f, frame: n, epoch: this.lastCommitted };
+        this.nextFrame++;
+        return open;
+      }
+      case 'epochCommit':
+        if (!open) throw badStream(`event ${seq}: commit without an open epoch`, seq);
+        this.commitEpoch(ev, seq, open, blobs);
+        return undefined;
+      default:
+        return open;
+    }
+  }
+
+  /** Fills in an epoch's commit: its counts, its state root (a given one must match) and, when due, a keyframe. */
+  private commitEpoch(ev: IEvent, seq: number, open: OpenEpoch, blobs: BlobPut[]): void {
+    const c = ev.epochCommit!;
+    if (Number(c.epoch ?? 0) !== open.epoch) throw badStream(`event ${seq}: commit of epoch ${Number(c.epoch)} but epoch ${open.epoch} is open`, seq);
+    const root = this.state.root();
+    const givenRoot = buf(c.stateRoot);
+    if (givenRoot.length && !givenRoot.equals(root)) {
+      throw new TtjError(ErrorCodes.STATE_ROOT_MISMATCH, `event ${seq}: the given state root of epoch ${open.epoch} does not match the state`, {
+        seq,
+        expected: root.toString('hex'),
+        actual: givenRoot.toString('hex'),
+      });
+    }
+    let keyframe: Buffer | undefined;
+    if (this.keyframeDue()) {
+      const kf = this.state.toKeyframe();
+      keyframe = kf.addr;
+      blobs.push(...kf.blobs);
+    }
+    ev.epochCommit = { epoch: open.epoch, stateRoot: root, beginSeq: open.beginSeq, dirtyPages: open.dirty, zeroPages: open.zero, diskBlocks: open.disk, keyframe };
+    this.lastCommitted = open.epoch;
+    this.nextEpoch = open.epoch + 1;
+  }
+
+  /** The keyframe policy: the first epoch, then every {@link KEYFRAME_MAX_EPOCHS} epochs or once {@link KEYFRAME_CHANGE_FRACTION} of the state changed. */
+  private keyframeDue(): boolean {
+    this.epochsSinceKeyframe++;
+    const total = Math.max(1, this.state.entryCount());
+    const due = this.lastCommitted < 0 || this.epochsSinceKeyframe >= KEYFRAME_MAX_EPOCHS || this.changesSinceKeyframe >= total * KEYFRAME_CHANGE_FRACTION;
+    if (due) {
+      this.epochsSinceKeyframe = 0;
+      this.changesSinceKeyframe = 0;
+    }
+    return due;
+  }
+
+  /**
+   * Every blob the batch names must be given with it or stored, and be of the size its
+   * role asks; chunked content (device state, frames) must hash to its content hash.
+   * @throws TtjError CORRUPT_BLOB (named but neither stored nor given), BAD_EVENT_STREAM (wrong size or content).
+   */
+  private async checkBlobs(needs: BlobNeed[], needSeqs: number[], chunked: ChunkedContent[], given: BlobPut[]): Promise<void> {
+    const data = new Map<string, Buffer>();
+    for (const b of given) data.set(b.addr.toString('hex'), b.data);
+    const sizes = needs.map((n) => data.get(n.addr.toString('hex'))?.length);
+    const unknown = sizes.flatMap((s, i) => (s === undefined ? [i] : []));
+    if (unknown.length) {
+      const stored = await this.store.blobSizes(unknown.map((i) => needs[i]!.addr));
+      unknown.forEach((i, k) => (sizes[i] = stored[k]));
+    }
+    checkSizes(needs, sizes, { missing: ErrorCodes.CORRUPT_BLOB, size: ErrorCodes.BAD_EVENT_STREAM }, (i) => needSeqs[i]);
+    for (const c of chunked) {
+      const addrs = splitAddrs(c.chunkAddrs);
+      const absent = addrs.filter((a) => !data.has(a.toString('hex')));
+      const stored = absent.length ? await this.store.getBlobs(absent) : [];
+      stored.forEach((b, i) => data.set(absent[i]!.toString('hex'), b));
+      if (!sha256(...addrs.map((a) => data.get(a.toString('hex'))!)).equals(c.contentHash)) {
+        throw new TtjError(ErrorCodes.BAD_EVENT_STREAM, `${c.what} does not hash to its content hash`, { expected: c.contentHash.toString('hex') });
+      }
+    }
   }
 
   /** Makes every commit so far durable (commits made with `sync: false`). */

@@ -166,6 +166,32 @@ export function storeComplianceSuite(name: string, factory: StoreFactory): void 
       assert.equal((await store.indexGet('cost'))!.toString(), String(seen!.storedBytes));
     });
 
+    it('tells blob sizes without reading them, undefined for one it lacks', async () => {
+      const a = blob('s');
+      const big = { addr: sha256(Buffer.alloc(5000, 1)), data: Buffer.alloc(5000, 1) };
+      await store.append({ expectedHead: -1, events: [Buffer.from('1')], blobs: [a, big] });
+      assert.deepEqual(await store.blobSizes([big.addr, blob('nope').addr, a.addr]), [5000, undefined, a.data.length]);
+    });
+
+    it('finds the last stored event by the events themselves', async () => {
+      assert.equal(await store.lastStoredEvent(), undefined);
+      await store.append({ expectedHead: -1, events: [Buffer.from('a'), Buffer.from('b')] });
+      const last = (await store.lastStoredEvent())!;
+      assert.equal(last.seq, 1);
+      assert.deepEqual(last.hash, sha256(Buffer.from('b')));
+    });
+
+    it('rebuilds the index and head in one step, only onto the last stored event', async () => {
+      await store.append({ expectedHead: -1, events: [Buffer.from('a'), Buffer.from('b')], index: [{ key: 'ep/1', value: Buffer.from('old') }, { key: 'zz', value: Buffer.from('gone') }] });
+      await assert.rejects(store.rebuildIndex({ seq: 0, hash: sha256(Buffer.from('a')) }, []), (e) => isTtjError(e, ErrorCodes.CORRUPT_EVENT));
+      assert.equal((await store.indexGet('zz'))!.toString(), 'gone', 'a refused rebuild changes nothing');
+      await store.rebuildIndex({ seq: 1, hash: sha256(Buffer.from('b')) }, [{ key: 'ep/1', value: Buffer.from('new') }]);
+      assert.equal((await store.indexGet('ep/1'))!.toString(), 'new');
+      assert.equal(await store.indexGet('zz'), undefined);
+      assert.equal((await store.head())!.seq, 1);
+      assert.equal((await store.append({ expectedHead: 1, events: [Buffer.from('c')] })).head.seq, 2);
+    });
+
     it('persists across reopen', async () => {
       const a = blob('p');
       await store.append({ expectedHead: -1, events: [Buffer.from('x'), Buffer.from('y')], blobs: [a] });

@@ -20,13 +20,15 @@ import { serveKv } from './kv-server.js';
 import { LevelKv } from './level-kv.js';
 import { RemoteKv } from './remote-kv.js';
 import { ReconnectingKv } from './reconnecting-kv.js';
-import { decodeLocation, encodeLocation, isStored, PackReader, PackWriter, type BlobLocation, type BlockScratch, type PackMark } from './pack-files.js';
+import { BLOCK_HEADER, decodeLocation, encodeLocation, isStored, PackReader, PackWriter, type BlobLocation, type BlockScratch, type PackMark } from './pack-files.js';
 import { acquireWriterLock, readLockHolder } from './writer-lock.js';
 import { DIR_MODE, FILE_MODE } from './file-modes.js';
-import type { AppendBatch, AppendResult, IndexRange, JournalStore, StoreHead, StoreStats, StoredEvent } from './store.js';
+import type { AppendBatch, AppendResult, IndexEntry, IndexRange, JournalStore, StoreHead, StoreStats, StoredEvent } from './store.js';
 
 export const MARKER_FILE = 'ttj-journal.json';
+/** The marker of the store layout this ttj writes; it reads exactly these versions. */
 const MARKER = { format: 'ttj-journal', version: 1 };
+const READABLE_MARKER_VERSIONS = new Set([1]);
 /** Raw bytes per compressed block (pages appended together are compressed together). */
 export const BLOCK_RAW_BYTES = 1024 * 1024;
 
@@ -57,6 +59,8 @@ export interface LocalStoreOptions {
   compressionLevel?: number;
   /** How long a writer waits for a reader to release the index. Default 30000 ms. */
   waitMs?: number;
+  /** Open a damaged index to rebuild it (`ttj repair`): the head is not checked against the events. Default false. */
+  repair?: boolean;
   /**
    * How blob bytes meet the page cache, named after QEMU's cache modes: `none` writes
    * and reads stored blocks with direct I/O (O_DIRECT) where the file system allows it,
@@ -81,13 +85,41 @@ export function resolveCacheMode(mode?: string): CacheMode {
 
 /** True when `dir` holds a journal marker. */
 export async function isJournalDir(dir: string): Promise<boolean> {
+  return (await readMarker(dir)) !== undefined;
+}
+
+/** The journal marker of `dir`, or undefined when there is none (or it is not a ttj marker). */
+async function readMarker(dir: string): Promise<{ format: string; version: unknown } | undefined> {
   try {
     const m = JSON.parse(await readFile(join(dir, MARKER_FILE), 'utf8'));
-    return m.format === MARKER.format;
+    return m && m.format === MARKER.format ? m : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
+
+/**
+ * Refuses a journal whose marker names a store layout this ttj cannot read.
+ * @throws TtjError UNSUPPORTED_VERSION.
+ */
+async function checkMarkerVersion(dir: string): Promise<void> {
+  const m = await readMarker(dir);
+  if (m && !READABLE_MARKER_VERSIONS.has(m.version as number)) {
+    throw new TtjError(ErrorCodes.UNSUPPORTED_VERSION, `${dir} is a journal of store version ${JSON.stringify(m.version)}; this ttj reads version ${[...READABLE_MARKER_VERSIONS].join(', ')}`, {
+      path: dir,
+      expected: MARKER.version,
+      actual: String(m.version),
+    });
+  }
+}
+
+const encodeHead = (h: StoreHead): Buffer => {
+  const v = Buffer.alloc(38);
+  v.writeUIntLE(h.seq, 0, 6);
+  h.hash.copy(v, 6);
+  return v;
+};
+const decodeHead = (v: Buffer): StoreHead => ({ seq: v.readUIntLE(0, 6), hash: Buffer.from(v.subarray(6, 38)) });
 
 /**
  * A new journal's directory, its packs directory and its marker: the owner's only
@@ -173,8 +205,9 @@ export class LocalStore implements JournalStore {
       }
       await createJournalDir(dir);
     }
+    await checkMarkerVersion(dir);
     const levelPath = join(dir, 'index');
-    if (!write) return new LocalStore(dir, new ReconnectingKv(levelPath, dir), false, direct);
+    if (!write) return LocalStore.checked(new LocalStore(dir, new ReconnectingKv(levelPath, dir), false, direct), opts);
 
     const command = opts.command ?? 'ttj';
     const lock = await acquireWriterLock(dir, command);
@@ -188,19 +221,57 @@ export class LocalStore implements JournalStore {
       } catch {
         /* readers then wait for this writer to finish */
       }
-      return store;
+      return await LocalStore.checked(store, opts);
     } catch (e) {
       await lock.release();
       throw e;
     }
   }
 
+  /** `store` once its head entry is found to agree with its events (unless opened to repair); closed otherwise. */
+  private static async checked(store: LocalStore, opts: LocalStoreOptions): Promise<LocalStore> {
+    if (opts.repair) return store;
+    try {
+      await store.checkHead();
+      return store;
+    } catch (e) {
+      store.release = undefined; // a writer's caller releases the writer lock
+      await store.close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * The head entry must name the last stored event: an append builds on it, so a head
+   * that is lost or behind would make the next append overwrite history.
+   * The last event is read before the head: a reader beside a live writer then never
+   * sees a head older than the events (a head ahead of them is a later append).
+   * @throws TtjError CORRUPT_STORE.
+   */
+  private async checkHead(): Promise<void> {
+    const last = await this.lastStoredEvent();
+    const head = await this.head();
+    const sound = !last ? !head || !this.writable : head !== undefined && (this.writable ? head.seq === last.seq && head.hash.equals(last.hash) : head.seq >= last.seq);
+    if (sound) return;
+    const says = head ? `names event ${head.seq}` : 'is missing';
+    const has = last ? `events 0..${last.seq} are stored` : 'no event is stored';
+    throw new TtjError(ErrorCodes.CORRUPT_STORE, `the journal's index is damaged: its head entry ${says} but ${has} (ttj repair rebuilds the index from the events)`, {
+      path: this.location,
+      expected: last ? last.seq : -1,
+      actual: head ? head.seq : -1,
+    });
+  }
+
   async head(): Promise<StoreHead | undefined> {
     // The one writer knows the head (nobody else appends); readers ask the index.
     if (this.known) return this.known.head && { seq: this.known.head.seq, hash: Buffer.from(this.known.head.hash) };
     const v = await this.kv.get(K_HEAD);
-    if (!v) return undefined;
-    return { seq: v.readUIntLE(0, 6), hash: Buffer.from(v.subarray(6, 38)) };
+    return v ? decodeHead(v) : undefined;
+  }
+
+  async lastStoredEvent(): Promise<StoreHead | undefined> {
+    for await (const [k, v] of this.kv.range({ gte: 'e/', lt: 'e0', reverse: true, limit: 1 })) return { seq: parseInt(k.slice(2), 16), hash: sha256(v) };
+    return undefined;
   }
 
   append(batch: AppendBatch): Promise<AppendResult> {
@@ -221,6 +292,12 @@ export class LocalStore implements JournalStore {
       });
     }
     if (batch.events.length === 0) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'an append needs at least one event');
+    // Never over an existing event, whatever the head entry says (checked once per writer: it is the only appender).
+    if (!this.known && (await kv.get(eventKey(headSeq + 1)))) {
+      throw new TtjError(ErrorCodes.CORRUPT_STORE, `the journal's index is damaged: event ${headSeq + 1} is stored beyond its head ${headSeq} (ttj repair rebuilds the index)`, {
+        seq: headSeq + 1,
+      });
+    }
     const ops: KvOp[] = [];
     // Blobs first: dedupe within the batch and against the store.
     const fresh = new Map<string, Buffer>();
@@ -275,10 +352,7 @@ export class LocalStore implements JournalStore {
     const index = typeof batch.index === 'function' ? batch.index({ newBlobs: fresh.size, newBytes, storedBytes }) : batch.index ?? [];
     for (const e of index) ops.push({ type: 'put', key: indexKey(e.key), value: e.value });
     const hash = sha256(last);
-    const hv = Buffer.alloc(38);
-    hv.writeUIntLE(seq, 0, 6);
-    hash.copy(hv, 6);
-    ops.push({ type: 'put', key: K_HEAD, value: hv });
+    ops.push({ type: 'put', key: K_HEAD, value: encodeHead({ seq, hash }) });
     const stats = await this.stats();
     stats.blobs += fresh.size;
     stats.rawBytes += newBytes;
@@ -362,6 +436,47 @@ export class LocalStore implements JournalStore {
   async hasBlobs(addrs: Buffer[]): Promise<boolean[]> {
     // Array.from: a lookup leaves holes for blobs it knows to be absent.
     return Array.from(await this.lookup(addrs.map(blobKey)), (v) => v !== undefined);
+  }
+
+  async blobSizes(addrs: Buffer[]): Promise<(number | undefined)[]> {
+    return Array.from(await this.lookup(addrs.map(blobKey)), (v) => (v ? decodeLocation(v).itemLen : undefined));
+  }
+
+  async rebuildIndex(head: StoreHead, index: IndexEntry[]): Promise<void> {
+    if (!this.writable || !this.writer) throw new TtjError(ErrorCodes.READ_ONLY, `the journal ${this.location} is open read-only`);
+    const run = this.appending.then(async () => {
+      const last = await this.lastStoredEvent();
+      if (!last || last.seq !== head.seq || !last.hash.equals(head.hash)) {
+        throw new TtjError(ErrorCodes.CORRUPT_EVENT, `a rebuilt head must be the last stored event (${last ? last.seq : 'none'})`, { expected: last?.seq ?? -1, actual: head.seq });
+      }
+      const ops: KvOp[] = [];
+      for await (const [k] of this.kv.range({ gte: 'i/', lt: 'i0' })) ops.push({ type: 'del', key: k });
+      for (const e of index) ops.push({ type: 'put', key: indexKey(e.key), value: e.value });
+      ops.push({ type: 'put', key: K_HEAD, value: encodeHead(head) });
+      const stats = await this.countBlobs();
+      ops.push({ type: 'put', key: K_STATS, value: Buffer.from(JSON.stringify(stats)) });
+      await (this.kv as KvWriter).batch(ops, { sync: true });
+      this.known = { head: { seq: head.seq, hash: Buffer.from(head.hash) }, stats };
+    });
+    this.appending = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The store statistics counted from the blob locations themselves. */
+  private async countBlobs(): Promise<StoreStats> {
+    const stats: StoreStats = { blobs: 0, rawBytes: 0, storedBytes: 0 };
+    const blocks = new Set<string>();
+    for await (const [, v] of this.kv.range({ gte: 'b/', lt: 'b0' })) {
+      const l = decodeLocation(v);
+      stats.blobs++;
+      stats.rawBytes += l.itemLen;
+      const block = `${l.pack}:${l.offset}`;
+      if (!blocks.has(block)) {
+        blocks.add(block);
+        stats.storedBytes += BLOCK_HEADER + l.clen;
+      }
+    }
+    return stats;
   }
 
   /** Locations by blob key: the cache first, then LevelDB (in parallel slices) for the rest. */

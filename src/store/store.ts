@@ -99,6 +99,20 @@ export interface JournalStore {
   readEvents(from: number, to?: number): AsyncIterable<StoredEvent>;
   /** Which of `addrs` are stored. */
   hasBlobs(addrs: Buffer[]): Promise<boolean[]>;
+  /** The length in bytes of each of `addrs` as stored (undefined for one not stored), without reading its bytes. */
+  blobSizes(addrs: Buffer[]): Promise<(number | undefined)[]>;
+  /**
+   * The newest event found among the stored events themselves, whatever the head
+   * entry says (undefined when none is stored). {@link head} must equal it in a
+   * sound store; {@link rebuildIndex} makes it so.
+   */
+  lastStoredEvent(): Promise<StoreHead | undefined>;
+  /**
+   * Replaces the whole secondary index and the head in one atomic write (a repair:
+   * see src/journal/repair.ts). Blobs and events are not touched.
+   * @throws TtjError READ_ONLY for readers; CORRUPT_EVENT when `head` is not the last stored event.
+   */
+  rebuildIndex(head: StoreHead, index: IndexEntry[]): Promise<void>;
   /**
    * The bytes of each blob, checked against its address (SHA-256). With
    * `verify: false` only the storage's own checksums are checked (zstd's frame

@@ -1,0 +1,86 @@
+/**
+ * What an event asks of the blobs it names: each one's size, and for chunked content
+ * (device state, frames) the hash of the whole. The writer refuses an event whose
+ * blobs do not meet these, and `verify` checks them, so that whatever is appended and
+ * verified also folds (a fold checks the same things).
+ */
+import { ErrorCodes, TtjError } from '../errors.js';
+import { ADDR_LEN } from '../util/hash.js';
+import type { ttj } from '../gen/events.js';
+import { buf, type Event } from './codec.js';
+import { splitAddrs } from './chunks.js';
+import type { VmState } from './vm-state.js';
+
+/** A blob an event names, with the size it must have. */
+export interface BlobNeed {
+  addr: Buffer;
+  size: number;
+  /** What it is, for messages: "page", "block of disk d0", "chunk 3 of frame 7". */
+  what: string;
+}
+
+/** Content stored in chunks (device state, a frame), checked as a whole by its hash. */
+export interface ChunkedContent {
+  chunkAddrs: Buffer;
+  contentHash: Buffer;
+  length: number;
+  what: string;
+}
+
+/**
+ * The blobs `ev` names and their sizes. For disk writes the disk must be in `state`
+ * (an event the state accepted).
+ * @throws TtjError CORRUPT_EVENT for a malformed frame (its chunk list does not match its length).
+ */
+export function blobNeeds(ev: Event, state: VmState, seq: number): BlobNeed[] {
+  switch (ev.body) {
+    case 'pages':
+      return splitAddrs(buf(ev.pages!.addrs)).map((addr) => ({ addr, size: state.pageSize, what: 'memory page' }));
+    case 'diskWrite': {
+      const disk = (ev.diskWrite as ttj.v1.DiskWrite).disk;
+      const size = state.disks.get(disk)?.blockSize ?? state.pageSize;
+      return splitAddrs(buf(ev.diskWrite!.addrs)).map((addr) => ({ addr, size, what: `block of disk ${disk}` }));
+    }
+    case 'device':
+    case 'frame': {
+      const c = chunkedContent(ev, seq)!;
+      const cs = (ev.body === 'device' ? ev.device : ev.frame)!.chunkSize ?? 0;
+      return splitAddrs(c.chunkAddrs).map((addr, i) => ({ addr, size: Math.min(cs, c.length - i * cs), what: `chunk ${i} of ${c.what}` }));
+    }
+    default:
+      return [];
+  }
+}
+
+/**
+ * The chunked content of a device or frame event (undefined for other events).
+ * @throws TtjError CORRUPT_EVENT when its chunk list does not match its length and chunk size.
+ */
+export function chunkedContent(ev: Event, seq: number): ChunkedContent | undefined {
+  const c = ev.body === 'device' ? ev.device : ev.body === 'frame' ? ev.frame : undefined;
+  if (!c) return undefined;
+  const what = ev.body === 'device' ? 'the device state' : `frame ${Number(ev.frame!.frame)}`;
+  const length = Number(c.length);
+  const chunkAddrs = buf(c.chunkAddrs);
+  const contentHash = buf(c.contentHash);
+  const cs = c.chunkSize ?? 0;
+  if (!(cs > 0) || !Number.isSafeInteger(length) || chunkAddrs.length !== Math.ceil(length / cs) * ADDR_LEN || contentHash.length !== ADDR_LEN) {
+    throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${seq}: ${what} has ${chunkAddrs.length / ADDR_LEN} chunk addresses for ${length} bytes in chunks of ${cs}`, { seq });
+  }
+  return { chunkAddrs, contentHash, length, what };
+}
+
+/**
+ * Checks each need against the sizes found (undefined: not stored).
+ * @throws TtjError `missingCode` for a blob that is not there, `sizeCode` for one of the wrong size.
+ */
+export function checkSizes(needs: BlobNeed[], sizes: (number | undefined)[], codes: { missing: typeof ErrorCodes.CORRUPT_BLOB; size: typeof ErrorCodes.CORRUPT_BLOB | typeof ErrorCodes.BAD_EVENT_STREAM }, seqOf?: (i: number) => number | undefined): void {
+  needs.forEach((n, i) => {
+    const actual = sizes[i];
+    const addr = n.addr.toString('hex');
+    if (actual === undefined) throw new TtjError(codes.missing, `blob ${addr} (a ${n.what}) is named but not stored`, { addr, seq: seqOf?.(i) });
+    if (actual !== n.size) {
+      throw new TtjError(codes.size, `blob ${addr} is ${actual} bytes, not the ${n.size} bytes of a ${n.what}`, { addr, seq: seqOf?.(i), expected: n.size, actual });
+    }
+  });
+}
