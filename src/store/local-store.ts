@@ -403,6 +403,9 @@ export class LocalStore implements JournalStore {
       }
       if (landed) return;
       if (landed === false) await this.writer!.rollback(mark).catch(() => undefined);
+      // The next append reads the head from the index again (and so never writes over
+      // a batch that reached it after all).
+      this.known = undefined;
       throw e;
     }
   }
