@@ -90,6 +90,19 @@ describe('a full disk', function () {
     assert.equal(ttjCli(['log', J, '--json']).json.head.epoch, 1);
   });
 
+  it('a new journal that cannot be made on a full disk is TTJ_NO_SPACE and leaves no half journal behind', () => {
+    fillDisk(join(fs.dir, 'filler'));
+    writeFileSync(tmp.path('m.raw'), randomBytes(64 * 1024));
+    for (const args of [
+      ['init', join(fs.dir, 'new')],
+      ['append', join(fs.dir, 'new'), '--memory', tmp.path('m.raw')],
+    ]) {
+      const r = ttjCli([...args, '--json']);
+      assert.equal(r.json?.error?.code, ErrorCodes.NO_SPACE, r.stdout + r.stderr);
+      assert.deepEqual(readdirSync(fs.dir), ['filler']);
+    }
+  });
+
   it('an index write that fails (LevelDB out of space) is TTJ_NO_SPACE, cuts the pack back, and later appends and reopens find exactly the committed batches', async () => {
     const J = join(fs.dir, 'j');
     const filler = join(fs.dir, 'filler');
