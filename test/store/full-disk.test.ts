@@ -8,6 +8,10 @@ import { promisify } from 'node:util';
 import { ErrorCodes, isTtjError, type TtjError } from '../../src/errors.js';
 import { exitCodeFor } from '../../src/cli/base-command.js';
 import { LocalStore } from '../../src/store/local-store.js';
+import { appendImages } from '../../src/journal/append-images.js';
+import { Journal } from '../../src/journal/journal.js';
+import { verify } from '../../src/journal/verify.js';
+import { JournalWriter } from '../../src/journal/writer.js';
 import { sha256 } from '../../src/util/hash.js';
 import { sha } from '../helpers/images.js';
 import { fillDisk, mountTmpfs, treeDigest, ttjBin, ttjCli } from '../helpers/mounts.js';
@@ -101,6 +105,44 @@ describe('a full disk', function () {
       assert.equal(r.json?.error?.code, ErrorCodes.NO_SPACE, r.stdout + r.stderr);
       assert.deepEqual(readdirSync(fs.dir), ['filler']);
     }
+  });
+
+  it('at every amount of free space an append either commits or is TTJ_NO_SPACE, and the journal then verifies and takes the next append', async () => {
+    const J = join(fs.dir, 'j');
+    const filler = join(fs.dir, 'filler');
+    const mem = (n: number) => {
+      writeFileSync(tmp.path(`m${n}.raw`), randomBytes(256 * 1024));
+      return tmp.path(`m${n}.raw`);
+    };
+    const w0 = await JournalWriter.openWriter(J);
+    await appendImages(w0, { memory: mem(0) }).finally(() => w0.close());
+    let epochs = 1;
+    const outcomes = new Set<string>();
+    // From no page free to enough for the epoch (64 pages of random bytes, and the index).
+    for (let pages = 0; pages <= 96; pages += 4) {
+      rmSync(filler, { force: true });
+      fillDisk(filler, pages * 4096);
+      try {
+        const w = await JournalWriter.openWriter(J);
+        await appendImages(w, { memory: mem(pages + 1) }).finally(() => w.close());
+        epochs++;
+        outcomes.add('committed');
+      } catch (e) {
+        assert.ok(noSpace(e), `${pages} pages free: ${String(e)}`);
+        outcomes.add('no space');
+      }
+      rmSync(filler);
+      const j = await Journal.open(J);
+      try {
+        assert.equal((await verify(j, { deep: true })).ok, true);
+        assert.equal((await j.head()).epoch, epochs - 1, `${pages} pages free`);
+      } finally {
+        await j.close();
+      }
+    }
+    assert.deepEqual([...outcomes].sort(), ['committed', 'no space']);
+    const w = await JournalWriter.openWriter(J);
+    await appendImages(w, { memory: mem(999) }).finally(() => w.close());
   });
 
   it('an index write that fails (LevelDB out of space) is TTJ_NO_SPACE, cuts the pack back, and later appends and reopens find exactly the committed batches', async () => {
