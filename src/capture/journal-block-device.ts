@@ -260,6 +260,11 @@ export class JournalBlockDevice implements BlockDevice {
     await Promise.all(inFlight);
   }
 
+  /** The end of blocks `[.., b1)` on the disk: `b1` whole blocks, or the disk's end inside a short last block. */
+  private blocksEnd(b1: number): number {
+    return Math.min(b1 * this.blockSize, this.size);
+  }
+
   /** Turns writes into block-aligned disk-write events (read-modify-write at the edges). */
   private async build(ops: PendingWrite[]): Promise<{ bodies: IEvent[]; blobs: BlobPut[]; written: Map<number, Buffer> }> {
     const bs = this.blockSize;
@@ -286,7 +291,7 @@ export class JournalBlockDevice implements BlockDevice {
       const b0 = Math.floor(op.offset / bs);
       const b1 = Math.ceil((op.offset + op.length) / bs);
       if (op.offset % bs) need(b0);
-      if ((op.offset + op.length) % bs && !(b1 - 1 === b0 && op.offset % bs)) need(b1 - 1);
+      if (op.offset + op.length !== this.blocksEnd(b1) && !(b1 - 1 === b0 && op.offset % bs)) need(b1 - 1);
       for (let b = b0; b < b1; b++) touched.add(b);
     }
     if (fetch.length) {
@@ -308,6 +313,8 @@ export class JournalBlockDevice implements BlockDevice {
       const b1 = Math.ceil((op.offset + op.length) / bs);
       const start = b0 * bs;
       const end = b1 * bs;
+      // Where the disk's bytes end: `end`, or the disk's end inside a short last block.
+      const stop = this.blocksEnd(b1);
       const h = pre[n];
       if (h) {
         // A block-aligned write hashed on arrival: its blocks as they are.
@@ -333,10 +340,12 @@ export class JournalBlockDevice implements BlockDevice {
       // block-aligned (no copy), else the old edge blocks with the payload laid over.
       let full: Buffer | undefined;
       if (op.data && op.offset === start && op.length === end - start) full = op.data;
-      else if (op.data || op.offset !== start || op.offset + op.length !== end) {
+      else if (op.data || op.offset !== start || op.offset + op.length !== stop) {
         full = Buffer.allocUnsafe(end - start);
         if (op.offset !== start) base(b0, full, 0);
-        if (op.offset + op.length !== end && (b1 - 1 !== b0 || op.offset === start)) base(b1 - 1, full, end - start - bs);
+        if (op.offset + op.length !== stop && (b1 - 1 !== b0 || op.offset === start)) base(b1 - 1, full, end - start - bs);
+        // A short last block is stored whole: zeroes past the disk's end.
+        full.fill(0, stop - start);
         if (op.data) op.data.copy(full, op.offset - start);
         else full.fill(0, op.offset - start, op.offset - start + op.length);
       }
@@ -348,7 +357,7 @@ export class JournalBlockDevice implements BlockDevice {
         if (!block || block.equals(zero)) zeroBlocks.push(i);
         else blocks.push(i);
       }
-      const body: IEvent = { diskWrite: { disk: this.disk, offset: start, length: end - start, blocks, addrs: Buffer.alloc(0), zeroBlocks } };
+      const body: IEvent = { diskWrite: { disk: this.disk, offset: start, length: stop - start, blocks, addrs: Buffer.alloc(0), zeroBlocks } };
       bodies.push(body);
       for (const i of blocks) {
         datas.push(full!.subarray(i * bs, (i + 1) * bs));

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { EMPTY, Subject, exhaustMap, from, interval, lastValueFrom, map, merge, concatMap, takeUntil, timer, filter } from 'rxjs';
+import { EMPTY, ReplaySubject, exhaustMap, from, interval, lastValueFrom, map, merge, concatMap, takeUntil, timer, filter } from 'rxjs';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { appendImages } from '../journal/append-images.js';
 import type { JournalWriter } from '../journal/writer.js';
@@ -7,11 +7,21 @@ import type { JournalBlockDevice } from './journal-block-device.js';
 import { RamSnapshots, readRam } from './qemu/ram-snapshot.js';
 import type { Vm } from './qemu/vm.js';
 
+/**
+ * The shortest epoch interval, ms. An epoch pauses the VM for its device state, frame and
+ * RAM copy (tens of ms; docs/qemu.md): a shorter interval would keep the VM paused.
+ */
+export const MIN_INTERVAL_MS = 50;
+/** The longest epoch interval, ms (a day; timers cannot wait much longer). */
+export const MAX_INTERVAL_MS = 24 * 3600 * 1000;
+/** The most frames per second between epochs (each is a screendump in QEMU's main loop). */
+export const MAX_FPS = 30;
+
 /** Options of {@link recordVm}. */
 export interface RecordVmOptions {
-  /** An epoch every this many ms. Default 500 (at least 50). */
+  /** An epoch every this many ms. Default 500 ({@link MIN_INTERVAL_MS}..{@link MAX_INTERVAL_MS}). */
   intervalMs?: number;
-  /** Frames per second between epochs (0: only the frame of each epoch). Default 10. */
+  /** Frames per second between epochs (0: only the frame of each epoch). Default 10 (a whole number, at most {@link MAX_FPS}). */
   fps?: number;
   /** Stop after this many ms. Default: until stopped. */
   durationMs?: number;
@@ -32,13 +42,43 @@ export interface RecordSummary {
   bytesStored: number;
   /** How long the VM was paused per epoch, ms. */
   pauseMs: { p50: number; p99: number; max: number; mean: number };
-  /** Epoch ticks that came while an epoch was still being captured (the interval was too short). */
+  /**
+   * Interval ticks while recording. Each became an epoch or a missed tick, and one more
+   * epoch is taken when the recording stops (unless the VM is gone), so `epochs` is
+   * `epochTicks - missedEpochTicks + 1` when every capture succeeded.
+   */
+  epochTicks: number;
+  /** Epoch ticks that came while an epoch was still being captured (the interval was too short, or the machine busy). */
   missedEpochTicks: number;
   missedFrameTicks: number;
   stoppedBy: 'duration' | 'signal' | 'poweroff';
 }
 
 type Captured = { kind: 'epoch'; ram: Buffer; device: Buffer; frame: Buffer; pauseMs: number } | { kind: 'frame'; frame: Buffer };
+
+/**
+ * Checks the epoch interval and frame rate of a recording (call it before creating
+ * anything: `ttj record` and `ttj restore --fork` do).
+ * @throws TtjError BAD_ARGUMENT naming the value and its bounds.
+ */
+export function checkRecordTiming(opts: Pick<RecordVmOptions, 'intervalMs' | 'fps'>): void {
+  const { intervalMs, fps } = opts;
+  if (intervalMs !== undefined && !(Number.isFinite(intervalMs) && intervalMs >= MIN_INTERVAL_MS && intervalMs <= MAX_INTERVAL_MS)) {
+    throw new TtjError(
+      ErrorCodes.BAD_ARGUMENT,
+      `--interval ${intervalMs}ms is out of range: an epoch pauses the VM for tens of ms, so the interval is ${MIN_INTERVAL_MS}ms to ${MAX_INTERVAL_MS / 3600000}h`,
+      { flag: 'interval', actual: intervalMs, min: MIN_INTERVAL_MS, max: MAX_INTERVAL_MS },
+    );
+  }
+  if (fps !== undefined && !(Number.isInteger(fps) && fps >= 0 && fps <= MAX_FPS)) {
+    throw new TtjError(ErrorCodes.BAD_ARGUMENT, `--fps ${fps} is out of range: a whole number of frames per second from 0 (only each epoch's frame) to ${MAX_FPS}`, {
+      flag: 'fps',
+      actual: fps,
+      min: 0,
+      max: MAX_FPS,
+    });
+  }
+}
 
 function percentile(xs: number[], p: number): number {
   if (!xs.length) return 0;
@@ -54,15 +94,18 @@ function percentile(xs: number[], p: number): number {
  * are merged in capture order into one sequential append queue; RAM copies come
  * from a pool of two buffers, so a slow append delays the next capture instead of
  * growing memory. The VM is left running (or gone, after a power-off).
- * @throws TtjError QEMU_FAILED when QEMU dies (the journal keeps every epoch committed before).
+ * @throws TtjError QEMU_FAILED when QEMU dies (the journal keeps every epoch committed before);
+ * BAD_ARGUMENT (see {@link checkRecordTiming}).
  */
 export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions = {}): Promise<RecordSummary> {
-  const intervalMs = Math.max(50, opts.intervalMs ?? 500);
+  checkRecordTiming(opts);
+  const intervalMs = opts.intervalMs ?? 500;
   const fps = opts.fps ?? 10;
   const pool = new RamSnapshots(vm.config.memorySize);
   const pauses: number[] = [];
-  const summary: RecordSummary = { epochs: 0, frames: 0, bytesStored: 0, pauseMs: { p50: 0, p99: 0, max: 0, mean: 0 }, missedEpochTicks: 0, missedFrameTicks: 0, stoppedBy: 'signal' };
-  const stop$ = new Subject<void>();
+  const summary: RecordSummary = { epochs: 0, frames: 0, bytesStored: 0, pauseMs: { p50: 0, p99: 0, max: 0, mean: 0 }, epochTicks: 0, missedEpochTicks: 0, missedFrameTicks: 0, stoppedBy: 'signal' };
+  // Replays: a stop before the ticks are subscribed (an aborted signal) still ends them.
+  const stop$ = new ReplaySubject<void>(1);
   let stopped = false;
   let died: unknown;
   const stop = (why: RecordSummary['stoppedBy']) => {
@@ -148,8 +191,11 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
   };
 
   // Epoch ticks never wait behind frame captures: each kind drops only its own ticks.
+  // Stopping ends the ticks; a capture in flight is finished and appended.
   const epochs$ = timer(0, intervalMs).pipe(
+    takeUntil(stop$),
     filter(() => {
+      summary.epochTicks++;
       if (capturing) summary.missedEpochTicks++;
       return true;
     }),
@@ -161,6 +207,7 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
   let framing = false;
   const frames$ = fps > 0
     ? interval(1000 / fps).pipe(
+        takeUntil(stop$),
         filter(() => {
           if (framing) summary.missedFrameTicks++;
           return !framing;
@@ -172,7 +219,7 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
       )
     : EMPTY;
   try {
-    await lastValueFrom(merge(epochs$, frames$).pipe(takeUntil(stop$), concatMap((c) => from(append(c))), map(() => undefined)), { defaultValue: undefined });
+    await lastValueFrom(merge(epochs$, frames$).pipe(concatMap((c) => from(append(c))), map(() => undefined)), { defaultValue: undefined });
     // A last epoch at the moment of stopping (unless the VM is gone).
     if (vm.running && summary.stoppedBy !== 'poweroff' && !died) {
       const last = await captureEpoch();

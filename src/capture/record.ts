@@ -1,16 +1,18 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { resolve, join } from 'node:path';
-import { ErrorCodes, TtjError } from '../errors.js';
+import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
 import { diffImage } from '../journal/image-diff.js';
-import { diskBlockSizeFor, diskWrites } from '../journal/append-images.js';
+import { checkDiskImageSize, diskBlockSizeFor, diskWrites } from '../journal/append-images.js';
 import type { IEvent } from '../journal/codec.js';
 import { JournalWriter } from '../journal/writer.js';
 import { JournalBlockDevice } from './journal-block-device.js';
-import { startNbdServer, type NbdServer } from './nbd/index.js';
+import { FileBlockDevice, startNbdServer, type BlockDevice, type NbdServer } from './nbd/index.js';
+import { HandoverBlockDevice } from './handover-block-device.js';
 import { defaultAccel, qemuInfo } from './qemu/qemu-info.js';
 import { Vm } from './qemu/vm.js';
 import type { DiskSource, VmConfig } from './qemu/vm-config.js';
-import { recordVm, type RecordSummary, type RecordVmOptions } from './record-vm.js';
+import { checkRecordTiming, recordVm, type RecordSummary, type RecordVmOptions } from './record-vm.js';
 
 /** Options of {@link record}. */
 export interface RecordOptions extends Omit<RecordVmOptions, 'disks'> {
@@ -51,26 +53,94 @@ export function ramDirectory(prefix: string, dir?: string): string {
   }
 }
 
+/** Serves block devices by name on a unix socket in `dir`; returns the server and QEMU's sources. */
+async function serveDevices(exports: Map<string, BlockDevice>, dir: string): Promise<{ sources: Record<string, DiskSource>; server?: NbdServer }> {
+  if (!exports.size) return { sources: {} };
+  const server = await startNbdServer({ exports, socketPath: join(dir, 'nbd.sock') });
+  return { server, sources: Object.fromEntries([...exports.keys()].map((n) => [n, { nbd: server.urlFor(n) }])) };
+}
+
 /** Serves journal disks on a unix socket in `dir`; returns the devices, sources and server. */
 export async function serveVmDisks(w: JournalWriter, names: string[], dir: string): Promise<{ devices: JournalBlockDevice[]; sources: Record<string, DiskSource>; server?: NbdServer }> {
-  if (!names.length) return { devices: [], sources: {} };
   const devices = names.map((n) => JournalBlockDevice.live(w, n));
-  const socketPath = join(dir, 'nbd.sock');
-  const server = await startNbdServer({ exports: new Map(names.map((n, i) => [n, devices[i]!])), socketPath });
-  return { devices, server, sources: Object.fromEntries(names.map((n) => [n, { nbd: server.urlFor(n) }])) };
+  return { devices, ...(await serveDevices(new Map(names.map((n, i) => [n, devices[i]!])), dir)) };
+}
+
+/** The disks of a record being served; see {@link serveRecordDisks}. */
+interface RecordDisks {
+  sources: Record<string, DiskSource>;
+  /** Imports the new disks into the journal and hands their exports over to it; returns every disk's journal device. */
+  attach(): Promise<JournalBlockDevice[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a record's disks on a unix socket in `dir`. A disk the journal has is served
+ * live from it; a new one from its image until {@link RecordDisks.attach} imports it. So
+ * QEMU starts (and reads its disks) before the journal changes, and a QEMU that does not
+ * start leaves the journal as it was.
+ */
+async function serveRecordDisks(w: JournalWriter, disks: { name: string; path: string }[], dir: string): Promise<RecordDisks> {
+  const live = new Map<string, JournalBlockDevice>();
+  const exports = new Map<string, BlockDevice>();
+  const fresh: { name: string; path: string; device: HandoverBlockDevice }[] = [];
+  const images: FileBlockDevice[] = [];
+  const closeImages = () => Promise.all(images.map((i) => i.close().catch(() => undefined)));
+  let served: Awaited<ReturnType<typeof serveDevices>>;
+  try {
+    for (const d of disks) {
+      if (w.headState.disks.has(d.name)) {
+        live.set(d.name, JournalBlockDevice.live(w, d.name));
+        exports.set(d.name, live.get(d.name)!);
+        continue;
+      }
+      const { size, blockSize } = await diskImage(w, d.path);
+      const image = await FileBlockDevice.open(d.path, { readOnly: true, blockSize });
+      images.push(image);
+      const device = new HandoverBlockDevice(image, size, blockSize);
+      fresh.push({ ...d, device });
+      exports.set(d.name, device);
+    }
+    served = await serveDevices(exports, dir);
+  } catch (e) {
+    await closeImages();
+    throw e;
+  }
+  return {
+    sources: served.sources,
+    attach: async () => {
+      for (const f of fresh) {
+        await importDisk(w, f.name, f.path);
+        live.set(f.name, JournalBlockDevice.live(w, f.name));
+        f.device.attach(live.get(f.name)!);
+      }
+      return disks.map((d) => live.get(d.name)!);
+    },
+    close: async () => {
+      await served.server?.close();
+      await closeImages();
+    },
+  };
+}
+
+/**
+ * A disk image to import: its size and the journal block size for it.
+ * @throws TtjError FILE_NOT_FOUND, SIZE_MISMATCH.
+ */
+async function diskImage(w: JournalWriter, path: string): Promise<{ size: number; blockSize: number }> {
+  const size = (await stat(path).catch((e) => {
+    throw new TtjError(ErrorCodes.FILE_NOT_FOUND, `disk image ${path} not found`, { path }, { cause: e });
+  })).size;
+  checkDiskImageSize(size, path);
+  return { size, blockSize: diskBlockSizeFor(size, w.pageSize) };
 }
 
 /** Imports a disk image as the initial content of a new journal disk (outside any epoch). */
 async function importDisk(w: JournalWriter, name: string, path: string): Promise<void> {
-  const { stat } = await import('node:fs/promises');
-  const size = (await stat(path).catch((e) => {
-    throw new TtjError(ErrorCodes.FILE_NOT_FOUND, `disk image ${path} not found`, { path }, { cause: e });
-  })).size;
-  if (size === 0 || size % w.pageSize) throw new TtjError(ErrorCodes.SIZE_MISMATCH, `disk image ${path} is ${size} bytes, not a whole number of ${w.pageSize}-byte blocks`, { path, actual: size });
-  const bs = diskBlockSizeFor(size, w.pageSize);
+  const { size, blockSize: bs } = await diskImage(w, path);
   const diff = await diffImage(path, bs, undefined);
   const bodies: IEvent[] = [{ diskCreate: { name, size, blockSize: bs } }];
-  diskWrites(name, bs, diff, bodies);
+  diskWrites(name, size, bs, diff, bodies);
   await w.commit(bodies, diff.blobs);
 }
 
@@ -78,15 +148,23 @@ async function importDisk(w: JournalWriter, name: string, path: string): Promise
  * `ttj record`: starts QEMU with guest RAM in a shared file, its disks served from
  * the journal over NBD (every write journaled), stores the VM configuration, and
  * records epochs and frames until the duration ends, the guest powers off, or
- * `signal` aborts. QEMU is stopped at the end.
- * @throws TtjError QEMU_MISSING, QEMU_FAILED (QEMU died: the journal keeps what was committed), LOCKED, SIZE_MISMATCH.
+ * `signal` aborts. QEMU is stopped at the end. A record that fails before its first
+ * epoch leaves no journal behind when it created the journal; an existing journal is
+ * unchanged until QEMU runs (new disks are served from their images while QEMU starts,
+ * then imported).
+ * @throws TtjError BAD_ARGUMENT (interval, fps, memory size), FILE_NOT_FOUND (kernel, initrd, disk image),
+ * QEMU_MISSING, QEMU_FAILED (QEMU did not start, or died: the journal keeps what was committed), LOCKED, SIZE_MISMATCH.
  */
 export async function record(journalDir: string, opts: RecordOptions = {}): Promise<RecordResult> {
+  checkRecordTiming(opts);
+  for (const [what, path] of [['kernel', opts.kernel], ['initrd', opts.initrd]] as const) if (path !== undefined) checkReadable(what, path);
   const info = qemuInfo();
+  const created = !existsSync(journalDir);
   const w = await JournalWriter.openWriter(journalDir, { create: true, command: 'ttj record' });
   const work = ramDirectory('ttj-record-', opts.ramDir);
   let vm: Vm | undefined;
-  let server: NbdServer | undefined;
+  let served: RecordDisks | undefined;
+  let failed = true;
   try {
     const have = w.headState.memory ? w.headState.memorySize : undefined;
     const memorySize = opts.memorySize ?? have ?? 256 << 20;
@@ -94,7 +172,6 @@ export async function record(journalDir: string, opts: RecordOptions = {}): Prom
       throw new TtjError(ErrorCodes.SIZE_MISMATCH, `the journal's guest has ${have} bytes of RAM, not ${memorySize}`, { expected: have, actual: memorySize });
     }
     if (memorySize % w.pageSize || memorySize < 1 << 20) throw new TtjError(ErrorCodes.BAD_ARGUMENT, `bad memory size ${memorySize}`);
-    for (const d of opts.disks ?? []) if (!w.headState.disks.has(d.name)) await importDisk(w, d.name, d.path);
     const config: VmConfig = {
       qemuVersion: info.version,
       machine: 'pc',
@@ -106,22 +183,36 @@ export async function record(journalDir: string, opts: RecordOptions = {}): Prom
       disks: (opts.disks ?? []).map((d) => ({ name: d.name, interface: 'ide' as const })),
       extraArgs: opts.extraArgs ?? [],
     };
-    const served = await serveVmDisks(w, config.disks.map((d) => d.name), work);
-    server = served.server;
-    vm = await Vm.start({ config, ramPath: join(work, 'ram'), disks: served.sources, consolePath: opts.consolePath, qmpPath: opts.qmpPath });
+    served = await serveRecordDisks(w, opts.disks ?? [], work);
+    vm = await Vm.start({ config, ramPath: join(work, 'ram'), disks: served.sources, consolePath: opts.consolePath, qmpPath: opts.qmpPath, paused: true });
+    // QEMU is up: from here on the journal changes (new disks imported, the config stored).
+    const devices = await served.attach();
     // The configuration QEMU was started with (the machine resolved to its versioned
     // type, e.g. pc-i440fx-7.2): what a restore must start again to load the state.
     const started = vm.config;
     await w.commit([{ vmConfig: { qemuVersion: started.qemuVersion, machine: started.machine, memorySize: started.memorySize, args: started.extraArgs, json: JSON.stringify(started) } }]);
     await vm.resume();
     opts.onStart?.(vm);
-    const summary = await recordVm(w, vm, { ...opts, disks: served.devices });
+    const summary = await recordVm(w, vm, { ...opts, disks: devices });
     const exit = await vm.quit();
+    failed = false;
     return { ...summary, journal: journalDir, qemu: { version: info.version, accel: started.accel, machine: started.machine, exit: { code: exit.code, signal: exit.signal } } };
   } finally {
     if (vm?.running) await vm.kill();
-    await server?.close();
+    await served?.close();
+    const noEpoch = w.lastCommittedEpoch < 0;
     await w.close();
     rmSync(work, { recursive: true, force: true });
+    // A journal this record created and failed to put an epoch in is not left behind.
+    if (failed && created && noEpoch) rmSync(journalDir, { recursive: true, force: true });
+  }
+}
+
+/** @throws TtjError FILE_NOT_FOUND (or PERMISSION, ...: see toTtjError) when `path` cannot be read. */
+function checkReadable(what: string, path: string): void {
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (e) {
+    throw toTtjError(e, { path, what: `the ${what} ${path}` });
   }
 }

@@ -8,9 +8,9 @@ import type { JournalWriter } from '../journal/writer.js';
 import type { NbdServer } from './nbd/index.js';
 import { kvmUsable, qemuInfo } from './qemu/qemu-info.js';
 import { Vm } from './qemu/vm.js';
-import type { DiskSource, VmConfig } from './qemu/vm-config.js';
+import { hasSerialPort, type DiskSource, type VmConfig } from './qemu/vm-config.js';
 import { ramDirectory, serveVmDisks } from './record.js';
-import { recordVm, type RecordSummary, type RecordVmOptions } from './record-vm.js';
+import { checkRecordTiming, recordVm, type RecordSummary, type RecordVmOptions } from './record-vm.js';
 
 /** Options of {@link restore}. */
 export interface RestoreOptions extends Omit<RecordVmOptions, 'disks'> {
@@ -57,6 +57,7 @@ export interface RestoreResult {
  */
 export async function restore(journalDir: string, opts: RestoreOptions): Promise<RestoreResult> {
   if (opts.fork && (opts.detach || opts.paused)) throw new TtjError(ErrorCodes.BAD_ARGUMENT, '--fork records the restored VM in this process: it cannot be combined with --detach or --paused');
+  if (opts.fork) checkRecordTiming(opts);
   qemuInfo();
   const j = await Journal.open(journalDir);
   const work = ramDirectory('ttj-restore-', opts.ramDir);
@@ -71,7 +72,17 @@ export async function restore(journalDir: string, opts: RestoreOptions): Promise
     const recorded = JSON.parse(cfgEntry.json) as VmConfig;
     if (!m.device || !m.memory) throw new TtjError(ErrorCodes.INCOMPATIBLE_VM, `the state at ${opts.at} has no memory or device state to resume`, { point: opts.at });
     if (m.memory.size !== recorded.memorySize) throw new TtjError(ErrorCodes.INCOMPATIBLE_VM, `the folded memory (${m.memory.size} bytes) does not match the recorded VM (${recorded.memorySize})`);
-    const config: VmConfig = { ...recorded, accel: recorded.accel === 'kvm' && !kvmUsable() ? 'tcg' : recorded.accel, extraArgs: [...recorded.extraArgs, ...(opts.extraArgs ?? [])] };
+    // The recorded device set, whatever this restore's flags: a serial port recorded is a
+    // serial port now (its output to --console, else nowhere), and none recorded is none.
+    const config: VmConfig = {
+      ...recorded,
+      accel: recorded.accel === 'kvm' && !kvmUsable() ? 'tcg' : recorded.accel,
+      serial: hasSerialPort(recorded),
+      extraArgs: [...recorded.extraArgs, ...(opts.extraArgs ?? [])],
+    };
+    if (opts.consolePath && !config.serial) {
+      throw new TtjError(ErrorCodes.BAD_ARGUMENT, `the recorded VM had no serial port, so it has no console to write (record with --console to give it one)`, { point: opts.at });
+    }
     for (const f of [config.kernel, config.initrd]) {
       try {
         if (f) readFileSync(f, { flag: 'r' }).length;

@@ -21,7 +21,7 @@ export default class Restore extends TtjCommand<RestoreResult> {
     paused: Flags.boolean({ description: 'leave the VM paused', default: false }),
     detach: Flags.boolean({ description: 'return once the VM is up', default: false }),
     qmp: Flags.string({ description: 'QMP socket path' }),
-    console: Flags.string({ description: "write the guest's serial console to this file" }),
+    console: Flags.string({ description: "write the guest's serial console to this file (a VM recorded with --console; without it the output is dropped)" }),
     duration: Flags.string({ description: 'stop the VM after this long' }),
     interval: Flags.string({ description: 'with --fork: epoch interval', default: '500ms' }),
     fps: Flags.integer({ description: 'with --fork: frames per second', default: 10 }),

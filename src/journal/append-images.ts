@@ -3,6 +3,7 @@ import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
 import type { BlobPut } from '../store/store.js';
 import { chunkContent, DEVICE_CHUNK, FRAME_CHUNK } from './chunks.js';
 import type { IEvent } from './codec.js';
+import { DISK_SECTOR, diskWriteLength, isDiskSize } from './disk-geometry.js';
 import { diffImage, joinAddrs, type ImageDiff } from './image-diff.js';
 import { pngInfo } from './png.js';
 import { MAX_DISK_BLOCK_SIZE } from './vm-state.js';
@@ -15,22 +16,33 @@ export const BATCH_ENTRIES = 4096;
 export const DEFAULT_DISK_BLOCK_SIZE = 64 * 1024;
 
 /**
- * The block size a new disk of `size` bytes gets: `wanted` (default
- * {@link DEFAULT_DISK_BLOCK_SIZE}), or without `wanted` the largest power of two
- * up to it that divides the size (at least the page size).
- * @throws TtjError BAD_ARGUMENT (a block size that is not a power of two from the page size to 1 MiB), SIZE_MISMATCH.
+ * The block size a new disk of `size` bytes gets: `wanted`, or without `wanted` the
+ * largest power of two from the page size up to {@link DEFAULT_DISK_BLOCK_SIZE} that
+ * divides the size, or {@link DEFAULT_DISK_BLOCK_SIZE} itself when none does (a disk
+ * that is not a whole number of pages). A size that is not a whole number of blocks
+ * gets a short last block.
+ * @throws TtjError BAD_ARGUMENT (a block size that is not a power of two from the page size to 1 MiB).
  */
 export function diskBlockSizeFor(size: number, pageSize: number, wanted?: number): number {
   if (wanted !== undefined) {
     if (!Number.isInteger(wanted) || wanted < pageSize || wanted > MAX_DISK_BLOCK_SIZE || (wanted & (wanted - 1)) !== 0) {
       throw new TtjError(ErrorCodes.BAD_ARGUMENT, `disk block size ${wanted} is not a power of two from the page size (${pageSize}) to 1 MiB`);
     }
-    if (size % wanted) throw new TtjError(ErrorCodes.SIZE_MISMATCH, `a disk of ${size} bytes is not a whole number of ${wanted}-byte blocks`, { actual: size });
     return wanted;
   }
-  let bs = Math.max(DEFAULT_DISK_BLOCK_SIZE, pageSize);
-  while (bs > pageSize && size % bs) bs /= 2;
-  return bs;
+  const largest = Math.max(DEFAULT_DISK_BLOCK_SIZE, pageSize);
+  for (let bs = largest; bs >= pageSize; bs /= 2) if (size % bs === 0) return bs;
+  return largest;
+}
+
+/**
+ * Checks the size of a disk image: a positive whole number of 512-byte sectors.
+ * @throws TtjError SIZE_MISMATCH.
+ */
+export function checkDiskImageSize(size: number, path: string): void {
+  if (!isDiskSize(size)) {
+    throw new TtjError(ErrorCodes.SIZE_MISMATCH, `disk image ${path} is ${size} bytes, not a whole number of ${DISK_SECTOR}-byte sectors`, { path, actual: size });
+  }
 }
 
 /** Inputs of one epoch appended from plain images (any hypervisor's). */
@@ -53,7 +65,7 @@ export interface ImageEpochInput {
   memoryFingerprints?: Buffer;
   /**
    * Block size of disks created by this append (existing disks keep theirs).
-   * Default: {@link DEFAULT_DISK_BLOCK_SIZE}, or the largest power of two below it that divides the disk's size.
+   * Default: see {@link diskBlockSizeFor}.
    */
   diskBlockSize?: number;
   /** Progress in bytes scanned. */
@@ -128,7 +140,7 @@ export async function appendImages(w: JournalWriter, input: ImageEpochInput): Pr
     seen.add(d.name);
     const size = await sizeOf(d.path);
     const have = state.disks.get(d.name);
-    if (size === 0 || size % ps) throw new TtjError(ErrorCodes.SIZE_MISMATCH, `disk image ${d.path} is ${size} bytes, not a whole number of ${ps}-byte blocks`, { path: d.path, actual: size });
+    checkDiskImageSize(size, d.path);
     if (have && have.size !== size) {
       throw new TtjError(ErrorCodes.SIZE_MISMATCH, `disk ${d.name} is ${have.size} bytes in the journal but ${d.path} is ${size}`, { path: d.path, expected: have.size, actual: size });
     }
@@ -175,7 +187,7 @@ export async function appendImages(w: JournalWriter, input: ImageEpochInput): Pr
       const diff = await diffImage(d.path, bs, have?.table, progress(done));
       done += diskSizes[i]!;
       diskBlocks += diff.pfns.length + diff.zeroPfns.length;
-      diskWrites(d.name, bs, diff, bodies);
+      diskWrites(d.name, diskSizes[i]!, bs, diff, bodies);
       blobs.push(...diff.blobs);
     }
     if (device) {
@@ -207,8 +219,8 @@ function pageBatches(diff: ImageDiff, out: IEvent[]): void {
   for (let i = 0; i < diff.zeroPfns.length; i += BATCH_ENTRIES) out.push({ pages: { zeroPfns: diff.zeroPfns.slice(i, i + BATCH_ENTRIES) } });
 }
 
-/** Cuts an image diff of a disk into disk-write events. */
-export function diskWrites(disk: string, ps: number, diff: ImageDiff, out: IEvent[]): void {
+/** Cuts an image diff of a disk of `size` bytes in blocks of `bs` into disk-write events. */
+export function diskWrites(disk: string, size: number, bs: number, diff: ImageDiff, out: IEvent[]): void {
   // Merge changed and zeroed blocks in block order, then cut into writes of at most BATCH_ENTRIES entries.
   type E = { b: number; addr?: Buffer };
   const all: E[] = [];
@@ -233,6 +245,6 @@ export function diskWrites(disk: string, ps: number, diff: ImageDiff, out: IEven
         addrs.push(e.addr);
       } else zeroBlocks.push(e.b - first);
     }
-    out.push({ diskWrite: { disk, offset: first * ps, length: (last - first + 1) * ps, blocks, addrs: joinAddrs(addrs), zeroBlocks } });
+    out.push({ diskWrite: { disk, offset: first * bs, length: diskWriteLength(size, bs, first, last - first + 1), blocks, addrs: joinAddrs(addrs), zeroBlocks } });
   }
 }

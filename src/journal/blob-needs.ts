@@ -17,6 +17,8 @@ export interface BlobNeed {
   size: number;
   /** What it is, for messages: "page", "block of disk d0", "chunk 3 of frame 7". */
   what: string;
+  /** The short last block of a disk: its bytes from here on lie past the disk's end and must be zero. */
+  zeroFrom?: number;
 }
 
 /** Content stored in chunks (device state, a frame), checked as a whole by its hash. */
@@ -37,9 +39,17 @@ export function blobNeeds(ev: Event, state: VmState, seq: number): BlobNeed[] {
     case 'pages':
       return splitAddrs(buf(ev.pages!.addrs)).map((addr) => ({ addr, size: state.pageSize, what: 'memory page' }));
     case 'diskWrite': {
-      const disk = (ev.diskWrite as ttj.v1.DiskWrite).disk;
-      const size = state.disks.get(disk)?.blockSize ?? state.pageSize;
-      return splitAddrs(buf(ev.diskWrite!.addrs)).map((addr) => ({ addr, size, what: `block of disk ${disk}` }));
+      const w = ev.diskWrite as ttj.v1.DiskWrite;
+      const d = state.disks.get(w.disk);
+      const bs = d?.blockSize ?? state.pageSize;
+      const first = Number(w.offset) / bs;
+      const tail = d && d.size % bs ? { block: d.table.count - 1, from: d.size % bs } : undefined;
+      return splitAddrs(buf(w.addrs)).map((addr, i) => ({
+        addr,
+        size: bs,
+        what: `block of disk ${w.disk}`,
+        zeroFrom: tail && first + w.blocks[i]! === tail.block ? tail.from : undefined,
+      }));
     }
     case 'device':
     case 'frame': {
@@ -68,6 +78,23 @@ export function chunkedContent(ev: Event, seq: number): ChunkedContent | undefin
     throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${seq}: ${what} has ${chunkAddrs.length / ADDR_LEN} chunk addresses for ${length} bytes in chunks of ${cs}`, { seq });
   }
   return { chunkAddrs, contentHash, length, what };
+}
+
+/**
+ * The short last blocks among `needs` must be zero past the disk's end, so that the
+ * same disk content has one state root. `read` fetches the blobs' bytes.
+ * @throws TtjError `code` naming the first one that is not.
+ */
+export async function checkTails(needs: BlobNeed[], read: (addrs: Buffer[]) => Promise<Buffer[]>, code: typeof ErrorCodes.CORRUPT_BLOB | typeof ErrorCodes.BAD_EVENT_STREAM, seqOf?: (i: number) => number | undefined): Promise<void> {
+  const tails = needs.flatMap((n, i) => (n.zeroFrom !== undefined ? [i] : []));
+  if (!tails.length) return;
+  const data = await read(tails.map((i) => needs[i]!.addr));
+  tails.forEach((i, k) => {
+    const n = needs[i]!;
+    if (data[k]!.subarray(n.zeroFrom).some((b) => b !== 0)) {
+      throw new TtjError(code, `blob ${n.addr.toString('hex')} (the short last ${n.what}) has bytes past the disk's end that are not zero`, { addr: n.addr.toString('hex'), seq: seqOf?.(i) });
+    }
+  });
 }
 
 /**

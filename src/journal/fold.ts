@@ -1,9 +1,9 @@
-import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import type { FileHandle } from 'node:fs/promises';
 import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
 import { sha256 } from '../util/hash.js';
 import { buf } from './codec.js';
 import { splitAddrs } from './chunks.js';
+import { FoldOutput } from './fold-output.js';
 import type { Journal } from './journal.js';
 import type { PageTable } from './page-table.js';
 import { resolvePoint, type ResolvedPoint } from './point.js';
@@ -17,7 +17,7 @@ export const FOLD_GROUP_PAGES = 8192;
 export interface FoldOptions {
   /** The POINT to fold at. */
   at: string;
-  /** Output directory (created). */
+  /** Output directory (created, with its parents). */
   out: string;
   /** Progress in bytes written. */
   onProgress?: (done: number, total: number) => void;
@@ -43,24 +43,19 @@ export interface FoldManifest {
 
 /**
  * Folds the journal at a POINT into `out`: memory.raw, disks/NAME.raw, device.bin,
- * frame.png (for frame points) and manifest.json. Every blob is checked against its
- * address and every state root met on the way; on any error nothing is left in `out`.
- * @throws TtjError BAD_POINT, POINT_NOT_FOUND, NO_EPOCH, CORRUPT_EVENT, CORRUPT_BLOB, STATE_ROOT_MISMATCH.
+ * frame.png (for frame points) and manifest.json, files 0600 in directories created
+ * 0700 (see {@link FoldOutput}: the outputs of an earlier fold into `out` that this
+ * one does not write are removed). Every blob is checked against its address and
+ * every state root met on the way; on any error nothing of this fold is left in `out`.
+ * @throws TtjError BAD_ARGUMENT (an empty `out`), BAD_POINT, POINT_NOT_FOUND, NO_EPOCH, CORRUPT_EVENT, CORRUPT_BLOB, STATE_ROOT_MISMATCH.
  */
 export async function fold(j: Journal, opts: FoldOptions): Promise<FoldManifest> {
   const { point: rp, at } = await pointState(j, opts.at);
   const st = at.state;
   if (rp.epoch < 0 && st.disks.size === 0) throw new TtjError(ErrorCodes.NO_EPOCH, `nothing to fold at ${opts.at}: no epoch is committed there`, { point: opts.at });
-  const partial: string[] = [];
-  const done: [string, string][] = [];
-  const target = (name: string) => {
-    const p = join(opts.out, name);
-    partial.push(p + '.partial');
-    done.push([p + '.partial', p]);
-    return p + '.partial';
-  };
+  let out: FoldOutput | undefined;
   try {
-    await mkdir(join(opts.out, 'disks'), { recursive: true });
+    out = await FoldOutput.create(opts.out);
     const total = st.memorySize + [...st.disks.values()].reduce((a, d) => a + d.size, 0);
     let written = 0;
     const progress = (n: number) => {
@@ -81,36 +76,41 @@ export async function fold(j: Journal, opts: FoldOptions): Promise<FoldManifest>
       disks: [],
     };
     if (st.memory) {
-      await writeTable(j, st.memory, st.pageSize, target('memory.raw'), progress);
+      await writeTable(j, st.memory, st.pageSize, st.memorySize, await out.open('memory.raw'), progress);
       m.memory = { file: 'memory.raw', size: st.memorySize, root: st.memory.root().toString('hex'), nonZeroPages: st.memory.nonZero() };
     }
     for (const [name, d] of [...st.disks].sort(([a], [b]) => a.localeCompare(b))) {
-      await writeTable(j, d.table, d.blockSize, target(join('disks', `${name}.raw`)), progress);
-      m.disks.push({ name, file: `disks/${name}.raw`, size: d.size, root: d.table.root().toString('hex') });
+      const file = `disks/${name}.raw`;
+      await writeTable(j, d.table, d.blockSize, d.size, await out.open(file), progress);
+      m.disks.push({ name, file, size: d.size, root: d.table.root().toString('hex') });
     }
     if (st.device) {
       const data = await readChunked(j, st.device.chunkAddrs, st.device.contentHash, 'device state');
-      await writeFile(target('device.bin'), data);
+      await out.writeFile('device.bin', data);
       m.device = { file: 'device.bin', size: data.length, sha256: st.device.contentHash.toString('hex') };
     }
     if (rp.frame) {
       const ev = await j.event(rp.frame.seq);
       const f = ev.frame!;
       const data = await readChunked(j, buf(f.chunkAddrs), buf(f.contentHash), `frame ${rp.frame.frame}`);
-      await writeFile(target('frame.png'), data);
+      await out.writeFile('frame.png', data);
       m.frameImage = { file: 'frame.png', width: f.width ?? 0, height: f.height ?? 0, size: data.length, sha256: buf(f.contentHash).toString('hex') };
     }
-    await writeFile(target('manifest.json'), JSON.stringify(m, null, 2) + '\n');
-    for (const [from, to] of done) await rename(from, to);
+    await out.writeFile('manifest.json', JSON.stringify(m, null, 2) + '\n');
+    await out.commit();
     return m;
   } catch (e) {
-    for (const p of partial) await rm(p, { force: true });
+    await out?.abort();
     throw toTtjError(e, { path: opts.out });
   }
 }
 
-/** Writes a table's content (memory or disk) to `path`, in groups of pages; the next group is fetched while one is written. */
-async function writeTable(j: Journal, table: PageTable, pageSize: number, path: string, progress: (n: number) => void): Promise<void> {
+/**
+ * Writes a table's content (memory or disk) into `fh` (closed here): exactly `size`
+ * bytes (a disk's short last block is cut at the disk's end), in groups of pages; the
+ * next group is fetched while one is written.
+ */
+async function writeTable(j: Journal, table: PageTable, pageSize: number, size: number, fh: FileHandle, progress: (n: number) => void): Promise<void> {
   // Groups of 32 MiB whatever the page or block size.
   const per = Math.max(1, Math.floor((FOLD_GROUP_PAGES * 4096) / pageSize));
   // Two group buffers, reused: one is written while the next is fetched into the other.
@@ -144,7 +144,6 @@ async function writeTable(j: Journal, table: PageTable, pageSize: number, path: 
     }
     return group;
   };
-  const fh = await open(path, 'w');
   try {
     let pending: Promise<Buffer> | undefined = table.count > 0 ? fetchGroup(0) : undefined;
     for (let first = 0; pending; first += per) {
@@ -152,10 +151,11 @@ async function writeTable(j: Journal, table: PageTable, pageSize: number, path: 
       const following = first + per;
       pending = following < table.count ? fetchGroup(following) : undefined;
       pending?.catch(() => undefined); // awaited on the next turn; don't let it float unhandled
-      await fh.write(group, 0, group.length, first * pageSize);
-      progress(group.length);
+      const length = Math.min(group.length, size - first * pageSize);
+      await fh.write(group, 0, length, first * pageSize);
+      progress(length);
     }
-    await fh.truncate(table.count * pageSize);
+    await fh.truncate(size);
   } finally {
     await fh.close();
   }

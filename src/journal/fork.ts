@@ -5,6 +5,7 @@ import type { BlobPut } from '../store/store.js';
 import { ZERO_ADDR } from '../util/hash.js';
 import { splitAddrs } from './chunks.js';
 import type { IEvent } from './codec.js';
+import { diskWriteLength } from './disk-geometry.js';
 import { foldState } from './fold.js';
 import { BATCH_ENTRIES } from './append-images.js';
 import type { Journal } from './journal.js';
@@ -76,7 +77,7 @@ export async function forkJournal(parent: Journal, at: string, dir: string, comm
         diskWrite: {
           disk: name,
           offset: first * d.blockSize,
-          length: (part[part.length - 1]! - first + 1) * d.blockSize,
+          length: diskWriteLength(d.size, d.blockSize, first, part[part.length - 1]! - first + 1),
           blocks: part.map((b) => b - first),
           addrs: Buffer.concat(addrs.slice(i, i + BATCH_ENTRIES)),
         },

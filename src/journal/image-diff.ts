@@ -4,6 +4,7 @@ import { ADDR_LEN } from '../util/hash.js';
 import { scanPagesAsync, sha256PagesAsync } from '../native/index.js';
 import type { PageTable } from './page-table.js';
 import { toTtjError } from '../errors.js';
+import { zeroPage } from '../util/zero-page.js';
 
 /** Bytes read from an image at a time (bounds memory to the changed pages plus this). */
 export const READ_CHUNK = 32 * 1024 * 1024;
@@ -29,7 +30,7 @@ export interface ImageDiff {
  * may have changed; only those are SHA-256 hashed (natively, on both cores).
  */
 async function diffPages(chunk: Buffer, base: number, pageSize: number, table: PageTable | undefined, out: ImageDiff, prevFingerprints?: Buffer): Promise<Buffer> {
-  const whole = chunk.subarray(0, Math.floor(chunk.length / pageSize) * pageSize);
+  const whole = padToPages(chunk, pageSize);
   const scan = await scanPagesAsync(whole, pageSize, prevFingerprints ?? null);
   const zero = new Set(scan.zero);
   const nonZero = Uint32Array.from(scan.dirty.filter((p) => !zero.has(p)));
@@ -52,8 +53,18 @@ async function diffPages(chunk: Buffer, base: number, pageSize: number, table: P
 }
 
 /**
+ * `chunk` as whole pages: a short last page (a disk image that is not a whole number
+ * of blocks) is padded with zeroes, the way a disk's short last block is stored.
+ */
+function padToPages(chunk: Buffer, pageSize: number): Buffer {
+  const tail = chunk.length % pageSize;
+  return tail ? Buffer.concat([chunk, zeroPage(pageSize - tail)]) : chunk;
+}
+
+/**
  * Compares an image (a file, read in chunks, or a buffer) page by page with `table`
  * (the head state) by SHA-256 content address. Zero pages are never hashed or stored.
+ * An image that ends inside a page is compared as if padded with zeroes to a whole page.
  * For a buffer, `prevFingerprints` (from the previous diff of the same memory, whose
  * result the table holds) limits hashing to the pages whose fingerprint changed.
  */
@@ -83,7 +94,10 @@ export async function diffImage(
     for (;;) {
       const { bytesRead } = await fh.read(chunk, 0, READ_CHUNK, pos);
       if (bytesRead === 0) break;
-      await diffPages(chunk.subarray(0, bytesRead), pos / pageSize, pageSize, table, out);
+      // The image's short last page, padded in place (READ_CHUNK is a whole number of pages).
+      const padded = Math.ceil(bytesRead / pageSize) * pageSize;
+      chunk.fill(0, bytesRead, padded);
+      await diffPages(chunk.subarray(0, padded), pos / pageSize, pageSize, table, out);
       pos += bytesRead;
       out.scanned = pos;
       onProgress?.(pos);

@@ -4,10 +4,14 @@
  */
 const pad = (n: number, w = 12) => String(n).padStart(w, '0');
 
+/** The first key after every key that starts with `prefix` (a prefix ending in '/'). */
+export const prefixEnd = (prefix: string) => prefix.slice(0, -1) + '0';
 /** Prefix of the epoch entries. */
 export const EPOCH_PREFIX = 'ep/';
 export const epochKey = (epoch: number) => `${EPOCH_PREFIX}${pad(epoch)}`;
-export const frameKey = (frame: number) => `fr/${pad(frame)}`;
+/** Prefix of the frame entries. */
+export const FRAME_PREFIX = 'fr/';
+export const frameKey = (frame: number) => `${FRAME_PREFIX}${pad(frame)}`;
 export const keyframeKey = (seq: number) => `kf/${pad(seq, 15)}`;
 export const labelKey = (text: string, epoch: number) => `lb/${Buffer.from(text).toString('hex')}/${pad(epoch)}`;
 export const vmConfigKey = (seq: number) => `vm/${pad(seq, 15)}`;

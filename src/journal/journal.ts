@@ -3,7 +3,7 @@ import { ErrorCodes, TtjError } from '../errors.js';
 import { LocalStore, type LocalStoreOptions } from '../store/local-store.js';
 import type { JournalStore } from '../store/store.js';
 import { decodeEvent, encodeEvent, eventHash } from './codec.js';
-import { epochKey, frameKey, keyframeKey, vmConfigKey, parseValue, type EpochEntry, type FrameEntry, type KeyframeEntry } from './index-keys.js';
+import { EPOCH_PREFIX, epochKey, FRAME_PREFIX, prefixEnd, frameKey, keyframeKey, vmConfigKey, parseValue, type EpochEntry, type FrameEntry, type KeyframeEntry } from './index-keys.js';
 import type { ttj } from '../gen/events.js';
 
 /** The version string written into new journals. */
@@ -124,31 +124,63 @@ export class Journal {
 
   /** The last epoch committed at or before `seq`, by binary search over the epoch index. */
   async epochAtOrBeforeSeq(seq: number): Promise<EpochEntry | undefined> {
-    return this.searchEpochs((e) => e.seq <= seq);
+    const last = await this.lastEpoch();
+    return searchNumbered(last, last?.epoch, (n) => this.epoch(n), (e) => e.seq <= seq);
   }
 
   /** The last epoch committed at or before time `us` (µs since the Unix epoch). */
   async epochAtOrBeforeTime(us: number): Promise<EpochEntry | undefined> {
-    return this.searchEpochs((e) => e.timeUs <= us);
+    const last = await this.lastEpoch();
+    return searchNumbered(last, last?.epoch, (n) => this.epoch(n), (e) => e.timeUs <= us);
   }
 
-  /** Last epoch for which `ok` holds, given `ok` is true for a prefix of the epochs. */
-  private async searchEpochs(ok: (e: EpochEntry) => boolean): Promise<EpochEntry | undefined> {
-    const last = await this.lastEpoch();
-    if (!last) return undefined;
-    if (ok(last)) return last;
-    let lo = 0;
-    let hi = last.epoch; // ok(hi) is false
-    let best: EpochEntry | undefined;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const e = (await this.epoch(mid))!;
-      if (ok(e)) {
-        best = e;
-        lo = mid + 1;
-      } else hi = mid;
+  /** The last frame at or before `seq`. */
+  async frameAtOrBeforeSeq(seq: number): Promise<FrameEntry | undefined> {
+    const last = await this.lastFrame();
+    return searchNumbered(last, last?.frame, (n) => this.frame(n), (f) => f.seq <= seq);
+  }
+
+  /**
+   * The decoded events with `from <= seq < to` (default: all, up to the head when the
+   * iteration starts), in order. They are read as stored; `verify` proves the chain.
+   * @example
+   * for await (const { seq, event } of journal.events({ from: 1 })) console.log(seq, event.body);
+   */
+  async *events(opts: { from?: number; to?: number } = {}): AsyncIterable<JournalEvent> {
+    for await (const batch of this.store.readEventBatches(opts.from ?? 0, opts.to)) {
+      for (const { seq, bytes } of batch) yield { seq, bytes, event: decodeEvent(bytes, seq) };
     }
-    return best;
+  }
+
+  /**
+   * New commits as they land (from this process or another one writing the journal):
+   * one {@link JournalCommit} each time the head moves, with the epochs and frames it
+   * committed. Woken by the store's change notification, not by polling. Starts after
+   * `after` (a seq; default: the head when called) and runs until `signal` aborts or
+   * the journal closes.
+   */
+  async *watch(opts: { after?: number; signal?: AbortSignal } = {}): AsyncIterable<JournalCommit> {
+    let after = opts.after ?? (await this.store.head())?.seq ?? -1;
+    let nextEpoch = ((await this.epochAtOrBeforeSeq(after))?.epoch ?? -1) + 1;
+    let nextFrame = ((await this.frameAtOrBeforeSeq(after))?.frame ?? -1) + 1;
+    for await (const h of this.store.watchHead(after, opts)) {
+      const epochs: EpochEntry[] = [];
+      const frames: FrameEntry[] = [];
+      for await (const [, v] of this.store.indexRange({ gte: epochKey(nextEpoch), lt: prefixEnd(EPOCH_PREFIX) })) {
+        const e = parseValue<EpochEntry>(v);
+        if (e.seq > h.seq) break;
+        epochs.push(e);
+      }
+      for await (const [, v] of this.store.indexRange({ gte: frameKey(nextFrame), lt: prefixEnd(FRAME_PREFIX) })) {
+        const f = parseValue<FrameEntry>(v);
+        if (f.seq > h.seq) break;
+        frames.push(f);
+      }
+      nextEpoch += epochs.length;
+      nextFrame += frames.length;
+      yield { fromSeq: after + 1, head: { seq: h.seq, hash: h.hash.toString('hex') }, epochs, frames };
+      after = h.seq;
+    }
   }
 
   /** Decodes the event at `seq`. */
@@ -160,6 +192,44 @@ export class Journal {
   async close(): Promise<void> {
     await this.store.close();
   }
+}
+
+/** One event as stored and decoded (see {@link Journal.events}). */
+export interface JournalEvent {
+  seq: number;
+  /** Its stored bytes (their SHA-256 is the next event's `prev_hash`). */
+  bytes: Buffer;
+  event: ttj.v1.Event;
+}
+
+/** What one move of the head appended (see {@link Journal.watch}). */
+export interface JournalCommit {
+  /** The first seq appended; the last is `head.seq`. */
+  fromSeq: number;
+  head: { seq: number; hash: string };
+  /** Epochs committed by these events. */
+  epochs: EpochEntry[];
+  /** Frames among these events. */
+  frames: FrameEntry[];
+}
+
+/** The last entry of a numbered index (0..last) for which `ok` holds, given it holds for a prefix. */
+async function searchNumbered<T>(last: T | undefined, lastNumber: number | undefined, get: (n: number) => Promise<T | undefined>, ok: (e: T) => boolean): Promise<T | undefined> {
+  if (!last || lastNumber === undefined) return undefined;
+  if (ok(last)) return last;
+  let lo = 0;
+  let hi = lastNumber; // ok(hi) is false
+  let best: T | undefined;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const e = await get(mid);
+    if (!e) throw new TtjError(ErrorCodes.CORRUPT_STORE, `the journal's index is damaged: entry ${mid} is missing (ttj repair rebuilds it)`, {});
+    if (ok(e)) {
+      best = e;
+      lo = mid + 1;
+    } else hi = mid;
+  }
+  return best;
 }
 
 /** Reads and checks event 0. */

@@ -1,6 +1,6 @@
 import { ErrorCodes, isTtjError, TtjError, toTtjError, type ErrorCode } from '../errors.js';
 import { ZERO_ADDR } from '../util/hash.js';
-import { blobNeeds, checkSizes, chunkedContent, type BlobNeed, type ChunkedContent } from './blob-needs.js';
+import { blobNeeds, checkSizes, checkTails, chunkedContent, type BlobNeed, type ChunkedContent } from './blob-needs.js';
 import { buf, type Event } from './codec.js';
 import { readChunked } from './fold.js';
 import { IndexBuilder } from './index-builder.js';
@@ -122,6 +122,7 @@ class BlobChecks {
     if (this.needs.length) {
       const seqs = this.seqs;
       checkSizes(this.needs, await this.j.store.blobSizes(this.needs.map((n) => n.addr)), { missing: ErrorCodes.CORRUPT_BLOB, size: ErrorCodes.CORRUPT_BLOB }, (i) => seqs[i]);
+      await checkTails(this.needs, (addrs) => this.j.store.getBlobs(addrs), ErrorCodes.CORRUPT_BLOB, (i) => seqs[i]);
       this.checked += this.needs.length;
       this.needs = [];
       this.seqs = [];

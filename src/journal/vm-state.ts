@@ -2,6 +2,7 @@ import { ErrorCodes, TtjError } from '../errors.js';
 import { ADDR_LEN, sha256, ZERO_ADDR } from '../util/hash.js';
 import { buf, type Event } from './codec.js';
 import type { ttj } from '../gen/events.js';
+import { DISK_SECTOR, diskBlockCount, isDiskSize } from './disk-geometry.js';
 import { PageTable } from './page-table.js';
 import type { BlobPut, JournalStore } from '../store/store.js';
 
@@ -15,6 +16,7 @@ export interface DeviceRef {
 
 /** A disk: its fixed size, its block size and its block table. */
 export interface DiskState {
+  /** Bytes: a whole number of 512-byte sectors; the last block is short when it is not a whole number of blocks. */
   size: number;
   /** Bytes per block (a power of two, at least the page size). */
   blockSize: number;
@@ -61,8 +63,8 @@ export class VmState {
         if (!name || !/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw bad(`bad disk name ${JSON.stringify(name)}`);
         if (this.disks.has(name)) throw bad(`disk ${name} already exists`);
         if (bs < this.pageSize || bs > MAX_DISK_BLOCK_SIZE || (bs & (bs - 1)) !== 0) throw bad(`disk block size ${bs} is not a power of two from the page size to 1 MiB`);
-        if (n <= 0 || n % bs) throw bad(`disk size ${n} is not a positive multiple of its block size ${bs}`);
-        this.disks.set(name, { size: n, blockSize: bs, table: new PageTable(n / bs) });
+        if (!isDiskSize(n)) throw bad(`disk size ${n} is not a positive multiple of ${DISK_SECTOR} bytes`);
+        this.disks.set(name, { size: n, blockSize: bs, table: new PageTable(diskBlockCount(n, bs)) });
         return;
       }
       case 'pages': {
@@ -90,9 +92,10 @@ export class VmState {
         const off = Number(w.offset);
         const len = Number(w.length);
         const bs = d.blockSize;
-        if (off % bs || len % bs || off + len > d.size) throw bad(`disk write ${off}+${len} is misaligned or beyond disk ${w.disk}`);
+        // Whole blocks, or blocks up to the disk's end (its last block may be short).
+        if (off % bs || (len % bs && off + len !== d.size) || off + len > d.size) throw bad(`disk write ${off}+${len} is misaligned or beyond disk ${w.disk}`);
         const first = off / bs;
-        const count = len / bs;
+        const count = Math.ceil(len / bs);
         const addrs = buf(w.addrs);
         if (addrs.length !== w.blocks.length * ADDR_LEN) throw bad('disk write addresses do not match its blocks');
         for (let i = 0; i < w.blocks.length; i++) {
@@ -232,7 +235,7 @@ export class VmState {
     }
     for (const [name, d] of Object.entries(kf.disks)) {
       const blockSize = d.blockSize ?? kf.pageSize;
-      s.disks.set(name, { size: d.size, blockSize, table: await load(d.size / blockSize, d.chunks) });
+      s.disks.set(name, { size: d.size, blockSize, table: await load(diskBlockCount(d.size, blockSize), d.chunks) });
     }
     if (kf.device) {
       s.device = {

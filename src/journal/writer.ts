@@ -3,7 +3,7 @@ import { LocalStore } from '../store/local-store.js';
 import type { BlobPut } from '../store/store.js';
 
 import { sha256 } from '../util/hash.js';
-import { blobNeeds, checkSizes, chunkedContent, type BlobNeed, type ChunkedContent } from './blob-needs.js';
+import { blobNeeds, checkSizes, checkTails, chunkedContent, type BlobNeed, type ChunkedContent } from './blob-needs.js';
 import { buf, decodeEvent, encodeEvent, eventHash, type IEvent } from './codec.js';
 import { splitAddrs } from './chunks.js';
 import { IndexBuilder } from './index-builder.js';
@@ -354,12 +354,15 @@ export class JournalWriter extends Journal {
       unknown.forEach((i, k) => (sizes[i] = stored[k]));
     }
     checkSizes(needs, sizes, { missing: ErrorCodes.CORRUPT_BLOB, size: ErrorCodes.BAD_EVENT_STREAM }, (i) => needSeqs[i]);
-    for (const c of chunked) {
-      const addrs = splitAddrs(c.chunkAddrs);
+    const bytesOf = async (addrs: Buffer[]) => {
       const absent = addrs.filter((a) => !data.has(a.toString('hex')));
       const stored = absent.length ? await this.store.getBlobs(absent) : [];
       stored.forEach((b, i) => data.set(absent[i]!.toString('hex'), b));
-      if (!sha256(...addrs.map((a) => data.get(a.toString('hex'))!)).equals(c.contentHash)) {
+      return addrs.map((a) => data.get(a.toString('hex'))!);
+    };
+    await checkTails(needs, bytesOf, ErrorCodes.BAD_EVENT_STREAM, (i) => needSeqs[i]);
+    for (const c of chunked) {
+      if (!sha256(...(await bytesOf(splitAddrs(c.chunkAddrs)))).equals(c.contentHash)) {
         throw new TtjError(ErrorCodes.BAD_EVENT_STREAM, `${c.what} does not hash to its content hash`, { expected: c.contentHash.toString('hex') });
       }
     }

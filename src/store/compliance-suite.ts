@@ -192,6 +192,21 @@ export function storeComplianceSuite(name: string, factory: StoreFactory): void 
       assert.equal((await store.append({ expectedHead: 1, events: [Buffer.from('c')] })).head.seq, 2);
     });
 
+    it('reports the head as appends move it, until aborted', async () => {
+      await store.append({ expectedHead: -1, events: [Buffer.from('a')] });
+      const stop = new AbortController();
+      const heads: number[] = [];
+      const watching = (async () => {
+        for await (const h of store.watchHead(0, { signal: stop.signal })) {
+          heads.push(h.seq);
+          if (h.seq >= 2) stop.abort();
+        }
+      })();
+      await store.append({ expectedHead: 0, events: [Buffer.from('b'), Buffer.from('c')] });
+      await watching;
+      assert.deepEqual(heads, [2]);
+    });
+
     it('persists across reopen', async () => {
       const a = blob('p');
       await store.append({ expectedHead: -1, events: [Buffer.from('x'), Buffer.from('y')], blobs: [a] });

@@ -13,6 +13,7 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ErrorCodes, isTtjError, TtjError, toTtjError } from '../errors.js';
 import { sha256 } from '../util/hash.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { sha256Ranges } from '../native/index.js';
 import type { KvOp, KvReader, KvWriter } from './kv.js';
 import { readerSocketName } from './kv-wire.js';
@@ -23,6 +24,7 @@ import { ReconnectingKv } from './reconnecting-kv.js';
 import { BLOCK_HEADER, decodeLocation, encodeLocation, isStored, PackReader, PackWriter, type BlobLocation, type BlockScratch, type PackMark } from './pack-files.js';
 import { acquireWriterLock, LOCK_FILE, readLockHolder } from './writer-lock.js';
 import { DIR_MODE, FILE_MODE } from './file-modes.js';
+import { watchHead, type WatchHeadOptions } from './head-watch.js';
 import type { AppendBatch, AppendResult, IndexEntry, IndexRange, JournalStore, StoreHead, StoreStats, StoredEvent } from './store.js';
 
 export const MARKER_FILE = 'ttj-journal.json';
@@ -135,7 +137,7 @@ async function createJournalDir(dir: string): Promise<() => Promise<void>> {
   };
   try {
     // Parents as the umask makes them; the journal's own directory (unless given empty) the owner's only.
-    await mkdir(dirname(dir), { recursive: true });
+    await makeDirs(dirname(dir), 0o777);
     await mkdir(dir, { mode: DIR_MODE }).then(
       () => (madeDir = true),
       (e: NodeJS.ErrnoException) => {
@@ -171,6 +173,7 @@ export class LocalStore implements JournalStore {
   private appending: Promise<unknown> = Promise.resolve();
   private release: (() => Promise<void>) | undefined;
   private stopServing: (() => Promise<void>) | undefined;
+  private closed = false;
   /**
    * Recently appended or looked-up blob locations by blob key. Blobs are never moved
    * or deleted, so an entry never goes stale; entries are added only once their
@@ -648,6 +651,10 @@ export class LocalStore implements JournalStore {
     for (const b of all) yield b.addr;
   }
 
+  watchHead(after: number, opts: WatchHeadOptions = {}): AsyncIterable<StoreHead> {
+    return watchHead(join(this.location, 'index'), () => this.head(), after, () => this.closed, opts);
+  }
+
   indexGet(key: string): Promise<Buffer | undefined> {
     return this.kv.get(indexKey(key));
   }
@@ -676,6 +683,7 @@ export class LocalStore implements JournalStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     try {
       await this.appending;
       if (this.stopServing) await this.stopServing();

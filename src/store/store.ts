@@ -135,6 +135,12 @@ export interface JournalStore {
   sync(): Promise<void>;
   /** Every stored blob address, in storage order (reading them back in this order is sequential). */
   listBlobs(): AsyncIterable<Buffer>;
+  /**
+   * The head each time it moves past `after` (a seq), as appends land, by this or another
+   * process; without polling where the backend can be notified. Ends when `signal` aborts
+   * or the store closes.
+   */
+  watchHead(after: number, opts?: { signal?: AbortSignal }): AsyncIterable<StoreHead>;
   indexGet(key: string): Promise<Buffer | undefined>;
   indexRange(range: IndexRange): AsyncIterable<[string, Buffer]>;
   stats(): Promise<StoreStats>;

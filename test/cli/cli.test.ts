@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { ErrorCodes, isTtjError } from '../../src/errors.js';
 import Append from '../../src/commands/append.js';
 import Fold from '../../src/commands/fold.js';
@@ -13,21 +11,11 @@ import { encodeEventStream } from '../../src/journal/append-events.js';
 import { memoryImage, png, sha } from '../helpers/images.js';
 import { sha256 } from '../../src/util/hash.js';
 import { useTmp } from '../helpers/tmp.js';
+import { repoRoot, ttj as runTtj } from '../helpers/run-ttj.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const bin = join(root, 'bin', 'run.js');
+const root = repoRoot;
 const PS = 4096;
-
-function ttj(args: string[], input?: Buffer) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', input });
-  let json: any;
-  try {
-    json = JSON.parse(r.stdout);
-  } catch {
-    json = undefined;
-  }
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, json };
-}
+const ttj = (args: string[], input?: Buffer) => runTtj(args, { input });
 
 describe('CLI in-process (Cmd.run)', function () {
   const tmp = useTmp();
@@ -113,12 +101,15 @@ describe('CLI as a subprocess (exit code + JSON)', function () {
     const J = tmp.path('j');
     writeFileSync(tmp.path('m.raw'), memoryImage(32, PS, 4));
     assert.equal(ttj(['append', J, '--memory', tmp.path('m.raw')]).status, 0);
+    const frame = png(8, 8, 1);
+    writeFileSync(tmp.path('cut.png'), frame.subarray(0, frame.length - 12)); // no IEND
     const cases: [string[], string, number][] = [
       [['fold', J, '--at', 'epoch:x', '--out', tmp.path('o'), '--json'], ErrorCodes.BAD_POINT, 2],
       [['fold', J, '--at', 'epoch:9', '--out', tmp.path('o'), '--json'], ErrorCodes.POINT_NOT_FOUND, 1],
       [['append', J, '--memory', tmp.path('missing.raw'), '--json'], ErrorCodes.FILE_NOT_FOUND, 1],
       [['log', tmp.path('none'), '--json'], ErrorCodes.NOT_A_JOURNAL, 1],
       [['append', J, '--frame', tmp.path('m.raw'), '--json'], ErrorCodes.NOT_PNG, 1],
+      [['append', J, '--frame', tmp.path('cut.png'), '--json'], ErrorCodes.NOT_PNG, 1],
       [['fold', J, '--bogus-flag', '--json'], ErrorCodes.BAD_ARGUMENT, 2],
     ];
     for (const [args, code, status] of cases) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import { ErrorCodes, isTtjError, type ErrorCode } from '../../src/errors.js';
 import { JournalWriter } from '../../src/journal/writer.js';
 import { Journal } from '../../src/journal/journal.js';
@@ -71,6 +72,41 @@ describe('bad input is refused with a stable code and the journal is left unchan
   it('a frame that is not a PNG (even with a good memory image beside it)', async () => {
     writeFileSync(tmp.path('f.png'), Buffer.from('GIF89a not a png at all, really not'));
     await refused({ memory: tmp.path('mem.raw'), frames: [tmp.path('f.png')] }, ErrorCodes.NOT_PNG);
+  });
+
+  it('a PNG frame with a bad CRC, cut short, with IHDR not first, without IEND or IDAT, or with bytes after IEND', async () => {
+    const good = png(8, 8, 3);
+    const ihdrEnd = 8 + 12 + 13;
+    const idatLength = good.readUInt32BE(ihdrEnd);
+    const idatEnd = ihdrEnd + 12 + idatLength;
+    const flipped = Buffer.from(good);
+    flipped[ihdrEnd + 8 + 2] ^= 0x01; // a byte of the compressed pixels
+    const swapped = Buffer.concat([good.subarray(0, 8), good.subarray(ihdrEnd, idatEnd), good.subarray(8, ihdrEnd), good.subarray(idatEnd)]);
+    const noIdat = Buffer.concat([good.subarray(0, ihdrEnd), good.subarray(idatEnd)]);
+    const bad: [string, Buffer][] = [
+      ['bad CRC', flipped],
+      ['cut in IDAT', good.subarray(0, ihdrEnd + 20)],
+      ['cut before IEND', good.subarray(0, idatEnd)],
+      ['cut in IEND', good.subarray(0, good.length - 1)],
+      ['IHDR not first', swapped],
+      ['no IDAT', noIdat],
+      ['bytes after IEND', Buffer.concat([good, Buffer.from('trailing')])],
+      ['signature only', good.subarray(0, 8)],
+    ];
+    for (const [what, data] of bad) {
+      writeFileSync(tmp.path('f.png'), data);
+      await refused({ memory: tmp.path('mem.raw'), frames: [tmp.path('f.png')] }, ErrorCodes.NOT_PNG).catch((e) => assert.fail(`${what}: ${e}`));
+    }
+    // The good one, with an ancillary chunk too, is taken.
+    const text = Buffer.from([0, 0, 0, 0, ...Buffer.from('tEXt'), 0xae, 0x42, 0x60, 0x82]);
+    text.writeUInt32BE(crc32(Buffer.from('tEXt')), 8);
+    const withText = Buffer.concat([good.subarray(0, ihdrEnd), text, good.subarray(ihdrEnd)]);
+    const w = await JournalWriter.openWriter(J);
+    try {
+      assert.equal((await appendImages(w, { frames: [good, withText] })).frames.length, 2);
+    } finally {
+      await w.close();
+    }
   });
 
   it('a missing file', async () => {

@@ -118,6 +118,24 @@ describe('trust: what verify accepts folds, and nothing overwrites history', fun
       await refusedStream([blob(p), frame], ErrorCodes.BAD_EVENT_STREAM);
     });
 
+    it('the short last block of a disk must be zero past the disk\'s end: refused by append, caught by verify', async () => {
+      const tail = Buffer.alloc(PS);
+      tail.fill(3, 0, 512);
+      const dirtyTail = Buffer.from(tail);
+      dirtyTail[PS - 1] = 1;
+      const stream = (b: Buffer): IEvent[] => [
+        { diskCreate: { name: 's', size: PS + 512, blockSize: PS } },
+        { diskWrite: { disk: 's', offset: PS, length: 512, blocks: [0], addrs: sha256(b), zeroBlocks: [] } },
+      ];
+      await refusedStream([blob(dirtyTail), ...stream(dirtyTail)], ErrorCodes.BAD_EVENT_STREAM);
+      await rawAppend(J, stream(dirtyTail), [{ addr: sha256(dirtyTail), data: dirtyTail }]);
+      await opened(J, async (j) => assert.equal((await verify(j)).error?.code, ErrorCodes.CORRUPT_BLOB));
+      const w = await JournalWriter.openWriter(tmp.path('k'));
+      await appendEventStream(w, encodeEventStream([blob(tail), ...stream(tail)]));
+      await w.close();
+      await opened(tmp.path('k'), async (j) => assert.equal((await verify(j, { deep: true })).ok, true));
+    });
+
     it('verify --deep fails where fold fails: a journal written past the checks with a 100-byte page', async () => {
       const page = Buffer.alloc(100, 7);
       await rawAppend(J, pageEpoch(5, page), [{ addr: sha256(page), data: page }]);

@@ -1,8 +1,11 @@
-/** Helpers of the QEMU tests: a RAM-backed temp dir, reading the RAM file, PNG decoding, polling. */
+/** Helpers of the QEMU tests: a RAM-backed temp dir, reading the RAM file, PNG decoding, polling, the CLI as a subprocess. */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createServer, type AddressInfo } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { inflateSync } from 'node:zlib';
 
 /** A temp dir per test on /dev/shm when there is one (RAM files are big), removed afterwards. Call inside describe(). */
@@ -34,6 +37,14 @@ export function readU32(file: string, addr: number): number {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The most steps the boot-sector guest can take in `ms` of running: one per 50 ms BIOS
+ * wait (STEP_MS), with room for the clock's granularity. A busy host makes it take fewer, never more.
+ */
+export function maxGuestSteps(ms: number): number {
+  return Math.ceil(ms / 25) + 5;
 }
 
 /** Polls `f` until it returns a truthy value or `timeoutMs` passes. */
@@ -69,4 +80,68 @@ export function decodePng(b: Buffer): { width: number; height: number; bitDepth:
   const channels = colorType === 2 ? 3 : colorType === 6 ? 4 : 1;
   assert.equal(raw.length, height * (1 + (width * channels * bitDepth) / 8), 'pixel data of the whole image');
   return { width, height, bitDepth, colorType, raw };
+}
+
+/** bin/run.js, the ttj CLI. */
+export const ttjBin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'run.js');
+
+/** How a ttj CLI subprocess ended: exit code, output, and stdout parsed as JSON (when it is). */
+export interface TtjRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  json: any;
+}
+
+/** A running `ttj` subprocess: `line(re)` waits for a stderr line (none with --json), `stop()` sends SIGINT and waits for the exit. */
+export interface TtjProcess {
+  line(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
+  stop(): Promise<TtjRun>;
+  done: Promise<TtjRun>;
+}
+
+/** Starts `ttj ARGS...` as a subprocess (stdin closed). */
+export function startTtj(args: string[]): TtjProcess {
+  const child = spawn(process.execPath, [ttjBin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<TtjRun>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      let json: unknown;
+      try {
+        json = JSON.parse(stdout);
+      } catch {
+        json = undefined;
+      }
+      resolve({ code, stdout, stderr, json });
+    });
+  });
+  return {
+    done,
+    line: (re, timeoutMs = 60000) => waitFor(() => re.exec(stderr), timeoutMs, `${re} on the stderr of ttj ${args[0]}`) as Promise<RegExpExecArray>,
+    stop: () => {
+      child.kill('SIGINT');
+      return done;
+    },
+  };
+}
+
+/** Runs `ttj ARGS...` to its end. */
+export function ttj(...args: string[]): Promise<TtjRun> {
+  return startTtj(args).done;
+}
+
+/** A TCP port that was free a moment ago (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
 }

@@ -23,7 +23,7 @@ function watchConsole(s: Readable): { text: () => string; lastTick: () => number
 }
 
 describe('QEMU: the Linux guest (Debian cloud kernel + busybox initramfs)', function () {
-  this.timeout(90000);
+  this.timeout(180000);
   const tmp = useShmTmp();
   const vms: Vm[] = [];
   let guest: { kernel: string; initrd: string };
@@ -44,7 +44,7 @@ describe('QEMU: the Linux guest (Debian cloud kernel + busybox initramfs)', func
     const vm = await startVm({ config, ramPath: tmp.path('ram'), disks: { data: { file: disk } }, consoleStream: true, consolePath: tmp.path('console.log') });
     vms.push(vm);
     const con = watchConsole(vm.console!);
-    await waitFor(() => con.lastTick() >= 8, 30000, `ticks on the console (got: ${con.text().slice(-300)})`);
+    await waitFor(() => con.lastTick() >= 8, 80000, `ticks on the console (got: ${con.text().slice(-300)})`);
     const bootMs = Date.now() - t0;
     assert.match(con.text(), /ttj linux guest up at [\d.]+s, disk \/dev\/vda/);
     assert.match(con.text(), /^second 1 uptime/m);
@@ -61,7 +61,7 @@ describe('QEMU: the Linux guest (Debian cloud kernel + busybox initramfs)', func
     const vm2 = await restoreVm({ config: vm.config, ramPath: tmp.path('ram2'), ramFrom: tmp.path('saved.ram'), deviceState: device, disks: { data: { file: disk } }, consoleStream: true });
     vms.push(vm2);
     const con2 = watchConsole(vm2.console!);
-    await waitFor(() => con2.lastTick() >= tick + 3, 15000, `ticks after restore (got: ${con2.text().slice(-300)})`);
+    await waitFor(() => con2.lastTick() >= tick + 3, 60000, `ticks after restore (got: ${con2.text().slice(-300)})`);
     const first = Number(/^tick (\d+)/m.exec(con2.text())![1]);
     assert.ok(first === tick + 1 || first === tick, `the restored guest counts on from tick ${tick}: first ${first}`);
     assert.doesNotMatch(con2.text(), /guest up/, 'no reboot');

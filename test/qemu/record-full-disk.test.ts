@@ -36,7 +36,10 @@ describe('ttj record on a file system that fills up', function () {
       intervalMs: 200,
       fps: 2,
       durationMs: 30000,
-      onStart: () => setTimeout(() => fillDisk(filler), 1500),
+      // Filled once two epochs are in (not after a time: a busy machine may not have committed one by then).
+      onEpoch: (e) => {
+        if (e.epoch === 1) fillDisk(filler);
+      },
     }).catch((e: unknown) => (err = e));
     assert.ok(isTtjError(err), `record failed with ${String(err)}`);
     assert.equal(err.code, ErrorCodes.NO_SPACE, err.message);

@@ -3,14 +3,16 @@ import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { ErrorCodes, isTtjError } from '../../src/errors.js';
 import { startVm, type Vm } from '../../src/capture/qemu/vm.js';
 import { restoreVm } from '../../src/capture/qemu/restore-vm.js';
+import { hasSerialPort } from '../../src/capture/qemu/vm-config.js';
 import { defaultAccel, kvmUsable, qemuInfo } from '../../src/capture/qemu/qemu-info.js';
 import { COUNTER_ADDR, COUNTER_MAGIC, LBA_BASE, LBA_COUNT, MAGIC_ADDR, REGION_ADDR, ensureBootSectorGuest, regionPage } from '../../src/capture/qemu/guests.js';
-import { decodePng, readU32, sleep, useShmTmp, waitFor } from './helpers.js';
+import { decodePng, maxGuestSteps, readU32, sleep, useShmTmp, waitFor } from './helpers.js';
 
 const MiB = 1 << 20;
 
 describe('QEMU: a VM with RAM in a shared file (boot-sector guest)', function () {
-  this.timeout(60000);
+  // Generous: waits end as soon as the guest gets there; a busy machine only makes it slower.
+  this.timeout(120000);
   const tmp = useShmTmp();
   let image: string;
   const vms: Vm[] = [];
@@ -32,7 +34,7 @@ describe('QEMU: a VM with RAM in a shared file (boot-sector guest)', function ()
       disks: { boot: { file: disk } },
     });
     vms.push(vm);
-    await waitFor(() => readU32(ram, MAGIC_ADDR) === COUNTER_MAGIC && readU32(ram, COUNTER_ADDR) >= 3, 20000, 'the guest to count');
+    await waitFor(() => readU32(ram, MAGIC_ADDR) === COUNTER_MAGIC && readU32(ram, COUNTER_ADDR) >= 3, 60000, 'the guest to count');
     return { vm, ram, disk };
   }
 
@@ -42,6 +44,26 @@ describe('QEMU: a VM with RAM in a shared file (boot-sector guest)', function ()
     assert.match(info.defaultMachine, /^pc-i440fx-/);
     assert.equal(typeof info.kvm, 'boolean');
     assert.ok(['kvm', 'tcg'].includes(defaultAccel()));
+  });
+
+  it('a serial port is part of the config: from a console asked for, or from the argument list of a config stored before the field', async () => {
+    const withConsole = await startVm({ config: { memorySize: 32 * MiB }, ramPath: tmp.path('s1.ram'), consolePath: tmp.path('s1.txt'), paused: true });
+    vms.push(withConsole);
+    assert.equal(withConsole.config.serial, true);
+    assert.equal(hasSerialPort(withConsole.config), true);
+    const without = await startVm({ config: { memorySize: 32 * MiB }, ramPath: tmp.path('s2.ram'), paused: true });
+    vms.push(without);
+    assert.equal(without.config.serial, false);
+    // Stored before `serial` existed: a -serial the launcher added (not one of the extra arguments).
+    const { serial: _s, ...legacy } = withConsole.config;
+    assert.equal(hasSerialPort(legacy), true);
+    assert.equal(hasSerialPort({ ...legacy, args: without.config.args }), false);
+    assert.equal(hasSerialPort({ ...legacy, args: [...without.config.args!, '-serial', 'null'], extraArgs: ['-serial', 'null'] }), false);
+    // A port without a console writes nowhere; no port and a console asked for is refused.
+    const nowhere = await startVm({ config: { memorySize: 32 * MiB, serial: true }, ramPath: tmp.path('s3.ram'), paused: true });
+    vms.push(nowhere);
+    assert.deepEqual(nowhere.config.args!.slice(nowhere.config.args!.indexOf('-serial'), nowhere.config.args!.indexOf('-serial') + 2), ['-serial', 'null']);
+    await assert.rejects(startVm({ config: { memorySize: 32 * MiB, serial: false }, ramPath: tmp.path('s4.ram'), consolePath: tmp.path('s4.txt') }), (e) => isTtjError(e, ErrorCodes.BAD_ARGUMENT));
   });
 
   it('counts in the RAM file, freezes when paused, saves device state and a frame, and resumes from them in a new QEMU', async () => {
@@ -54,7 +76,7 @@ describe('QEMU: a VM with RAM in a shared file (boot-sector guest)', function ()
 
     // It runs: the counter grows.
     const c1 = readU32(ram, COUNTER_ADDR);
-    await waitFor(() => readU32(ram, COUNTER_ADDR) >= c1 + 3, 5000, 'the counter to grow');
+    await waitFor(() => readU32(ram, COUNTER_ADDR) >= c1 + 3, 60000, 'the counter to grow');
 
     // Paused: frozen, and QEMU reads the same value as the RAM file.
     await vm.pause();
@@ -68,13 +90,10 @@ describe('QEMU: a VM with RAM in a shared file (boot-sector guest)', function ()
     const pageHolds = (c: number, k: number) => readU32(ram, REGION_ADDR + regionPage(c, k) * 4096) === c && readU32(ram, REGION_ADDR + regionPage(c, k) * 4096 + 4092) === c;
     assert.ok([0, 1, 2, 3].every((k) => pageHolds(saved, k)) || [0, 1, 2, 3].every((k) => pageHolds(saved - 1, k)), 'dirtied pages hold the counter');
 
-    const t0 = performance.now();
     const device = await vm.saveDeviceState();
     const frame = await vm.screendump();
-    const ms = performance.now() - t0;
     assert.ok(device.length > 100_000 && device.length < 4 * MiB, `device state of ${device.length} bytes`);
     assert.equal(device.toString('latin1', 0, 4), 'QEVM');
-    assert.ok(ms < 5000, `save + screendump took ${ms} ms`);
     const png = decodePng(frame);
     assert.deepEqual([png.width, png.height], [720, 400], 'a VGA text-mode screen');
     assert.equal(readU32(ram, COUNTER_ADDR), saved, 'saving the device state does not run the guest');
@@ -107,16 +126,17 @@ describe('QEMU: a VM with RAM in a shared file (boot-sector guest)', function ()
     assert.equal(readU32(ram2, COUNTER_ADDR), saved, 'and it stays paused');
     decodePng(await vm2.screendump());
 
+    const t0 = Date.now();
     await vm2.resume();
     const after = await waitFor(
       () => {
         const c = readU32(ram2, COUNTER_ADDR);
         return c >= saved + 5 ? c : 0;
       },
-      5000,
+      60000,
       'the restored guest to count on',
     );
-    assert.ok(after < saved + 40, `runs on from ${saved}, not from boot or far ahead: ${after}`);
+    assert.ok(after <= saved + maxGuestSteps(Date.now() - t0), `runs on from ${saved}, not from boot or far ahead: ${after}`);
     await vm2.pause();
     const c2 = readU32(ram2, COUNTER_ADDR);
     assert.equal(await vm2.readPhys32(COUNTER_ADDR), c2);
@@ -138,7 +158,7 @@ describe('QEMU: a VM with RAM in a shared file (boot-sector guest)', function ()
       await sleep(150);
     }
     assert.ok(sizes.every((s) => s > 100_000));
-    assert.ok(readU32(ram, COUNTER_ADDR) > last);
+    await waitFor(() => readU32(ram, COUNTER_ADDR) > last, 60000, 'the guest to count on');
   });
 
   it('refuses to save the device state of a running VM', async () => {
@@ -155,7 +175,7 @@ describe('QEMU: a VM with RAM in a shared file (boot-sector guest)', function ()
     await assert.rejects(vm.qmp.execute('screendump', { filename: '/nonexistent/dir/x.png', format: 'png' }), (e) => isTtjError(e, ErrorCodes.QMP_ERROR) && /x\.png/.test(e.message));
     // Events: `cont` emits RESUME, as an event and through the iterator.
     const it = vm.qmp.events();
-    const resumed = vm.qmp.waitEvent('RESUME', { timeoutMs: 5000 });
+    const resumed = vm.qmp.waitEvent('RESUME', { timeoutMs: 30000 });
     await vm.resume();
     assert.equal((await resumed).event, 'RESUME');
     const first = await it.next();
@@ -166,18 +186,19 @@ describe('QEMU: a VM with RAM in a shared file (boot-sector guest)', function ()
 
   it('a TCG device state resumes under KVM; a KVM one under TCG is INCOMPATIBLE_VM (kvmclock) — when /dev/kvm opens', async function () {
     if (!kvmUsable()) this.skip();
-    this.timeout(40000);
+    this.timeout(120000);
     const { vm, ram, disk } = await boot('t', 'tcg');
     await vm.pause();
     const saved = readU32(ram, COUNTER_ADDR);
     const device = await vm.saveDeviceState();
     copyFileSync(ram, tmp.path('k2.ram'));
     await vm.quit();
+    const t0 = Date.now();
     const vm2 = await restoreVm({ config: { ...vm.config, accel: 'kvm' }, ramPath: tmp.path('k2.ram'), deviceState: device, disks: { boot: { file: disk } } });
     vms.push(vm2);
     assert.equal(vm2.config.accel, 'kvm');
-    await waitFor(() => readU32(tmp.path('k2.ram'), COUNTER_ADDR) >= saved + 3, 15000, 'the guest to count on under KVM');
-    assert.ok(readU32(tmp.path('k2.ram'), COUNTER_ADDR) < saved + 200);
+    await waitFor(() => readU32(tmp.path('k2.ram'), COUNTER_ADDR) >= saved + 3, 60000, 'the guest to count on under KVM');
+    assert.ok(readU32(tmp.path('k2.ram'), COUNTER_ADDR) <= saved + maxGuestSteps(Date.now() - t0));
 
     // And back: the KVM guest's state has a kvmclock section TCG does not know.
     await vm2.pause();
@@ -214,6 +235,22 @@ describe('QEMU: failures are named', function () {
       (e) => isTtjError(e, ErrorCodes.QEMU_FAILED) && /no-such-option/.test(e.message) && /no-such-option/.test(String(e.details.stderr)),
     );
     await assert.rejects(startVm({ config: { memorySize: 1000 }, ramPath: tmp.path('r') }), (e) => isTtjError(e, ErrorCodes.BAD_ARGUMENT));
+  });
+
+  it('QEMU exiting at start → QEMU_FAILED with its stderr, every time (a missing kernel, 1 TiB of RAM; 5 runs each)', async () => {
+    // QEMU may close its QMP socket before this process sees it exit; the error must still say why.
+    const cases = [
+      { config: { memorySize: 32 * MiB, kernel: tmp.path('no-such-vmlinuz') }, says: /no-such-vmlinuz/ },
+      { config: { memorySize: 1024 * 1024 * MiB }, says: /qemu-system-x86_64: \S/ },
+    ];
+    for (const { config, says } of cases) {
+      for (let i = 0; i < 5; i++) {
+        await assert.rejects(
+          startVm({ config, ramPath: tmp.path(`r${i}`) }),
+          (e) => isTtjError(e, ErrorCodes.QEMU_FAILED) && says.test(String(e.details.stderr)) && e.message.includes(String(e.details.stderr)),
+        );
+      }
+    }
   });
 
   it('QEMU dying → the exit promise has the code or signal and the tail of its stderr; QMP calls fail', async () => {

@@ -33,6 +33,13 @@ export interface VmConfig {
   /** Extra QEMU arguments (given after `--`), added last. */
   extraArgs: string[];
   /**
+   * The VM has a serial port (COM1, ttyS0): its state is in the device state, so a
+   * restore must have one too. Where its output goes is a per-run choice (a file, a
+   * stream, or nowhere). Absent in configs stored before it was recorded: see
+   * {@link hasSerialPort}.
+   */
+  serial?: boolean;
+  /**
    * The whole QEMU argument list as it ran (informational: it names per-run paths
    * such as the RAM file and QMP socket). Filled in by the launcher.
    */
@@ -58,7 +65,37 @@ export function completeConfig(spec: VmSpec, defaults: { accel: 'kvm' | 'tcg'; q
   if (spec.kernel !== undefined) cfg.kernel = spec.kernel;
   if (spec.initrd !== undefined) cfg.initrd = spec.initrd;
   if (spec.append !== undefined) cfg.append = spec.append;
+  if (spec.serial !== undefined) cfg.serial = spec.serial;
   return cfg;
+}
+
+/**
+ * Whether a recorded VM had a serial port: its `serial` field, or, in a config stored
+ * before that field existed, whether its argument list has a `-serial` beyond those of
+ * its extra arguments (the launcher added one for a console).
+ */
+export function hasSerialPort(cfg: VmConfig): boolean {
+  if (cfg.serial !== undefined) return cfg.serial;
+  const count = (args: string[]) => args.filter((a) => a === '-serial').length;
+  return count(cfg.args ?? []) > count(cfg.extraArgs);
+}
+
+/** Where a serial port's output goes when QEMU starts. */
+export interface SerialOutput {
+  /** Write it to this file. */
+  consolePath?: string;
+  /** Make it QEMU's stdout (a stdio chardev; with `consolePath`, also logged to that file). */
+  consoleStream?: boolean;
+}
+
+/**
+ * The QEMU arguments of the serial port: none without one, else COM1 to the console
+ * stream and/or file, or to nothing (`-serial null`: the port exists, its output is dropped).
+ */
+export function serialArgs(serial: boolean, out: SerialOutput): string[] {
+  if (!serial) return [];
+  if (out.consoleStream) return ['-chardev', `stdio,id=ttjcon,signal=off${out.consolePath ? `,logfile=${escapeOpt(out.consolePath)}` : ''}`, '-serial', 'chardev:ttjcon'];
+  return ['-serial', out.consolePath ? `file:${out.consolePath}` : 'null'];
 }
 
 /**

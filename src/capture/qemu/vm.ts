@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import { ErrorCodes, TtjError, isTtjError } from '../../errors.js';
 import { QmpClient } from './qmp-client.js';
 import { defaultAccel, qemuInfo, resolveMachine } from './qemu-info.js';
-import { completeConfig, qemuArgs, type DiskSource, type VmConfig, type VmSpec } from './vm-config.js';
+import { completeConfig, qemuArgs, serialArgs, type DiskSource, type VmConfig, type VmSpec } from './vm-config.js';
 
 /** Options of {@link startVm}. */
 export interface StartVmOptions {
@@ -25,7 +25,11 @@ export interface StartVmOptions {
   ramPath: string;
   /** QMP unix socket path. Default: in a private temp dir. */
   qmpPath?: string;
-  /** Write the serial console (COM1, ttyS0) to this file. */
+  /**
+   * Write the serial console (COM1, ttyS0) to this file. The VM has a serial port when
+   * `config.serial` says so, else when a console is asked for (`consolePath` or
+   * `consoleStream`); a port without either writes nowhere.
+   */
   consolePath?: string;
   /** Expose the serial console as {@link Vm.console} (a stream of QEMU's stdout). Not with `detached`. */
   consoleStream?: boolean;
@@ -111,15 +115,13 @@ export class Vm {
     const work = mkdtempSync(join(tmpdir(), 'ttj-vm-'));
     const qmpPath = opts.qmpPath ?? join(work, 'qmp.sock');
     rmSync(qmpPath, { force: true });
-    const serial = opts.consoleStream
-      ? ['-chardev', `stdio,id=ttjcon,signal=off${opts.consolePath ? `,logfile=${opts.consolePath.replace(/,/g, ',,')}` : ''}`, '-serial', 'chardev:ttjcon']
-      : opts.consolePath
-        ? ['-serial', `file:${opts.consolePath}`]
-        : [];
+    const wantsConsole = !!(opts.consolePath || opts.consoleStream);
+    config.serial = opts.config.serial ?? wantsConsole;
+    if (wantsConsole && !config.serial) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'this VM has no serial port (config.serial is false): there is no console to write');
     const args = [
       ...qemuArgs(config, opts.ramPath, opts.disks ?? {}),
       '-qmp', `unix:${qmpPath},server=on,wait=off`,
-      ...serial,
+      ...serialArgs(config.serial, opts),
       ...(opts.paused || opts.incoming ? ['-S'] : []),
       ...(opts.incoming ? ['-incoming', 'defer'] : []),
     ];
@@ -137,10 +139,12 @@ export class Vm {
       proc.stderr!.on('data', (d: string) => (stderr = (stderr + d).slice(-8192)));
     }
     const readStderr = () => (opts.detached ? readTail(join(work, 'qemu.log')) : stderr);
+    // 'exit' can come before the last of stderr: the tail is taken once the pipe has ended
+    // (bounded, should a process QEMU started hold the pipe open).
+    const stderrEnded = proc.stderr ? new Promise<void>((r) => proc.stderr!.once('close', () => r())) : Promise.resolve();
     const exited = new Promise<VmExit>((resolve) => {
       proc.on('exit', (code, signal) => {
-        // Let the last stderr chunk arrive before the tail is taken.
-        setImmediate(() => resolve({ code, signal, stderrTail: tail(readStderr()) }));
+        void Promise.race([stderrEnded, delay(2000)]).then(() => resolve({ code, signal, stderrTail: tail(readStderr()) }));
       });
       proc.on('error', (e) => resolve({ code: -1, signal: null, stderrTail: e.message }));
     });
@@ -149,15 +153,18 @@ export class Vm {
       qmp = await Promise.race([
         QmpClient.connect(qmpPath, opts.startTimeoutMs ?? 20000),
         exited.then((e) => {
-          throw new TtjError(ErrorCodes.QEMU_FAILED, `QEMU exited at start (code ${e.code ?? e.signal}): ${e.stderrTail}`, { stderr: e.stderrTail, args });
+          throw new TtjError(ErrorCodes.QEMU_FAILED, `QEMU exited at start (code ${e.code ?? e.signal})`);
         }),
       ]);
       await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
     } catch (e) {
+      // QEMU refusing to start may close its QMP socket before this process sees it exit:
+      // wait a moment for the exit (and the end of its stderr), so the error says why.
+      const ownExit = await Promise.race([exited, delay(EXIT_GRACE_MS).then(() => undefined)]);
       proc.kill('SIGKILL');
-      await exited;
+      const exit = await exited;
       rmSync(work, { recursive: true, force: true });
-      throw e;
+      throw startFailure(e, ownExit, exit.stderrTail, args);
     }
     return new Vm(proc, qmp, config, opts.ramPath, qmpPath, work, exited, readStderr, !!opts.incoming);
   }
@@ -179,17 +186,17 @@ export class Vm {
 
   /** Stops the CPUs (QMP `stop`). Guest RAM in {@link ramPath} is then stable. */
   async pause(): Promise<void> {
-    await this.qmp.execute('stop');
+    await this.exec('stop');
   }
 
   /** Runs the CPUs (QMP `cont`): after a start with `paused`, a pause, a device-state save or load. */
   async resume(): Promise<void> {
-    await this.qmp.execute('cont');
+    await this.exec('cont');
   }
 
   /** The run state (`running`, `paused`, `postmigrate`, `inmigrate`, ...). */
   async status(): Promise<string> {
-    return (await this.qmp.execute<{ status: string }>('query-status')).status;
+    return (await this.exec<{ status: string }>('query-status')).status;
   }
 
   /**
@@ -231,7 +238,7 @@ export class Vm {
       });
     });
     received.catch(() => undefined);
-    await this.qmp.execute('migrate', { uri: `unix:${sock}` });
+    await this.exec('migrate', { uri: `unix:${sock}` });
     return async () => {
       await this.waitMigration();
       return received;
@@ -242,12 +249,12 @@ export class Vm {
   private async waitMigration(timeoutMs = 60000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (let delay = 0.5; ; delay = Math.min(delay * 2, 20)) {
-      const r = await this.qmp.execute<{ status?: string; 'error-desc'?: string }>('query-migrate');
+      const r = await this.exec<{ status?: string; 'error-desc'?: string }>('query-migrate');
       if (r.status === 'completed') return;
       if (r.status === 'failed' || r.status === 'cancelled') {
         throw new TtjError(ErrorCodes.QEMU_FAILED, `migration ${r.status}: ${r['error-desc'] ?? ''} ${this.stderrTail}`.trim(), { stderr: this.stderrTail });
       }
-      if (Date.now() > deadline) throw new TtjError(ErrorCodes.QEMU_FAILED, `migration did not complete in ${timeoutMs} ms (status ${r.status})`);
+      if (Date.now() > deadline) throw new TtjError(ErrorCodes.QEMU_FAILED, `migration did not complete in ${timeoutMs} ms (status ${r.status}) ${this.stderrTail}`.trim(), { stderr: this.stderrTail });
       await new Promise((res) => setTimeout(res, delay));
     }
   }
@@ -297,7 +304,7 @@ export class Vm {
     // A file per call: a frame capture and an epoch capture may overlap.
     const file = join(this.work, `screen-${this.screens++}.png`);
     try {
-      await this.qmp.execute('screendump', { filename: file, format: 'png' });
+      await this.exec('screendump', { filename: file, format: 'png' });
       return await readFile(file);
     } finally {
       rmSync(file, { force: true });
@@ -306,7 +313,7 @@ export class Vm {
 
   /** Reads a 32-bit little-endian word of guest physical memory through QEMU (HMP `xp`). */
   async readPhys32(addr: number): Promise<number> {
-    const out = await this.qmp.hmp(`xp /1wx 0x${addr.toString(16)}`);
+    const out = await this.exec<string>('human-monitor-command', { 'command-line': `xp /1wx 0x${addr.toString(16)}` });
     const m = /:\s*0x([0-9a-f]+)/i.exec(out);
     if (!m) throw new TtjError(ErrorCodes.QMP_ERROR, `unexpected xp output: ${out}`);
     return parseInt(m[1]!, 16);
@@ -316,7 +323,7 @@ export class Vm {
   async readPhys(addr: number, length: number): Promise<Buffer> {
     const file = join(this.work, `pmem-${this.screens++}.bin`);
     try {
-      await this.qmp.execute('pmemsave', { val: addr, size: length, filename: file });
+      await this.exec('pmemsave', { val: addr, size: length, filename: file });
       return await readFile(file);
     } finally {
       rmSync(file, { force: true });
@@ -362,6 +369,22 @@ export class Vm {
     }
   }
 
+  /**
+   * A QMP command. When it fails because QEMU went away or stopped answering
+   * (QEMU_FAILED), the error carries QEMU's stderr, in its message and `details.stderr`.
+   */
+  private async exec<T = unknown>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+    try {
+      return await this.qmp.execute<T>(cmd, args);
+    } catch (e) {
+      if (!isTtjError(e, ErrorCodes.QEMU_FAILED) || e.details.stderr !== undefined) throw e;
+      // A closed QMP connection is usually QEMU exiting: let its last words arrive.
+      await Promise.race([this.exited, delay(EXIT_GRACE_MS)]);
+      const stderr = this.stderrTail;
+      throw new TtjError(ErrorCodes.QEMU_FAILED, stderr ? `${e.message}: ${stderr}` : e.message, { ...e.details, stderr }, { cause: e });
+    }
+  }
+
   private cleanup(): Promise<VmExit> {
     this.cleaned ??= (async () => {
       const e = await this.exited;
@@ -372,6 +395,20 @@ export class Vm {
     })();
     return this.cleaned;
   }
+}
+
+/** How long a failed start waits for QEMU to exit by itself before killing it. */
+const EXIT_GRACE_MS = 1000;
+
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref());
+
+/**
+ * The error of a failed start: always QEMU_FAILED with QEMU's stderr (in the message and
+ * `details.stderr`), whether QEMU exited by itself (`ownExit`) or ttj gave up on it.
+ */
+function startFailure(e: unknown, ownExit: VmExit | undefined, stderr: string, args: string[]): TtjError {
+  const why = ownExit ? `QEMU exited at start (code ${ownExit.code ?? ownExit.signal})` : `QEMU did not start: ${e instanceof Error ? e.message : String(e)}`;
+  return new TtjError(ErrorCodes.QEMU_FAILED, stderr ? `${why}: ${stderr}` : why, { stderr, args, exitCode: ownExit?.code ?? null }, { cause: e });
 }
 
 function readTail(path: string): string {
