@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { Level } from 'level';
 import { ErrorCodes, isTtjError, TtjError, toTtjError } from '../errors.js';
 import { copyIndex, type IndexCopy } from './index-copy.js';
+import { DIR_MODE, withUmaskFor } from './file-modes.js';
 import type { KvOp, KvRange, KvWriter } from './kv.js';
 
 /** Errors that mean "this process cannot write here", not "the index is damaged". */
@@ -29,30 +30,18 @@ async function openLevel(path: string, create: boolean): Promise<Level<string, B
     createIfMissing: create,
     errorIfExists: false,
   });
-  // The files LevelDB makes as it opens (LOCK, CURRENT, manifest, log) are the owner's only.
-  const umask = setUmask(0o077);
+  // The files LevelDB makes as it opens (LOCK, CURRENT, manifest, log) get no more
+  // permissions than their directory gives (0600 in a new journal's 0700 index).
   try {
-    await db.open({ passive: false });
+    await withUmaskFor(path, () => db.open({ passive: false }));
   } catch (e) {
     const cause = (e as { cause?: { code?: string } }).cause;
     if (cause?.code === 'LEVEL_LOCKED') {
       throw new TtjError(ErrorCodes.LOCKED, `the journal index ${path} is open in another process`, { path }, { cause: e });
     }
     throw toTtjError(e, { path, what: 'opening the journal index' });
-  } finally {
-    setUmask(umask);
   }
   return db;
-}
-
-/** process.umask(mask), returning the old mask (undefined where it cannot be set: worker threads). */
-function setUmask(mask: number | undefined): number | undefined {
-  if (mask === undefined) return undefined;
-  try {
-    return process.umask(mask);
-  } catch {
-    return undefined;
-  }
 }
 
 async function openCopyOf(path: string): Promise<Open> {
@@ -109,7 +98,7 @@ export class LevelKv implements KvWriter {
    */
   static async open(path: string, opts: { create?: boolean } = {}): Promise<LevelKv> {
     // Only the owner may enter the index (LevelDB makes its later files with the umask).
-    if (opts.create) await mkdir(path, { recursive: true, mode: 0o700 }).catch((e: unknown) => Promise.reject(toTtjError(e, { path, what: 'creating the journal index' })));
+    if (opts.create) await mkdir(path, { recursive: true, mode: DIR_MODE }).catch((e: unknown) => Promise.reject(toTtjError(e, { path, what: 'creating the journal index' })));
     return new LevelKv({ db: await openLevel(path, opts.create ?? false) }, path, true);
   }
 

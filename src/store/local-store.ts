@@ -9,10 +9,11 @@
  * J/writer.lock        the writer's pid, host and command while one writes
  * ```
  */
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { ErrorCodes, isTtjError, TtjError, toTtjError } from '../errors.js';
 import { sha256 } from '../util/hash.js';
+import { makeDirs } from '../util/make-dirs.js';
 import { sha256Ranges } from '../native/index.js';
 import type { KvOp, KvReader, KvWriter } from './kv.js';
 import { readerSocketName } from './kv-wire.js';
@@ -21,7 +22,8 @@ import { LevelKv } from './level-kv.js';
 import { RemoteKv } from './remote-kv.js';
 import { ReconnectingKv } from './reconnecting-kv.js';
 import { BLOCK_HEADER, decodeLocation, encodeLocation, isStored, PackReader, PackWriter, type BlobLocation, type BlockScratch, type PackMark } from './pack-files.js';
-import { acquireWriterLock, readLockHolder } from './writer-lock.js';
+import { acquireWriterLock, LOCK_FILE, readLockHolder } from './writer-lock.js';
+import { DIR_MODE, FILE_MODE } from './file-modes.js';
 import { watchHead, type WatchHeadOptions } from './head-watch.js';
 import type { AppendBatch, AppendResult, IndexEntry, IndexRange, JournalStore, StoreHead, StoreStats, StoredEvent } from './store.js';
 
@@ -123,16 +125,32 @@ const decodeHead = (v: Buffer): StoreHead => ({ seq: v.readUIntLE(0, 6), hash: B
 
 /**
  * A new journal's directory, its packs directory and its marker: the owner's only
- * (0700 directories, 0600 files; guest memory holds secrets).
+ * (0700 directories, 0600 files; guest memory holds secrets). Returns the undo: what
+ * it made removed again (for an open that fails later, on a full disk say); a failure
+ * here undoes itself.
  */
-async function createJournalDir(dir: string): Promise<void> {
+async function createJournalDir(dir: string): Promise<() => Promise<void>> {
+  let madeDir = false;
+  const undo = async () => {
+    if (madeDir) await rm(dir, { recursive: true, force: true });
+    else for (const name of [MARKER_FILE, 'packs', 'index', LOCK_FILE]) await rm(join(dir, name), { recursive: true, force: true });
+  };
   try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await mkdir(join(dir, 'packs'), { mode: 0o700 });
-    await writeFile(join(dir, MARKER_FILE), JSON.stringify(MARKER) + '\n', { mode: 0o600 });
+    // Parents as the umask makes them; the journal's own directory (unless given empty) the owner's only.
+    await makeDirs(dirname(dir), 0o777);
+    await mkdir(dir, { mode: DIR_MODE }).then(
+      () => (madeDir = true),
+      (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      },
+    );
+    await mkdir(join(dir, 'packs'), { mode: DIR_MODE });
+    await writeFile(join(dir, MARKER_FILE), JSON.stringify(MARKER) + '\n', { mode: FILE_MODE });
   } catch (e) {
+    await undo().catch(() => undefined);
     throw toTtjError(e, { path: dir, what: 'creating the journal' });
   }
+  return undo;
 }
 
 /**
@@ -184,6 +202,8 @@ export class LocalStore implements JournalStore {
   static async open(dir: string, opts: LocalStoreOptions = {}): Promise<LocalStore> {
     const write = opts.write || opts.create;
     const direct = resolveCacheMode(opts.cache) === 'none';
+    /** Removes the journal this open created, when the open fails after all. */
+    let undoCreate: (() => Promise<void>) | undefined;
     if (!(await isJournalDir(dir))) {
       let exists = false;
       try {
@@ -200,14 +220,17 @@ export class LocalStore implements JournalStore {
         const { readdir } = await import('node:fs/promises');
         if ((await readdir(dir)).length > 0) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, `${dir} exists, is not empty and is not a ttj journal`, { path: dir });
       }
-      await createJournalDir(dir);
+      undoCreate = await createJournalDir(dir);
     }
     await checkMarkerVersion(dir);
     const levelPath = join(dir, 'index');
     if (!write) return LocalStore.checked(new LocalStore(dir, new ReconnectingKv(levelPath, dir), false, direct), opts);
 
     const command = opts.command ?? 'ttj';
-    const lock = await acquireWriterLock(dir, command);
+    const lock = await acquireWriterLock(dir, command).catch(async (e: unknown) => {
+      await undoCreate?.().catch(() => undefined);
+      throw e;
+    });
     try {
       const kv = await openIndexForWriting(levelPath, dir, opts.waitMs ?? 30000);
       const store = new LocalStore(dir, kv, true, direct);
@@ -221,6 +244,7 @@ export class LocalStore implements JournalStore {
       return await LocalStore.checked(store, opts);
     } catch (e) {
       await lock.release();
+      await undoCreate?.().catch(() => undefined);
       throw e;
     }
   }
@@ -400,6 +424,9 @@ export class LocalStore implements JournalStore {
       }
       if (landed) return;
       if (landed === false) await this.writer!.rollback(mark).catch(() => undefined);
+      // The next append reads the head from the index again (and so never writes over
+      // a batch that reached it after all).
+      this.known = undefined;
       throw e;
     }
   }

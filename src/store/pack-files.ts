@@ -27,6 +27,7 @@ import { ErrorCodes, TtjError } from '../errors.js';
 import { pread } from '../util/positional-io.js';
 import { DIRECT_IO_ALIGN, openDirect, preadAligned, preallocate, pwriteAligned } from '../native/direct-io.js';
 import { zeroPage } from '../util/zero-page.js';
+import { DIR_MODE, fileModeIn } from './file-modes.js';
 import { sliceBuffers } from '../util/slice-buffers.js';
 
 export const BLOCK_MAGIC = 0x424a5454; // "TTJB" little-endian
@@ -118,7 +119,6 @@ export interface PackFileOptions {
  */
 export const PREALLOCATE_BYTES = 64 * 1024 * 1024;
 
-/** Appends compressed blocks to the newest pack file of one writer session. */
 /** A position of a {@link PackWriter} ({@link PackWriter.mark}). */
 export interface PackMark {
   readonly pack: number | undefined;
@@ -127,6 +127,7 @@ export interface PackMark {
   readonly bytesWritten: number;
 }
 
+/** Appends compressed blocks to the newest pack file of one writer session. */
 export class PackWriter {
   private fh: FileHandle | undefined;
   /** A direct I/O handle of the same file, when the file system allows one. */
@@ -159,13 +160,13 @@ export class PackWriter {
       await this.fh.datasync();
       await this.close();
     }
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await mkdir(this.dir, { recursive: true, mode: DIR_MODE });
     // A new session never appends to an old pack: a crash may have left garbage at
     // its tail, after the last block any committed event refers to.
     const packs = await listPacks(this.dir);
     this.pack = (packs.length ? packs[packs.length - 1]! : 0) + 1;
     const path = packFileName(this.dir, this.pack);
-    this.fh = await open(path, 'wx', 0o600);
+    this.fh = await open(path, 'wx', await fileModeIn(this.dir));
     this.dfh = this.wantDirect ? await openDirect(path, fsConstants.O_WRONLY) : undefined;
     this.tail = Buffer.alloc(0);
     this.size = 0;

@@ -2,6 +2,7 @@ import { open, readFile, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
+import { fileModeIn } from './file-modes.js';
 
 /** Who holds a journal for writing. */
 export interface LockHolder {
@@ -43,7 +44,7 @@ export async function acquireWriterLock(dir: string, command: string): Promise<{
   const me: LockHolder = { pid: process.pid, host: hostname(), command, since: new Date().toISOString() };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const fh = await open(path, 'wx', 0o600);
+      const fh = await open(path, 'wx', await fileModeIn(dir));
       try {
         await fh.writeFile(JSON.stringify(me));
       } catch (e) {

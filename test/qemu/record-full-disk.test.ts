@@ -41,7 +41,8 @@ describe('ttj record on a file system that fills up', function () {
         if (e.epoch === 1) fillDisk(filler);
       },
     }).catch((e: unknown) => (err = e));
-    assert.ok(isTtjError(err, ErrorCodes.NO_SPACE), `record failed with ${String(err)}`);
+    assert.ok(isTtjError(err), `record failed with ${String(err)}`);
+    assert.equal(err.code, ErrorCodes.NO_SPACE, err.message);
     rmSync(filler);
     const j = await Journal.open(J);
     try {

@@ -1,13 +1,17 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ErrorCodes, isTtjError } from '../../src/errors.js';
+import { ErrorCodes, isTtjError, type TtjError } from '../../src/errors.js';
 import { exitCodeFor } from '../../src/cli/base-command.js';
 import { LocalStore } from '../../src/store/local-store.js';
+import { appendImages } from '../../src/journal/append-images.js';
+import { Journal } from '../../src/journal/journal.js';
+import { verify } from '../../src/journal/verify.js';
+import { JournalWriter } from '../../src/journal/writer.js';
 import { sha256 } from '../../src/util/hash.js';
 import { sha } from '../helpers/images.js';
 import { fillDisk, mountTmpfs, treeDigest, ttjBin, ttjCli } from '../helpers/mounts.js';
@@ -35,6 +39,9 @@ function useTmpfs(bytes: number): { readonly dir: string } {
     },
   };
 }
+
+/** The failure of an append that found no space (the code compared, so that a missing code cannot match). */
+const noSpace = (e: unknown) => isTtjError(e) && e.code === ErrorCodes.NO_SPACE;
 
 /** Whole files of the pack directory (names, sizes, hashes). */
 function packs(J: string): Record<string, string> {
@@ -87,6 +94,57 @@ describe('a full disk', function () {
     assert.equal(ttjCli(['log', J, '--json']).json.head.epoch, 1);
   });
 
+  it('a new journal that cannot be made on a full disk is TTJ_NO_SPACE and leaves no half journal behind', () => {
+    fillDisk(join(fs.dir, 'filler'));
+    writeFileSync(tmp.path('m.raw'), randomBytes(64 * 1024));
+    for (const args of [
+      ['init', join(fs.dir, 'new')],
+      ['append', join(fs.dir, 'new'), '--memory', tmp.path('m.raw')],
+    ]) {
+      const r = ttjCli([...args, '--json']);
+      assert.equal(r.json?.error?.code, ErrorCodes.NO_SPACE, r.stdout + r.stderr);
+      assert.deepEqual(readdirSync(fs.dir), ['filler']);
+    }
+  });
+
+  it('at every amount of free space an append either commits or is TTJ_NO_SPACE, and the journal then verifies and takes the next append', async () => {
+    const J = join(fs.dir, 'j');
+    const filler = join(fs.dir, 'filler');
+    const mem = (n: number) => {
+      writeFileSync(tmp.path(`m${n}.raw`), randomBytes(256 * 1024));
+      return tmp.path(`m${n}.raw`);
+    };
+    const w0 = await JournalWriter.openWriter(J);
+    await appendImages(w0, { memory: mem(0) }).finally(() => w0.close());
+    let epochs = 1;
+    const outcomes = new Set<string>();
+    // From no page free to enough for the epoch (64 pages of random bytes, and the index).
+    for (let pages = 0; pages <= 96; pages += 4) {
+      rmSync(filler, { force: true });
+      fillDisk(filler, pages * 4096);
+      try {
+        const w = await JournalWriter.openWriter(J);
+        await appendImages(w, { memory: mem(pages + 1) }).finally(() => w.close());
+        epochs++;
+        outcomes.add('committed');
+      } catch (e) {
+        assert.ok(noSpace(e), `${pages} pages free: ${String(e)}`);
+        outcomes.add('no space');
+      }
+      rmSync(filler);
+      const j = await Journal.open(J);
+      try {
+        assert.equal((await verify(j, { deep: true })).ok, true);
+        assert.equal((await j.head()).epoch, epochs - 1, `${pages} pages free`);
+      } finally {
+        await j.close();
+      }
+    }
+    assert.deepEqual([...outcomes].sort(), ['committed', 'no space']);
+    const w = await JournalWriter.openWriter(J);
+    await appendImages(w, { memory: mem(999) }).finally(() => w.close());
+  });
+
   it('an index write that fails (LevelDB out of space) is TTJ_NO_SPACE, cuts the pack back, and later appends and reopens find exactly the committed batches', async () => {
     const J = join(fs.dir, 'j');
     const filler = join(fs.dir, 'filler');
@@ -97,6 +155,7 @@ describe('a full disk', function () {
       return { addr: sha256(data), data };
     };
     let head = -1;
+    const copies = readdirSync(tmpdir()).filter((n) => n.startsWith('ttj-index-'));
     try {
       const first = [Buffer.from('event 0'), Buffer.from('event 1')];
       head = (await w.append({ expectedHead: head, events: first, blobs: [blob(8192)] })).head.seq;
@@ -106,12 +165,13 @@ describe('a full disk', function () {
       // Room for a small blob in the pack file, not for a 2 MiB event in LevelDB's log.
       fillDisk(filler, 64 * 1024);
       const big = randomBytes(2 * MiB);
-      await assert.rejects(w.append({ expectedHead: head, events: [big], blobs: [blob(4096)] }), (e) => isTtjError(e, ErrorCodes.NO_SPACE));
+      // It is LevelDB's write that fails (the error names the index), after the blob was written.
+      await assert.rejects(w.append({ expectedHead: head, events: [big], blobs: [blob(4096)] }), (e) => noSpace(e) && String((e as TtjError).details.path).endsWith('index'));
       assert.equal(statSync(packFile).size, packSize, 'the pack file is cut back');
       // Both halves fail on a disk with no byte free; reads go on.
       fillDisk(filler);
-      await assert.rejects(w.append({ expectedHead: head, events: [big] }), (e) => isTtjError(e, ErrorCodes.NO_SPACE));
-      await assert.rejects(w.append({ expectedHead: head, events: [Buffer.from('x')], blobs: [blob(4096)] }), (e) => isTtjError(e, ErrorCodes.NO_SPACE));
+      await assert.rejects(w.append({ expectedHead: head, events: [big] }), noSpace);
+      await assert.rejects(w.append({ expectedHead: head, events: [Buffer.from('x')], blobs: [blob(4096)] }), noSpace);
       assert.equal(statSync(packFile).size, packSize);
       assert.equal((await w.head())!.seq, head);
       const r = await LocalStore.open(J);
@@ -130,6 +190,7 @@ describe('a full disk', function () {
     } finally {
       await w.close();
     }
+    assert.deepEqual(readdirSync(tmpdir()).filter((n) => n.startsWith('ttj-index-')), copies, 'the private index copies are removed');
     // Opened again (LevelDB replays its log): exactly the committed events.
     const again = await LocalStore.open(J, { write: true });
     try {

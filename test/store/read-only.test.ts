@@ -142,4 +142,24 @@ describe('reading a journal this process cannot write', function () {
     }
     assert.ok(modes['/index/CURRENT'] && modes['/packs/00000001.pack'], JSON.stringify(modes));
   });
+
+  it('a journal made with wider modes keeps them: what an append adds is as readable as the rest', () => {
+    const J = tmp.path('j');
+    makeJournal(tmp, J);
+    const walk = (d: string, f: (p: string, dir: boolean) => void) => {
+      for (const n of readdirSync(d)) {
+        const p = join(d, n);
+        const dir = statSync(p).isDirectory();
+        f(p, dir);
+        if (dir) walk(p, f);
+      }
+    };
+    // As journals were made before (umask 022).
+    chmodSync(J, 0o755);
+    walk(J, (p, dir) => chmodSync(p, dir ? 0o755 : 0o644));
+    writeFileSync(tmp.path('m.raw'), memoryImage(64, PS, 7));
+    assert.equal(ttjCli(['append', J, '--memory', tmp.path('m.raw'), '--json']).status, 0);
+    assert.ok(existsSync(join(J, 'packs', '00000002.pack')));
+    walk(J, (p, dir) => assert.equal((statSync(p).mode & 0o777).toString(8), dir ? '755' : '644', p));
+  });
 });
