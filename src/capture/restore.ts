@@ -106,11 +106,8 @@ export async function restore(journalDir: string, opts: RestoreOptions): Promise
     try {
       await vm.loadDeviceState(readFileSync(join(work, 'device.bin')));
     } catch (e) {
-      if (isTtjError(e, ErrorCodes.INCOMPATIBLE_VM)) {
-        e.details.recordedQemu = recorded.qemuVersion;
-        e.details.installedQemu = vm.config.qemuVersion;
-      }
-      throw e;
+      if (!isTtjError(e, ErrorCodes.INCOMPATIBLE_VM)) throw e;
+      throw new TtjError(e.code, e.message, { ...e.details, recordedQemu: recorded.qemuVersion, installedQemu: vm.config.qemuVersion }, { cause: e });
     }
     if (!opts.paused) await vm.resume();
     opts.onStart?.(vm);

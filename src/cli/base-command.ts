@@ -46,8 +46,9 @@ export abstract class TtjCommand<T> extends Command {
   protected override async catch(err: Error & { exitCode?: number }): Promise<unknown> {
     let e: TtjError;
     if (isTtjError(err)) e = err;
-    else if (err instanceof Errors.CLIError || (err as { parse?: unknown }).parse !== undefined || /flag|argument|Missing|Unexpected/.test(err.message)) {
-      e = new TtjError(ErrorCodes.BAD_ARGUMENT, err.message.split('\n')[0]!.replace(/^Error: /, ''), {}, { cause: err });
+    // oclif's parse errors (missing or unexpected arguments, bad flag values) are all CLIErrors.
+    else if (err instanceof Errors.CLIError) {
+      e = new TtjError(ErrorCodes.BAD_ARGUMENT, parseErrorMessage(err.message), {}, { cause: err });
     } else e = toTtjError(err);
     if (this.jsonEnabled()) this.logJson(e.toJSON());
     else process.stderr.write(`ttj: ${e.message} [${e.code}]\n`);
@@ -63,4 +64,15 @@ export function parseNamed(values: string[] | undefined, flag: string): { name: 
     if (i <= 0 || i === v.length - 1) throw new TtjError(ErrorCodes.BAD_ARGUMENT, `--${flag} takes NAME=FILE, got ${JSON.stringify(v)}`);
     return { name: v.slice(0, i), path: v.slice(i + 1) };
   });
+}
+
+/** An oclif parse error's message on one line: its lines joined, without colours or the help hint. */
+function parseErrorMessage(message: string): string {
+  return message
+    .replace(/\u001b\[[0-9;]*m/g, '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^See more help with/.test(l))
+    .join(' ')
+    .replace(/^Error: /, '');
 }

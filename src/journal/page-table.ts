@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { ErrorCodes, TtjError } from '../errors.js';
 import { ADDR_LEN, sha256, ZERO_ADDR } from '../util/hash.js';
 
 /** Entries per Merkle leaf chunk of a page table (1024 entries = 32 KiB). */
@@ -97,7 +98,9 @@ export class PageTable {
   /** Builds a table from its chunk blobs (in order). */
   static fromChunks(count: number, chunks: Buffer[]): PageTable {
     const t = new PageTable(count, Buffer.concat(chunks));
-    if (t.entries.length !== count * ADDR_LEN) throw new Error('page table chunks have the wrong total size');
+    if (t.entries.length !== count * ADDR_LEN) {
+      throw new TtjError(ErrorCodes.CORRUPT_BLOB, `a keyframe's page table chunks hold ${t.entries.length / ADDR_LEN} entries, not ${count}`, { expected: count, actual: t.entries.length / ADDR_LEN });
+    }
     return t;
   }
 

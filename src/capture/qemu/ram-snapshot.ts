@@ -1,4 +1,5 @@
 import { open } from 'node:fs/promises';
+import { ErrorCodes, TtjError } from '../../errors.js';
 
 /**
  * A small pool of buffers the size of guest RAM: the VM's RAM file is copied into
@@ -38,7 +39,7 @@ export async function readRam(path: string, buf: Buffer, slices = 4): Promise<vo
         const end = Math.min(buf.length, start + per);
         for (let off = start; off < end; ) {
           const { bytesRead } = await fh.read(buf, off, end - off, off);
-          if (bytesRead === 0) throw new Error(`RAM file ${path} is shorter than the guest RAM`);
+          if (bytesRead === 0) throw new TtjError(ErrorCodes.QEMU_FAILED, `RAM file ${path} is shorter than the guest RAM`, { path, expected: buf.length, actual: off });
           off += bytesRead;
         }
       }),
