@@ -114,7 +114,7 @@ export class JournalBlockDevice implements BlockDevice {
     if (edges.length) {
       // The zstd frame checksum guards these reads; fold and verify re-hash with SHA-256.
       reads.push(
-        this.journal.store.readBlobs(edges, (i, data) => {
+        this.journal.readBlobs(edges, (i, data) => {
           const start = edgeBlocks[i]! * bs;
           const from = Math.max(start, offset);
           const to = Math.min(start + bs, offset + length);
@@ -137,7 +137,7 @@ export class JournalBlockDevice implements BlockDevice {
         where.push(at[i]!);
       }
     });
-    if (addrs.length) await this.journal.store.readBlobsInto(addrs, target, where);
+    if (addrs.length) await this.journal.readBlobsInto(addrs, target, where);
   }
 
   write(offset: number, data: Buffer, opts: { fua: boolean }): Promise<void> {
@@ -378,9 +378,9 @@ export class JournalBlockDevice implements BlockDevice {
       known.forEach((h, i) => (h ?? lateHashes.subarray(l * 32, ++l * 32)).copy(hashes, i * 32));
     }
     const addrs = Array.from({ length: datas.length }, (_, i) => hashes.subarray(i * 32, (i + 1) * 32));
-    // Asked now, while the previous group commits: the store remembers which blocks it
-    // lacks, so that this group's commit need not look them up again.
-    if (addrs.length) await this.journal.store.hasBlobs(addrs);
+    // Announced now, while the previous group commits, so that this group's commit
+    // need not look them up (see JournalStore.prefetchBlobs).
+    if (addrs.length) await this.writer?.prefetchBlobs(addrs);
     let k = 0;
     for (const { body, count } of owners) {
       body.diskWrite!.addrs = hashes.subarray(k * 32, (k + count) * 32);

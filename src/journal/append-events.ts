@@ -16,7 +16,7 @@ export function parseEventStream(data: Uint8Array): IEvent[] {
     const at = out.length;
     try {
       const len = reader.uint32();
-      if (reader.pos + len > reader.len) throw new Error(`length ${len} runs past the end of the stream`);
+      if (reader.pos + len > reader.len) throw new TtjError(ErrorCodes.BAD_EVENT_STREAM, `length ${len} runs past the end of the stream`, { index: out.length });
       out.push(EventMsg.decode(reader, len));
     } catch (e) {
       throw new TtjError(ErrorCodes.BAD_EVENT_STREAM, `event ${at} of the stream does not decode: ${(e as Error).message}`, { index: at }, { cause: e });

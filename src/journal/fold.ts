@@ -137,7 +137,7 @@ async function writeTable(j: Journal, table: PageTable, pageSize: number, size: 
       }
     }
     if (addrs.length) {
-      await j.store.readBlobs(addrs, (k, b) => {
+      await j.readBlobs(addrs, (k, b) => {
         if (b.length !== pageSize) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[k]!.toString('hex')} is ${b.length} bytes, not a ${pageSize}-byte page or block`, { addr: addrs[k]!.toString('hex') });
         b.copy(group, where[k]! * pageSize);
       });
@@ -163,7 +163,7 @@ async function writeTable(j: Journal, table: PageTable, pageSize: number, size: 
 
 /** Reads chunked content (device state, frames) and checks its whole hash. */
 export async function readChunked(j: Journal, chunkAddrs: Buffer, contentHash: Buffer, what: string): Promise<Buffer> {
-  const data = Buffer.concat(await j.store.getBlobs(splitAddrs(chunkAddrs)));
+  const data = Buffer.concat(await j.blobs(splitAddrs(chunkAddrs)));
   if (!sha256(data).equals(contentHash)) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `${what} does not hash to its recorded content hash`, { expected: contentHash.toString('hex') });
   return data;
 }

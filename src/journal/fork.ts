@@ -97,7 +97,7 @@ export async function forkJournal(parent: Journal, at: string, dir: string, comm
   const blobs: BlobPut[] = [];
   for (let i = 0; i < addrs.length; i += 8192) {
     const part = addrs.slice(i, i + 8192);
-    const data = await parent.store.getBlobs(part);
+    const data = await parent.blobs(part);
     part.forEach((addr, k) => blobs.push({ addr, data: data[k]! }));
   }
   const writer = await JournalWriter.openWriter(dir, { create: true, pageSize: parent.pageSize, command });

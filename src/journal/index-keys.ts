@@ -12,12 +12,20 @@ export const epochKey = (epoch: number) => `${EPOCH_PREFIX}${pad(epoch)}`;
 /** Prefix of the frame entries. */
 export const FRAME_PREFIX = 'fr/';
 export const frameKey = (frame: number) => `${FRAME_PREFIX}${pad(frame)}`;
-export const keyframeKey = (seq: number) => `kf/${pad(seq, 15)}`;
-export const labelKey = (text: string, epoch: number) => `lb/${Buffer.from(text).toString('hex')}/${pad(epoch)}`;
-export const vmConfigKey = (seq: number) => `vm/${pad(seq, 15)}`;
+/** Prefix of the keyframe entries. */
+export const KEYFRAME_PREFIX = 'kf/';
+export const keyframeKey = (seq: number) => `${KEYFRAME_PREFIX}${pad(seq, 15)}`;
+/** Prefix of the label entries. */
+export const LABEL_PREFIX = 'lb/';
+export const labelKey = (text: string, epoch: number) => `${labelPrefix(text)}${pad(epoch)}`;
+/** Prefix of the VM configuration entries. */
+export const VM_CONFIG_PREFIX = 'vm/';
+export const vmConfigKey = (seq: number) => `${VM_CONFIG_PREFIX}${pad(seq, 15)}`;
 /** Running totals of a disk's writes (`ttj log`, also while `ttj nbd` serves it). */
-export const diskStatsKey = (disk: string) => `dw/${disk}`;
-export const labelPrefix = (text: string) => `lb/${Buffer.from(text).toString('hex')}/`;
+/** Prefix of the disk statistics entries. */
+export const DISK_STATS_PREFIX = 'dw/';
+export const diskStatsKey = (disk: string) => `${DISK_STATS_PREFIX}${disk}`;
+export const labelPrefix = (text: string) => `${LABEL_PREFIX}${Buffer.from(text).toString('hex')}/`;
 
 /** What the index says of one committed epoch (also the `ttj log` entry). */
 export interface EpochEntry {
@@ -52,6 +60,13 @@ export interface FrameEntry {
   width: number;
   height: number;
   bytes: number;
+}
+
+/** What the index says of one label. */
+export interface LabelEntry {
+  epoch: number;
+  seq: number;
+  text: string;
 }
 
 export interface KeyframeEntry {

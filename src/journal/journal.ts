@@ -1,9 +1,28 @@
 import { randomBytes } from 'node:crypto';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { openStore, type OpenStoreOptions } from '../store/open-store.js';
-import type { JournalStore } from '../store/store.js';
+import type { JournalStore, StoredEvent, StoreHead, StoreStats } from '../store/store.js';
 import { decodeEvent, encodeEvent, eventHash } from './codec.js';
-import { EPOCH_PREFIX, epochKey, FRAME_PREFIX, prefixEnd, frameKey, keyframeKey, vmConfigKey, parseValue, type EpochEntry, type FrameEntry, type KeyframeEntry } from './index-keys.js';
+import {
+  DISK_STATS_PREFIX,
+  EPOCH_PREFIX,
+  epochKey,
+  FRAME_PREFIX,
+  frameKey,
+  KEYFRAME_PREFIX,
+  keyframeKey,
+  LABEL_PREFIX,
+  labelPrefix,
+  parseValue,
+  prefixEnd,
+  VM_CONFIG_PREFIX,
+  vmConfigKey,
+  type DiskStats,
+  type EpochEntry,
+  type FrameEntry,
+  type KeyframeEntry,
+  type LabelEntry,
+} from './index-keys.js';
 import type { ttj } from '../gen/events.js';
 
 /** The version string written into new journals. */
@@ -48,7 +67,8 @@ export interface OpenJournalOptions extends OpenStoreOptions {
  * or, through {@link JournalWriter}, for writing.
  */
 export class Journal {
-  protected constructor(readonly store: JournalStore, readonly header: JournalHeader) {}
+  /** The store: reached only through the journal's methods (the one way in). */
+  protected constructor(protected readonly store: JournalStore, readonly header: JournalHeader) {}
 
   /**
    * Opens the journal at `dir` for reading.
@@ -91,34 +111,34 @@ export class Journal {
   }
 
   async lastEpoch(): Promise<EpochEntry | undefined> {
-    for await (const [, v] of this.store.indexRange({ gte: 'ep/', lt: 'ep0', reverse: true, limit: 1 })) return parseValue<EpochEntry>(v);
+    for await (const [, v] of this.store.indexRange({ gte: EPOCH_PREFIX, lt: prefixEnd(EPOCH_PREFIX), reverse: true, limit: 1 })) return parseValue<EpochEntry>(v);
     return undefined;
   }
 
   async lastFrame(): Promise<FrameEntry | undefined> {
-    for await (const [, v] of this.store.indexRange({ gte: 'fr/', lt: 'fr0', reverse: true, limit: 1 })) return parseValue<FrameEntry>(v);
+    for await (const [, v] of this.store.indexRange({ gte: FRAME_PREFIX, lt: prefixEnd(FRAME_PREFIX), reverse: true, limit: 1 })) return parseValue<FrameEntry>(v);
     return undefined;
   }
 
   /** Committed epochs, in order. */
   async *epochs(): AsyncIterable<EpochEntry> {
-    for await (const [, v] of this.store.indexRange({ gte: 'ep/', lt: 'ep0' })) yield parseValue<EpochEntry>(v);
+    for await (const [, v] of this.store.indexRange({ gte: EPOCH_PREFIX, lt: prefixEnd(EPOCH_PREFIX) })) yield parseValue<EpochEntry>(v);
   }
 
   /** Frames, in order. */
   async *frames(): AsyncIterable<FrameEntry> {
-    for await (const [, v] of this.store.indexRange({ gte: 'fr/', lt: 'fr0' })) yield parseValue<FrameEntry>(v);
+    for await (const [, v] of this.store.indexRange({ gte: FRAME_PREFIX, lt: prefixEnd(FRAME_PREFIX) })) yield parseValue<FrameEntry>(v);
   }
 
   /** The newest keyframe at or before `seq`. */
   async keyframeAtOrBefore(seq: number): Promise<KeyframeEntry | undefined> {
-    for await (const [, v] of this.store.indexRange({ gte: 'kf/', lte: keyframeKey(seq), reverse: true, limit: 1 })) return parseValue<KeyframeEntry>(v);
+    for await (const [, v] of this.store.indexRange({ gte: KEYFRAME_PREFIX, lte: keyframeKey(seq), reverse: true, limit: 1 })) return parseValue<KeyframeEntry>(v);
     return undefined;
   }
 
   /** The VM configuration (`vm_config` event JSON) in force at `seq`, if any was recorded. */
   async vmConfigAt(seq: number): Promise<{ seq: number; json: string } | undefined> {
-    for await (const [, v] of this.store.indexRange({ gte: 'vm/', lte: vmConfigKey(seq), reverse: true, limit: 1 })) return parseValue(v);
+    for await (const [, v] of this.store.indexRange({ gte: VM_CONFIG_PREFIX, lte: vmConfigKey(seq), reverse: true, limit: 1 })) return parseValue(v);
     return undefined;
   }
 
@@ -181,6 +201,72 @@ export class Journal {
       yield { fromSeq: after + 1, head: { seq: h.seq, hash: h.hash.toString('hex') }, epochs, frames };
       after = h.seq;
     }
+  }
+
+  /** The newest stored event's seq and hash (undefined for an empty store). */
+  storeHead(): Promise<StoreHead | undefined> {
+    return this.store.head();
+  }
+
+  /** Stored events with `from <= seq < to` (default: up to the head), in batches, undecoded: for hot paths. */
+  storedEvents(from: number, to?: number): AsyncIterable<StoredEvent[]> {
+    return this.store.readEventBatches(from, to);
+  }
+
+  /**
+   * The bytes of each blob, checked against its address (see {@link JournalStore.getBlobs}).
+   * @throws TtjError CORRUPT_BLOB.
+   */
+  blobs(addrs: Buffer[], opts?: { verify?: boolean }): Promise<Buffer[]> {
+    return this.store.getBlobs(addrs, opts);
+  }
+
+  /** Each blob's bytes to `onBlob` without copies, in storage order (see {@link JournalStore.readBlobs}). */
+  readBlobs(addrs: Buffer[], onBlob: (index: number, data: Buffer) => void, opts?: { verify?: boolean }): Promise<void> {
+    return this.store.readBlobs(addrs, onBlob, opts);
+  }
+
+  /** Copies each blob into `target` at `at[i]`, for serving reads (see {@link JournalStore.readBlobsInto}). */
+  readBlobsInto(addrs: Buffer[], target: Buffer, at: number[]): Promise<void> {
+    return this.store.readBlobsInto(addrs, target, at);
+  }
+
+  /** The stored length of each blob (undefined: not stored). */
+  blobSizes(addrs: Buffer[]): Promise<(number | undefined)[]> {
+    return this.store.blobSizes(addrs);
+  }
+
+  /** Every stored blob address, in storage order. */
+  listBlobs(): AsyncIterable<Buffer> {
+    return this.store.listBlobs();
+  }
+
+  /** How many blobs the store holds and their raw and stored bytes. */
+  storeStats(): Promise<StoreStats> {
+    return this.store.stats();
+  }
+
+  /** The newest label entry with this text. */
+  async label(text: string): Promise<LabelEntry | undefined> {
+    for await (const [, v] of this.store.indexRange({ gte: labelPrefix(text), lt: prefixEnd(labelPrefix(text)), reverse: true, limit: 1 })) return parseValue<LabelEntry>(v);
+    return undefined;
+  }
+
+  /** Every label entry, by label text then epoch. */
+  async *labels(): AsyncIterable<LabelEntry> {
+    for await (const [, v] of this.store.indexRange({ gte: LABEL_PREFIX, lt: prefixEnd(LABEL_PREFIX) })) yield parseValue<LabelEntry>(v);
+  }
+
+  /** Every disk's statistics (size, block size, writes so far). */
+  async diskStats(): Promise<DiskStats[]> {
+    const out: DiskStats[] = [];
+    for await (const [, v] of this.store.indexRange({ gte: DISK_STATS_PREFIX, lt: prefixEnd(DISK_STATS_PREFIX) })) out.push(parseValue<DiskStats>(v));
+    return out;
+  }
+
+  /** Every secondary index entry, raw, in key order (for `verify`, which compares them with the events). */
+  indexEntries(): AsyncIterable<[string, Buffer]> {
+    return this.store.indexRange({});
   }
 
   /** Decodes the event at `seq`. */

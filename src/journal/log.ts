@@ -1,5 +1,5 @@
 import type { Journal, JournalHead } from './journal.js';
-import { parseValue, type DiskStats, type EpochEntry, type FrameEntry } from './index-keys.js';
+import type { DiskStats, EpochEntry, FrameEntry } from './index-keys.js';
 import { resolvePoint } from './point.js';
 
 /** Options of {@link log}. */
@@ -28,10 +28,7 @@ export async function log(j: Journal, opts: LogOptions = {}): Promise<LogResult>
   const lo = opts.since ? (await resolvePoint(j, opts.since)).seq : 0;
   const hi = opts.until ? (await resolvePoint(j, opts.until)).seq : head.seq;
   const labels = new Map<number, string[]>();
-  for await (const [, v] of j.store.indexRange({ gte: 'lb/', lt: 'lb0' })) {
-    const l = parseValue<{ epoch: number; seq: number; text: string }>(v);
-    labels.set(l.epoch, [...(labels.get(l.epoch) ?? []), l.text]);
-  }
+  for await (const l of j.labels()) labels.set(l.epoch, [...(labels.get(l.epoch) ?? []), l.text]);
   const epochs: EpochEntry[] = [];
   for await (const e of j.epochs()) {
     if (e.seq < lo || e.seq > hi) continue;
@@ -39,10 +36,6 @@ export async function log(j: Journal, opts: LogOptions = {}): Promise<LogResult>
   }
   const frames: FrameEntry[] = [];
   for await (const f of j.frames()) if (f.seq >= lo && f.seq <= hi) frames.push(f);
-  const disks: DiskStats[] = [];
-  for await (const [, v] of j.store.indexRange({ gte: 'dw/', lt: 'dw0' })) {
-    const d = parseValue<DiskStats>(v);
-    disks.push({ ...d, blockSize: d.blockSize ?? j.pageSize });
-  }
-  return { journal: j.location, pageSize: j.pageSize, head, epochs, frames, disks, store: await j.store.stats() };
+  const disks = (await j.diskStats()).map((d) => ({ ...d, blockSize: d.blockSize ?? j.pageSize }));
+  return { journal: j.location, pageSize: j.pageSize, head, epochs, frames, disks, store: await j.storeStats() };
 }

@@ -1,7 +1,7 @@
 import { ErrorCodes, TtjError } from '../errors.js';
 import { buf, type Event } from './codec.js';
 import type { Journal } from './journal.js';
-import { labelPrefix, parseValue, type EpochEntry, type FrameEntry } from './index-keys.js';
+import type { EpochEntry, FrameEntry } from './index-keys.js';
 
 /** A parsed POINT: `head`, `epoch:N`, `frame:N`, `seq:N`, `time:ISO-8601` or `label:TEXT`. */
 export type Point =
@@ -67,7 +67,7 @@ export function parsePoint(p: string): Point {
 export async function resolvePoint(j: Journal, text: string): Promise<ResolvedPoint> {
   const p = parsePoint(text);
   const notFound = (msg: string) => new TtjError(ErrorCodes.POINT_NOT_FOUND, `${text}: ${msg}`, { point: text });
-  const head = await j.store.head();
+  const head = await j.storeHead();
   const headSeq = head ? head.seq : -1;
   const check = new IndexCheck(j, headSeq);
   const at = (e: EpochEntry | undefined, extra: Partial<ResolvedPoint> = {}): ResolvedPoint => ({ point: text, seq: e ? e.seq : -1, epoch: e ? e.epoch : -1, epochSeq: e ? e.seq : -1, ...extra });
@@ -104,8 +104,7 @@ export async function resolvePoint(j: Journal, text: string): Promise<ResolvedPo
       return at(e);
     }
     case 'label': {
-      let found: { epoch: number; seq: number; text: string } | undefined;
-      for await (const [, v] of j.store.indexRange({ gte: labelPrefix(p.text), lt: labelPrefix(p.text) + '~', reverse: true, limit: 1 })) found = parseValue(v);
+      const found = await j.label(p.text);
       if (!found) throw notFound('no epoch has that label');
       await check.label(found, p.text);
       return at(await check.epoch(found.epoch, `label ${p.text}`), { label: p.text });
@@ -124,7 +123,7 @@ class IndexCheck {
   /** The event at `seq`, which an entry of `what` names. */
   private async event(seq: number, what: string): Promise<Event> {
     // A live writer may have appended since the head was read: read it again before calling the entry damaged.
-    if (Number.isSafeInteger(seq) && seq > this.headSeq) this.headSeq = (await this.j.store.head())?.seq ?? -1;
+    if (Number.isSafeInteger(seq) && seq > this.headSeq) this.headSeq = (await this.j.storeHead())?.seq ?? -1;
     if (!Number.isSafeInteger(seq) || seq < 0 || seq > this.headSeq) throw this.damaged(what, `names seq ${seq}, beyond the head ${this.headSeq}`);
     return this.j.event(seq);
   }

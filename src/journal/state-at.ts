@@ -31,12 +31,12 @@ export async function stateAt(j: Journal, target: number): Promise<StateAt> {
   let epoch: StateAt['epoch'];
   if (kf) {
     let commitBytes: Buffer | undefined;
-    for await (const e of j.store.readEvents(kf.seq, kf.seq + 1)) commitBytes = e.bytes;
+    for await (const b of j.storedEvents(kf.seq, kf.seq + 1)) commitBytes = b[0]?.bytes;
     const ev = decodeEvent(commitBytes!, kf.seq);
     if (ev.body !== 'epochCommit' || buf(ev.epochCommit!.keyframe).toString('hex') !== kf.addr) {
       throw new TtjError(ErrorCodes.CORRUPT_STORE, `the journal's index is damaged: its keyframe entry of epoch ${kf.epoch} does not match event ${kf.seq}`, { seq: kf.seq });
     }
-    state = await VmState.fromKeyframe(j.store, Buffer.from(kf.addr, 'hex'));
+    state = await VmState.fromKeyframe((a: Buffer[]) => j.blobs(a), Buffer.from(kf.addr, 'hex'));
     const root = buf(ev.epochCommit!.stateRoot);
     const actual = state.root();
     if (!actual.equals(root)) {
@@ -55,7 +55,7 @@ export async function stateAt(j: Journal, target: number): Promise<StateAt> {
     prev = ZERO_ADDR;
   }
   const r = new Replayer(state, prev, from);
-  for await (const batch of j.store.readEventBatches(from, target + 1)) {
+  for await (const batch of j.storedEvents(from, target + 1)) {
     for (const { seq, bytes } of batch) r.feed(seq, bytes);
   }
   if (r.lastCommit) epoch = r.lastCommit;

@@ -53,12 +53,12 @@ export async function verify(j: Journal, opts: VerifyOptions = {}): Promise<Veri
 }
 
 async function checkEvents(j: Journal, report: VerifyReport, opts: VerifyOptions): Promise<void> {
-  const head = await j.store.head();
+  const head = await j.storeHead();
   if (!head) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, 'the journal has no events');
   const r = new Replayer(new VmState(j.pageSize), ZERO_ADDR, 0);
   const ix = new IndexBuilder(j.pageSize);
   const needs = new BlobChecks(j);
-  for await (const batch of j.store.readEventBatches(0, head.seq + 1)) {
+  for await (const batch of j.storedEvents(0, head.seq + 1)) {
     for (const { seq, bytes } of batch) {
       const ev = r.feed(seq, bytes);
       ix.feed(seq, ev);
@@ -66,7 +66,7 @@ async function checkEvents(j: Journal, report: VerifyReport, opts: VerifyOptions
       if (ev.body === 'epochCommit') {
         const kf = buf(ev.epochCommit!.keyframe);
         if (kf.length) {
-          const s = await VmState.fromKeyframe(j.store, kf);
+          const s = await VmState.fromKeyframe((a: Buffer[]) => j.blobs(a), kf);
           if (!s.root().equals(buf(ev.epochCommit!.stateRoot))) {
             throw new TtjError(ErrorCodes.STATE_ROOT_MISMATCH, `the keyframe of epoch ${Number(ev.epochCommit!.epoch)} does not match its state root`, { seq });
           }
@@ -121,8 +121,8 @@ class BlobChecks {
   async flush(): Promise<number> {
     if (this.needs.length) {
       const seqs = this.seqs;
-      checkSizes(this.needs, await this.j.store.blobSizes(this.needs.map((n) => n.addr)), { missing: ErrorCodes.CORRUPT_BLOB, size: ErrorCodes.CORRUPT_BLOB }, (i) => seqs[i]);
-      await checkTails(this.needs, (addrs) => this.j.store.getBlobs(addrs), ErrorCodes.CORRUPT_BLOB, (i) => seqs[i]);
+      checkSizes(this.needs, await this.j.blobSizes(this.needs.map((n) => n.addr)), { missing: ErrorCodes.CORRUPT_BLOB, size: ErrorCodes.CORRUPT_BLOB }, (i) => seqs[i]);
+      await checkTails(this.needs, (addrs) => this.j.blobs(addrs), ErrorCodes.CORRUPT_BLOB, (i) => seqs[i]);
       this.checked += this.needs.length;
       this.needs = [];
       this.seqs = [];
@@ -154,7 +154,7 @@ async function checkIndex(j: Journal, ix: IndexBuilder, headSeq: number): Promis
   const bad = (key: string, what: string) => new TtjError(ErrorCodes.CORRUPT_STORE, `the journal's index is damaged: entry ${key} ${what} (ttj repair rebuilds it from the events)`, { key });
   // Entries newer than the verified head are a live writer's, unless the head did not move.
   const newer: string[] = [];
-  for await (const [key, value] of j.store.indexRange({})) {
+  for await (const [key, value] of j.indexEntries()) {
     let actual: Record<string, unknown>;
     try {
       actual = parseValue<Record<string, unknown>>(value);
@@ -175,7 +175,7 @@ async function checkIndex(j: Journal, ix: IndexBuilder, headSeq: number): Promis
   }
   const [missing] = expected.keys();
   if (missing !== undefined) throw bad(missing, 'is missing');
-  if (newer.length && (await j.store.head())?.seq === headSeq) throw bad(newer[0]!, `names an event beyond the head ${headSeq}`);
+  if (newer.length && (await j.storeHead())?.seq === headSeq) throw bad(newer[0]!, `names an event beyond the head ${headSeq}`);
 }
 
 /** Fields absent from entries written by earlier versions (disk statistics before disks had their own block size). */
@@ -188,17 +188,17 @@ function newerThan(entry: Record<string, unknown>, headSeq: number): boolean {
 }
 
 async function checkBlobs(j: Journal, report: VerifyReport, opts: VerifyOptions): Promise<void> {
-  const total = (await j.store.stats()).blobs;
+  const total = (await j.storeStats()).blobs;
   let batch: Buffer[] = [];
   const flush = async () => {
     if (!batch.length) return;
-    const data = await j.store.getBlobs(batch); // re-hashes each one
+    const data = await j.blobs(batch); // re-hashes each one
     report.blobsChecked += data.length;
     report.bytesChecked += data.reduce((a, b) => a + b.length, 0);
     opts.onProgress?.('blobs', report.blobsChecked, total);
     batch = [];
   };
-  for await (const addr of j.store.listBlobs()) {
+  for await (const addr of j.listBlobs()) {
     batch.push(addr);
     if (batch.length >= 4096) await flush();
   }

@@ -4,7 +4,7 @@ import { buf, type Event } from './codec.js';
 import type { ttj } from '../gen/events.js';
 import { DISK_SECTOR, diskBlockCount, isDiskSize } from './disk-geometry.js';
 import { PageTable } from './page-table.js';
-import type { BlobPut, JournalStore } from '../store/store.js';
+import type { BlobPut } from '../store/store.js';
 
 /** The device state as the journal knows it: chunk addresses plus a whole-content hash. */
 export interface DeviceRef {
@@ -219,8 +219,8 @@ export class VmState {
   }
 
   /** Loads a keyframe written by {@link toKeyframe}. */
-  static async fromKeyframe(store: JournalStore, addr: Buffer): Promise<VmState> {
-    const [data] = await store.getBlobs([addr]);
+  static async fromKeyframe(getBlobs: (addrs: Buffer[]) => Promise<Buffer[]>, addr: Buffer): Promise<VmState> {
+    const [data] = await getBlobs([addr]);
     let kf: KeyframeJson;
     try {
       kf = JSON.parse(data!.toString('utf8')) as KeyframeJson;
@@ -228,7 +228,7 @@ export class VmState {
       throw new TtjError(ErrorCodes.CORRUPT_BLOB, `keyframe ${addr.toString('hex')} does not parse`, { addr: addr.toString('hex') }, { cause: e });
     }
     const s = new VmState(kf.pageSize);
-    const load = async (count: number, chunks: string[]) => PageTable.fromChunks(count, await store.getBlobs(chunks.map((c) => Buffer.from(c, 'hex'))));
+    const load = async (count: number, chunks: string[]) => PageTable.fromChunks(count, await getBlobs(chunks.map((c) => Buffer.from(c, 'hex'))));
     if (kf.memory) {
       s.memorySize = kf.memory.size;
       s.memory = await load(kf.memory.size / kf.pageSize, kf.memory.chunks);

@@ -7,7 +7,7 @@ import { blobNeeds, checkSizes, checkTails, chunkedContent, type BlobNeed, type 
 import { buf, decodeEvent, encodeEvent, eventHash, type IEvent } from './codec.js';
 import { splitAddrs } from './chunks.js';
 import { IndexBuilder } from './index-builder.js';
-import { parseValue, type DiskStats, type EpochEntry, type FrameEntry } from './index-keys.js';
+import type { DiskStats, EpochEntry, FrameEntry } from './index-keys.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE, headerEvent, Journal, readHeader, type OpenJournalOptions } from './journal.js';
 import { stateAt } from './state-at.js';
 import type { VmState } from './vm-state.js';
@@ -63,7 +63,8 @@ export class JournalWriter extends Journal {
   private epochsSinceKeyframe = 0;
   private changesSinceKeyframe = 0;
   private committing: Promise<unknown> = Promise.resolve();
-  private diskStats = new Map<string, DiskStats>();
+  /** Running statistics of each disk (the `dw/` index entries), as the last commit left them. */
+  private diskStatsOf = new Map<string, DiskStats>();
 
   /**
    * Opens `dir` for writing; with `create` (the default) a missing journal is created.
@@ -100,10 +101,7 @@ export class JournalWriter extends Journal {
     this.lastTimeUs = Number(headEv.timeUs);
     const kf = await this.keyframeAtOrBefore(h.seq);
     this.epochsSinceKeyframe = kf && last ? last.epoch - kf.epoch : 0;
-    for await (const [, v] of this.store.indexRange({ gte: 'dw/', lt: 'dw0' })) {
-      const d = parseValue<DiskStats>(v);
-      this.diskStats.set(d.disk, d);
-    }
+    for (const d of await this.diskStats()) this.diskStatsOf.set(d.disk, d);
     this.changesSinceKeyframe = at.replayed;
   }
 
@@ -168,7 +166,7 @@ export class JournalWriter extends Journal {
     const needs: BlobNeed[] = [];
     const needSeqs: number[] = [];
     const chunked: ChunkedContent[] = [];
-    const ix = new IndexBuilder(this.pageSize, new Map([...this.diskStats].map(([k, v]) => [k, { ...v }])), (n) => this.state.disks.get(n));
+    const ix = new IndexBuilder(this.pageSize, new Map([...this.diskStatsOf].map(([k, v]) => [k, { ...v }])), (n) => this.state.disks.get(n));
     let seq = this.headSeq;
     let prev = this.headHash;
     let open: OpenEpoch | undefined;
@@ -214,7 +212,7 @@ export class JournalWriter extends Journal {
         if (isTtjError(e)) throw e;
         throw new TtjError(ErrorCodes.INTERNAL, `append failed: ${(e as Error).message}`, {}, { cause: e });
       });
-    this.diskStats = ix.diskStats;
+    this.diskStatsOf = ix.diskStats;
     const firstSeq = this.headSeq + 1;
     this.headSeq = res.head.seq;
     this.headHash = res.head.hash;
@@ -366,6 +364,11 @@ export class JournalWriter extends Journal {
         throw new TtjError(ErrorCodes.BAD_EVENT_STREAM, `${c.what} does not hash to its content hash`, { expected: c.contentHash.toString('hex') });
       }
     }
+  }
+
+  /** Tells the store that a coming commit names these blobs (it may look them up now, while another commit runs). */
+  prefetchBlobs(addrs: Buffer[]): Promise<void> {
+    return this.store.prefetchBlobs(addrs);
   }
 
   /** Makes every commit so far durable (commits made with `sync: false`). */

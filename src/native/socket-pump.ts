@@ -7,6 +7,7 @@
  * @module
  */
 import { loadNative } from './load.js';
+import { ErrorCodes, TtjError } from '../errors.js';
 
 /**
  * Called once per batch of bytes a read received (their count; the batches follow each
@@ -41,7 +42,7 @@ export function socketPumpAvailable(): boolean {
  * @throws Error when the addon has no pump or the descriptor cannot be duplicated.
  */
 export function createSocketPump(fd: number, cb: PumpCallback): SocketPump {
-  if (!PumpCtor) throw new Error('the native addon has no socket pump (run npm run build:native)');
+  if (!PumpCtor) throw new TtjError(ErrorCodes.INTERNAL, 'the native addon has no socket pump (run npm run build:native)');
   if (!Number.isSafeInteger(fd) || fd < 0) throw new TypeError('fd must be a non-negative integer');
   if (typeof cb !== 'function') throw new TypeError('callback must be a function');
   return new PumpCtor(fd, cb);

@@ -82,6 +82,7 @@ export function storeComplianceSuite(name: string, factory: StoreFactory): void 
       assert.deepEqual(await store.hasBlobs([a.addr]), [false]);
       // Asked again: still a plain false (a backend that remembers what it lacks too).
       assert.deepEqual(await store.hasBlobs([a.addr, a.addr]), [false, false]);
+      await store.prefetchBlobs([a.addr]); // a hint of the coming append
       const r1 = await store.append({ expectedHead: -1, events: [Buffer.from('1')], blobs: [a] });
       assert.equal(r1.newBlobs, 1);
       assert.deepEqual(await store.hasBlobs([a.addr]), [true]);

@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { KvReader, KvRange } from './kv.js';
 import { encodeFrame, frameReader, packValues } from './kv-wire.js';
+import { ErrorCodes, TtjError } from '../errors.js';
 
 /** Entries returned per range request. */
 const RANGE_BATCH = 2048;
@@ -83,7 +84,7 @@ async function answer(kv: KvReader, socket: Socket, req: Record<string, unknown>
         return;
       }
       default:
-        throw new Error(`unknown op ${String(req.op)}`);
+        throw new TtjError(ErrorCodes.INTERNAL, `unknown index request ${String(req.op)}`);
     }
     const { lens, payload } = packValues(values);
     if (!socket.destroyed) socket.write(Buffer.concat(encodeFrame({ id, ok: true, lens, keys }, payload)));

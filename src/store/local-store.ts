@@ -462,6 +462,10 @@ export class LocalStore implements JournalStore {
     return Array.from(await this.lookup(addrs.map(blobKey)), (v) => v !== undefined);
   }
 
+  async prefetchBlobs(addrs: Buffer[]): Promise<void> {
+    await this.lookup(addrs.map(blobKey));
+  }
+
   async blobSizes(addrs: Buffer[]): Promise<(number | undefined)[]> {
     return Array.from(await this.lookup(addrs.map(blobKey)), (v) => (v ? decodeLocation(v).itemLen : undefined));
   }

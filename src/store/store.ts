@@ -97,6 +97,12 @@ export interface JournalStore {
   readEventBatches(from: number, to?: number, batchSize?: number): AsyncIterable<StoredEvent[]>;
   /** Events one at a time; see {@link readEventBatches}. */
   readEvents(from: number, to?: number): AsyncIterable<StoredEvent>;
+  /**
+   * A hint that an append will soon name these blobs: a backend may look them up now
+   * (the embedded store remembers which it has and which it lacks, for the append).
+   * Answers nothing; a backend may ignore it.
+   */
+  prefetchBlobs(addrs: Buffer[]): Promise<void>;
   /** Which of `addrs` are stored. */
   hasBlobs(addrs: Buffer[]): Promise<boolean[]>;
   /** The length in bytes of each of `addrs` as stored (undefined for one not stored), without reading its bytes. */

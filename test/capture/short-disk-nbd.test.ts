@@ -146,7 +146,7 @@ describe('a disk with a short last block served over NBD by ttj nbd', function (
       model.fill(0x42, size - SECTOR);
       states.push({ seq: w.headSeqNumber, bytes: Buffer.from(model) });
       const d = w.headState.disks.get('d')!;
-      const [last] = await w.store.getBlobs([d.table.get(d.table.count - 1)]);
+      const [last] = await w.blobs([d.table.get(d.table.count - 1)]);
       assert.equal(last!.length, 64 * 1024);
       assert.ok(last!.subarray(7 * SECTOR).equals(Buffer.alloc(64 * 1024 - 7 * SECTOR)), 'zeroes past the disk end');
     } finally {

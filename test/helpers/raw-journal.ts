@@ -14,7 +14,7 @@ import type { BlobPut } from '../../src/store/store.js';
 /** Appends `bodies` (a whole epoch or more) to the closed journal at `dir`, with their index entries. */
 export async function rawAppend(dir: string, bodies: IEvent[], blobs: BlobPut[]): Promise<void> {
   const j = await Journal.open(dir);
-  const head = (await j.store.head())!;
+  const head = (await j.storeHead())!;
   const { state } = await stateAt(j, head.seq);
   const pageSize = j.pageSize;
   await j.close();

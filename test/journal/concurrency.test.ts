@@ -97,7 +97,7 @@ describe('one writer, many readers, across processes', function () {
       const seen: number[] = [];
       let t0 = 0;
       let started: Promise<{ child: ChildProcess; epochs: () => number }> | undefined;
-      for await (const e of j.store.readEvents(0)) {
+      for await (const e of j.events()) {
         seen.push(e.seq);
         // This process holds the index now (no writer runs); a writer starts mid-read.
         if (seen.length === 10) {

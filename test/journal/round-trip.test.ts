@@ -118,7 +118,7 @@ describe('journal round trip with generated images', function () {
       // Disk blocks of one page, so the disk's table equals the memory's.
       const r = await appendImages(w, { memory: tmp.path('m.raw'), disks: [{ name: 'd', path: tmp.path('d.img') }], diskBlockSize: PS });
       assert.equal(r.dirtyPages, 4);
-      const stats = await w.store.stats();
+      const stats = await w.storeStats();
       // One page blob; the keyframe's one table chunk, identical for memory and
       // disk (same content at the same places), stored once; the keyframe JSON.
       assert.equal(stats.blobs, 3);
@@ -184,9 +184,9 @@ describe('journal round trip with generated images', function () {
       const block = Buffer.alloc(64 * 1024, 5);
       const { sha256 } = await import('../../src/util/hash.js');
       const addr = sha256(block);
-      const before = await w.store.head();
+      const before = await w.storeHead();
       await assert.rejects(w.commit([{ diskWrite: { disk: 'e', offset: PS, length: 64 * 1024, blocks: [0], addrs: addr } }], [{ addr, data: block }]), (e) => isTtjError(e, ErrorCodes.CORRUPT_EVENT));
-      assert.equal((await w.store.head())!.seq, before!.seq);
+      assert.equal((await w.storeHead())!.seq, before!.seq);
       await w.commit([{ diskWrite: { disk: 'e', offset: 128 * 1024, length: 64 * 1024, blocks: [0], addrs: addr } }], [{ addr, data: block }]);
     } finally {
       await w.close();

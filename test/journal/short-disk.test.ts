@@ -63,7 +63,7 @@ describe('disks that are a whole number of sectors but not of blocks (a short la
         assert.equal(d.size, size);
         assert.equal(d.table.count, Math.ceil(size / blockSize));
         // The short last block is stored as a whole block, zeroes past the disk's end.
-        const [last] = await w.store.getBlobs([d.table.get(d.table.count - 1)]);
+        const [last] = await w.blobs([d.table.get(d.table.count - 1)]);
         assert.equal(last!.length, blockSize);
         const tail = size - (d.table.count - 1) * blockSize;
         assert.ok(last!.subarray(0, tail).equals(img.subarray(size - tail)));

@@ -104,7 +104,7 @@ describe('trust: what verify accepts folds, and nothing overwrites history', fun
     }
 
     it('append refuses a stored blob of another size named as a page (a frame chunk)', async () => {
-      const frameBytes = await opened(J, async (j) => (await j.store.getBlobs([Buffer.from((await j.event((await j.frame(0))!.seq)).frame!.chunkAddrs!).subarray(0, 32)]))[0]!);
+      const frameBytes = await opened(J, async (j) => (await j.blobs([Buffer.from((await j.event((await j.frame(0))!.seq)).frame!.chunkAddrs!).subarray(0, 32)]))[0]!);
       assert.notEqual(frameBytes.length, PS);
       await refusedStream(pageEpoch(5, frameBytes), ErrorCodes.BAD_EVENT_STREAM);
     });

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import { createSocketPump, socketPumpAvailable, type SocketPump } from '../../native/socket-pump.js';
+import { ErrorCodes, TtjError } from '../../errors.js';
 
 /** Bytes of one receive buffer of the native pump. */
 const SLAB_BYTES = 8 * 1024 * 1024;
@@ -235,7 +236,7 @@ export class SocketReader {
   async waitFor(n: number): Promise<void> {
     if (this.bufferedBytes >= n) return;
     if (this.failure) throw this.failure;
-    if (this.waiting) throw new Error('SocketReader: concurrent reads');
+    if (this.waiting) throw new TtjError(ErrorCodes.INTERNAL, 'SocketReader: concurrent reads');
     if (this.paused) this.resumeSocket();
     await new Promise<void>((resolve, reject) => {
       this.waiting = { n, resolve: () => resolve(), reject, peek: true };

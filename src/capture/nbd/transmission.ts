@@ -9,7 +9,7 @@
  * (e.g. the journal) took it.
  */
 import type { Socket } from 'node:net';
-import { isTtjError, ErrorCodes } from '../../errors.js';
+import { ErrorCodes, isTtjError, TtjError } from '../../errors.js';
 import type { BlockDevice } from './block-device.js';
 import * as C from './constants.js';
 import { PeerGoneError, SocketReader } from './socket-reader.js';
@@ -335,7 +335,7 @@ export class TransmissionSession {
       return buf;
     }
     const data = await device.read(offset, length);
-    if (data.length !== length) throw new Error(`device returned ${data.length} bytes for a ${length}-byte read`);
+    if (data.length !== length) throw new TtjError(ErrorCodes.INTERNAL, `device returned ${data.length} bytes for a ${length}-byte read`, { expected: length, actual: data.length });
     const buf = Buffer.allocUnsafe(C.NBD_REPLY_SIZE + length);
     data.copy(buf, C.NBD_REPLY_SIZE);
     return buf;

@@ -4,6 +4,7 @@
  * a QEMU with the same machine type, RAM size, devices and ROMs, so `ttj restore`
  * rebuilds the VM from it.
  */
+import { ErrorCodes, TtjError } from '../../errors.js';
 
 /** A disk's bus: IDE (the boot-sector guest's, legacy guests) or virtio-blk. */
 export type DiskInterface = 'ide' | 'virtio';
@@ -117,7 +118,7 @@ export function qemuArgs(cfg: VmConfig, ramPath: string, disks: Record<string, D
   if (cfg.append !== undefined) args.push('-append', cfg.append);
   cfg.disks.forEach((d, i) => {
     const src = disks[d.name];
-    if (!src) throw new Error(`no source for disk ${d.name}`);
+    if (!src) throw new TtjError(ErrorCodes.INTERNAL, `no source for disk ${d.name}`, { disk: d.name });
     const file = escapeOpt('nbd' in src ? src.nbd : src.file);
     if (d.interface === 'virtio') args.push('-drive', `file=${file},format=raw,if=virtio,index=${i},cache=writeback`);
     else args.push('-drive', `file=${file},format=raw,if=ide,index=${i},media=disk,cache=writeback`);
