@@ -33,7 +33,7 @@ if (check) {
   for (const f of ['events.js', 'events.d.ts']) {
     const a = readFileSync(join(out, f), 'utf8');
     let b = '';
-    try { b = readFileSync(join(root, 'src', 'gen', f), 'utf8'); } catch {}
+    try { b = readFileSync(join(root, 'src', 'gen', f), 'utf8'); } catch { /* not generated yet */ }
     if (a !== b) {
       console.error(`src/gen/${f} is out of date with proto/: run npm run gen`);
       process.exit(1);

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { accessSync, constants, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, TtjError, isTtjError } from '../errors.js';
 import { fold } from '../journal/fold.js';
@@ -85,7 +85,7 @@ export async function restore(journalDir: string, opts: RestoreOptions): Promise
     }
     for (const f of [config.kernel, config.initrd]) {
       try {
-        if (f) readFileSync(f, { flag: 'r' }).length;
+        if (f) accessSync(f, constants.R_OK);
       } catch {
         throw new TtjError(ErrorCodes.INCOMPATIBLE_VM, `the recorded VM booted ${f}, which is gone (QEMU needs the same kernel and initrd to load its state)`, { path: f });
       }

@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from 'node:util';
 import { Command, Errors } from '@oclif/core';
 import { ErrorCodes, isTtjError, TtjError, toTtjError, type ErrorCode } from '../errors.js';
 
@@ -68,8 +69,7 @@ export function parseNamed(values: string[] | undefined, flag: string): { name: 
 
 /** An oclif parse error's message on one line: its lines joined, without colours or the help hint. */
 function parseErrorMessage(message: string): string {
-  return message
-    .replace(/\u001b\[[0-9;]*m/g, '')
+  return stripVTControlCharacters(message)
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !/^See more help with/.test(l))

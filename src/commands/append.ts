@@ -61,7 +61,8 @@ export default class Append extends TtjCommand<AppendOutput> {
     try {
       if (stream) {
         const r = await appendEventStream(w, stream);
-        const out: AppendOutput = { journal: args.journal, firstSeq: r.firstSeq, lastSeq: r.lastSeq, epochs: r.epochs.map((e) => e.epoch), frames: r.frames.map((f) => f.frame), newBlobs: r.newBlobs, newBytes: r.newBytes, storedBytes: r.storedBytes };
+        const { firstSeq, lastSeq, newBlobs, newBytes, storedBytes } = r;
+        const out: AppendOutput = { journal: args.journal, firstSeq, lastSeq, epochs: r.epochs.map((e) => e.epoch), frames: r.frames.map((f) => f.frame), newBlobs, newBytes, storedBytes };
         this.log(`appended events ${r.firstSeq}..${r.lastSeq} (${r.epochs.length} epochs, ${r.frames.length} frames)`);
         return out;
       }

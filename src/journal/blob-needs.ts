@@ -21,6 +21,11 @@ export interface BlobNeed {
   zeroFrom?: number;
 }
 
+/** How a blob check reports: a damaged journal (verify), or input refused (append). */
+export type BlobErrorCode = typeof ErrorCodes.CORRUPT_BLOB | typeof ErrorCodes.BAD_EVENT_STREAM;
+/** The seq of the event that named need `i`, for error details. */
+type SeqOf = (i: number) => number | undefined;
+
 /** Content stored in chunks (device state, a frame), checked as a whole by its hash. */
 export interface ChunkedContent {
   chunkAddrs: Buffer;
@@ -85,7 +90,7 @@ export function chunkedContent(ev: Event, seq: number): ChunkedContent | undefin
  * same disk content has one state root. `read` fetches the blobs' bytes.
  * @throws TtjError `code` naming the first one that is not.
  */
-export async function checkTails(needs: BlobNeed[], read: (addrs: Buffer[]) => Promise<Buffer[]>, code: typeof ErrorCodes.CORRUPT_BLOB | typeof ErrorCodes.BAD_EVENT_STREAM, seqOf?: (i: number) => number | undefined): Promise<void> {
+export async function checkTails(needs: BlobNeed[], read: (addrs: Buffer[]) => Promise<Buffer[]>, code: BlobErrorCode, seqOf?: SeqOf): Promise<void> {
   const tails = needs.flatMap((n, i) => (n.zeroFrom !== undefined ? [i] : []));
   if (!tails.length) return;
   const data = await read(tails.map((i) => needs[i]!.addr));
@@ -101,7 +106,7 @@ export async function checkTails(needs: BlobNeed[], read: (addrs: Buffer[]) => P
  * Checks each need against the sizes found (undefined: not stored).
  * @throws TtjError `missingCode` for a blob that is not there, `sizeCode` for one of the wrong size.
  */
-export function checkSizes(needs: BlobNeed[], sizes: (number | undefined)[], codes: { missing: typeof ErrorCodes.CORRUPT_BLOB; size: typeof ErrorCodes.CORRUPT_BLOB | typeof ErrorCodes.BAD_EVENT_STREAM }, seqOf?: (i: number) => number | undefined): void {
+export function checkSizes(needs: BlobNeed[], sizes: (number | undefined)[], codes: { missing: BlobErrorCode; size: BlobErrorCode }, seqOf?: SeqOf): void {
   needs.forEach((n, i) => {
     const actual = sizes[i];
     const addr = n.addr.toString('hex');
