@@ -1,15 +1,18 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { isTtjError } from './errors.js';
 import { TTJ_VERSION } from './journal/journal.js';
 import { nativeInfo } from './native/index.js';
+import { cpuVirtualization, defaultAccel, kvmUsable, QEMU_INSTALL_HINT, qemuBinary, qemuInfo } from './capture/qemu/qemu-info.js';
 
 /** `ttj doctor --json`. */
 export interface DoctorReport {
   ttj: string;
   node: string;
   platform: string;
-  qemu: { found: boolean; path?: string; version?: string; install?: string };
-  kvm: { usable: boolean; reason?: string };
+  /** The QEMU `record` and `restore` would run (`qemuInfo`), or how to install one. */
+  qemu: { found: boolean; path?: string; version?: string; defaultMachine?: string; install?: string; reason?: string };
+  /** Whether /dev/kvm is usable, whether the CPU advertises virtualization, and the accelerator `record` would pick. */
+  kvm: { usable: boolean; cpuVirtualization: boolean; accel: 'kvm' | 'tcg'; reason?: string };
   nbdClients: Record<string, boolean>;
   native: { loaded: boolean; [k: string]: unknown };
 }
@@ -19,29 +22,27 @@ function which(cmd: string): string | undefined {
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
+/** The QEMU part of the report, from the same probe `record` and `restore` use. */
+function qemuReport(): DoctorReport['qemu'] {
+  try {
+    const info = qemuInfo();
+    return { found: true, path: which(info.binary) ?? info.binary, version: info.version, defaultMachine: info.defaultMachine };
+  } catch (e) {
+    if (!isTtjError(e)) throw e;
+    return { found: false, install: QEMU_INSTALL_HINT, reason: e.message, path: which(qemuBinary()) };
+  }
+}
+
 /** What ttj can use on this machine. */
 export async function doctor(): Promise<DoctorReport> {
-  const qemuPath = process.env.TTJ_QEMU ?? which('qemu-system-x86_64');
-  let version: string | undefined;
-  if (qemuPath) {
-    const r = spawnSync(qemuPath, ['--version'], { encoding: 'utf8' });
-    version = /version (\S+)/.exec(r.stdout ?? '')?.[1];
-  }
-  let kvm: DoctorReport['kvm'] = { usable: false };
-  try {
-    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
-    kvm = { usable: true };
-  } catch (e) {
-    kvm = { usable: false, reason: (e as Error).message };
-  }
-  const native = nativeInfo();
+  const usable = kvmUsable();
   return {
     ttj: TTJ_VERSION,
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
-    qemu: qemuPath && version ? { found: true, path: qemuPath, version } : { found: false, install: 'apt-get install qemu-system-x86' },
-    kvm,
+    qemu: qemuReport(),
+    kvm: { usable, cpuVirtualization: cpuVirtualization(), accel: defaultAccel(), reason: usable ? undefined : '/dev/kvm does not open for reading and writing (or TTJ_ACCEL=tcg)' },
     nbdClients: Object.fromEntries(['qemu-img', 'qemu-io', 'nbdinfo', 'nbdcopy'].map((c) => [c, !!which(c)])),
-    native,
+    native: nativeInfo(),
   };
 }

@@ -8,6 +8,7 @@ import { diffImage, joinAddrs, type ImageDiff } from './image-diff.js';
 import { pngInfo } from './png.js';
 import { MAX_DISK_BLOCK_SIZE } from './vm-state.js';
 import type { CommitResult, JournalWriter } from './writer.js';
+import { isPowerOfTwo } from '../util/power-of-two.js';
 
 /** Entries per PageBatch / DiskWrite event. */
 export const BATCH_ENTRIES = 4096;
@@ -25,7 +26,7 @@ export const DEFAULT_DISK_BLOCK_SIZE = 64 * 1024;
  */
 export function diskBlockSizeFor(size: number, pageSize: number, wanted?: number): number {
   if (wanted !== undefined) {
-    if (!Number.isInteger(wanted) || wanted < pageSize || wanted > MAX_DISK_BLOCK_SIZE || (wanted & (wanted - 1)) !== 0) {
+    if (!Number.isInteger(wanted) || wanted < pageSize || wanted > MAX_DISK_BLOCK_SIZE || !isPowerOfTwo(wanted)) {
       throw new TtjError(ErrorCodes.BAD_ARGUMENT, `disk block size ${wanted} is not a power of two from the page size (${pageSize}) to 1 MiB`);
     }
     return wanted;

@@ -24,6 +24,7 @@ import {
   type LabelEntry,
 } from './index-keys.js';
 import type { ttj } from '../gen/events.js';
+import { isPowerOfTwo } from '../util/power-of-two.js';
 
 /** The version string written into new journals. */
 export const TTJ_VERSION = 'ttj/0.1.0';
@@ -338,7 +339,7 @@ export async function readHeader(store: JournalStore): Promise<JournalHeader> {
 
 /** Checks a page size: a power of two from 512 bytes to 1 MiB. */
 export function checkPageSize(n: number): void {
-  if (!Number.isInteger(n) || n < 512 || n > 1 << 20 || (n & (n - 1)) !== 0) {
+  if (!isPowerOfTwo(n) || n < 512 || n > 1 << 20) {
     throw new TtjError(ErrorCodes.BAD_ARGUMENT, `page size ${n} is not a power of two between 512 and 1048576`, { actual: n });
   }
 }

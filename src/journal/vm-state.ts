@@ -5,6 +5,7 @@ import type { ttj } from '../gen/events.js';
 import { DISK_SECTOR, diskBlockCount, isDiskSize } from './disk-geometry.js';
 import { PageTable } from './page-table.js';
 import type { BlobPut } from '../store/store.js';
+import { isPowerOfTwo } from '../util/power-of-two.js';
 
 /** The device state as the journal knows it: chunk addresses plus a whole-content hash. */
 export interface DeviceRef {
@@ -62,7 +63,7 @@ export class VmState {
         const bs = blockSize || this.pageSize;
         if (!name || !/^[A-Za-z0-9._-]{1,64}$/.test(name)) throw bad(`bad disk name ${JSON.stringify(name)}`);
         if (this.disks.has(name)) throw bad(`disk ${name} already exists`);
-        if (bs < this.pageSize || bs > MAX_DISK_BLOCK_SIZE || (bs & (bs - 1)) !== 0) throw bad(`disk block size ${bs} is not a power of two from the page size to 1 MiB`);
+        if (!isPowerOfTwo(bs) || bs < this.pageSize || bs > MAX_DISK_BLOCK_SIZE) throw bad(`disk block size ${bs} is not a power of two from the page size to 1 MiB`);
         if (!isDiskSize(n)) throw bad(`disk size ${n} is not a positive multiple of ${DISK_SECTOR} bytes`);
         this.disks.set(name, { size: n, blockSize: bs, table: new PageTable(diskBlockCount(n, bs)) });
         return;

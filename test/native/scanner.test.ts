@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { tmpDir } from '../helpers/tmp.js';
 import {
   fallback,
   fallbackImpl,
@@ -240,7 +240,7 @@ describe('native page scanner and its TypeScript fallback', function () {
 
   it('warns once, in one line, when the addon is missing, and falls back', () => {
     // A copy of the compiled wrapper in a package whose native/ was never built.
-    const root = mkdtempSync(join(tmpdir(), 'ttj-native-'));
+    const root = tmpDir('ttj-native-');
     try {
       writeFileSync(join(root, 'package.json'), '{"type":"module"}');
       mkdirSync(join(root, 'native'));

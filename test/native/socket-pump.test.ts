@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSocketPump, socketPumpAvailable, type SocketPump } from '../../src/native/socket-pump.js';
+import { tmpDir } from '../helpers/tmp.js';
 
 interface Pair {
   client: net.Socket;
@@ -19,7 +19,7 @@ interface Pair {
 }
 
 async function socketPair(): Promise<Pair> {
-  const dir = await mkdtemp(join(tmpdir(), 'ttj-pump-'));
+  const dir = tmpDir('ttj-pump-');
   const path = join(dir, 's.sock');
   // Paused on connect: Node never starts reading the server side, the pump reads it alone.
   const srv = net.createServer({ pauseOnConnect: true });

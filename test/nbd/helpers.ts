@@ -1,11 +1,10 @@
 import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as C from '../../src/capture/nbd/constants.js';
 import { SocketReader } from '../../src/capture/nbd/socket-reader.js';
+import { tmpDir } from '../helpers/tmp.js';
 
 export interface RunResult {
   code: number | null;
@@ -41,7 +40,7 @@ export async function runOk(cmd: string, args: string[], timeoutMs?: number): Pr
 }
 
 export async function tempDir(prefix = 'ttj-nbd-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const dir = tmpDir(prefix);
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 

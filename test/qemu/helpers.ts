@@ -1,21 +1,21 @@
 /** Helpers of the QEMU tests: a RAM-backed temp dir, reading the RAM file, PNG decoding, polling, the CLI as a subprocess. */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, openSync, readSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inflateSync } from 'node:zlib';
+import { tmpDir } from '../helpers/tmp.js';
 
 /** A temp dir per test on /dev/shm when there is one (RAM files are big), removed afterwards. Call inside describe(). */
 export function useShmTmp(): { readonly dir: string; path(...p: string[]): string } {
   let dir = '';
   beforeEach(() => {
     try {
-      dir = mkdtempSync('/dev/shm/ttj-qemu-test-');
+      dir = tmpDir('ttj-qemu-test-', '/dev/shm');
     } catch {
-      dir = mkdtempSync(join(tmpdir(), 'ttj-qemu-test-'));
+      dir = tmpDir('ttj-qemu-test-');
     }
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));

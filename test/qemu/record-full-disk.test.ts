@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, isTtjError } from '../../src/errors.js';
 import { record } from '../../src/capture/record.js';
@@ -10,6 +9,7 @@ import { verify } from '../../src/journal/verify.js';
 import { ensureBootSectorGuest } from '../../journal-tools/guests/index.js';
 import { fillDisk, mountTmpfs } from '../helpers/mounts.js';
 import { useTmp } from '../helpers/tmp.js';
+import { tmpDir } from '../helpers/tmp.js';
 
 describe('ttj record on a file system that fills up', function () {
   this.timeout(120000);
@@ -17,7 +17,7 @@ describe('ttj record on a file system that fills up', function () {
   let fs = '';
   let umount: (() => void) | undefined;
   beforeEach(() => {
-    fs = mkdtempSync(join(tmpdir(), 'ttj-tmpfs-'));
+    fs = tmpDir('ttj-tmpfs-');
     umount = mountTmpfs(fs, 64 * 1024 * 1024);
   });
   afterEach(() => {

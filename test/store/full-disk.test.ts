@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +16,7 @@ import { sha256 } from '../../src/util/hash.js';
 import { sha } from '../helpers/images.js';
 import { fillDisk, mountTmpfs, treeDigest, ttjBin, ttjCli } from '../helpers/mounts.js';
 import { useTmp } from '../helpers/tmp.js';
+import { tmpDir } from '../helpers/tmp.js';
 
 const execFileP = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -25,7 +26,7 @@ function useTmpfs(bytes: number): { readonly dir: string } {
   let dir = '';
   let umount: (() => void) | undefined;
   beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), 'ttj-tmpfs-'));
+    dir = tmpDir('ttj-tmpfs-');
     umount = mountTmpfs(dir, bytes);
   });
   afterEach(() => {
