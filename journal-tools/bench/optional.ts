@@ -1,7 +1,7 @@
 /**
  * Sections measured only when their module exists in this build: the native page
- * scanner (src/native/bench-scan.ts) and the NBD protocol layer against qemu-nbd
- * (src/capture/nbd/bench-nbd.ts). Imported by a computed specifier so that this file
+ * scanner (bench-scan.ts) and the NBD protocol layer against qemu-nbd
+ * (bench-nbd.ts). Imported by a computed specifier so that this file
  * compiles whether or not they exist.
  */
 
@@ -28,8 +28,8 @@ async function run<T>(specifier: string, exportName: string, call: (fn: (...a: u
   }
 }
 
-const scanModule = '../../src/native/bench-scan.js';
-const nbdModule = '../../src/capture/nbd/bench-nbd.js';
+const scanModule = './bench-scan.js';
+const nbdModule = './bench-nbd.js';
 
 export interface ScanFigures {
   sizeMiB: number;

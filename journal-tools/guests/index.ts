@@ -1,8 +1,8 @@
 /**
  * The test and demo guests for journal-tools and tests, synchronously. The library
- * form (async, with the guests' layout constants) is src/capture/qemu/guests.ts.
+ * form (async, with the guests' layout constants) is ./guests.ts.
  */
-import { ensureBootSectorGuestSync, ensureLinuxGuestSync } from '../../src/capture/qemu/guests.js';
+import { ensureBootSectorGuestSync, ensureLinuxGuestSync } from './guests.js';
 
 export {
   COUNTER_ADDR,
@@ -16,7 +16,7 @@ export {
   STEP_MS,
   LINUX_APPEND,
   regionPage,
-} from '../../src/capture/qemu/guests.js';
+} from './guests.js';
 
 /** The boot-sector guest as a 1 MiB raw disk image (path); built when missing or stale. */
 export function ensureBootSectorGuest(): string {

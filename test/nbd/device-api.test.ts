@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import type { BlockDevice } from '../../src/capture/nbd/block-device.js';
-import { benchNbd } from '../../src/capture/nbd/bench-nbd.js';
 import { startNbdServer } from '../../src/capture/nbd/server.js';
 import { runOk } from './helpers.js';
 
@@ -58,17 +57,5 @@ describe('nbd server with a device without fast paths', function () {
     } finally {
       await server.close();
     }
-  });
-});
-
-describe('benchNbd', function () {
-  this.timeout(120_000);
-  it('measures ttj and qemu-nbd with nbdcopy and returns MB/s and ratios', async () => {
-    const r = await benchNbd({ sizeMiB: 16, runs: 1, connections: [1] });
-    assert.equal(r.sizeBytes, 16 * 1024 * 1024);
-    assert.equal(r.cases.length, 1);
-    const c = r.cases[0];
-    assert.ok(c.ttj.writeMBps > 0 && c.ttj.readMBps > 0);
-    assert.ok(c.qemuNbd && c.qemuNbd.writeMBps > 0 && c.ratio && c.ratio.read > 0);
   });
 });

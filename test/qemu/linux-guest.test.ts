@@ -3,7 +3,7 @@ import { copyFileSync, truncateSync, writeFileSync, readFileSync } from 'node:fs
 import type { Readable } from 'node:stream';
 import { startVm, type Vm } from '../../src/capture/qemu/vm.js';
 import { restoreVm } from '../../src/capture/qemu/restore-vm.js';
-import { LINUX_APPEND, ensureLinuxGuest } from '../../src/capture/qemu/guests.js';
+import { LINUX_APPEND, ensureLinuxGuest } from '../../journal-tools/guests/guests.js';
 import { decodePng, useShmTmp, waitFor } from './helpers.js';
 
 const MiB = 1 << 20;

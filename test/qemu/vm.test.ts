@@ -5,7 +5,7 @@ import { startVm, type Vm } from '../../src/capture/qemu/vm.js';
 import { restoreVm } from '../../src/capture/qemu/restore-vm.js';
 import { hasSerialPort } from '../../src/capture/qemu/vm-config.js';
 import { defaultAccel, kvmUsable, qemuInfo } from '../../src/capture/qemu/qemu-info.js';
-import { COUNTER_ADDR, COUNTER_MAGIC, LBA_BASE, LBA_COUNT, MAGIC_ADDR, REGION_ADDR, ensureBootSectorGuest, regionPage } from '../../src/capture/qemu/guests.js';
+import { COUNTER_ADDR, COUNTER_MAGIC, LBA_BASE, LBA_COUNT, MAGIC_ADDR, REGION_ADDR, ensureBootSectorGuest, regionPage } from '../../journal-tools/guests/guests.js';
 import { decodePng, maxGuestSteps, readU32, sleep, useShmTmp, waitFor } from './helpers.js';
 
 const MiB = 1 << 20;

@@ -12,4 +12,3 @@ export {
 export { nbdErrnoFor, type NbdRequestInfo, type SessionEnd } from './transmission.js';
 
 export * as nbdConstants from './constants.js';
-export { benchNbd, type BenchNbdOptions, type BenchNbdResult, type BenchNbdCase, type BenchNbdThroughput } from './bench-nbd.js';

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { ErrorCodes, TtjError } from '../../errors.js';
+import { ErrorCodes, TtjError } from '../../src/errors.js';
 
 /** Physical address of the boot-sector guest's u32 counter. */
 export const COUNTER_ADDR = 0x10000;
@@ -37,7 +37,7 @@ export function regionPage(c: number, k = 0): number {
   return (PAGES_PER_STEP * c + k) % REGION_PAGES;
 }
 
-/** journal-tools/guests, found upwards from this module (src/ or dist/src/). */
+/** journal-tools/guests, found upwards from this module (journal-tools/guests/ or dist/journal-tools/guests/). */
 export function guestsDir(): string {
   let d = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {

@@ -4,7 +4,7 @@
  */
 import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { fallbackImpl, nativeImpl, nativeInfo } from './index.js';
+import { fallbackImpl, nativeImpl, nativeInfo } from '../../src/native/index.js';
 
 /** What {@link benchScan} measured (GB = 10^9 bytes, of the image scanned or hashed per second). */
 export interface ScanBench {

@@ -10,9 +10,9 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomFillSync } from 'node:crypto';
-import { ErrorCodes, TtjError } from '../../errors.js';
-import { FileBlockDevice } from './file-block-device.js';
-import { startNbdServer } from './server.js';
+import { ErrorCodes, TtjError } from '../../src/errors.js';
+import { FileBlockDevice } from '../../src/capture/nbd/file-block-device.js';
+import { startNbdServer } from '../../src/capture/nbd/server.js';
 
 export interface BenchNbdOptions {
   /** Image size in MiB. Default 256. */
