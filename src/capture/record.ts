@@ -3,7 +3,8 @@ import { stat } from 'node:fs/promises';
 import { resolve, join } from 'node:path';
 import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
 import { diffImage } from '../journal/image-diff.js';
-import { checkDiskImageSize, diskBlockSizeFor, diskWrites } from '../journal/append-images.js';
+import { checkDiskImageSize, diskBlockSizeFor } from '../journal/append-images.js';
+import { diskWriteEvents } from '../journal/change-events.js';
 import type { IEvent } from '../journal/codec.js';
 import { JournalWriter } from '../journal/writer.js';
 import { JournalBlockDevice } from './journal-block-device.js';
@@ -140,7 +141,7 @@ async function importDisk(w: JournalWriter, name: string, path: string): Promise
   const { size, blockSize: bs } = await diskImage(w, path);
   const diff = await diffImage(path, bs, undefined);
   const bodies: IEvent[] = [{ diskCreate: { name, size, blockSize: bs } }];
-  diskWrites(name, size, bs, diff, bodies);
+  diskWriteEvents(name, size, bs, diff, bodies);
   await w.commit(bodies, diff.blobs);
 }
 

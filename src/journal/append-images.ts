@@ -3,15 +3,13 @@ import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
 import type { BlobPut } from '../store/store.js';
 import { chunkContent, DEVICE_CHUNK, FRAME_CHUNK } from './chunks.js';
 import type { IEvent } from './codec.js';
-import { DISK_SECTOR, diskWriteLength, isDiskSize } from './disk-geometry.js';
-import { diffImage, joinAddrs, type ImageDiff } from './image-diff.js';
+import { DISK_SECTOR, isDiskSize } from './disk-geometry.js';
+import { diffImage } from './image-diff.js';
+import { diskWriteEvents, pageEvents } from './change-events.js';
 import { pngInfo } from './png.js';
 import { MAX_DISK_BLOCK_SIZE } from './vm-state.js';
 import type { CommitResult, JournalWriter } from './writer.js';
 import { isPowerOfTwo } from '../util/power-of-two.js';
-
-/** Entries per PageBatch / DiskWrite event. */
-export const BATCH_ENTRIES = 4096;
 
 /** Block size of a new disk when none is given: 64 KiB, like qcow2's default cluster. */
 export const DEFAULT_DISK_BLOCK_SIZE = 64 * 1024;
@@ -177,7 +175,7 @@ export async function appendImages(w: JournalWriter, input: ImageEpochInput): Pr
       done += memSize;
       dirtyPages = diff.pfns.length + diff.zeroPfns.length;
       zeroPages = diff.zeroPfns.length;
-      pageBatches(diff, bodies);
+      pageEvents(diff, bodies);
       blobs.push(...diff.blobs);
     }
     for (let i = 0; i < disks.length; i++) {
@@ -188,7 +186,7 @@ export async function appendImages(w: JournalWriter, input: ImageEpochInput): Pr
       const diff = await diffImage(d.path, bs, have?.table, progress(done));
       done += diskSizes[i]!;
       diskBlocks += diff.pfns.length + diff.zeroPfns.length;
-      diskWrites(d.name, diskSizes[i]!, bs, diff, bodies);
+      diskWriteEvents(d.name, diskSizes[i]!, bs, diff, bodies);
       blobs.push(...diff.blobs);
     }
     if (device) {
@@ -210,42 +208,4 @@ export async function appendImages(w: JournalWriter, input: ImageEpochInput): Pr
   }
   const res = await w.commit(bodies, blobs);
   return { ...res, epoch: res.epochs[0]?.epoch, dirtyPages, zeroPages, diskBlocks, scannedBytes: total, memoryFingerprints };
-}
-
-function pageBatches(diff: ImageDiff, out: IEvent[]): void {
-  for (let i = 0; i < Math.max(diff.pfns.length, 1); i += BATCH_ENTRIES) {
-    const pfns = diff.pfns.slice(i, i + BATCH_ENTRIES);
-    if (pfns.length) out.push({ pages: { pfns, addrs: joinAddrs(diff.addrs.slice(i, i + BATCH_ENTRIES)) } });
-  }
-  for (let i = 0; i < diff.zeroPfns.length; i += BATCH_ENTRIES) out.push({ pages: { zeroPfns: diff.zeroPfns.slice(i, i + BATCH_ENTRIES) } });
-}
-
-/** Cuts an image diff of a disk of `size` bytes in blocks of `bs` into disk-write events. */
-export function diskWrites(disk: string, size: number, bs: number, diff: ImageDiff, out: IEvent[]): void {
-  // Merge changed and zeroed blocks in block order, then cut into writes of at most BATCH_ENTRIES entries.
-  type E = { b: number; addr?: Buffer };
-  const all: E[] = [];
-  let a = 0;
-  let z = 0;
-  while (a < diff.pfns.length || z < diff.zeroPfns.length) {
-    if (z >= diff.zeroPfns.length || (a < diff.pfns.length && diff.pfns[a]! < diff.zeroPfns[z]!)) {
-      all.push({ b: diff.pfns[a]!, addr: diff.addrs[a]! });
-      a++;
-    } else all.push({ b: diff.zeroPfns[z++]! });
-  }
-  for (let i = 0; i < all.length; i += BATCH_ENTRIES) {
-    const group = all.slice(i, i + BATCH_ENTRIES);
-    const first = group[0]!.b;
-    const last = group[group.length - 1]!.b;
-    const blocks: number[] = [];
-    const addrs: Buffer[] = [];
-    const zeroBlocks: number[] = [];
-    for (const e of group) {
-      if (e.addr) {
-        blocks.push(e.b - first);
-        addrs.push(e.addr);
-      } else zeroBlocks.push(e.b - first);
-    }
-    out.push({ diskWrite: { disk, offset: first * bs, length: diskWriteLength(size, bs, first, last - first + 1), blocks, addrs: joinAddrs(addrs), zeroBlocks } });
-  }
 }

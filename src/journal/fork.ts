@@ -5,9 +5,8 @@ import type { BlobPut } from '../store/store.js';
 import { ZERO_ADDR } from '../util/hash.js';
 import { splitAddrs } from './chunks.js';
 import type { IEvent } from './codec.js';
-import { diskWriteLength } from './disk-geometry.js';
 import { foldState } from './fold.js';
-import { BATCH_ENTRIES } from './append-images.js';
+import { diskWriteEvents, pageEvents } from './change-events.js';
 import type { Journal } from './journal.js';
 import type { PageTable } from './page-table.js';
 import { JournalWriter } from './writer.js';
@@ -63,26 +62,12 @@ export async function forkJournal(parent: Journal, at: string, dir: string, comm
   if (state.memory) {
     bodies.push({ memoryLayout: { size: state.memorySize } });
     const { idx, addrs } = entries(state.memory);
-    for (let i = 0; i < idx.length; i += BATCH_ENTRIES) {
-      bodies.push({ pages: { pfns: idx.slice(i, i + BATCH_ENTRIES), addrs: Buffer.concat(addrs.slice(i, i + BATCH_ENTRIES)) } });
-    }
+    pageEvents({ pfns: idx, addrs, zeroPfns: [] }, bodies);
   }
   for (const [name, d] of state.disks) {
     bodies.push({ diskCreate: { name, size: d.size, blockSize: d.blockSize } });
     const { idx, addrs } = entries(d.table);
-    for (let i = 0; i < idx.length; i += BATCH_ENTRIES) {
-      const part = idx.slice(i, i + BATCH_ENTRIES);
-      const first = part[0]!;
-      bodies.push({
-        diskWrite: {
-          disk: name,
-          offset: first * d.blockSize,
-          length: diskWriteLength(d.size, d.blockSize, first, part[part.length - 1]! - first + 1),
-          blocks: part.map((b) => b - first),
-          addrs: Buffer.concat(addrs.slice(i, i + BATCH_ENTRIES)),
-        },
-      });
-    }
+    diskWriteEvents(name, d.size, d.blockSize, { pfns: idx, addrs, zeroPfns: [] }, bodies);
   }
   if (state.device) {
     bodies.push({ device: { length: state.device.length, chunkSize: state.device.chunkSize, chunkAddrs: state.device.chunkAddrs, contentHash: state.device.contentHash } });
