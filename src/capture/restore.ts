@@ -7,7 +7,8 @@ import { Journal } from '../journal/journal.js';
 import type { JournalWriter } from '../journal/writer.js';
 import type { NbdServer } from './nbd/index.js';
 import { kvmUsable, qemuInfo } from './qemu/qemu-info.js';
-import { Vm } from './qemu/vm.js';
+import type { Vm } from './qemu/vm.js';
+import { restoreVm } from './qemu/restore-vm.js';
 import { hasSerialPort, type DiskSource, type VmConfig } from './qemu/vm-config.js';
 import { ramDirectory, serveVmDisks } from './record.js';
 import { checkRecordTiming, recordVm, type RecordSummary, type RecordVmOptions } from './record-vm.js';
@@ -102,14 +103,12 @@ export async function restore(journalDir: string, opts: RestoreOptions): Promise
     } else {
       sources = Object.fromEntries(config.disks.map((d) => [d.name, { file: join(work, 'disks', `${d.name}.raw`) }]));
     }
-    vm = await Vm.start({ config, ramPath: join(work, 'memory.raw'), incoming: true, disks: sources, qmpPath: opts.qmpPath, consolePath: opts.consolePath, detached: opts.detach });
-    try {
-      await vm.loadDeviceState(readFileSync(join(work, 'device.bin')));
-    } catch (e) {
+    const deviceState = readFileSync(join(work, 'device.bin'));
+    const start = { config, ramPath: join(work, 'memory.raw'), deviceState, disks: sources, qmpPath: opts.qmpPath, consolePath: opts.consolePath, detached: opts.detach, paused: opts.paused };
+    vm = await restoreVm(start).catch((e: unknown) => {
       if (!isTtjError(e, ErrorCodes.INCOMPATIBLE_VM)) throw e;
-      throw new TtjError(e.code, e.message, { ...e.details, recordedQemu: recorded.qemuVersion, installedQemu: vm.config.qemuVersion }, { cause: e });
-    }
-    if (!opts.paused) await vm.resume();
+      throw new TtjError(e.code, e.message, { ...e.details, recordedQemu: recorded.qemuVersion, installedQemu: qemuInfo().version }, { cause: e });
+    });
     opts.onStart?.(vm);
     const result: RestoreResult = { journal: journalDir, point: m.point, epoch: m.epoch, frame: m.frame, seq: m.seq, pid: vm.proc.pid, qmp: vm.qmpPath, workDir: work, fork: opts.fork };
     if (opts.detach) {
