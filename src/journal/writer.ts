@@ -60,6 +60,8 @@ export class JournalWriter extends Journal {
   private nextEpoch = 0;
   private nextFrame = 0;
   private lastCommitted = -1;
+  /** True once the frame numbering was checked against the events ({@link confirmFrames}). */
+  private framesConfirmed = false;
   private epochsSinceKeyframe = 0;
   private changesSinceKeyframe = 0;
   private committing: Promise<unknown> = Promise.resolve();
@@ -93,6 +95,14 @@ export class JournalWriter extends Journal {
     const at = await stateAt(this, h.seq);
     this.state = at.state;
     const last = await this.lastEpoch();
+    // The events (replayed up to the head) say which epoch is the last: an index that
+    // lost or changed its last entries must not make this writer number epochs again.
+    if ((last?.epoch ?? -1) !== (at.epoch?.epoch ?? -1) || (last?.seq ?? -1) !== (at.epoch?.seq ?? -1)) {
+      throw new TtjError(ErrorCodes.CORRUPT_STORE, `the journal's index is damaged: its last epoch entry is ${last?.epoch ?? 'missing'}, the events end with epoch ${at.epoch?.epoch ?? 'none'} (ttj repair rebuilds it)`, {
+        expected: at.epoch?.epoch ?? -1,
+        actual: last?.epoch ?? -1,
+      });
+    }
     const lastFrame = await this.lastFrame();
     this.nextEpoch = last ? last.epoch + 1 : 0;
     this.lastCommitted = last ? last.epoch : -1;
@@ -103,6 +113,27 @@ export class JournalWriter extends Journal {
     this.epochsSinceKeyframe = kf && last ? last.epoch - kf.epoch : 0;
     for (const d of await this.diskStats()) this.diskStatsOf.set(d.disk, d);
     this.changesSinceKeyframe = at.replayed;
+  }
+
+  /**
+   * Before this writer numbers its first frame: the last frame entry must name the last
+   * frame event (no frame event after it), so that an index that lost its last frame
+   * entries never makes a second frame N. Reads the events after that frame once.
+   * @throws TtjError CORRUPT_STORE.
+   */
+  private async confirmFrames(): Promise<void> {
+    const f = await this.lastFrame();
+    const damaged = (why: string) => new TtjError(ErrorCodes.CORRUPT_STORE, `the journal's index is damaged: ${why} (ttj repair rebuilds it)`, {});
+    if (f) {
+      const ev = f.seq <= this.headSeq ? await this.event(f.seq) : undefined;
+      if (ev?.body !== 'frame' || Number(ev.frame!.frame) !== f.frame) throw damaged(`the entry of frame ${f.frame} does not name its event`);
+    }
+    for await (const batch of this.storedEvents(f ? f.seq + 1 : 0, this.headSeq + 1)) {
+      for (const { seq, bytes } of batch) {
+        if (decodeEvent(bytes, seq).body === 'frame') throw damaged(`event ${seq} is a frame after the last frame entry (${f ? f.frame : 'none'})`);
+      }
+    }
+    this.framesConfirmed = true;
   }
 
   /** The head state (content addresses), read-only for callers. */
@@ -140,6 +171,7 @@ export class JournalWriter extends Journal {
 
   private async commitNow(bodies: IEvent[], blobs: BlobPut[], opts: { sync?: boolean }): Promise<CommitResult> {
     if (bodies.length === 0) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'nothing to append');
+    if (!this.framesConfirmed && bodies.some((b) => b.frame)) await this.confirmFrames();
     const tx = this.state.begin();
     const saved = {
       nextEpoch: this.nextEpoch,

@@ -249,6 +249,27 @@ describe('trust: what verify accepts folds, and nothing overwrites history', fun
       await opened(J, async (j) => assert.equal((await verify(j)).ok, true));
     });
 
+    it('a lost last epoch or frame entry never makes the writer number an epoch or frame twice', async () => {
+      await withIndex(J, (db) => db.del('i/fr/000000000004'));
+      const before = await logical(J);
+      const w = await JournalWriter.openWriter(J);
+      try {
+        writeFileSync(tmp.path('f.png'), png(4, 4, 77));
+        await assert.rejects(appendImages(w, { frames: [tmp.path('f.png')] }), code(ErrorCodes.CORRUPT_STORE));
+      } finally {
+        await w.close();
+      }
+      assert.equal(await logical(J), before);
+      await withIndex(J, (db) => db.del('i/ep/000000000004'));
+      await assert.rejects(JournalWriter.openWriter(J), code(ErrorCodes.CORRUPT_STORE));
+      await repairJournal(J);
+      const w2 = await JournalWriter.openWriter(J);
+      const r = await appendImages(w2, { frames: [tmp.path('f.png')] });
+      await w2.close();
+      assert.equal(r.frames[0]!.frame, 5);
+      await opened(J, async (j) => assert.equal((await verify(j)).ok, true));
+    });
+
     it('a head entry behind the events is CORRUPT_STORE, not an append over them', async () => {
       const events: string[] = [];
       await withIndex(J, async (db) => {
