@@ -3,6 +3,6 @@
  * acknowledged, or a past point read-only) and the NBD server they run on.
  * @packageDocumentation
  */
-export { serveDisk, type ServeDiskOptions, type ServedDisk } from '../capture/serve-disk.js';
+export { serveDisk, type ServeDiskOptions, type ServedDisk } from '../replay/serve-disk.js';
 export { JournalBlockDevice } from '../capture/journal-block-device.js';
 export { startNbdServer, NbdServer, FileBlockDevice, type BlockDevice, type NbdServerOptions, type FileBlockDeviceOptions } from '../capture/nbd/index.js';

@@ -5,7 +5,7 @@
  */
 export { record, type RecordOptions, type RecordResult } from '../capture/record.js';
 export { recordVm, type RecordVmOptions, type RecordSummary } from '../capture/record-vm.js';
-export { restore, type RestoreOptions, type RestoreResult } from '../capture/restore.js';
+export { restore, type RestoreOptions, type RestoreResult } from '../replay/restore.js';
 export { Vm, type StartVmOptions, type VmExit } from '../capture/qemu/vm.js';
 export type { VmConfig, DiskSource } from '../capture/qemu/vm-config.js';
 export { QmpClient, type QmpEvent } from '../capture/qemu/qmp-client.js';

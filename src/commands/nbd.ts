@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { untilStopped } from '../cli/stop-signal.js';
 import { TtjCommand } from '../cli/base-command.js';
-import { serveDisk } from '../capture/serve-disk.js';
+import { serveDisk } from '../replay/serve-disk.js';
 
 /** `ttj nbd --json` (printed when the server stops). */
 export interface NbdOutput {

@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { untilStopped } from '../cli/stop-signal.js';
 import { TtjCommand } from '../cli/base-command.js';
 import { parseDuration } from '../cli/units.js';
-import { restore, type RestoreResult } from '../capture/restore.js';
+import { restore, type RestoreResult } from '../replay/restore.js';
 
 export default class Restore extends TtjCommand<RestoreResult> {
   static override summary = 'Resume the recorded VM in a real QEMU from a POINT (e.g. a video frame).';

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes, isTtjError } from '../../src/errors.js';
-import { serveDisk } from '../../src/capture/serve-disk.js';
+import { serveDisk } from '../../src/replay/serve-disk.js';
 import { JournalWriter } from '../../src/journal/writer.js';
 import { Journal } from '../../src/journal/journal.js';
 import { appendImages } from '../../src/journal/append-images.js';

@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, isTtjError } from '../../src/errors.js';
 import { record } from '../../src/capture/record.js';
-import { restore } from '../../src/capture/restore.js';
+import { restore } from '../../src/replay/restore.js';
 import { Journal } from '../../src/journal/journal.js';
 import { log } from '../../src/journal/log.js';
 import { verify } from '../../src/journal/verify.js';

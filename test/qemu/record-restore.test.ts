@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, isTtjError } from '../../src/errors.js';
 import { record, type RecordResult } from '../../src/capture/record.js';
-import { restore } from '../../src/capture/restore.js';
+import { restore } from '../../src/replay/restore.js';
 import { QmpClient } from '../../src/capture/qemu/qmp-client.js';
 import type { Vm } from '../../src/capture/qemu/vm.js';
 import { Journal } from '../../src/journal/journal.js';

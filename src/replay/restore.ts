@@ -5,13 +5,13 @@ import { fold } from '../journal/fold.js';
 import { forkJournal } from '../journal/fork.js';
 import { Journal } from '../journal/journal.js';
 import type { JournalWriter } from '../journal/writer.js';
-import type { NbdServer } from './nbd/index.js';
-import { kvmUsable, qemuInfo } from './qemu/qemu-info.js';
-import type { Vm } from './qemu/vm.js';
-import { restoreVm } from './qemu/restore-vm.js';
-import { hasSerialPort, type DiskSource, type VmConfig } from './qemu/vm-config.js';
-import { ramDirectory, serveVmDisks } from './record.js';
-import { checkRecordTiming, recordVm, type RecordSummary, type RecordVmOptions } from './record-vm.js';
+import type { NbdServer } from '../capture/nbd/index.js';
+import { kvmUsable, qemuInfo } from '../capture/qemu/qemu-info.js';
+import type { Vm } from '../capture/qemu/vm.js';
+import { restoreVm } from '../capture/qemu/restore-vm.js';
+import { hasSerialPort, type DiskSource, type VmConfig } from '../capture/qemu/vm-config.js';
+import { ramDirectory, serveVmDisks } from '../capture/record.js';
+import { checkRecordTiming, recordVm, type RecordSummary, type RecordVmOptions } from '../capture/record-vm.js';
 
 /** Options of {@link restore}. */
 export interface RestoreOptions extends Omit<RecordVmOptions, 'disks'> {

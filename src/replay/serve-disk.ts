@@ -3,8 +3,8 @@ import { foldState } from '../journal/fold.js';
 import { forkJournal } from '../journal/fork.js';
 import { Journal } from '../journal/journal.js';
 import { JournalWriter } from '../journal/writer.js';
-import { JournalBlockDevice } from './journal-block-device.js';
-import { startNbdServer, type NbdServer } from './nbd/index.js';
+import { JournalBlockDevice } from '../capture/journal-block-device.js';
+import { startNbdServer, type NbdServer } from '../capture/nbd/index.js';
 
 /** Options of {@link serveDisk}. */
 export interface ServeDiskOptions {
