@@ -47,7 +47,7 @@ async function foldDisk(J: string, at: string, out: string): Promise<Buffer> {
   return readFileSync(join(out, 'disks', 'd0.raw'));
 }
 
-describe('a journal disk served over NBD to real clients', function () {
+describe('a journal disk served over NBD to real clients @slow', function () {
   this.timeout(60000);
   const tmp = useTmp();
   let J: string;

@@ -44,7 +44,7 @@ async function foldDisk(J: string, at: string, out: string): Promise<Buffer> {
   return readFileSync(join(out, 'disks', 'd.raw'));
 }
 
-describe('a disk with a short last block served over NBD by ttj nbd', function () {
+describe('a disk with a short last block served over NBD by ttj nbd @slow', function () {
   this.timeout(120000);
   const tmp = useTmp();
 

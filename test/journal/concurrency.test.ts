@@ -29,7 +29,7 @@ function startWriter(journal: string): Promise<{ child: ChildProcess; epochs: ()
   });
 }
 
-describe('one writer, many readers, across processes', function () {
+describe('one writer, many readers, across processes @slow', function () {
   this.timeout(60000);
   let writer: ChildProcess | undefined;
   // Registered before useTmp's: the writer must be gone before its directory is removed.

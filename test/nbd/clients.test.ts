@@ -13,7 +13,7 @@ const SIZE = 32 * 1024 * 1024;
 const MiB = 1024 * 1024;
 
 for (const transport of ['unix', 'tcp'] as const) {
-  describe(`nbd server with real clients (${transport})`, function () {
+  describe(`nbd server with real clients (${transport}) @slow`, function () {
     this.timeout(120_000);
     let dir: string;
     let cleanup: () => Promise<void>;

@@ -19,7 +19,7 @@ const MiB = 1024 * 1024;
 const SIZE = 48 * MiB;
 
 for (const mode of ['native', 'node'] as const) {
-  describe(`nbd server receiving with ${mode === 'native' ? 'the native pump' : "Node's socket reads (the fallback)"}`, function () {
+  describe(`nbd server receiving with ${mode === 'native' ? 'the native pump' : "Node's socket reads (the fallback)"} @slow`, function () {
     this.timeout(180_000);
     let dir: string;
     let cleanup: () => Promise<void>;

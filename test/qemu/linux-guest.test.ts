@@ -22,7 +22,7 @@ function watchConsole(s: Readable): { text: () => string; lastTick: () => number
   };
 }
 
-describe('QEMU: the Linux guest (Debian cloud kernel + busybox initramfs)', function () {
+describe('QEMU: the Linux guest (Debian cloud kernel + busybox initramfs) @slow', function () {
   this.timeout(180000);
   const tmp = useShmTmp();
   const vms: Vm[] = [];

@@ -17,7 +17,7 @@ async function cycle(vm: Vm): Promise<{ ms: number; device: number; frame: numbe
   return { ms: performance.now() - t0, device: device.length, frame: frame.length };
 }
 
-describe('QEMU: the pause of a checkpoint cycle (stop, device state, screendump, cont)', function () {
+describe('QEMU: the pause of a checkpoint cycle (stop, device state, screendump, cont) @slow', function () {
   this.timeout(120000);
   const tmp = useShmTmp();
 

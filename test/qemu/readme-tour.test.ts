@@ -11,7 +11,7 @@ import { ensureBootSectorGuest } from '../../journal-tools/guests/index.js';
 import { runOk } from '../nbd/helpers.js';
 import { freePort, startTtj, ttj, useShmTmp, waitFor } from './helpers.js';
 
-describe('README tour: record --console, restore (--at, --paused --detach --json, --fork), nbd (live, --at --read-only)', function () {
+describe('README tour: record --console, restore (--at, --paused --detach --json, --fork), nbd (live, --at --read-only) @slow', function () {
   this.timeout(120000);
   const tmp = useShmTmp();
   let image: string;

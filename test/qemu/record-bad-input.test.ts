@@ -28,7 +28,7 @@ async function contents(dir: string): Promise<unknown> {
   return { events, files: Object.fromEntries(files.map((f) => [f, createHash('sha256').update(readFileSync(join(dir, f))).digest('hex')])) };
 }
 
-describe('record: bad input is refused, and a failed record leaves no journal behind', function () {
+describe('record: bad input is refused, and a failed record leaves no journal behind @slow', function () {
   this.timeout(60000);
   const tmp = useShmTmp();
 

@@ -11,7 +11,7 @@ import { fillDisk, mountTmpfs } from '../helpers/mounts.js';
 import { useTmp } from '../helpers/tmp.js';
 import { tmpDir } from '../helpers/tmp.js';
 
-describe('ttj record on a file system that fills up', function () {
+describe('ttj record on a file system that fills up @slow', function () {
   this.timeout(120000);
   const tmp = useTmp();
   let fs = '';

@@ -33,7 +33,7 @@ async function foldAt(J: string, at: string, out: string) {
   }
 }
 
-describe('record a live QEMU VM and resume it from an earlier frame (boot-sector guest)', function () {
+describe('record a live QEMU VM and resume it from an earlier frame (boot-sector guest) @slow', function () {
   this.timeout(120000);
   const tmp = useTmp();
   let image: string;

@@ -11,7 +11,7 @@ import { useTmp } from '../helpers/tmp.js';
 
 const SECTOR = 512;
 
-describe('ttj record with a disk that is not a whole number of blocks', function () {
+describe('ttj record with a disk that is not a whole number of blocks @slow', function () {
   this.timeout(120000);
   const tmp = useTmp();
 

@@ -10,7 +10,7 @@ import { decodePng, maxGuestSteps, readU32, sleep, useShmTmp, waitFor } from './
 
 const MiB = 1 << 20;
 
-describe('QEMU: a VM with RAM in a shared file (boot-sector guest)', function () {
+describe('QEMU: a VM with RAM in a shared file (boot-sector guest) @slow', function () {
   // Generous: waits end as soon as the guest gets there; a busy machine only makes it slower.
   this.timeout(120000);
   const tmp = useShmTmp();
@@ -211,7 +211,7 @@ describe('QEMU: a VM with RAM in a shared file (boot-sector guest)', function ()
   });
 });
 
-describe('QEMU: failures are named', function () {
+describe('QEMU: failures are named @slow', function () {
   this.timeout(30000);
   const tmp = useShmTmp();
 

@@ -49,7 +49,7 @@ function packs(J: string): Record<string, string> {
   return treeDigest(join(J, 'packs'));
 }
 
-describe('a full disk', function () {
+describe('a full disk @slow', function () {
   this.timeout(120000);
   const tmp = useTmp();
   const fs = useTmpfs(12 * MiB);

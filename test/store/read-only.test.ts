@@ -64,7 +64,7 @@ async function assertNbdReadOnly(J: string, sock: string, disk: Buffer, user?: s
   }
 }
 
-describe('reading a journal this process cannot write', function () {
+describe('reading a journal this process cannot write @slow', function () {
   this.timeout(120000);
   const tmp = useTmp();
 
