@@ -13,11 +13,19 @@ export const FAR_FUTURE_US = 24 * 3600 * 1_000_000;
 /** Largest disk block size (docs/format.md). */
 const MAX_BLOCK = 1 << 20;
 
-/** Why the model refuses a stream. */
-export class ModelRefusal extends Error {}
+/**
+ * Why the model refuses a stream. `rule` names the broken rule when it is one a
+ * mutator aims at (the mutator's kind), else `invalid`: a violation is attributed
+ * to the rule, whichever mutation broke it.
+ */
+export class ModelRefusal extends Error {
+  constructor(readonly rule: string, message: string) {
+    super(message);
+  }
+}
 
-const refuse = (why: string): never => {
-  throw new ModelRefusal(why);
+const refuse = (why: string, rule = 'invalid'): never => {
+  throw new ModelRefusal(rule, why);
 };
 
 /** An unsigned or signed protobuf integer (number or Long) as a bigint. */
@@ -243,17 +251,17 @@ class Simulator {
   private blob(addr: string, size: number, what: string): Buffer {
     if (addr === ZERO_HEX) refuse(`${what} has the zero address`);
     const b = this.blobOf(addr) ?? refuse(`${what}: blob ${addr} is neither given nor stored`);
-    if (b.length !== size) refuse(`${what}: blob ${addr} is ${b.length} bytes, not ${size}`);
+    if (b.length !== size) refuse(`${what}: blob ${addr} is ${b.length} bytes, not ${size}`, 'blob-wrong-size');
     return b;
   }
 
   /** Chunked content (device state, frames): every chunk present, the whole hashing to `contentHash`. */
-  private chunked(chunkAddrs: Uint8Array | null | undefined, contentHash: Uint8Array | null | undefined, length: bigint, what: string): Buffer {
+  private chunked(chunkAddrs: Uint8Array | null | undefined, contentHash: Uint8Array | null | undefined, length: bigint, what: string, kind: 'device' | 'frame'): Buffer {
     const addrs = addrsOf(chunkAddrs) ?? refuse(`${what}: chunk addresses are not 32 bytes each`);
     const parts = addrs.map((a) => this.blobOf(a) ?? refuse(`${what}: chunk ${a} is neither given nor stored`));
     const data = Buffer.concat(parts);
-    if (BigInt(data.length) !== length) refuse(`${what}: its chunks hold ${data.length} bytes, not ${length}`);
-    if (hashOf(data) !== bytesOf(contentHash).toString('hex')) refuse(`${what}: its chunks do not hash to its content hash`);
+    if (BigInt(data.length) !== length) refuse(`${what}: its chunks hold ${data.length} bytes, not ${length}`, 'length-field');
+    if (hashOf(data) !== bytesOf(contentHash).toString('hex')) refuse(`${what}: its chunks do not hash to its content hash`, `${kind}-hash`);
     return data;
   }
 
@@ -265,7 +273,7 @@ class Simulator {
       const t = big(e.timeUs);
       if (t !== 0n) {
         if (t < BigInt(Math.trunc(this.lastTimeUs))) refuse(`event ${seq}: time goes backwards`);
-        if (t > BigInt(Math.trunc(this.nowUs + FAR_FUTURE_US))) refuse(`event ${seq}: time far in the future`);
+        if (t > BigInt(Math.trunc(this.nowUs + FAR_FUTURE_US))) refuse(`event ${seq}: time far in the future`, 'time-far-future');
         this.lastTimeUs = Number(t);
       } else this.lastTimeUs = Math.max(this.lastTimeUs, this.nowUs);
     }
@@ -317,7 +325,7 @@ class Simulator {
         const open = this.open ?? refuse(`event ${seq}: device state outside an epoch`);
         const d = e.device!;
         if (!d.chunkSize) refuse('device chunk size 0');
-        open.pending.push({ kind: 'device', data: this.chunked(d.chunkAddrs, d.contentHash, big(d.length), 'device state') });
+        open.pending.push({ kind: 'device', data: this.chunked(d.chunkAddrs, d.contentHash, big(d.length), 'device state', 'device') });
         return;
       }
       case 'diskCreate': {
@@ -387,7 +395,7 @@ class Simulator {
         if (c.lastCommitted < 0) refuse('a frame before any commit');
         const f = e.frame!;
         if (big(f.frame) !== BigInt(c.nextFrame)) refuse(`frame ${big(f.frame)}, expected ${c.nextFrame}`);
-        const data = this.chunked(f.chunkAddrs, f.contentHash, big(f.length), `frame ${c.nextFrame}`);
+        const data = this.chunked(f.chunkAddrs, f.contentHash, big(f.length), `frame ${c.nextFrame}`, 'frame');
         c.nextFrame++;
         this.onFrame?.(c.lastCommitted, data);
         return;

@@ -61,16 +61,17 @@ function compareFiles(want: Map<string, Buffer>, got: Map<string, Buffer>): stri
  * ones that were, by name and epoch), the head, and `again` earlier ones at random.
  * All of them (with at most `maxSeqs` `seq:` points) when `seen` is undefined.
  */
-export function choosePoints(model: ReferenceModel, rng: Rng, maxSeqs: number, seen?: Set<string>, again = 2): ModelPoint[] {
+export function choosePoints(model: ReferenceModel, rng: Rng, maxSeqs: number, seen?: Set<string>, again = 1): ModelPoint[] {
   const n = model.headSeq + 1;
   let seqs: number[] | undefined;
-  if (n > maxSeqs) {
+  if (seen) {
+    // Two seqs not folded before (the head is always folded).
+    const unseen = Array.from({ length: n }, (_, k) => k).filter((k) => !seen.has(`seq:${k}`));
+    seqs = [];
+    for (let k = 0; k < 2 && unseen.length; k++) seqs.push(unseen.splice(rng.int(unseen.length), 1)[0]!);
+  } else if (n > maxSeqs) {
     const s = new Set<number>([0]);
     while (s.size < maxSeqs) s.add(rng.int(n));
-    if (seen) {
-      const unseen = Array.from({ length: n }, (_, k) => k).filter((k) => !seen.has(`seq:${k}`));
-      for (let k = 0; k < maxSeqs / 2 && unseen.length; k++) s.add(unseen.splice(rng.int(unseen.length), 1)[0]!);
-    }
     seqs = [...s];
   }
   const all = model.points(seqs);
@@ -129,15 +130,19 @@ export async function verifyJournal(journal: string): Promise<{ ok: boolean; err
   }
 }
 
-/** After an accepted append of a healthy journal: verify passes, the head is the model's, and every point folds exactly. */
-export async function checkHealthy(journal: string, model: ReferenceModel, points: ModelPoint[], scratch: string): Promise<Violation[]> {
-  const v = await verifyJournal(journal);
-  if (!v.ok) return [{ property: 'verify-failed', detail: v.error ?? '' }];
+/**
+ * After an accepted append of a healthy journal: verify passes, the head is the
+ * model's, and every point folds exactly. Returns the time of the head event too.
+ */
+export async function checkHealthy(journal: string, model: ReferenceModel, points: ModelPoint[], scratch: string): Promise<{ violations: Violation[]; headTimeUs?: number }> {
   const j = await Journal.open(journal);
   try {
+    const v = await verify(j, { deep: true });
+    if (!v.ok) return { violations: [{ property: v.error?.code === ErrorCodes.INTERNAL ? 'unstable-error' : 'verify-failed', detail: `${v.error?.code}: ${v.error?.message}` }] };
     const head = await j.head();
-    if (head.seq !== model.headSeq) return [{ property: 'wrong-fold', detail: `the head is seq ${head.seq}, the model's ${model.headSeq}` }];
-    return await checkFolds(j, points, scratch, true);
+    const headTimeUs = Number((await j.event(head.seq)).timeUs);
+    if (head.seq !== model.headSeq) return { violations: [{ property: 'wrong-fold', detail: `the head is seq ${head.seq}, the model's ${model.headSeq}` }], headTimeUs };
+    return { violations: await checkFolds(j, points, scratch, true), headTimeUs };
   } finally {
     await j.close();
   }

@@ -28,6 +28,8 @@ export interface CaseViolation extends Violation {
   step: number;
   /** The mutator kind of the step (`valid` for an unmutated one). */
   kind: string;
+  /** For an accepted stream the model refuses: the rule it breaks (see ModelRefusal). */
+  rule?: string;
 }
 
 export interface CaseResult {
@@ -101,9 +103,14 @@ export async function runCase(seed: number, caseIndex: number, opts: CaseOptions
       result.steps++;
       const fail = (kind: string, v: Violation) => result.violations.push({ ...v, seed, caseIndex, step, kind });
       // Damage once, after some history, then try appending to it.
-      if (!damaged && step >= 2 && journalKinds.length && rng.chance(opts.only ? 0.5 : 0.2)) {
-        const m = rng.pick(journalKinds);
-        const what = await m.apply(rng, journal);
+      if (!damaged && step >= 2 && journalKinds.length && rng.chance(opts.only ? 0.5 : 0.25)) {
+        // Kinds in turn by case (so that a bounded run meets each), the next one when one finds nothing to damage.
+        let m = journalKinds[caseIndex % journalKinds.length]!;
+        let what: string | undefined;
+        for (let k = 0; k < journalKinds.length && !what; k++) {
+          m = journalKinds[(caseIndex + k) % journalKinds.length]!;
+          what = await m.apply(rng, journal);
+        }
         if (!what) continue;
         damaged = m.kind;
         count(m.kind, true);
@@ -117,21 +124,27 @@ export async function runCase(seed: number, caseIndex: number, opts: CaseOptions
       let kind = 'valid';
       let stream = encodeEventStream(base.events);
       if (streamKinds.length && rng.chance(opts.only ? 0.8 : 0.45)) {
-        const m = rng.pick(streamKinds);
-        const s = m.apply(rng, base.events, model.view());
-        if (s) {
-          kind = m.kind;
-          stream = s;
+        // A kind at random, the next one when it finds nothing to mutate in this step.
+        const first = rng.int(streamKinds.length);
+        for (let k = 0; k < streamKinds.length && kind === 'valid'; k++) {
+          const m = streamKinds[(first + k) % streamKinds.length]!;
+          const s = m.apply(rng, base.events, model.view());
+          if (s) {
+            kind = m.kind;
+            stream = s;
+          }
         }
       }
       const label = damaged ? `${damaged}+${kind}` : kind;
       let next: ReferenceModel | undefined;
       let why = '';
+      let rule: string | undefined;
       try {
         next = model.tryStep(parseEventStream(stream));
       } catch (e) {
         if (!(e instanceof ModelRefusal) && !stableError(e)) throw e;
         why = (e as Error).message;
+        rule = e instanceof ModelRefusal ? e.rule : undefined;
       }
       const before = await snapshot(journal);
       const r = await appendStream(journal, stream);
@@ -145,16 +158,20 @@ export async function runCase(seed: number, caseIndex: number, opts: CaseOptions
         continue;
       }
       if (!next) {
-        fail(label, { property: 'accepted-invalid', detail: `append accepted a stream the model refuses: ${why}` });
+        result.violations.push({ property: 'accepted-invalid', detail: `append accepted a stream the model refuses (${rule}): ${why}`, seed, caseIndex, step, kind: label, rule });
         break;
       }
-      model = next.withLastTime(await headTime(journal).catch(() => next!.lastTimeUs));
-      const points = choosePoints(model, rng, opts.maxSeqPoints ?? 8, damaged ? undefined : seen);
+      const points = choosePoints(next, rng, opts.maxSeqPoints ?? 8, damaged ? undefined : seen);
       if (damaged) {
+        model = next;
         const m = JOURNAL_MUTATORS.find((x) => x.kind === damaged)!;
         const c = await checkDamaged(journal, points, dir, { mustDetect: m.mustDetect, mustRefuseOpen: m.mustRefuseOpen });
         for (const v of c.violations) fail(label, v);
-      } else for (const v of await checkHealthy(journal, model, points, dir)) fail(label, v);
+      } else {
+        const c = await checkHealthy(journal, next, points, dir);
+        for (const v of c.violations) fail(label, v);
+        model = c.headTimeUs === undefined ? next : next.withLastTime(c.headTimeUs);
+      }
       if (result.violations.length) break;
     }
   } finally {

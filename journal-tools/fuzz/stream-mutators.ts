@@ -148,8 +148,19 @@ export const STREAM_MUTATORS: StreamMutator[] = [
       const cut = (b: Uint8Array | null | undefined) => Buffer.from(b ?? []).subarray(0, Math.max(0, (b?.length ?? 0) - rng.pick([32, 1, 31])));
       if (e.pages) rng.chance(0.5) ? (e.pages.addrs = cut(e.pages.addrs)) : e.pages.pfns!.push(0);
       else if (e.diskWrite) rng.chance(0.5) ? (e.diskWrite.addrs = cut(e.diskWrite.addrs)) : e.diskWrite.blocks!.push(0);
-      else if (e.device) rng.chance(0.5) ? (e.device.chunkAddrs = cut(e.device.chunkAddrs)) : (e.device.length = Number(e.device.length) + rng.pick([1, 4096, -1]));
-      else rng.chance(0.5) ? (e.frame!.chunkAddrs = cut(e.frame!.chunkAddrs)) : (e.frame!.length = Number(e.frame!.length) + rng.pick([1, -1, 1000]));
+      else if (e.device) e.device.chunkAddrs = cut(e.device.chunkAddrs);
+      else e.frame!.chunkAddrs = cut(e.frame!.chunkAddrs);
+    }),
+  },
+  {
+    // The length of a device state or frame other than its chunks' total.
+    kind: 'length-field',
+    apply: onEvents((rng, ev) => {
+      const t = [...withBody(ev, 'device'), ...withBody(ev, 'frame')];
+      if (!t.length) return false;
+      const body = rng.pick(t)[0];
+      const d = (body.device ?? body.frame)!;
+      d.length = Math.max(0, Number(d.length) + rng.pick([1, -1, 1000, 4096]));
     }),
   },
   {
