@@ -101,8 +101,8 @@ export function validStep(rng: Rng, view: ModelView, explicitTimes = rng.chance(
   const disks = [...view.disks];
   const units = rng.range(1, 3);
   for (let u = 0; u < units; u++) {
-    const what = rng.int(10);
-    if (what < 5 || committed < 0) {
+    const what = rng.int(20);
+    if (what < 9 || committed < 0) {
       // An epoch.
       b.push({ epochBegin: { epoch } });
       if (!memoryPages && rng.chance(0.8)) {
@@ -123,15 +123,15 @@ export function validStep(rng: Rng, view: ModelView, explicitTimes = rng.chance(
       if (rng.chance(0.2)) b.push({ label: { text: rng.pick(['boot', 'before upgrade', 'x', 'ünïcode', `e${epoch}`]) } });
       b.push({ epochCommit: { epoch } });
       committed = epoch++;
-    } else if (what < 6 || !disks.length) {
+    } else if (what < 11 || !disks.length) {
       const bs = rng.pick([view.pageSize, view.pageSize * 2, 16384, 65536].filter((x) => x >= view.pageSize && x <= 65536));
       const name = `d${disks.length}${rng.pick(['', '.img', '_x', '-0'])}`;
       const d = { name, size: bs * rng.range(1, Math.max(1, Math.floor(262144 / bs))), blockSize: bs };
       b.push({ diskCreate: { name, size: d.size, blockSize: bs === view.pageSize && rng.chance(0.5) ? 0 : bs } });
       disks.push(d);
-    } else if (what < 8) {
+    } else if (what < 14) {
       diskWrite(b, rng, rng.pick(disks));
-    } else if (what < 9) {
+    } else if (what < 18) {
       const img = png(rng.range(1, 40), rng.range(1, 30), rng.int(1000));
       const chunkSize = rng.pick([256 * 1024, 64, 100]);
       const { width, height } = { width: img.readUInt32BE(16), height: img.readUInt32BE(20) };

@@ -65,6 +65,15 @@ interface Disk {
 /** A memory, device or label change waiting for its epoch's commit. */
 type Pending = { kind: 'layout'; size: number } | { kind: 'page'; pfn: number; data: Buffer | undefined } | { kind: 'device'; data: Buffer };
 
+/** A point of the history and the seq whose state it folds to. */
+export interface PointRef {
+  point: string;
+  seq: number;
+  /** The epoch whose memory and device it folds (-1: none). */
+  epoch: number;
+  frame?: number;
+}
+
 /** The state the model folds to at a point. */
 export interface ModelPoint {
   point: string;
@@ -181,53 +190,67 @@ export class ReferenceModel {
   }
 
   /**
-   * Every point worth folding and what it must fold to: head, each epoch, frame and
-   * label, and `seqs` (all when undefined).
+   * The points of the history: head, every seq, epoch, frame and label, with the seq
+   * whose state each one folds to (no bytes yet: see {@link points}).
    */
-  points(seqs?: number[]): ModelPoint[] {
-    const wanted = new Set(seqs ?? Array.from({ length: this.headSeq + 1 }, (_, i) => i));
-    wanted.add(this.headSeq);
-    const atSeq = new Map<number, { files?: Map<string, Buffer>; epoch: number }>();
-    const epochs: { seq: number; files: Map<string, Buffer> }[] = [];
-    const frames: { epoch: number; data: Buffer }[] = [];
+  pointRefs(): PointRef[] {
+    const commits: number[] = [];
+    const frames: number[] = [];
     const labels = new Map<string, number>();
-    const sim = new Simulator(this.pageSize, new VmModel(), { nextEpoch: 0, nextFrame: 0, lastCommitted: -1, memoryPages: 0, labels: [] }, 0, Infinity, (a) => this.blobs.get(a));
-    sim.onCommit = (epoch) => epochs.push({ seq: sim.seq, files: sim.vm.files() });
-    sim.onFrame = (epoch, data) => frames.push({ epoch, data });
+    const sim = this.replayer();
+    sim.onCommit = () => commits.push(sim.seq);
+    sim.onFrame = (epoch) => frames.push(epoch);
     sim.onLabel = (text, epoch) => labels.set(text, Math.max(epoch, labels.get(text) ?? -1));
+    const epochAt: number[] = [-1];
+    this.bodies.forEach((b, i) => {
+      sim.feed(b, i + 1, false);
+      epochAt.push(sim.counters.lastCommitted);
+    });
+    const refs: PointRef[] = [{ point: 'head', seq: this.headSeq, epoch: epochAt[this.headSeq]! }];
+    epochAt.forEach((epoch, seq) => refs.push({ point: `seq:${seq}`, seq, epoch }));
+    commits.forEach((seq, n) => refs.push({ point: `epoch:${n}`, seq, epoch: n }));
+    frames.forEach((epoch, n) => refs.push({ point: `frame:${n}`, seq: commits[epoch]!, epoch, frame: n }));
+    for (const [text, epoch] of labels) refs.push({ point: `label:${text}`, seq: commits[epoch]!, epoch });
+    return refs;
+  }
+
+  /** What each of `refs` must fold to: the files of fold's output (manifest.json aside). */
+  points(refs: PointRef[]): ModelPoint[] {
+    const want = new Set(refs.map((r) => r.seq));
+    const atSeq = new Map<number, Map<string, Buffer> | undefined>();
+    const frames: Buffer[] = [];
+    const sim = this.replayer();
+    sim.onFrame = (epoch, data) => frames.push(data);
     const snap = (seq: number) => {
-      if (!wanted.has(seq)) return;
-      // Memory and device as of the last commit, disks as of now.
-      const files = new Map([...(sim.committed ?? new VmModel()).files()].filter(([k]) => !k.startsWith('disks/')));
-      for (const [k, d] of sim.vm.disks) files.set(`disks/${k}.raw`, Buffer.from(d.bytes));
+      if (!want.has(seq)) return;
+      // Memory and device change at commits only: the model's are those of the last commit; disks as of now.
       const nothing = sim.counters.lastCommitted < 0 && sim.vm.disks.size === 0;
-      atSeq.set(seq, { files: nothing ? undefined : files, epoch: sim.counters.lastCommitted });
+      atSeq.set(seq, nothing ? undefined : sim.vm.files());
     };
     snap(0);
     this.bodies.forEach((b, i) => {
       sim.feed(b, i + 1, false);
       snap(i + 1);
     });
-    const out: ModelPoint[] = [];
-    const head = atSeq.get(this.headSeq)!;
-    out.push({ point: 'head', ...head });
-    for (const s of [...wanted].sort((a, b) => a - b)) out.push({ point: `seq:${s}`, ...atSeq.get(s)! });
-    epochs.forEach((e, n) => out.push({ point: `epoch:${n}`, files: e.files, epoch: n }));
-    frames.forEach((f, n) => {
-      const files = new Map(epochs[f.epoch]!.files);
-      files.set('frame.png', f.data);
-      out.push({ point: `frame:${n}`, files, epoch: f.epoch, frame: n });
+    return refs.map((r) => {
+      let files = atSeq.get(r.seq);
+      if (files && r.frame !== undefined) {
+        files = new Map(files);
+        files.set('frame.png', frames[r.frame]!);
+      }
+      return { point: r.point, epoch: r.epoch, frame: r.frame, files };
     });
-    for (const [text, epoch] of labels) out.push({ point: `label:${text}`, files: epochs[epoch]!.files, epoch });
-    return out;
+  }
+
+  /** A simulator that replays the accepted history (no checks). */
+  private replayer(): Simulator {
+    return new Simulator(this.pageSize, new VmModel(), { nextEpoch: 0, nextFrame: 0, lastCommitted: -1, memoryPages: 0, labels: [] }, 0, Infinity, (a) => this.blobs.get(a));
   }
 }
 
 /** Feeds event bodies to a {@link VmModel}, checking every rule when `check` is set. */
 class Simulator {
   open: { epoch: number; pending: Pending[] } | undefined;
-  /** The state as of the last commit (memory and device of points between epochs). */
-  committed: VmModel | undefined;
   seq = 0;
   onCommit?: (epoch: number) => void;
   onFrame?: (epoch: number, data: Buffer) => void;
@@ -244,7 +267,6 @@ class Simulator {
     private readonly blobOf: (addr: string) => Buffer | undefined,
   ) {
     this.layoutPages = counters.memoryPages;
-    this.committed = vm.clone();
   }
 
   /** A blob named as a page or block: given or stored, exactly `size` bytes. */
@@ -386,7 +408,6 @@ class Simulator {
         this.open = undefined;
         c.lastCommitted = c.nextEpoch;
         c.nextEpoch++;
-        this.committed = this.vm.clone();
         this.onCommit?.(c.lastCommitted);
         return;
       }

@@ -13,7 +13,7 @@ import { ErrorCodes, isTtjError } from '../../src/errors.js';
 import { fold } from '../../src/journal/fold.js';
 import { Journal } from '../../src/journal/journal.js';
 import { verify } from '../../src/journal/verify.js';
-import type { ModelPoint, ReferenceModel } from './model.js';
+import type { ModelPoint, PointRef, ReferenceModel } from './model.js';
 import type { Rng } from './prng.js';
 
 /** One broken promise. */
@@ -57,31 +57,28 @@ function compareFiles(want: Map<string, Buffer>, got: Map<string, Buffer>): stri
 }
 
 /**
- * The points to fold after a step: every point not folded before (`seen` holds the
- * ones that were, by name and epoch), the head, and `again` earlier ones at random.
- * All of them (with at most `maxSeqs` `seq:` points) when `seen` is undefined.
+ * The points to fold after a step: every epoch, frame and label point not folded
+ * before (`seen` holds the ones that were, by name and epoch), the head, one new
+ * `seq:` point and one earlier point at random. Without `seen`: every point, with
+ * at most `maxSeqs` `seq:` points.
  */
-export function choosePoints(model: ReferenceModel, rng: Rng, maxSeqs: number, seen?: Set<string>, again = 1): ModelPoint[] {
-  const n = model.headSeq + 1;
-  let seqs: number[] | undefined;
-  if (seen) {
-    // Two seqs not folded before (the head is always folded).
-    const unseen = Array.from({ length: n }, (_, k) => k).filter((k) => !seen.has(`seq:${k}`));
-    seqs = [];
-    for (let k = 0; k < 2 && unseen.length; k++) seqs.push(unseen.splice(rng.int(unseen.length), 1)[0]!);
-  } else if (n > maxSeqs) {
-    const s = new Set<number>([0]);
-    while (s.size < maxSeqs) s.add(rng.int(n));
-    seqs = [...s];
-  }
-  const all = model.points(seqs);
-  if (!seen) return all;
-  const key = (p: ModelPoint) => `${p.point}@${p.epoch}`;
-  const fresh = all.filter((p) => p.point === 'head' || !seen.has(key(p)));
-  const old = all.filter((p) => p.point !== 'head' && seen.has(key(p)));
-  for (let k = 0; k < again && old.length; k++) fresh.push(old.splice(rng.int(old.length), 1)[0]!);
-  for (const p of fresh) seen.add(key(p)).add(p.point);
-  return fresh;
+export function choosePoints(model: ReferenceModel, rng: Rng, maxSeqs: number, seen?: Set<string>): ModelPoint[] {
+  const refs = model.pointRefs();
+  const seqs = refs.filter((r) => r.point.startsWith('seq:'));
+  const rest = refs.filter((r) => !r.point.startsWith('seq:'));
+  const take = <T>(from: T[], n: number): T[] => {
+    const pool = [...from];
+    const out: T[] = [];
+    while (out.length < n && pool.length) out.push(pool.splice(rng.int(pool.length), 1)[0]!);
+    return out;
+  };
+  if (!seen) return model.points([...rest, ...(seqs.length > maxSeqs ? take(seqs, maxSeqs) : seqs)]);
+  const key = (r: PointRef) => `${r.point}@${r.epoch}`;
+  const fresh = rest.filter((r) => r.point === 'head' || !seen.has(key(r)));
+  fresh.push(...take(seqs.filter((r) => !seen.has(key(r))), 1));
+  fresh.push(...take(refs.filter((r) => r.point !== 'head' && seen.has(key(r))), 1));
+  for (const r of fresh) seen.add(key(r));
+  return model.points(fresh);
 }
 
 /**

@@ -42,7 +42,7 @@ export interface CaseResult {
 export interface CaseOptions {
   /** Restrict mutations to these kinds (stream or journal). */
   only?: Set<string>;
-  /** Most `seq:` points folded per check. Default 8. */
+  /** Most `seq:` points folded per check. Default 4. */
   maxSeqPoints?: number;
   /** Base directory for the case's temp dirs (default: /dev/shm when there, else the OS temp dir). */
   tmpBase?: string;
@@ -98,12 +98,13 @@ export async function runCase(seed: number, caseIndex: number, opts: CaseOptions
     let model = ReferenceModel.empty(pageSize, await headTime(journal));
     let damaged: string | undefined;
     const seen = new Set<string>();
+    let mutated = 0;
     const steps = rng.range(3, 7);
     for (let step = 0; step < steps; step++) {
       result.steps++;
       const fail = (kind: string, v: Violation) => result.violations.push({ ...v, seed, caseIndex, step, kind });
       // Damage once, after some history, then try appending to it.
-      if (!damaged && step >= 2 && journalKinds.length && rng.chance(opts.only ? 0.5 : 0.25)) {
+      if (!damaged && step >= 2 && journalKinds.length && rng.chance(opts.only ? 0.5 : 0.35)) {
         // Kinds in turn by case (so that a bounded run meets each), the next one when one finds nothing to damage.
         let m = journalKinds[caseIndex % journalKinds.length]!;
         let what: string | undefined;
@@ -114,7 +115,7 @@ export async function runCase(seed: number, caseIndex: number, opts: CaseOptions
         if (!what) continue;
         damaged = m.kind;
         count(m.kind, true);
-        const points = choosePoints(model, rng, opts.maxSeqPoints ?? 8);
+        const points = choosePoints(model, rng, opts.maxSeqPoints ?? 4);
         const r = await checkDamaged(journal, points, dir, { mustDetect: m.mustDetect, mustRefuseOpen: m.mustRefuseOpen });
         for (const v of r.violations) fail(m.kind, { ...v, detail: `${what}: ${v.detail}` });
         if (r.violations.length) break;
@@ -124,8 +125,8 @@ export async function runCase(seed: number, caseIndex: number, opts: CaseOptions
       let kind = 'valid';
       let stream = encodeEventStream(base.events);
       if (streamKinds.length && rng.chance(opts.only ? 0.8 : 0.45)) {
-        // A kind at random, the next one when it finds nothing to mutate in this step.
-        const first = rng.int(streamKinds.length);
+        // Kinds in turn (so that a bounded run meets each), the next one when one finds nothing to mutate in this step.
+        const first = (caseIndex + 7 * mutated++) % streamKinds.length;
         for (let k = 0; k < streamKinds.length && kind === 'valid'; k++) {
           const m = streamKinds[(first + k) % streamKinds.length]!;
           const s = m.apply(rng, base.events, model.view());
@@ -161,7 +162,7 @@ export async function runCase(seed: number, caseIndex: number, opts: CaseOptions
         result.violations.push({ property: 'accepted-invalid', detail: `append accepted a stream the model refuses (${rule}): ${why}`, seed, caseIndex, step, kind: label, rule });
         break;
       }
-      const points = choosePoints(next, rng, opts.maxSeqPoints ?? 8, damaged ? undefined : seen);
+      const points = choosePoints(next, rng, opts.maxSeqPoints ?? 4, damaged ? undefined : seen);
       if (damaged) {
         model = next;
         const m = JOURNAL_MUTATORS.find((x) => x.kind === damaged)!;

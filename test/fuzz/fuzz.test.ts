@@ -5,7 +5,7 @@ import { STREAM_MUTATORS } from '../../journal-tools/fuzz/stream-mutators.js';
 
 /** The bounded run: a fixed seed, so a failure reproduces with `npm run fuzz -- --seed SEED --case I`. */
 const SEED = 20261202;
-const CASES = Number(process.env.TTJ_FUZZ_CASES ?? 200);
+const CASES = Number(process.env.TTJ_FUZZ_CASES ?? 150);
 
 describe('fuzz: mutated event streams and damaged journals keep the promises (fixed seed)', function () {
   this.timeout(600000);
