@@ -1,5 +1,5 @@
 /**
- * `npm run fuzz -- --cases N --seed S [--minutes M] [--only kind,kind] [--case I] [--json]`:
+ * `npm run fuzz -- --cases N --seed S [--minutes M] [--only kind,kind] [--case I] [--concurrency C] [--json]`:
  * a long fuzz run by hand. Prints every violation with the seed and case that
  * reproduce it (`--seed S --case I` reruns that one case), then a summary by kind.
  * Exits 1 when a violation outside KNOWN_OPEN was found.
@@ -39,6 +39,7 @@ const s = await fuzz({
   cases: num('cases', 1000),
   minutes: arg('minutes') ? num('minutes', 0) : undefined,
   only,
+  concurrency: arg('concurrency') ? num('concurrency', 3) : undefined,
   onCase: (i, vs) => {
     for (const v of vs) print(v);
     if ((i + 1) % 50 === 0) process.stderr.write(`${i + 1} cases\n`);
