@@ -99,23 +99,25 @@ export function validStep(rng: Rng, view: ModelView, explicitTimes = rng.chance(
   let memoryPages = view.memoryPages;
   let frame = view.nextFrame;
   const disks = [...view.disks];
-  const units = rng.range(1, 3);
+  // The first step of a journal has it all: an epoch with memory and device state, then a frame.
+  const first = view.nextEpoch === 0 && view.disks.length === 0;
+  const units = first ? 2 : rng.range(1, 3);
   for (let u = 0; u < units; u++) {
-    const what = rng.int(20);
+    const what = first ? (u === 0 ? 0 : 17) : rng.int(20);
     if (what < 9 || committed < 0) {
       // An epoch.
       b.push({ epochBegin: { epoch } });
-      if (!memoryPages && rng.chance(0.8)) {
+      if (!memoryPages && (first || rng.chance(0.8))) {
         memoryPages = rng.range(4, 48);
         b.push({ memoryLayout: { size: memoryPages * view.pageSize } });
       }
-      if (memoryPages && rng.chance(0.85)) {
+      if (memoryPages && (first || rng.chance(0.85))) {
         const pfns = someOf(rng, memoryPages, rng.range(1, 8));
         const zeroPfns = rng.chance(0.4) ? someOf(rng, memoryPages, 3) : [];
         b.push({ pages: { pfns, addrs: Buffer.concat(pfns.map(() => b.blob(content(rng, view.pageSize)))), zeroPfns } });
       }
       if (disks.length && rng.chance(0.4)) diskWrite(b, rng, rng.pick(disks));
-      if (rng.chance(0.35)) {
+      if (first || rng.chance(0.35)) {
         const data = rng.bytes(rng.int(3) === 0 ? 0 : rng.range(1, 12000));
         const chunkSize = rng.pick([4096, 1000, 65536]);
         b.push({ device: { length: data.length, chunkSize, ...b.chunks(data, chunkSize) } });

@@ -42,6 +42,9 @@ export const FOUND_OPEN: ReadonlySet<string> = new Set<string>([
   // writes a manifest naming the wrong epoch, and an append onto such a journal is
   // accepted (test/fuzz/regressions/index-epoch.test.ts).
   'index-delete-ep',
+  // A deleted i/fr entry: the next append writes a second frame 0 (the writer numbers
+  // frames from the index) (test/fuzz/regressions/index-frame.test.ts).
+  'index-delete-fr',
   // verify does not check label entries: a deleted one goes unnoticed, a replaced one
   // makes fold label:TEXT write another epoch (test/fuzz/regressions/index-label.test.ts).
   'index-delete-lb',

@@ -130,6 +130,8 @@ export class ReferenceModel {
     readonly pageSize: number,
     /** Accepted event bodies; index i is seq i + 1 (seq 0 is the header). */
     readonly bodies: readonly IEvent[],
+    /** The time of each accepted body: given in the stream, or as the journal stamped it (undefined until read back). */
+    readonly times: readonly (number | undefined)[],
     readonly blobs: ReadonlyMap<string, Buffer>,
     readonly lastTimeUs: number,
     private readonly head: VmModel,
@@ -137,7 +139,7 @@ export class ReferenceModel {
   ) {}
 
   static empty(pageSize: number, headerTimeUs: number): ReferenceModel {
-    return new ReferenceModel(pageSize, [], new Map(), headerTimeUs, new VmModel(), { nextEpoch: 0, nextFrame: 0, lastCommitted: -1, memoryPages: 0, labels: [] });
+    return new ReferenceModel(pageSize, [], [], new Map(), headerTimeUs, new VmModel(), { nextEpoch: 0, nextFrame: 0, lastCommitted: -1, memoryPages: 0, labels: [] });
   }
 
   get headSeq(): number {
@@ -158,9 +160,16 @@ export class ReferenceModel {
     };
   }
 
-  /** The same model with the time of its newest event as the journal stamped it (for events given time 0). */
-  withLastTime(us: number): ReferenceModel {
-    return new ReferenceModel(this.pageSize, this.bodies, this.blobs, us, this.head, this.counters);
+  /** Seqs whose time the journal chose (events given time 0) and the model does not know yet. */
+  unknownTimes(): number[] {
+    return this.times.flatMap((t, i) => (t === undefined ? [i + 1] : []));
+  }
+
+  /** The same model with the times the journal stamped on events given time 0 (`stamped`: seq → µs). */
+  withTimes(stamped: ReadonlyMap<number, number>): ReferenceModel {
+    const times = this.times.map((t, i) => t ?? stamped.get(i + 1));
+    const last = times.length ? times[times.length - 1] ?? this.lastTimeUs : this.lastTimeUs;
+    return new ReferenceModel(this.pageSize, this.bodies, times, this.blobs, last, this.head, this.counters);
   }
 
   /**
@@ -186,7 +195,8 @@ export class ReferenceModel {
     if (sim.open) refuse(`epoch ${sim.open.epoch} is not committed at the end of the stream`);
     const blobs = new Map(this.blobs);
     for (const [k, v] of given) blobs.set(k, v);
-    return new ReferenceModel(this.pageSize, [...this.bodies, ...bodies], blobs, sim.lastTimeUs, sim.vm, sim.counters);
+    const times = bodies.map((b) => (big(b.timeUs) !== 0n ? Number(big(b.timeUs)) : undefined));
+    return new ReferenceModel(this.pageSize, [...this.bodies, ...bodies], [...this.times, ...times], blobs, sim.lastTimeUs, sim.vm, sim.counters);
   }
 
   /**
@@ -211,6 +221,20 @@ export class ReferenceModel {
     commits.forEach((seq, n) => refs.push({ point: `epoch:${n}`, seq, epoch: n }));
     frames.forEach((epoch, n) => refs.push({ point: `frame:${n}`, seq: commits[epoch]!, epoch, frame: n }));
     for (const [text, epoch] of labels) refs.push({ point: `label:${text}`, seq: commits[epoch]!, epoch });
+    // time:ISO (to the millisecond) of each commit: the last epoch committed by the end of that millisecond.
+    const commitTimes = commits.map((seq) => this.times[seq - 1]);
+    if (commitTimes.every((t) => t !== undefined && t < 8.64e18)) {
+      const points = new Set<string>();
+      for (const t of commitTimes as number[]) {
+        const ms = Math.floor(t / 1000);
+        const point = `time:${new Date(ms).toISOString()}`;
+        if (points.has(point)) continue;
+        points.add(point);
+        let epoch = -1;
+        commitTimes.forEach((c, n) => (c! <= ms * 1000 + 999 ? (epoch = n) : undefined));
+        refs.push({ point, seq: commits[epoch]!, epoch });
+      }
+    }
     return refs;
   }
 

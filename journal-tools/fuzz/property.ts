@@ -10,6 +10,7 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, isTtjError } from '../../src/errors.js';
+import { decodeEvent } from '../../src/journal/codec.js';
 import { fold } from '../../src/journal/fold.js';
 import { Journal } from '../../src/journal/journal.js';
 import { verify } from '../../src/journal/verify.js';
@@ -18,7 +19,7 @@ import type { Rng } from './prng.js';
 
 /** One broken promise. */
 export interface Violation {
-  /** What was broken: `unstable-error`, `changed-on-refusal`, `valid-refused`, `accepted-invalid`, `verify-failed`, `wrong-fold`, `fold-failed-after-verify`, `undetected-damage`, `opened-unsupported`. */
+  /** What was broken: `unstable-error`, `changed-on-refusal`, `valid-refused`, `accepted-invalid`, `verify-failed`, `wrong-fold`, `wrong-time`, `fold-failed-after-verify`, `undetected-damage`, `opened-unsupported`. */
   property: string;
   detail: string;
 }
@@ -59,23 +60,24 @@ function compareFiles(want: Map<string, Buffer>, got: Map<string, Buffer>): stri
 /**
  * The points to fold after a step: every epoch, frame and label point not folded
  * before (`seen` holds the ones that were, by name and epoch), the head, one new
- * `seq:` point and one earlier point at random. Without `seen`: every point, with
- * at most `maxSeqs` `seq:` points.
+ * `seq:` and one new `time:` point and one earlier point at random. Without `seen`:
+ * every point, with at most `maxSeqs` `seq:` and `maxSeqs` `time:` points.
  */
 export function choosePoints(model: ReferenceModel, rng: Rng, maxSeqs: number, seen?: Set<string>): ModelPoint[] {
   const refs = model.pointRefs();
   const seqs = refs.filter((r) => r.point.startsWith('seq:'));
-  const rest = refs.filter((r) => !r.point.startsWith('seq:'));
+  const times = refs.filter((r) => r.point.startsWith('time:'));
+  const rest = refs.filter((r) => !r.point.startsWith('seq:') && !r.point.startsWith('time:'));
   const take = <T>(from: T[], n: number): T[] => {
     const pool = [...from];
     const out: T[] = [];
     while (out.length < n && pool.length) out.push(pool.splice(rng.int(pool.length), 1)[0]!);
     return out;
   };
-  if (!seen) return model.points([...rest, ...(seqs.length > maxSeqs ? take(seqs, maxSeqs) : seqs)]);
+  if (!seen) return model.points([...rest, ...take(times, maxSeqs), ...take(seqs, maxSeqs)]);
   const key = (r: PointRef) => `${r.point}@${r.epoch}`;
   const fresh = rest.filter((r) => r.point === 'head' || !seen.has(key(r)));
-  fresh.push(...take(seqs.filter((r) => !seen.has(key(r))), 1));
+  fresh.push(...take(seqs.filter((r) => !seen.has(key(r))), 1), ...take(times.filter((r) => !seen.has(key(r))), 1));
   fresh.push(...take(refs.filter((r) => r.point !== 'head' && seen.has(key(r))), 1));
   for (const r of fresh) seen.add(key(r));
   return model.points(fresh);
@@ -128,18 +130,43 @@ export async function verifyJournal(journal: string): Promise<{ ok: boolean; err
 }
 
 /**
+ * The times the journal stored for `seqs` (events given time 0, stamped by the journal),
+ * and violations of the time rules: every event of the journal from `fromSeq` keeps the
+ * time the stream gave it, times never go backwards, and none is ahead of the clock.
+ */
+export async function readTimes(journal: string, model: ReferenceModel, fromSeq: number): Promise<{ stamped: Map<number, number>; violations: Violation[] }> {
+  const stamped = new Map<number, number>();
+  const out: Violation[] = [];
+  const j = await Journal.open(journal);
+  try {
+    let prev = fromSeq > 0 ? Number((await j.event(fromSeq - 1)).timeUs) : 0;
+    for await (const { seq, bytes } of j.store.readEvents(fromSeq)) {
+      const t = Number(decodeEvent(bytes, seq).timeUs);
+      const given = seq > 0 ? model.times[seq - 1] : undefined;
+      if (given === undefined) stamped.set(seq, t);
+      else if (given !== t) out.push({ property: 'wrong-time', detail: `event ${seq} was given time ${given} and stored with ${t}` });
+      if (t < prev) out.push({ property: 'wrong-time', detail: `event ${seq}: time ${t} goes back from ${prev}` });
+      if (given === undefined && t > Date.now() * 1000 + 1e6) out.push({ property: 'wrong-time', detail: `event ${seq} was stamped ${t}, ahead of the clock` });
+      prev = t;
+    }
+  } finally {
+    await j.close();
+  }
+  return { stamped, violations: out.slice(0, 1) };
+}
+
+/**
  * After an accepted append of a healthy journal: verify passes, the head is the
  * model's, and every point folds exactly. Returns the time of the head event too.
  */
-export async function checkHealthy(journal: string, model: ReferenceModel, points: ModelPoint[], scratch: string): Promise<{ violations: Violation[]; headTimeUs?: number }> {
+export async function checkHealthy(journal: string, model: ReferenceModel, points: ModelPoint[], scratch: string): Promise<Violation[]> {
   const j = await Journal.open(journal);
   try {
     const v = await verify(j, { deep: true });
-    if (!v.ok) return { violations: [{ property: v.error?.code === ErrorCodes.INTERNAL ? 'unstable-error' : 'verify-failed', detail: `${v.error?.code}: ${v.error?.message}` }] };
+    if (!v.ok) return [{ property: v.error?.code === ErrorCodes.INTERNAL ? 'unstable-error' : 'verify-failed', detail: `${v.error?.code}: ${v.error?.message}` }];
     const head = await j.head();
-    const headTimeUs = Number((await j.event(head.seq)).timeUs);
-    if (head.seq !== model.headSeq) return { violations: [{ property: 'wrong-fold', detail: `the head is seq ${head.seq}, the model's ${model.headSeq}` }], headTimeUs };
-    return { violations: await checkFolds(j, points, scratch, true), headTimeUs };
+    if (head.seq !== model.headSeq) return [{ property: 'wrong-fold', detail: `the head is seq ${head.seq}, the model's ${model.headSeq}` }];
+    return await checkFolds(j, points, scratch, true);
   } finally {
     await j.close();
   }

@@ -16,7 +16,7 @@ import { validStep } from './generators.js';
 import { JOURNAL_MUTATORS } from './journal-mutators.js';
 import { ModelRefusal, ReferenceModel } from './model.js';
 import { Rng } from './prng.js';
-import { checkDamaged, checkHealthy, choosePoints, describeError, stableError, type Violation } from './property.js';
+import { checkDamaged, checkHealthy, choosePoints, describeError, readTimes, stableError, type Violation } from './property.js';
 import { diffSnapshots, snapshot } from './snapshot.js';
 import { STREAM_MUTATORS } from './stream-mutators.js';
 
@@ -161,17 +161,19 @@ export async function runCase(seed: number, caseIndex: number, opts: CaseOptions
         result.violations.push({ property: 'accepted-invalid', detail: `append accepted a stream the model refuses (${rule}): ${why}`, seed, caseIndex, step, kind: label, rule });
         break;
       }
-      const points = choosePoints(next, rng, opts.maxSeqPoints ?? 4, damaged ? undefined : seen);
+      // Times: the journal's for events given time 0 (read back), checked against the stream's.
+      if (!damaged) {
+        const t = await readTimes(journal, next, model.headSeq + 1);
+        for (const v of t.violations) fail(label, v);
+        next = next.withTimes(t.stamped);
+      }
+      model = next;
+      const points = choosePoints(model, rng, opts.maxSeqPoints ?? 4, damaged ? undefined : seen);
       if (damaged) {
-        model = next;
         const m = JOURNAL_MUTATORS.find((x) => x.kind === damaged)!;
         const c = await checkDamaged(journal, points, dir, { mustDetect: m.mustDetect, mustRefuseOpen: m.mustRefuseOpen });
         for (const v of c.violations) fail(label, v);
-      } else {
-        const c = await checkHealthy(journal, next, points, dir);
-        for (const v of c.violations) fail(label, v);
-        model = c.headTimeUs === undefined ? next : next.withLastTime(c.headTimeUs);
-      }
+      } else for (const v of await checkHealthy(journal, model, points, dir)) fail(label, v);
       if (result.violations.length) break;
     }
   } finally {
