@@ -140,7 +140,7 @@ export async function readTimes(journal: string, model: ReferenceModel, fromSeq:
   const j = await Journal.open(journal);
   try {
     let prev = fromSeq > 0 ? Number((await j.event(fromSeq - 1)).timeUs) : 0;
-    for await (const { seq, bytes } of j.store.readEvents(fromSeq)) {
+    for await (const { seq, bytes } of j.events({ from: fromSeq })) {
       const t = Number(decodeEvent(bytes, seq).timeUs);
       const given = seq > 0 ? model.times[seq - 1] : undefined;
       if (given === undefined) stamped.set(seq, t);

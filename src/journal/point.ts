@@ -1,5 +1,5 @@
 import { ErrorCodes, TtjError } from '../errors.js';
-import { buf, type Event } from './codec.js';
+import { buf, decodeEvent, type Event } from './codec.js';
 import type { Journal } from './journal.js';
 import type { EpochEntry, FrameEntry } from './index-keys.js';
 
@@ -107,6 +107,8 @@ export async function resolvePoint(j: Journal, text: string): Promise<ResolvedPo
       const found = await j.label(p.text);
       if (!found) throw notFound('no epoch has that label');
       await check.label(found, p.text);
+      // The newest label event with this text must be the one the index found.
+      await check.noneAfter(found.seq, (ev) => ev.body === 'label' && ev.label!.text === p.text && Number(ev.label!.epoch) > found.epoch, `label ${p.text}`);
       return at(await check.epoch(found.epoch, `label ${p.text}`), { label: p.text });
     }
   }
@@ -148,9 +150,20 @@ class IndexCheck {
   /** The epoch after `e` (if the index has one) must not also qualify: else the index search was misled. */
   async nextEpochAfter(e: EpochEntry | undefined, beyond: (next: EpochEntry) => boolean, what: string): Promise<void> {
     const next = await this.j.epoch(e ? e.epoch + 1 : 0);
-    if (!next) return;
+    if (!next) {
+      // The index has no later epoch: the events must not have one either.
+      await this.noneAfter(e ? e.seq : -1, (ev) => ev.body === 'epochCommit', `the last epoch (${e ? e.epoch : 'none'})`);
+      return;
+    }
     await this.commit(next, e ? e.epoch + 1 : 0);
     if (!beyond(next)) throw this.damaged(`epoch ${next.epoch}`, `places it before ${what} but the search stopped earlier`);
+  }
+
+  /** No event after `seq` (up to the head) may be one `is` picks: else the entry of `what` is not the last one, as the index says. */
+  async noneAfter(seq: number, is: (ev: Event) => boolean, what: string): Promise<void> {
+    for await (const batch of this.j.storedEvents(seq + 1, this.headSeq + 1)) {
+      for (const e of batch) if (is(decodeEvent(e.bytes, e.seq))) throw this.damaged(what, `is not the last one: event ${e.seq} comes after it`);
+    }
   }
 
   async frame(f: FrameEntry, n: number): Promise<void> {

@@ -22,7 +22,7 @@ const frame = (n: number, seed: number) => {
 describe('regression (fuzzer): a deleted frame index entry', () => {
   const tmp = useTmp();
 
-  it.skip('an append never writes a second frame 0', async () => {
+  it('an append never writes a second frame 0', async () => {
     const J = tmp.path('j');
     await smallJournal(J, 1);
     await appendEvents(J, frame(0, 1));
@@ -31,7 +31,7 @@ describe('regression (fuzzer): a deleted frame index entry', () => {
     const j = await Journal.open(J);
     try {
       let zeros = 0;
-      for await (const { bytes, seq } of j.store.readEvents(0)) {
+      for await (const { bytes, seq } of j.events()) {
         const ev = decodeEvent(bytes, seq);
         if (ev.frame && Number(ev.frame.frame) === 0) zeros++;
       }
