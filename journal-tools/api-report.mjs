@@ -15,7 +15,10 @@ const entries = Object.entries(pkg.exports).map(([sub, t]) => ({
   name: sub === '.' ? pkg.name : `${pkg.name}/${sub.slice(2)}`,
   file: join(root, t.default.replace(/^\.\/dist\//, '').replace(/\.js$/, '.ts')),
 }));
-const program = ts.createProgram(entries.map((e) => e.file), { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, strict: true, skipLibCheck: true });
+const program = ts.createProgram(
+  entries.map((e) => e.file),
+  { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, strict: true, skipLibCheck: true },
+);
 const checker = program.getTypeChecker();
 const flags = ts.TypeFormatFlags.NoTruncation | ts.TypeFormatFlags.UseSingleQuotesForStringLiteralType;
 

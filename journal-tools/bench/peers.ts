@@ -152,7 +152,11 @@ export function runZstd(images: string[], dir: string, restoreEpochs: number[]):
     bytesPerEpoch.push(duBytes(z));
     if (restoreEpochs.includes(e)) {
       const out = join(dir, `zstd-out-${e}.raw`);
-      const m = medianOf(RESTORE_RUNS, () => timed('zstd', ['-d', '-q', '-f', z, '-o', out]), () => rmSync(out, { force: true }));
+      const m = medianOf(
+        RESTORE_RUNS,
+        () => timed('zstd', ['-d', '-q', '-f', z, '-o', out]),
+        () => rmSync(out, { force: true }),
+      );
       restoreMs[e] = m.ms;
       restoreCpuMs[e] = m.cpuMs;
       rmSync(out);

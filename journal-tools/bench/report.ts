@@ -31,7 +31,9 @@ export function printReport(r: BenchResult): void {
     console.log(`${tag}  ${t.what}: ${num(t.value)} (target ${t.kind === 'max' ? (t.strict ? '<' : '≤') : '≥'} ${t.limit})${ok === undefined ? ` — ${t.skipped ?? 'not measured'}` : ''}`);
   }
   console.log('');
-  console.log(`ttj: ${mb(r.ttj.verify.bytesChecked as number)} MB verified --deep at ${num(verifyMBps(r))} MB/s; ${num(writeAmp(r))} bytes written per byte stored; peak RSS append ${num(r.ttj.appends.reduce((a, s) => Math.max(a, s.maxRssKb), 0) / 1024)} MiB, fold ${num(Math.max(...Object.values(r.ttj.folds).map((f) => f.maxRssKb)) / 1024)} MiB`);
+  console.log(
+    `ttj: ${mb(r.ttj.verify.bytesChecked as number)} MB verified --deep at ${num(verifyMBps(r))} MB/s; ${num(writeAmp(r))} bytes written per byte stored; peak RSS append ${num(r.ttj.appends.reduce((a, s) => Math.max(a, s.maxRssKb), 0) / 1024)} MiB, fold ${num(Math.max(...Object.values(r.ttj.folds).map((f) => f.maxRssKb)) / 1024)} MiB`,
+  );
   console.log(`run took ${r.durationS} s`);
 }
 
@@ -66,7 +68,9 @@ export function writeDocs(r: BenchResult, path: string): void {
     '',
     '- ttj: each step in its own Node process (`journal-tools/bench/ttj-step.ts`: openWriter + appendImages + close, fold, verify --deep). "process" times are spawn to exit, like the peers\' (each peer is a process too); "in-process" is the step alone, without Node\'s startup and module loading (' +
       `${num(median(t.appends.map((a) => a.startupMs)))} ms here).`,
-    '- Before every measured step or command, `sync` flushes dirty pages (untimed), so no tool pays for another\'s writeback. Folds and restores are the median of 5 runs; ingest is one run per epoch (the median over epochs 1–' + (w.epochs - 1) + ' is reported).',
+    "- Before every measured step or command, `sync` flushes dirty pages (untimed), so no tool pays for another's writeback. Folds and restores are the median of 5 runs; ingest is one run per epoch (the median over epochs 1–" +
+      (w.epochs - 1) +
+      ' is reported).',
     `- borg: \`borg create --chunker-params fixed,4096 --compression zstd,1\`, one archive per epoch, \`borg extract\`. restic: defaults, \`restic backup\` / \`restic restore\`. Baseline: each epoch's full image with \`zstd -1 -T1\`, restored with \`zstd -d\`.`,
     '',
     '## Targets',
@@ -96,10 +100,7 @@ export function writeDocs(r: BenchResult, path: string): void {
     '',
     `| epoch | ttj | ${borg ? 'borg | ' : ''}${restic ? 'restic | ' : ''}${zstd ? 'zstd -1 full checkpoints | ttj / zstd |' : ''}`,
     `|---|---|${borg ? '---|' : ''}${restic ? '---|' : ''}${zstd ? '---|---|' : ''}`,
-    ...t.bytesAfter.map(
-      (b, e) =>
-        `| ${e} | ${mib(b)} | ${borg ? `${mib(bCum?.[e])} | ` : ''}${restic ? `${mib(rCum?.[e])} | ` : ''}${zstd ? `${mib(zCum?.[e])} | ${fixed(zCum ? b / zCum[e]! : undefined, 3)} |` : ''}`,
-    ),
+    ...t.bytesAfter.map((b, e) => `| ${e} | ${mib(b)} | ${borg ? `${mib(bCum?.[e])} | ` : ''}${restic ? `${mib(rCum?.[e])} | ` : ''}${zstd ? `${mib(zCum?.[e])} | ${fixed(zCum ? b / zCum[e]! : undefined, 3)} |` : ''}`),
     '',
     '## Long history',
     '',
@@ -174,6 +175,9 @@ export function writeDocs(r: BenchResult, path: string): void {
     );
   }
   md.push(PROFILE_NOTES, '');
-  md.push(`Raw figures: \`bench-results/bench.json\` (git-ignored) after \`npm run bench\`; flags: \`--size MiB\`, \`--epochs N\`, \`--long-epochs N\`, \`--quick\`, \`--out DIR\`, \`--no-docs\`, \`--no-record\`, \`--no-nbd\`.`, '');
+  md.push(
+    `Raw figures: \`bench-results/bench.json\` (git-ignored) after \`npm run bench\`; flags: \`--size MiB\`, \`--epochs N\`, \`--long-epochs N\`, \`--quick\`, \`--out DIR\`, \`--no-docs\`, \`--no-record\`, \`--no-nbd\`.`,
+    '',
+  );
   writeFileSync(path, md.join('\n'));
 }

@@ -63,8 +63,7 @@ export function computeRatios(r: BenchResult): Ratios {
   const appendInProcess = later(ttj.appends.map((a) => a.ms));
   const baseKb = ttj.noop.maxRssKb;
   const guestKb = r.workload.sizeMiB * 1024;
-  const byEpoch = (p: PeerRun | undefined) =>
-    p ? Object.fromEntries(r.workload.foldEpochs.filter((e) => p.restoreMs[e] !== undefined).map((e) => [e, ttj.folds[e]!.processMs / p.restoreMs[e]!])) : {};
+  const byEpoch = (p: PeerRun | undefined) => (p ? Object.fromEntries(r.workload.foldEpochs.filter((e) => p.restoreMs[e] !== undefined).map((e) => [e, ttj.folds[e]!.processMs / p.restoreMs[e]!])) : {});
   const firstBytes = ttj.bytesAfter[0]!;
   return {
     ingestVsBorg: borg ? appendProcess / later(borg.ingestMs) : undefined,
@@ -112,17 +111,59 @@ export function targets(r: BenchResult): Target[] {
     { id: 'bytesBorg', what: `Storage after ${r.workload.epochs} epochs: ttj / borg`, limit: 1, kind: 'max', value: x.bytesVsBorg, skipped: missing('borg') },
     { id: 'bytesZstd', what: `Storage after ${r.workload.epochs} epochs: ttj / ${r.workload.epochs} zstd -1 full checkpoints`, limit: 0.15, kind: 'max', value: x.bytesVsZstdFull, skipped: missing('zstd') },
     { id: 'foldBorg', what: `Fold: ttj fold / borg extract of the same epoch (worst of epochs ${r.workload.foldEpochs.join(' and ')})`, limit: 0.5, kind: 'max', value: worst(x.foldVsBorg), skipped: missing('borg') },
-    { id: 'foldRestic', what: `Fold: ttj fold / restic restore of the same epoch (worst of epochs ${r.workload.foldEpochs.join(' and ')})`, limit: 0.5, kind: 'max', value: worst(x.foldVsRestic), skipped: missing('restic') },
+    {
+      id: 'foldRestic',
+      what: `Fold: ttj fold / restic restore of the same epoch (worst of epochs ${r.workload.foldEpochs.join(' and ')})`,
+      limit: 0.5,
+      kind: 'max',
+      value: worst(x.foldVsRestic),
+      skipped: missing('restic'),
+    },
     { id: 'rssAppend', what: 'Peak RSS of append: (peak − idle Node+ttj) / guest size', limit: 2, kind: 'max', strict: true, value: x.peakRssVsGuest.append },
     { id: 'rssFold', what: 'Peak RSS of fold: (peak − idle Node+ttj) / guest size', limit: 2, kind: 'max', strict: true, value: x.peakRssVsGuest.fold },
     { id: 'long', what: `Long history (${r.long.epochs} epochs): fold of epoch ${r.long.lateEpoch} / fold of epoch ${r.long.earlyEpoch}`, limit: 1.3, kind: 'max', value: x.longFoldLateVsEarly },
-    { id: 'scanNative', what: 'Native page scan of a memory-like image, GB/s', limit: 4, kind: 'min', value: r.scan?.nativeGBps, skipped: r.scanSkipped ?? (r.scan && !r.scan.nativeLoaded ? 'native addon not loaded' : undefined) },
+    {
+      id: 'scanNative',
+      what: 'Native page scan of a memory-like image, GB/s',
+      limit: 4,
+      kind: 'min',
+      value: r.scan?.nativeGBps,
+      skipped: r.scanSkipped ?? (r.scan && !r.scan.nativeLoaded ? 'native addon not loaded' : undefined),
+    },
     { id: 'scanRatio', what: 'Native page scan / TypeScript fallback', limit: 10, kind: 'min', value: r.scan?.ratio, skipped: r.scanSkipped ?? (r.scan && !r.scan.nativeLoaded ? 'native addon not loaded' : undefined) },
     { id: 'pause', what: 'VM pause per epoch of ttj record, p50, 256 MiB guest (ms)', limit: 30, kind: 'max', value: pause256?.pauseP50Ms, skipped: r.pause ? undefined : 'not measured (QEMU missing or --no-record)' },
-    { id: 'nbdWrite', what: 'NBD sequential write, journal-backed: ttj nbd / qemu-nbd', limit: 0.5, kind: 'min', value: r.nbd?.ratio.write, skipped: r.nbd ? undefined : 'not measured (--no-nbd, or nbdcopy/qemu-nbd missing)' },
-    { id: 'nbdRead', what: 'NBD sequential read, journal-backed: ttj nbd / qemu-nbd', limit: 0.5, kind: 'min', value: r.nbd?.ratio.read, skipped: r.nbd ? undefined : 'not measured (--no-nbd, or nbdcopy/qemu-nbd missing)' },
-    { id: 'nbdProtoWrite', what: 'NBD protocol layer (plain file), 1 connection, write: ttj / qemu-nbd', limit: 0.5, kind: 'min', value: nbd1?.ratio?.write, skipped: r.nbdProtocolSkipped ?? (r.nbdProtocol ? undefined : 'not measured (--no-nbd, or nbdcopy/qemu-nbd missing)') },
-    { id: 'nbdProtoRead', what: 'NBD protocol layer (plain file), 1 connection, read: ttj / qemu-nbd', limit: 0.5, kind: 'min', value: nbd1?.ratio?.read, skipped: r.nbdProtocolSkipped ?? (r.nbdProtocol ? undefined : 'not measured (--no-nbd, or nbdcopy/qemu-nbd missing)') },
+    {
+      id: 'nbdWrite',
+      what: 'NBD sequential write, journal-backed: ttj nbd / qemu-nbd',
+      limit: 0.5,
+      kind: 'min',
+      value: r.nbd?.ratio.write,
+      skipped: r.nbd ? undefined : 'not measured (--no-nbd, or nbdcopy/qemu-nbd missing)',
+    },
+    {
+      id: 'nbdRead',
+      what: 'NBD sequential read, journal-backed: ttj nbd / qemu-nbd',
+      limit: 0.5,
+      kind: 'min',
+      value: r.nbd?.ratio.read,
+      skipped: r.nbd ? undefined : 'not measured (--no-nbd, or nbdcopy/qemu-nbd missing)',
+    },
+    {
+      id: 'nbdProtoWrite',
+      what: 'NBD protocol layer (plain file), 1 connection, write: ttj / qemu-nbd',
+      limit: 0.5,
+      kind: 'min',
+      value: nbd1?.ratio?.write,
+      skipped: r.nbdProtocolSkipped ?? (r.nbdProtocol ? undefined : 'not measured (--no-nbd, or nbdcopy/qemu-nbd missing)'),
+    },
+    {
+      id: 'nbdProtoRead',
+      what: 'NBD protocol layer (plain file), 1 connection, read: ttj / qemu-nbd',
+      limit: 0.5,
+      kind: 'min',
+      value: nbd1?.ratio?.read,
+      skipped: r.nbdProtocolSkipped ?? (r.nbdProtocol ? undefined : 'not measured (--no-nbd, or nbdcopy/qemu-nbd missing)'),
+    },
   ];
 }
 

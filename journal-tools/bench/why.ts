@@ -87,8 +87,8 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
     case 'nbdProtoWrite':
     case 'nbdProtoRead':
       return ok
-        ? 'ttj\'s server over a plain file stays within half of qemu-nbd\'s throughput.'
-        : 'ttj\'s server over a plain file: every request passes through a JS Buffer and a pread/pwrite in the libuv pool on one JS thread, where qemu-nbd serves from C coroutines; this ratio swings between about 0.4 and 0.75 from run to run on this shared machine.';
+        ? "ttj's server over a plain file stays within half of qemu-nbd's throughput."
+        : "ttj's server over a plain file: every request passes through a JS Buffer and a pread/pwrite in the libuv pool on one JS thread, where qemu-nbd serves from C coroutines; this ratio swings between about 0.4 and 0.75 from run to run on this shared machine.";
     default:
       return '';
   }

@@ -24,7 +24,7 @@ function ttj(args: string[], quiet = false): string {
   return r.stdout;
 }
 
-const ticks = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').match(/tick \d+/g) ?? [] : []);
+const ticks = (file: string) => (existsSync(file) ? (readFileSync(file, 'utf8').match(/tick \d+/g) ?? []) : []);
 
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
@@ -35,7 +35,28 @@ const J = join(work, 'linux.ttj');
 // unless TTJ_ACCEL=kvm asks otherwise (the boot-sector tests use KVM when usable).
 const accel = process.env.TTJ_ACCEL === 'kvm' ? 'kvm' : 'tcg';
 console.log(`\nRecording a 256 MiB Linux VM for ${seconds} s (${accel}): an epoch every 500 ms, 10 frames per second.`);
-ttj(['record', J, '--memory', '256M', '--kernel', kernel, '--initrd', initrd, '--append', 'console=ttyS0 quiet', '--accel', accel, '--interval', '500ms', '--fps', '10', '--duration', `${seconds}s`, '--console', join(work, 'record-console.txt')]);
+ttj([
+  'record',
+  J,
+  '--memory',
+  '256M',
+  '--kernel',
+  kernel,
+  '--initrd',
+  initrd,
+  '--append',
+  'console=ttyS0 quiet',
+  '--accel',
+  accel,
+  '--interval',
+  '500ms',
+  '--fps',
+  '10',
+  '--duration',
+  `${seconds}s`,
+  '--console',
+  join(work, 'record-console.txt'),
+]);
 const recorded = ticks(join(work, 'record-console.txt'));
 console.log(`(the recorded VM's console went up to "${recorded[recorded.length - 1] ?? 'nothing'}")`);
 

@@ -23,7 +23,11 @@ class StepBuilder {
   readonly body: IEvent[] = [];
   private time: number;
 
-  constructor(private readonly rng: Rng, view: ModelView, private readonly explicitTimes: boolean) {
+  constructor(
+    private readonly rng: Rng,
+    view: ModelView,
+    private readonly explicitTimes: boolean,
+  ) {
     this.time = Math.max(view.lastTimeUs, 0);
   }
 

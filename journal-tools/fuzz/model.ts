@@ -19,7 +19,10 @@ const MAX_BLOCK = 1 << 20;
  * to the rule, whichever mutation broke it.
  */
 export class ModelRefusal extends Error {
-  constructor(readonly rule: string, message: string) {
+  constructor(
+    readonly rule: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -168,7 +171,7 @@ export class ReferenceModel {
   /** The same model with the times the journal stamped on events given time 0 (`stamped`: seq → µs). */
   withTimes(stamped: ReadonlyMap<number, number>): ReferenceModel {
     const times = this.times.map((t, i) => t ?? stamped.get(i + 1));
-    const last = times.length ? times[times.length - 1] ?? this.lastTimeUs : this.lastTimeUs;
+    const last = times.length ? (times[times.length - 1] ?? this.lastTimeUs) : this.lastTimeUs;
     return new ReferenceModel(this.pageSize, this.bodies, times, this.blobs, last, this.head, this.counters);
   }
 

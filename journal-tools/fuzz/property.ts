@@ -77,8 +77,22 @@ export function choosePoints(model: ReferenceModel, rng: Rng, maxSeqs: number, s
   if (!seen) return model.points([...rest, ...take(times, maxSeqs), ...take(seqs, maxSeqs)]);
   const key = (r: PointRef) => `${r.point}@${r.epoch}`;
   const fresh = rest.filter((r) => r.point === 'head' || !seen.has(key(r)));
-  fresh.push(...take(seqs.filter((r) => !seen.has(key(r))), 1), ...take(times.filter((r) => !seen.has(key(r))), 1));
-  fresh.push(...take(refs.filter((r) => r.point !== 'head' && seen.has(key(r))), 1));
+  fresh.push(
+    ...take(
+      seqs.filter((r) => !seen.has(key(r))),
+      1,
+    ),
+    ...take(
+      times.filter((r) => !seen.has(key(r))),
+      1,
+    ),
+  );
+  fresh.push(
+    ...take(
+      refs.filter((r) => r.point !== 'head' && seen.has(key(r))),
+      1,
+    ),
+  );
   for (const r of fresh) seen.add(key(r));
   return model.points(fresh);
 }

@@ -146,9 +146,13 @@ export const STREAM_MUTATORS: StreamMutator[] = [
       if (!t.length) return false;
       const e = rng.pick(t)[0];
       const cut = (b: Uint8Array | null | undefined) => Buffer.from(b ?? []).subarray(0, Math.max(0, (b?.length ?? 0) - rng.pick([32, 1, 31])));
-      if (e.pages) rng.chance(0.5) ? (e.pages.addrs = cut(e.pages.addrs)) : e.pages.pfns!.push(0);
-      else if (e.diskWrite) rng.chance(0.5) ? (e.diskWrite.addrs = cut(e.diskWrite.addrs)) : e.diskWrite.blocks!.push(0);
-      else if (e.device) e.device.chunkAddrs = cut(e.device.chunkAddrs);
+      if (e.pages) {
+        if (rng.chance(0.5)) e.pages.addrs = cut(e.pages.addrs);
+        else e.pages.pfns!.push(0);
+      } else if (e.diskWrite) {
+        if (rng.chance(0.5)) e.diskWrite.addrs = cut(e.diskWrite.addrs);
+        else e.diskWrite.blocks!.push(0);
+      } else if (e.device) e.device.chunkAddrs = cut(e.device.chunkAddrs);
       else e.frame!.chunkAddrs = cut(e.frame!.chunkAddrs);
     }),
   },

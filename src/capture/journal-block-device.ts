@@ -114,12 +114,16 @@ export class JournalBlockDevice implements BlockDevice {
     if (edges.length) {
       // The zstd frame checksum guards these reads; fold and verify re-hash with SHA-256.
       reads.push(
-        this.journal.readBlobs(edges, (i, data) => {
-          const start = edgeBlocks[i]! * bs;
-          const from = Math.max(start, offset);
-          const to = Math.min(start + bs, offset + length);
-          data.copy(target, targetOffset + (from - offset), from - start, to - start);
-        }, { verify: false }),
+        this.journal.readBlobs(
+          edges,
+          (i, data) => {
+            const start = edgeBlocks[i]! * bs;
+            const from = Math.max(start, offset);
+            const to = Math.min(start + bs, offset + length);
+            data.copy(target, targetOffset + (from - offset), from - start, to - start);
+          },
+          { verify: false },
+        ),
       );
     }
     await Promise.all(reads);
@@ -297,7 +301,12 @@ export class JournalBlockDevice implements BlockDevice {
     if (fetch.length) {
       // One store call for all of them (one location lookup, the reads in parallel).
       const bytes = Buffer.allocUnsafe(fetch.length * bs);
-      await this.readBlocks(this.table(), fetch, bytes, fetch.map((_, i) => i * bs));
+      await this.readBlocks(
+        this.table(),
+        fetch,
+        bytes,
+        fetch.map((_, i) => i * bs),
+      );
       fetch.forEach((b, i) => old.set(b, bytes.subarray(i * bs, (i + 1) * bs)));
     }
     const base = (b: number, into: Buffer, at: number): void => {

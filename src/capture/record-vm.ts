@@ -64,11 +64,12 @@ type Captured = { kind: 'epoch'; ram: Buffer; device: Buffer; frame: Buffer; pau
 export function checkRecordTiming(opts: Pick<RecordVmOptions, 'intervalMs' | 'fps'>): void {
   const { intervalMs, fps } = opts;
   if (intervalMs !== undefined && !(Number.isFinite(intervalMs) && intervalMs >= MIN_INTERVAL_MS && intervalMs <= MAX_INTERVAL_MS)) {
-    throw new TtjError(
-      ErrorCodes.BAD_ARGUMENT,
-      `--interval ${intervalMs}ms is out of range: an epoch pauses the VM for tens of ms, so the interval is ${MIN_INTERVAL_MS}ms to ${MAX_INTERVAL_MS / 3600000}h`,
-      { flag: 'interval', actual: intervalMs, min: MIN_INTERVAL_MS, max: MAX_INTERVAL_MS },
-    );
+    throw new TtjError(ErrorCodes.BAD_ARGUMENT, `--interval ${intervalMs}ms is out of range: an epoch pauses the VM for tens of ms, so the interval is ${MIN_INTERVAL_MS}ms to ${MAX_INTERVAL_MS / 3600000}h`, {
+      flag: 'interval',
+      actual: intervalMs,
+      min: MIN_INTERVAL_MS,
+      max: MAX_INTERVAL_MS,
+    });
   }
   if (fps !== undefined && !(Number.isInteger(fps) && fps >= 0 && fps <= MAX_FPS)) {
     throw new TtjError(ErrorCodes.BAD_ARGUMENT, `--fps ${fps} is out of range: a whole number of frames per second from 0 (only each epoch's frame) to ${MAX_FPS}`, {
@@ -205,21 +206,28 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
     }),
   );
   let framing = false;
-  const frames$ = fps > 0
-    ? interval(1000 / fps).pipe(
-        takeUntil(stop$),
-        filter(() => {
-          if (framing) summary.missedFrameTicks++;
-          return !framing;
-        }),
-        exhaustMap(() => {
-          framing = true;
-          return from(captureFrame().finally(() => (framing = false)));
-        }),
-      )
-    : EMPTY;
+  const frames$ =
+    fps > 0
+      ? interval(1000 / fps).pipe(
+          takeUntil(stop$),
+          filter(() => {
+            if (framing) summary.missedFrameTicks++;
+            return !framing;
+          }),
+          exhaustMap(() => {
+            framing = true;
+            return from(captureFrame().finally(() => (framing = false)));
+          }),
+        )
+      : EMPTY;
   try {
-    await lastValueFrom(merge(epochs$, frames$).pipe(concatMap((c) => from(append(c))), map(() => undefined)), { defaultValue: undefined });
+    await lastValueFrom(
+      merge(epochs$, frames$).pipe(
+        concatMap((c) => from(append(c))),
+        map(() => undefined),
+      ),
+      { defaultValue: undefined },
+    );
     // A last epoch at the moment of stopping (unless the VM is gone).
     if (vm.running && summary.stoppedBy !== 'poweroff' && !died) {
       const last = await captureEpoch();

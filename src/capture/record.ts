@@ -129,9 +129,11 @@ async function serveRecordDisks(w: JournalWriter, disks: { name: string; path: s
  * @throws TtjError FILE_NOT_FOUND, SIZE_MISMATCH.
  */
 async function diskImage(w: JournalWriter, path: string): Promise<{ size: number; blockSize: number }> {
-  const size = (await stat(path).catch((e) => {
-    throw new TtjError(ErrorCodes.FILE_NOT_FOUND, `disk image ${path} not found`, { path }, { cause: e });
-  })).size;
+  const size = (
+    await stat(path).catch((e) => {
+      throw new TtjError(ErrorCodes.FILE_NOT_FOUND, `disk image ${path} not found`, { path }, { cause: e });
+    })
+  ).size;
   checkDiskImageSize(size, path);
   return { size, blockSize: diskBlockSizeFor(size, w.pageSize) };
 }
@@ -158,7 +160,11 @@ async function importDisk(w: JournalWriter, name: string, path: string): Promise
  */
 export async function record(journalDir: string, opts: RecordOptions = {}): Promise<RecordResult> {
   checkRecordTiming(opts);
-  for (const [what, path] of [['kernel', opts.kernel], ['initrd', opts.initrd]] as const) if (path !== undefined) checkReadable(what, path);
+  for (const [what, path] of [
+    ['kernel', opts.kernel],
+    ['initrd', opts.initrd],
+  ] as const)
+    if (path !== undefined) checkReadable(what, path);
   const info = qemuInfo();
   const created = !existsSync(journalDir);
   const w = await JournalWriter.openWriter(journalDir, { create: true, command: 'ttj record' });

@@ -3,7 +3,10 @@ export class Progress {
   private last = 0;
   private shown = false;
 
-  constructor(private readonly label: string, private readonly enabled: boolean) {}
+  constructor(
+    private readonly label: string,
+    private readonly enabled: boolean,
+  ) {}
 
   update(done: number, total: number, unit: 'bytes' | 'items' = 'bytes'): void {
     if (!this.enabled) return;

@@ -25,12 +25,8 @@ export interface AppendOutput {
 
 export default class Append extends TtjCommand<AppendOutput> {
   static override summary = 'Append one epoch from images, or a stream of protobuf events.';
-  static override description =
-    'Finds the pages and blocks that changed since the head by hashing and stores only those. Frames follow the epoch and are bound to it. Creates the journal if it does not exist.';
-  static override examples = [
-    '<%= config.bin %> append vm.ttj --memory mem.raw --disk d0=disk0.img --device dev.bin --frame a.png --label "before upgrade"',
-    '<%= config.bin %> append vm.ttj --events events.bin',
-  ];
+  static override description = 'Finds the pages and blocks that changed since the head by hashing and stores only those. Frames follow the epoch and are bound to it. Creates the journal if it does not exist.';
+  static override examples = ['<%= config.bin %> append vm.ttj --memory mem.raw --disk d0=disk0.img --device dev.bin --frame a.png --label "before upgrade"', '<%= config.bin %> append vm.ttj --events events.bin'];
   static override args = { journal: Args.string({ description: 'journal directory', required: true }) };
   static override flags = {
     memory: Flags.string({ description: 'raw guest RAM image' }),

@@ -68,13 +68,7 @@ function padToPages(chunk: Buffer, pageSize: number): Buffer {
  * For a buffer, `prevFingerprints` (from the previous diff of the same memory, whose
  * result the table holds) limits hashing to the pages whose fingerprint changed.
  */
-export async function diffImage(
-  source: string | Buffer,
-  pageSize: number,
-  table: PageTable | undefined,
-  onProgress?: (done: number) => void,
-  prevFingerprints?: Buffer,
-): Promise<ImageDiff> {
+export async function diffImage(source: string | Buffer, pageSize: number, table: PageTable | undefined, onProgress?: (done: number) => void, prevFingerprints?: Buffer): Promise<ImageDiff> {
   const out: ImageDiff = { pfns: [], addrs: [], zeroPfns: [], blobs: [], scanned: 0 };
   if (Buffer.isBuffer(source)) {
     out.fingerprints = await diffPages(source, 0, pageSize, table, out, prevFingerprints);

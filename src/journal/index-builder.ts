@@ -6,19 +6,7 @@
 import type { ttj } from '../gen/events.js';
 import type { IndexEntry } from '../store/store.js';
 import { buf, type Event } from './codec.js';
-import {
-  diskStatsKey,
-  epochKey,
-  frameKey,
-  jsonValue,
-  keyframeKey,
-  labelKey,
-  vmConfigKey,
-  type DiskStats,
-  type EpochEntry,
-  type FrameEntry,
-  type KeyframeEntry,
-} from './index-keys.js';
+import { diskStatsKey, epochKey, frameKey, jsonValue, keyframeKey, labelKey, vmConfigKey, type DiskStats, type EpochEntry, type FrameEntry, type KeyframeEntry } from './index-keys.js';
 
 /** What an index builder needs of a disk it has no statistics for yet (one created before statistics existed). */
 export type DiskInfo = (name: string) => { size: number; blockSize: number } | undefined;
@@ -138,10 +126,6 @@ export class IndexBuilder {
 
   /** Every entry the events fed call for: the stream's entries, the epochs, and the statistics of the disks touched. */
   index(): IndexEntry[] {
-    return [
-      ...this.entries,
-      ...this.epochs.map((e) => ({ key: epochKey(e.epoch), value: jsonValue(e) })),
-      ...[...this.touchedDisks].map((d) => ({ key: diskStatsKey(d), value: jsonValue(this.diskStats.get(d)) })),
-    ];
+    return [...this.entries, ...this.epochs.map((e) => ({ key: epochKey(e.epoch), value: jsonValue(e) })), ...[...this.touchedDisks].map((d) => ({ key: diskStatsKey(d), value: jsonValue(this.diskStats.get(d)) }))];
   }
 }

@@ -69,7 +69,10 @@ export interface OpenJournalOptions extends OpenStoreOptions {
  */
 export class Journal {
   /** The store: reached only through the journal's methods (the one way in). */
-  protected constructor(protected readonly store: JournalStore, readonly header: JournalHeader) {}
+  protected constructor(
+    protected readonly store: JournalStore,
+    readonly header: JournalHeader,
+  ) {}
 
   /**
    * Opens the journal at `dir` for reading.
@@ -146,19 +149,34 @@ export class Journal {
   /** The last epoch committed at or before `seq`, by binary search over the epoch index. */
   async epochAtOrBeforeSeq(seq: number): Promise<EpochEntry | undefined> {
     const last = await this.lastEpoch();
-    return searchNumbered(last, last?.epoch, (n) => this.epoch(n), (e) => e.seq <= seq);
+    return searchNumbered(
+      last,
+      last?.epoch,
+      (n) => this.epoch(n),
+      (e) => e.seq <= seq,
+    );
   }
 
   /** The last epoch committed at or before time `us` (µs since the Unix epoch). */
   async epochAtOrBeforeTime(us: number): Promise<EpochEntry | undefined> {
     const last = await this.lastEpoch();
-    return searchNumbered(last, last?.epoch, (n) => this.epoch(n), (e) => e.timeUs <= us);
+    return searchNumbered(
+      last,
+      last?.epoch,
+      (n) => this.epoch(n),
+      (e) => e.timeUs <= us,
+    );
   }
 
   /** The last frame at or before `seq`. */
   async frameAtOrBeforeSeq(seq: number): Promise<FrameEntry | undefined> {
     const last = await this.lastFrame();
-    return searchNumbered(last, last?.frame, (n) => this.frame(n), (f) => f.seq <= seq);
+    return searchNumbered(
+      last,
+      last?.frame,
+      (n) => this.frame(n),
+      (f) => f.seq <= seq,
+    );
   }
 
   /**

@@ -17,7 +17,11 @@ export class PageTable {
   private readonly dirtyChunks = new Set<number>();
   private undo: { i: number; old: Buffer }[] | undefined;
 
-  constructor(readonly count: number, entries?: Buffer, chunkHashes?: Buffer) {
+  constructor(
+    readonly count: number,
+    entries?: Buffer,
+    chunkHashes?: Buffer,
+  ) {
     this.entries = entries ?? Buffer.alloc(count * ADDR_LEN);
     const chunks = Math.ceil(count / CHUNK_ENTRIES);
     if (chunkHashes) this.chunkHashes = chunkHashes;

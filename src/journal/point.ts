@@ -4,13 +4,7 @@ import type { Journal } from './journal.js';
 import type { EpochEntry, FrameEntry } from './index-keys.js';
 
 /** A parsed POINT: `head`, `epoch:N`, `frame:N`, `seq:N`, `time:ISO-8601` or `label:TEXT`. */
-export type Point =
-  | { kind: 'head' }
-  | { kind: 'epoch'; n: number }
-  | { kind: 'frame'; n: number }
-  | { kind: 'seq'; n: number }
-  | { kind: 'time'; us: number; text: string }
-  | { kind: 'label'; text: string };
+export type Point = { kind: 'head' } | { kind: 'epoch'; n: number } | { kind: 'frame'; n: number } | { kind: 'seq'; n: number } | { kind: 'time'; us: number; text: string } | { kind: 'label'; text: string };
 
 /** Where a point is in the stream. */
 export interface ResolvedPoint {
@@ -116,7 +110,10 @@ export async function resolvePoint(j: Journal, text: string): Promise<ResolvedPo
 
 /** Confirms index entries against the events they name. */
 class IndexCheck {
-  constructor(private readonly j: Journal, private headSeq: number) {}
+  constructor(
+    private readonly j: Journal,
+    private headSeq: number,
+  ) {}
 
   damaged(what: string, why: string): TtjError {
     return new TtjError(ErrorCodes.CORRUPT_STORE, `the journal's index is damaged: the entry of ${what} ${why} (ttj repair rebuilds it from the events)`, {});

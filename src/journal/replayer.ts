@@ -20,7 +20,11 @@ export class Replayer {
   lastCommit: ReplayedCommit | undefined;
   count = 0;
 
-  constructor(readonly state: VmState, private prev: Buffer, private nextSeq: number) {}
+  constructor(
+    readonly state: VmState,
+    private prev: Buffer,
+    private nextSeq: number,
+  ) {}
 
   /** Hash of the last event fed. */
   get lastHash(): Buffer {

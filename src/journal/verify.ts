@@ -122,7 +122,12 @@ class BlobChecks {
     if (this.needs.length) {
       const seqs = this.seqs;
       checkSizes(this.needs, await this.j.blobSizes(this.needs.map((n) => n.addr)), { missing: ErrorCodes.CORRUPT_BLOB, size: ErrorCodes.CORRUPT_BLOB }, (i) => seqs[i]);
-      await checkTails(this.needs, (addrs) => this.j.blobs(addrs), ErrorCodes.CORRUPT_BLOB, (i) => seqs[i]);
+      await checkTails(
+        this.needs,
+        (addrs) => this.j.blobs(addrs),
+        ErrorCodes.CORRUPT_BLOB,
+        (i) => seqs[i],
+      );
       this.checked += this.needs.length;
       this.needs = [];
       this.seqs = [];

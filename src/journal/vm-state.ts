@@ -209,9 +209,7 @@ export class VmState {
       pageSize: this.pageSize,
       memory: this.memory ? { size: this.memorySize, chunks: table(this.memory) } : undefined,
       disks: Object.fromEntries([...this.disks].map(([k, d]) => [k, { size: d.size, blockSize: d.blockSize, chunks: table(d.table) }])),
-      device: this.device
-        ? { length: this.device.length, chunkSize: this.device.chunkSize, chunkAddrs: this.device.chunkAddrs.toString('hex'), contentHash: this.device.contentHash.toString('hex') }
-        : undefined,
+      device: this.device ? { length: this.device.length, chunkSize: this.device.chunkSize, chunkAddrs: this.device.chunkAddrs.toString('hex'), contentHash: this.device.contentHash.toString('hex') } : undefined,
     };
     const data = Buffer.from(JSON.stringify(kf));
     const addr = sha256(data);

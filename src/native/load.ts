@@ -43,19 +43,7 @@ export function packageRoot(from: string = dirname(fileURLToPath(import.meta.url
   }
 }
 
-const FUNCTIONS = [
-  'scanPages',
-  'scanPagesAsync',
-  'sha256Pages',
-  'sha256PagesAsync',
-  'sha256Ranges',
-  'sha256BuffersAsync',
-  'gatherPages',
-  'pwriteAlignedAsync',
-  'preadAlignedAsync',
-  'fallocateAsync',
-  'info',
-] as const;
+const FUNCTIONS = ['scanPages', 'scanPagesAsync', 'sha256Pages', 'sha256PagesAsync', 'sha256Ranges', 'sha256BuffersAsync', 'gatherPages', 'pwriteAlignedAsync', 'preadAlignedAsync', 'fallocateAsync', 'info'] as const;
 
 let loaded: LoadResult | undefined;
 

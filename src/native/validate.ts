@@ -32,13 +32,7 @@ export function checkBuffer(buf: unknown, name = 'buffer'): asserts buf is Uint8
 
 /** A power of two from 512 to 1 MiB. */
 export function checkPageSize(pageSize: unknown): asserts pageSize is number {
-  if (
-    typeof pageSize !== 'number' ||
-    !Number.isInteger(pageSize) ||
-    pageSize < MIN_PAGE_SIZE ||
-    pageSize > MAX_PAGE_SIZE ||
-    (pageSize & (pageSize - 1)) !== 0
-  ) {
+  if (typeof pageSize !== 'number' || !Number.isInteger(pageSize) || pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE || (pageSize & (pageSize - 1)) !== 0) {
     throw new TypeError(`page size ${String(pageSize)} is not a power of two from 512 to 1048576`);
   }
 }

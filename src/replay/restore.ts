@@ -96,7 +96,11 @@ export async function restore(journalDir: string, opts: RestoreOptions): Promise
     if (opts.fork) {
       const parent = j;
       writer = (await forkJournal(parent, opts.at, opts.fork, 'ttj restore --fork')).writer;
-      const served = await serveVmDisks(writer, config.disks.map((d) => d.name), work);
+      const served = await serveVmDisks(
+        writer,
+        config.disks.map((d) => d.name),
+        work,
+      );
       sources = served.sources;
       devices = served.devices;
       server = served.server;

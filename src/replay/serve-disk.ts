@@ -83,7 +83,7 @@ export async function serveDisk(journalDir: string, opts: ServeDiskOptions): Pro
       exports: new Map([[opts.disk, device]]),
       defaultExport: opts.disk,
       socketPath: opts.socketPath,
-      port: opts.socketPath ? undefined : opts.port ?? 0,
+      port: opts.socketPath ? undefined : (opts.port ?? 0),
       host: opts.host,
     });
   } catch (e) {

@@ -1,8 +1,8 @@
 /**
  * The store compliance suite: the executable contract of {@link JournalStore}.
- * Every backend runs it with one line, e.g.
- * `storeComplianceSuite('level', (dir) => LocalStore.open(dir, { create: true }))`.
- * It uses mocha's `describe`/`it` globals.
+ * Every backend runs it with one line (it uses mocha's `describe`/`it` globals, so it is
+ * published apart from the library, as `ttj/testing`), e.g.
+ * `storeComplianceSuite('level', { open: (dir) => LocalStore.open(dir, { create: true }), reader: (dir) => LocalStore.open(dir) })`.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -54,9 +54,18 @@ export function storeComplianceSuite(name: string, factory: StoreFactory): void 
       assert.equal(r.head.seq, 2);
       assert.deepEqual(r.head.hash, sha256(events[2]!));
       const got = await collect(store.readEvents(0));
-      assert.deepEqual(got.map((e) => e.seq), [0, 1, 2]);
-      assert.deepEqual(got.map((e) => e.bytes.toString()), ['a', 'bb', 'ccc']);
-      assert.deepEqual((await collect(store.readEvents(1, 2))).map((e) => e.bytes.toString()), ['bb']);
+      assert.deepEqual(
+        got.map((e) => e.seq),
+        [0, 1, 2],
+      );
+      assert.deepEqual(
+        got.map((e) => e.bytes.toString()),
+        ['a', 'bb', 'ccc'],
+      );
+      assert.deepEqual(
+        (await collect(store.readEvents(1, 2))).map((e) => e.bytes.toString()),
+        ['bb'],
+      );
     });
 
     it('reads in batches', async () => {
@@ -140,7 +149,14 @@ export function storeComplianceSuite(name: string, factory: StoreFactory): void 
     });
 
     it('keeps index entries, written atomically with events', async () => {
-      await store.append({ expectedHead: -1, events: [Buffer.from('1')], index: [{ key: 'ep/1', value: Buffer.from('one') }, { key: 'ep/2', value: Buffer.from('two') }] });
+      await store.append({
+        expectedHead: -1,
+        events: [Buffer.from('1')],
+        index: [
+          { key: 'ep/1', value: Buffer.from('one') },
+          { key: 'ep/2', value: Buffer.from('two') },
+        ],
+      });
       assert.equal((await store.indexGet('ep/1'))!.toString(), 'one');
       assert.equal(await store.indexGet('ep/3'), undefined);
       const rev: string[] = [];
@@ -183,7 +199,14 @@ export function storeComplianceSuite(name: string, factory: StoreFactory): void 
     });
 
     it('rebuilds the index and head in one step, only onto the last stored event', async () => {
-      await store.append({ expectedHead: -1, events: [Buffer.from('a'), Buffer.from('b')], index: [{ key: 'ep/1', value: Buffer.from('old') }, { key: 'zz', value: Buffer.from('gone') }] });
+      await store.append({
+        expectedHead: -1,
+        events: [Buffer.from('a'), Buffer.from('b')],
+        index: [
+          { key: 'ep/1', value: Buffer.from('old') },
+          { key: 'zz', value: Buffer.from('gone') },
+        ],
+      });
       await assert.rejects(store.rebuildIndex({ seq: 0, hash: sha256(Buffer.from('a')) }, []), (e) => isTtjError(e, ErrorCodes.CORRUPT_EVENT));
       assert.equal((await store.indexGet('zz'))!.toString(), 'gone', 'a refused rebuild changes nothing');
       await store.rebuildIndex({ seq: 1, hash: sha256(Buffer.from('b')) }, [{ key: 'ep/1', value: Buffer.from('new') }]);
@@ -230,7 +253,10 @@ export function storeComplianceSuite(name: string, factory: StoreFactory): void 
           assert.deepEqual((await reader.getBlobs([a.addr]))[0], a.data);
           await store.append({ expectedHead: 0, events: [Buffer.from('y')] });
           assert.equal((await reader.head())!.seq, 1);
-          assert.deepEqual((await collect(reader.readEvents(0))).map((e) => e.bytes.toString()), ['x', 'y']);
+          assert.deepEqual(
+            (await collect(reader.readEvents(0))).map((e) => e.bytes.toString()),
+            ['x', 'y'],
+          );
           await assert.rejects(reader.append({ expectedHead: 1, events: [Buffer.from('no')] }), (e) => isTtjError(e, ErrorCodes.READ_ONLY));
         } finally {
           await reader.close();

@@ -12,12 +12,7 @@ const RANGE_BATCH = 2048;
  * A reader that holds the index gives it up when a writer asks (`handOver`): the
  * server answers, then calls `onHandOver`, which closes the index (and this server).
  */
-export async function serveKv(
-  kv: KvReader,
-  socketName: string,
-  who: { role: string; command?: string },
-  onHandOver?: () => void,
-): Promise<{ close(): Promise<void> }> {
+export async function serveKv(kv: KvReader, socketName: string, who: { role: string; command?: string }, onHandOver?: () => void): Promise<{ close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);

@@ -89,7 +89,11 @@ export class LevelKv implements KvWriter {
   /** Set while reading a private copy although opened for writing (the next write reopens in place): why. */
   private reopen: TtjError | undefined;
 
-  private constructor(private current: Open, readonly path: string, private readonly writable: boolean) {}
+  private constructor(
+    private current: Open,
+    readonly path: string,
+    private readonly writable: boolean,
+  ) {}
 
   /**
    * Opens (or creates, with `create`) the LevelDB at `path`, in place.

@@ -190,7 +190,12 @@ export class LocalStore implements JournalStore {
   /** The writer's head and statistics, as its last append left them (undefined until then). */
   private known: { head: StoreHead | undefined; stats: StoreStats } | undefined;
 
-  private constructor(dir: string, private readonly kv: KvReader, readonly writable: boolean, direct: boolean) {
+  private constructor(
+    dir: string,
+    private readonly kv: KvReader,
+    readonly writable: boolean,
+    direct: boolean,
+  ) {
     this.location = dir;
     this.packs = new PackReader(join(dir, 'packs'), undefined, { direct });
   }
@@ -352,7 +357,11 @@ export class LocalStore implements JournalStore {
     const sync = batch.sync ?? true;
     const mark = this.writer.mark();
     if (groups.length) {
-      const locs = await this.writeBlocks(groups.map((g) => g.map((e) => e[1])), sync, mark);
+      const locs = await this.writeBlocks(
+        groups.map((g) => g.map((e) => e[1])),
+        sync,
+        mark,
+      );
       groups.forEach((g, gi) =>
         g.forEach(([k], i) => {
           const value = encodeLocation(locs[gi]![i]!);
@@ -370,7 +379,7 @@ export class LocalStore implements JournalStore {
       last = ev;
       ops.push({ type: 'put', key: eventKey(seq), value: Buffer.from(ev.buffer, ev.byteOffset, ev.byteLength) });
     }
-    const index = typeof batch.index === 'function' ? batch.index({ newBlobs: fresh.size, newBytes, storedBytes }) : batch.index ?? [];
+    const index = typeof batch.index === 'function' ? batch.index({ newBlobs: fresh.size, newBytes, storedBytes }) : (batch.index ?? []);
     for (const e of index) ops.push({ type: 'put', key: indexKey(e.key), value: e.value });
     const hash = sha256(last);
     ops.push({ type: 'put', key: K_HEAD, value: encodeHead({ seq, hash }) });
@@ -597,7 +606,13 @@ export class LocalStore implements JournalStore {
         const block = scratch ? await this.packs.readBlockInto(loc, scratch) : await this.packs.readBlock(loc);
         const locsOf = items.map((i) => locs[i]!);
         // All items of a block are hashed in one call (natively, with SHA-NI when there).
-        const hashes = verify ? sha256Ranges(block, Uint32Array.from(locsOf, (l) => l.itemOff), Uint32Array.from(locsOf, (l) => l.itemLen)) : undefined;
+        const hashes = verify
+          ? sha256Ranges(
+              block,
+              Uint32Array.from(locsOf, (l) => l.itemOff),
+              Uint32Array.from(locsOf, (l) => l.itemLen),
+            )
+          : undefined;
         items.forEach((i, k) => {
           const l = locsOf[k]!;
           const data = block.subarray(l.itemOff, l.itemOff + l.itemLen);
@@ -639,7 +654,14 @@ export class LocalStore implements JournalStore {
     }
     const reads = runs.map((r) => this.packs.readStored(r.pack, r.offset, r.itemOff, target, r.at, r.len));
     if (viaBlocks.length) {
-      reads.push(this.readLocated(viaBlocks.map((i) => addrs[i]!), viaBlocks.map((i) => locs[i]!), (k, data) => data.copy(target, at[viaBlocks[k]!]!), false));
+      reads.push(
+        this.readLocated(
+          viaBlocks.map((i) => addrs[i]!),
+          viaBlocks.map((i) => locs[i]!),
+          (k, data) => data.copy(target, at[viaBlocks[k]!]!),
+          false,
+        ),
+      );
     }
     await Promise.all(reads);
   }
@@ -656,7 +678,13 @@ export class LocalStore implements JournalStore {
   }
 
   watchHead(after: number, opts: WatchHeadOptions = {}): AsyncIterable<StoreHead> {
-    return watchHead(join(this.location, 'index'), () => this.head(), after, () => this.closed, opts);
+    return watchHead(
+      join(this.location, 'index'),
+      () => this.head(),
+      after,
+      () => this.closed,
+      opts,
+    );
   }
 
   indexGet(key: string): Promise<Buffer | undefined> {

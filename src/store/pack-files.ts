@@ -148,7 +148,11 @@ export class PackWriter {
 
   private readonly rotateBytes: number;
 
-  constructor(private readonly dir: string, private readonly level = 1, opts: PackFileOptions = {}) {
+  constructor(
+    private readonly dir: string,
+    private readonly level = 1,
+    opts: PackFileOptions = {},
+  ) {
     this.wantDirect = opts.direct ?? true;
     this.rotateBytes = opts.rotateBytes ?? PACK_ROTATE_BYTES;
   }
@@ -302,7 +306,7 @@ export class PackWriter {
       const want = part.reduce((a, b) => a + b.length, 0);
       // After a short write (a file system filling up), on from the first byte not
       // written: the next call writes it or reports why not (ENOSPC).
-      for (let done = 0; done < want; ) {
+      for (let done = 0; done < want;) {
         const { bytesWritten } = await this.fh!.writev(done ? sliceBuffers(part, done, want) : part, pos + done);
         if (bytesWritten <= 0) throw new TtjError(ErrorCodes.INTERNAL, `pack ${this.pack}: a write wrote nothing`);
         done += bytesWritten;
@@ -376,7 +380,11 @@ export class PackReader {
   private readonly inflight = new Map<string, Promise<Buffer>>();
   private cacheBytes = 0;
 
-  constructor(private readonly dir: string, private readonly cacheLimit = 64 * 1024 * 1024, opts: PackFileOptions = {}) {
+  constructor(
+    private readonly dir: string,
+    private readonly cacheLimit = 64 * 1024 * 1024,
+    opts: PackFileOptions = {},
+  ) {
     this.direct = opts.direct ?? true;
   }
 
@@ -522,4 +530,3 @@ export class PackReader {
     this.cacheBytes = 0;
   }
 }
-

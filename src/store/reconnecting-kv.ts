@@ -27,7 +27,11 @@ export class ReconnectingKv implements KvReader {
   private inner: KvReader | undefined;
   private stopServing: (() => Promise<void>) | undefined;
 
-  constructor(private readonly levelPath: string, private readonly journalDir: string, private readonly waitMs = 15000) {}
+  constructor(
+    private readonly levelPath: string,
+    private readonly journalDir: string,
+    private readonly waitMs = 15000,
+  ) {}
 
   private async connect(): Promise<KvReader> {
     if (this.inner) return this.inner;

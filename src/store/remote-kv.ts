@@ -14,7 +14,10 @@ export class RemoteKv implements KvReader {
   private readonly pending = new Map<number, Pending>();
   private closed = false;
 
-  private constructor(private readonly socket: Socket, readonly socketName: string) {
+  private constructor(
+    private readonly socket: Socket,
+    readonly socketName: string,
+  ) {
     frameReader(
       socket,
       (header, payload) => {
@@ -51,9 +54,7 @@ export class RemoteKv implements KvReader {
   }
 
   private failAll(e: Error): void {
-    const err = this.closed
-      ? new TtjError(ErrorCodes.WRITER_GONE, 'the reader connection was closed')
-      : new TtjError(ErrorCodes.WRITER_GONE, `the process holding the journal went away: ${e.message}`, {}, { cause: e });
+    const err = this.closed ? new TtjError(ErrorCodes.WRITER_GONE, 'the reader connection was closed') : new TtjError(ErrorCodes.WRITER_GONE, `the process holding the journal went away: ${e.message}`, {}, { cause: e });
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
   }

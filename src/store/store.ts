@@ -3,7 +3,7 @@
  * pack files backend today; remote ones later). It knows nothing of VMs: it keeps
  * an append-only sequence of event bytes, content-addressed blobs, and a small
  * secondary index, and it makes each appended batch visible atomically.
- * `storeComplianceSuite` (./compliance.ts) is the executable form of this contract.
+ * `storeComplianceSuite` (./compliance-suite.ts, published as `ttj/testing`) is the executable form of this contract.
  */
 
 /** One stored event: its sequence number, its bytes and the SHA-256 of those bytes. */

@@ -65,11 +65,7 @@ export async function acquireWriterLock(dir: string, command: string): Promise<{
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw toTtjError(e, { path: dir, what: 'taking the writer lock' });
       const holder = await readLockHolder(dir);
       if (holder) {
-        throw new TtjError(
-          ErrorCodes.LOCKED,
-          `the journal ${dir} is being written by ${holder.command} (pid ${holder.pid} on ${holder.host}, since ${holder.since})`,
-          { path: dir, holder },
-        );
+        throw new TtjError(ErrorCodes.LOCKED, `the journal ${dir} is being written by ${holder.command} (pid ${holder.pid} on ${holder.host}, since ${holder.since})`, { path: dir, holder });
       }
       await unlink(path).catch(() => undefined); // stale: its process is gone
     }

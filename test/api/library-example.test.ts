@@ -25,7 +25,10 @@ describe('the library API (docs/library.md)', function () {
     const commits: JournalCommit[] = [];
     const r = await backupPipeline(tmp.path('vm.ttj'), checkpoints, (c) => commits.push(c));
     assert.equal(r.verified, true);
-    assert.deepEqual(commits.flatMap((c) => c.epochs.map((e) => e.labels[0])), ['c0', 'c1', 'c2']);
+    assert.deepEqual(
+      commits.flatMap((c) => c.epochs.map((e) => e.labels[0])),
+      ['c0', 'c1', 'c2'],
+    );
   });
 
   it('docs/library.md shows the example as it is', () => {

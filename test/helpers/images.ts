@@ -42,7 +42,8 @@ export function memoryImage(pages: number, pageSize: number, seed: number): Buff
     const k = r() % 10;
     if (k < 4) continue;
     if (k < 7) textPage(page, r);
-    else if (k < 8 && p > 0) img.copy(page, 0, 0, pageSize); // a duplicate of page 0
+    else if (k < 8 && p > 0)
+      img.copy(page, 0, 0, pageSize); // a duplicate of page 0
     else randomPage(page, r);
   }
   return img;

@@ -88,7 +88,11 @@ describe('one writer, many readers, across processes @slow', function () {
     // More events than one batch of the index's range reads (1024), so that the hand-over
     // falls in the middle of the read.
     const w0 = await JournalWriter.openWriter(J);
-    await w0.commit(Array.from({ length: 3000 }, (_, i) => ({ label: { text: `l${i}` } })), [], { sync: true });
+    await w0.commit(
+      Array.from({ length: 3000 }, (_, i) => ({ label: { text: `l${i}` } })),
+      [],
+      { sync: true },
+    );
     await w0.close();
     const j = await Journal.open(J);
     try {
@@ -109,7 +113,11 @@ describe('one writer, many readers, across processes @slow', function () {
       const w = await started!;
       writer = w.child;
       assert.ok(Date.now() - t0 < 10_000, 'the writer was not kept waiting for the index');
-      assert.deepEqual(seen, Array.from({ length: head.seq + 1 }, (_, i) => i), 'every event once, in order, across the hand-over');
+      assert.deepEqual(
+        seen,
+        Array.from({ length: head.seq + 1 }, (_, i) => i),
+        'every event once, in order, across the hand-over',
+      );
       // Reads go on through the writer, and see its appends.
       await new Promise((r) => setTimeout(r, 300));
       assert.ok((await j.head()).seq > head.seq);

@@ -32,7 +32,10 @@ describe('Journal.events() and Journal.watch()', function () {
         bodies.push(event.body!);
       }
       const head = await j.head();
-      assert.deepEqual(all, Array.from({ length: head.seq + 1 }, (_, i) => i));
+      assert.deepEqual(
+        all,
+        Array.from({ length: head.seq + 1 }, (_, i) => i),
+      );
       assert.equal(bodies[0], 'header');
       assert.equal(bodies.filter((b) => b === 'epochCommit').length, 2);
       const later: number[] = [];

@@ -31,7 +31,7 @@ describe('journal round trip with generated images', function () {
         if (e > 0) {
           dirty(mem, PS, 25, 100 + e);
           dirty(d0, PS, 3, 200 + e);
-          d1.write(`epoch ${e} block`, (e * 7 % 256) * PS);
+          d1.write(`epoch ${e} block`, ((e * 7) % 256) * PS);
           device = Buffer.from(device);
           device.writeUInt32LE(e, 100); // one chunk of the device state changes
         }
@@ -176,7 +176,12 @@ describe('journal round trip with generated images', function () {
     writeFileSync(tmp.path('e.img'), big);
     const w = await JournalWriter.openWriter(J);
     try {
-      const r = await appendImages(w, { disks: [{ name: 'd', path: tmp.path('d.img') }, { name: 'e', path: tmp.path('e.img') }] });
+      const r = await appendImages(w, {
+        disks: [
+          { name: 'd', path: tmp.path('d.img') },
+          { name: 'e', path: tmp.path('e.img') },
+        ],
+      });
       assert.equal(w.headState.disks.get('d')!.blockSize, 32 * 1024);
       assert.equal(w.headState.disks.get('e')!.blockSize, 64 * 1024);
       assert.equal(r.diskBlocks, 2); // one changed block per disk

@@ -99,7 +99,10 @@ describe('disks that are a whole number of sectors but not of blocks (a short la
     assert.equal(bad.json?.error?.code, ErrorCodes.SIZE_MISMATCH);
     const f = ttj(['fold', tmp.path('j'), '--out', tmp.path('o'), '--json']);
     assert.equal(f.status, 0, f.stdout + f.stderr);
-    assert.deepEqual(f.json.disks.map((d: { size: number }) => d.size), [size]);
+    assert.deepEqual(
+      f.json.disks.map((d: { size: number }) => d.size),
+      [size],
+    );
     assert.ok(readFileSync(tmp.path('o', 'disks', 'd.raw')).equals(img));
   });
 

@@ -71,12 +71,7 @@ describe('trust: what verify accepts folds, and nothing overwrites history', fun
   });
 
   /** An epoch stream whose one page (pfn 0) is `page`, given as a blob event. */
-  const pageEpoch = (epoch: number, page: Buffer, extra: IEvent[] = []): IEvent[] => [
-    { epochBegin: { epoch } },
-    { pages: { pfns: [0], addrs: sha256(page), zeroPfns: [] } },
-    ...extra,
-    { epochCommit: { epoch } },
-  ];
+  const pageEpoch = (epoch: number, page: Buffer, extra: IEvent[] = []): IEvent[] => [{ epochBegin: { epoch } }, { pages: { pfns: [0], addrs: sha256(page), zeroPfns: [] } }, ...extra, { epochCommit: { epoch } }];
   const blob = (data: Buffer): IEvent => ({ blob: { data } });
 
   async function refusedStream(events: IEvent[], c: ErrorCode): Promise<void> {
@@ -118,15 +113,12 @@ describe('trust: what verify accepts folds, and nothing overwrites history', fun
       await refusedStream([blob(p), frame], ErrorCodes.BAD_EVENT_STREAM);
     });
 
-    it('the short last block of a disk must be zero past the disk\'s end: refused by append, caught by verify', async () => {
+    it("the short last block of a disk must be zero past the disk's end: refused by append, caught by verify", async () => {
       const tail = Buffer.alloc(PS);
       tail.fill(3, 0, 512);
       const dirtyTail = Buffer.from(tail);
       dirtyTail[PS - 1] = 1;
-      const stream = (b: Buffer): IEvent[] => [
-        { diskCreate: { name: 's', size: PS + 512, blockSize: PS } },
-        { diskWrite: { disk: 's', offset: PS, length: 512, blocks: [0], addrs: sha256(b), zeroBlocks: [] } },
-      ];
+      const stream = (b: Buffer): IEvent[] => [{ diskCreate: { name: 's', size: PS + 512, blockSize: PS } }, { diskWrite: { disk: 's', offset: PS, length: 512, blocks: [0], addrs: sha256(b), zeroBlocks: [] } }];
       await refusedStream([blob(dirtyTail), ...stream(dirtyTail)], ErrorCodes.BAD_EVENT_STREAM);
       await rawAppend(J, stream(dirtyTail), [{ addr: sha256(dirtyTail), data: dirtyTail }]);
       await opened(J, async (j) => assert.equal((await verify(j)).error?.code, ErrorCodes.CORRUPT_BLOB));
@@ -313,7 +305,10 @@ describe('trust: what verify accepts folds, and nothing overwrites history', fun
       const D = tmp.path('v99');
       const store = await LocalStore.open(D, { create: true });
       const { encodeEvent } = await import('../../src/journal/codec.js');
-      await store.append({ expectedHead: -1, events: [encodeEvent({ seq: 0, timeUs: Date.now() * 1000, prevHash: Buffer.alloc(32), header: { formatVersion: 99, pageSize: PS, createdBy: 'ttj/9', journalId: Buffer.alloc(16) } })] });
+      await store.append({
+        expectedHead: -1,
+        events: [encodeEvent({ seq: 0, timeUs: Date.now() * 1000, prevHash: Buffer.alloc(32), header: { formatVersion: 99, pageSize: PS, createdBy: 'ttj/9', journalId: Buffer.alloc(16) } })],
+      });
       await store.close();
       await assert.rejects(Journal.open(D), code(ErrorCodes.UNSUPPORTED_VERSION));
       await assert.rejects(JournalWriter.openWriter(D), code(ErrorCodes.UNSUPPORTED_VERSION));

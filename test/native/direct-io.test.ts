@@ -22,7 +22,7 @@ function residentBytes(path: string): number {
 /** Random pieces of random lengths that add up to `total`. */
 function pieces(total: number): Buffer[] {
   const out: Buffer[] = [];
-  for (let left = total; left > 0; ) {
+  for (let left = total; left > 0;) {
     const n = Math.min(left, 1 + Math.floor(Math.random() * 70000));
     out.push(randomBytes(n));
     left -= n;
@@ -73,11 +73,21 @@ describe('direct I/O (O_DIRECT pack files) and its fallback', function () {
       jobs.push(pwriteAligned(da.fd, piece, from, true));
       jobs.push(directIoFallback.pwriteAligned(fb.fd, piece, from));
     }
-    assert.deepEqual((await Promise.all(jobs)).reduce((x, y) => x + y, 0), 2 * total);
+    assert.deepEqual(
+      (await Promise.all(jobs)).reduce((x, y) => x + y, 0),
+      2 * total,
+    );
     assert.ok(readFileSync(a).equals(whole));
     assert.ok(readFileSync(b).equals(whole));
     // Reads at any position and length, across the staging size and past the end.
-    for (const [pos, len] of [[0, 1], [17, 4095], [4095, 9000], [123457, 8 * 1024 * 1024 + 5], [total - 10, 30], [total + 5000, 10]] as const) {
+    for (const [pos, len] of [
+      [0, 1],
+      [17, 4095],
+      [4095, 9000],
+      [123457, 8 * 1024 * 1024 + 5],
+      [total - 10, 30],
+      [total + 5000, 10],
+    ] as const) {
       const x = Buffer.alloc(len + 7, 0xee);
       const y = Buffer.alloc(len + 7, 0xee);
       const nx = await preadAligned(da.fd, pos, len, x, 7, true);
@@ -153,7 +163,6 @@ describe('direct I/O (O_DIRECT pack files) and its fallback', function () {
       await r.close();
     }
   });
-
 
   it('preallocate: the range reads as zeroes and the file grows over it; a refusal is false, a bad argument a TypeError', async () => {
     const path = tmp.path('alloc.bin');

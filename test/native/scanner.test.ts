@@ -61,7 +61,7 @@ function image(pages: number, ps: number, seed: number): Buffer {
     const kind = r() % 5;
     if (kind === 0) continue; // zero
     if (kind === 1) for (let i = 0; i + 4 <= ps; i += 4) page.writeUInt32LE(r(), i);
-    else if (kind === 2) for (let off = 0; off < ps; ) off += page.write(WORDS[r() % WORDS.length]! + ' ', off);
+    else if (kind === 2) for (let off = 0; off < ps;) off += page.write(WORDS[r() % WORDS.length]! + ' ', off);
     else if (kind === 3) for (let k = 0; k < 3; k++) page[r() % ps] = (r() & 0xff) | 1;
     else if (p > 0) img.copy(page, 0, (r() % p) * ps, (r() % p) * ps + ps);
   }
@@ -83,7 +83,11 @@ function referenceFingerprint(page: Uint8Array): Buffer {
   };
   const groups = Array.from({ length: 8 }, (_, g) => [0, 1, 2, 3].map((k) => Math.imul(0x9e3779b9, 4 * g + k + 1) >>> 0));
   for (let block = 0; block < len; block += 128) {
-    for (let g = 0; g < 8; g++) step(groups[g]!, [0, 1, 2, 3].map((k) => u32(block + 16 * g + 4 * k)));
+    for (let g = 0; g < 8; g++)
+      step(
+        groups[g]!,
+        [0, 1, 2, 3].map((k) => u32(block + 16 * g + 4 * k)),
+      );
   }
   const h = [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344].map((c) => (c ^ len) >>> 0);
   for (let g = 0; g < 8; g++) step(h, groups[g]!);
@@ -181,11 +185,24 @@ describe('native page scanner and its TypeScript fallback', function () {
         const p = r() % pages;
         const pg = img.subarray(p * ps, (p + 1) * ps);
         switch (k % 5) {
-          case 0: pg.fill(0); break;
-          case 1: pg.fill(k + 1, 0, 64); break;
-          case 2: pg.writeUInt32LE(r(), 4 * (r() % (ps / 4))); break;
-          case 3: { const w = pg.readUInt32LE(0); pg.writeUInt32LE(pg.readUInt32LE(128), 0); pg.writeUInt32LE(w, 128); break; }
-          default: pg[7] ^= 1; pg[7] ^= 1;
+          case 0:
+            pg.fill(0);
+            break;
+          case 1:
+            pg.fill(k + 1, 0, 64);
+            break;
+          case 2:
+            pg.writeUInt32LE(r(), 4 * (r() % (ps / 4)));
+            break;
+          case 3: {
+            const w = pg.readUInt32LE(0);
+            pg.writeUInt32LE(pg.readUInt32LE(128), 0);
+            pg.writeUInt32LE(w, 128);
+            break;
+          }
+          default:
+            pg[7] ^= 1;
+            pg[7] ^= 1;
         }
       }
       const touched = [...Array(pages).keys()].filter((p) => !img.subarray(p * ps, (p + 1) * ps).equals(original.subarray(p * ps, (p + 1) * ps)));
@@ -439,7 +456,11 @@ describe('native page scanner and its TypeScript fallback', function () {
     const big = new Uint8Array(new ArrayBuffer(64 << 20));
     big.fill(3, 0, 1 << 20);
     const scan = n.scanPagesAsync(big, 4096);
-    const hash = n.sha256PagesAsync(big, 4096, Uint32Array.from({ length: 16384 }, (_, i) => i));
+    const hash = n.sha256PagesAsync(
+      big,
+      4096,
+      Uint32Array.from({ length: 16384 }, (_, i) => i),
+    );
     const keep = structuredClone(big.buffer, { transfer: [big.buffer] });
     await assert.rejects(scan, /detached/);
     await assert.rejects(hash, /detached/);

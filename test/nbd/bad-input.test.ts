@@ -215,7 +215,7 @@ for (const transport of ['unix', 'tcp'] as const) {
       // A write past the end: its payload is consumed, ENOSPC, the stream stays in sync.
       const w = await c.request(C.NBD_CMD_WRITE, 0, SIZE - 512, 1024, Buffer.alloc(1024, 1));
       assert.equal(w.error, C.NBD_ENOSPC);
-      const w2 = await c.request(C.NBD_CMD_WRITE, 0, (1n << 62n), 16, Buffer.alloc(16, 1));
+      const w2 = await c.request(C.NBD_CMD_WRITE, 0, 1n << 62n, 16, Buffer.alloc(16, 1));
       assert.equal(w2.error, C.NBD_ENOSPC);
       // Zero-length requests succeed without touching anything.
       assert.equal((await c.request(C.NBD_CMD_READ, 0, 0, 0)).error, 0);

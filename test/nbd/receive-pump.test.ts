@@ -130,7 +130,11 @@ for (const mode of ['native', 'node'] as const) {
         const c = await RawClient.connect({ path: join(dir, 'rec.sock') }, 'rec');
         const payload = randomBytes(MiB, prng(mode === 'native' ? 31 : 32));
         c.send(C.NBD_CMD_WRITE, 0, 0, payload.length, payload.subarray(0, 1000));
-        for (const [from, to] of [[1000, 300_000], [300_000, 300_001], [300_001, MiB]] as const) {
+        for (const [from, to] of [
+          [1000, 300_000],
+          [300_000, 300_001],
+          [300_001, MiB],
+        ] as const) {
           await new Promise((r) => setTimeout(r, 30));
           c.socket.write(payload.subarray(from, to));
         }

@@ -69,7 +69,7 @@ export function decodePng(b: Buffer): { width: number; height: number; bitDepth:
   const bitDepth = b[24]!;
   const colorType = b[25]!;
   const idat: Buffer[] = [];
-  for (let off = 8; off < b.length; ) {
+  for (let off = 8; off < b.length;) {
     const len = b.readUInt32BE(off);
     const type = b.toString('latin1', off + 4, off + 8);
     if (type === 'IDAT') idat.push(b.subarray(off + 8, off + 8 + len));

@@ -38,7 +38,10 @@ describe('QEMU: the pause of a checkpoint cycle (stop, device state, screendump,
         console.log(`      (${mib} MiB ${vm.config.accel}: pause p50 ${p50.toFixed(1)} ms, max ${ms[ms.length - 1]!.toFixed(1)} ms; device state ${runs[0]!.device} bytes; frame ${runs[0]!.frame} bytes)`);
         // The figures are printed, not asserted (a busy machine makes them anything); every
         // cycle must have saved a device state and a frame, and left the VM running.
-        assert.ok(runs.every((r) => r.device > 100_000 && r.frame > 0), JSON.stringify(runs));
+        assert.ok(
+          runs.every((r) => r.device > 100_000 && r.frame > 0),
+          JSON.stringify(runs),
+        );
         assert.equal(await vm.status(), 'running');
       } finally {
         await vm.kill();

@@ -83,7 +83,15 @@ describe('README tour: record --console, restore (--at, --paused --detach --json
     const port = await freePort();
     const past = startTtj(['nbd', J, '--disk', 'boot', '--at', `frame:${frame}`, '--read-only', '--port', String(port), '--json']);
     const url = `nbd://127.0.0.1:${port}/boot`;
-    await waitFor(() => runOk('qemu-io', ['-r', '-f', 'raw', '-c', 'read 0 512', url]).then(() => true, () => false), 30000, `${url} to serve`);
+    await waitFor(
+      () =>
+        runOk('qemu-io', ['-r', '-f', 'raw', '-c', 'read 0 512', url]).then(
+          () => true,
+          () => false,
+        ),
+      30000,
+      `${url} to serve`,
+    );
     const read = await runOk('qemu-io', ['-r', '-f', 'raw', '-c', 'read -v 510 2', url]);
     assert.match(read.stdout, /55 aa/, 'the boot sector as recorded');
     const pastEnd = await past.stop();

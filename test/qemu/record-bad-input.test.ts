@@ -24,8 +24,23 @@ import { ttj, useShmTmp } from './helpers.js';
 async function contents(dir: string): Promise<unknown> {
   const j = await Journal.open(dir);
   const events = await log(j).finally(() => j.close());
-  const files = ['ttj-journal.json', ...readdirSync(join(dir, 'packs')).sort().map((f) => join('packs', f))];
-  return { events, files: Object.fromEntries(files.map((f) => [f, createHash('sha256').update(readFileSync(join(dir, f))).digest('hex')])) };
+  const files = [
+    'ttj-journal.json',
+    ...readdirSync(join(dir, 'packs'))
+      .sort()
+      .map((f) => join('packs', f)),
+  ];
+  return {
+    events,
+    files: Object.fromEntries(
+      files.map((f) => [
+        f,
+        createHash('sha256')
+          .update(readFileSync(join(dir, f)))
+          .digest('hex'),
+      ]),
+    ),
+  };
 }
 
 describe('record: bad input is refused, and a failed record leaves no journal behind @slow', function () {
@@ -33,7 +48,10 @@ describe('record: bad input is refused, and a failed record leaves no journal be
   const tmp = useShmTmp();
 
   it('--fps -1 and --interval 1ms (and the other ends of their ranges) → TTJ_BAD_ARGUMENT, exit 2, no journal', async () => {
-    for (const bad of [['--fps', '-1'], ['--interval', '1ms']]) {
+    for (const bad of [
+      ['--fps', '-1'],
+      ['--interval', '1ms'],
+    ]) {
       const r = await ttj('record', tmp.path('vm.ttj'), '--memory', '32M', '--duration', '1s', ...bad, '--json');
       assert.equal(r.code, 2, `${bad.join(' ')}: ${r.stdout}${r.stderr}`);
       assert.equal(r.json.error.code, ErrorCodes.BAD_ARGUMENT);
@@ -69,10 +87,7 @@ describe('record: bad input is refused, and a failed record leaves no journal be
     const before = await contents(J);
     await assert.rejects(record(J, { memorySize: 32 << 20, extraArgs: ['-no-such-option'], durationMs: 1000 }), (e) => isTtjError(e, ErrorCodes.QEMU_FAILED));
     // A new disk is imported only once QEMU runs.
-    await assert.rejects(
-      record(J, { memorySize: 32 << 20, disks: [{ name: 'boot', path: ensureBootSectorGuest() }], extraArgs: ['-no-such-option'], durationMs: 1000 }),
-      (e) => isTtjError(e, ErrorCodes.QEMU_FAILED),
-    );
+    await assert.rejects(record(J, { memorySize: 32 << 20, disks: [{ name: 'boot', path: ensureBootSectorGuest() }], extraArgs: ['-no-such-option'], durationMs: 1000 }), (e) => isTtjError(e, ErrorCodes.QEMU_FAILED));
     await assert.rejects(record(J, { memorySize: 32 << 20, kernel: tmp.path('no-vmlinuz'), durationMs: 1000 }), (e) => isTtjError(e, ErrorCodes.FILE_NOT_FOUND));
     await assert.rejects(record(J, { memorySize: 32 << 20, intervalMs: 1, durationMs: 1000 }), (e) => isTtjError(e, ErrorCodes.BAD_ARGUMENT));
     assert.deepEqual(await contents(J), before);

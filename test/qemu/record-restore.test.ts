@@ -72,7 +72,10 @@ describe('record a live QEMU VM and resume it from an earlier frame (boot-sector
     await j.close();
     assert.equal(l.epochs.length, r.epochs);
     // Gapless: epochs 0..N in stream order, each with its frame.
-    assert.deepEqual(l.epochs.map((e) => e.epoch), [...Array(r.epochs).keys()]);
+    assert.deepEqual(
+      l.epochs.map((e) => e.epoch),
+      [...Array(r.epochs).keys()],
+    );
     assert.equal([r.firstEpoch, r.lastEpoch].join(), [0, r.epochs - 1].join());
 
     // Counters folded at frames never go backwards, and the guest ran.
@@ -159,7 +162,6 @@ describe('record a live QEMU VM and resume it from an earlier frame (boot-sector
     const j1 = await Journal.open(J);
     assert.equal((await j1.head()).seq, headBefore);
     await j1.close();
-
   });
 
   it('keeps what was committed when QEMU dies mid-record, and says so', async () => {

@@ -222,7 +222,10 @@ describe('QEMU: failures are named @slow', function () {
     );
     process.env.TTJ_QEMU = '/nonexistent/qemu-system-x86_64';
     try {
-      assert.throws(() => qemuInfo(), (e) => isTtjError(e, ErrorCodes.QEMU_MISSING));
+      assert.throws(
+        () => qemuInfo(),
+        (e) => isTtjError(e, ErrorCodes.QEMU_MISSING),
+      );
       await assert.rejects(startVm({ config: { memorySize: 32 * MiB }, ramPath: tmp.path('r') }), (e) => isTtjError(e, ErrorCodes.QEMU_MISSING));
     } finally {
       delete process.env.TTJ_QEMU;
@@ -245,10 +248,7 @@ describe('QEMU: failures are named @slow', function () {
     ];
     for (const { config, says } of cases) {
       for (let i = 0; i < 5; i++) {
-        await assert.rejects(
-          startVm({ config, ramPath: tmp.path(`r${i}`) }),
-          (e) => isTtjError(e, ErrorCodes.QEMU_FAILED) && says.test(String(e.details.stderr)) && e.message.includes(String(e.details.stderr)),
-        );
+        await assert.rejects(startVm({ config, ramPath: tmp.path(`r${i}`) }), (e) => isTtjError(e, ErrorCodes.QEMU_FAILED) && says.test(String(e.details.stderr)) && e.message.includes(String(e.details.stderr)));
       }
     }
   });
@@ -266,7 +266,10 @@ describe('QEMU: failures are named @slow', function () {
     const vm2 = await startVm({ config: { memorySize: 32 * MiB }, ramPath: tmp.path('r2') });
     const status = vm2.status();
     vm2.proc.kill('SIGKILL');
-    await assert.rejects(status.then(() => vm2.status()), (e) => isTtjError(e, ErrorCodes.QEMU_FAILED));
+    await assert.rejects(
+      status.then(() => vm2.status()),
+      (e) => isTtjError(e, ErrorCodes.QEMU_FAILED),
+    );
     assert.equal((await vm2.exited).signal, 'SIGKILL');
     await vm2.kill();
   });
@@ -275,14 +278,8 @@ describe('QEMU: failures are named @slow', function () {
     writeFileSync(tmp.path('ram'), Buffer.alloc(32 * MiB));
     // A migration stream header (QEVM, version 3) followed by a section QEMU does not know.
     const bogus = Buffer.concat([Buffer.from('QEVM'), Buffer.from([0, 0, 0, 3]), Buffer.from([0x04, 0, 0, 0, 1, 7]), Buffer.from('nosuch\0'), Buffer.alloc(64, 0xee)]);
-    await assert.rejects(
-      restoreVm({ config: { memorySize: 32 * MiB }, ramPath: tmp.path('ram'), deviceState: bogus }),
-      (e) => isTtjError(e, ErrorCodes.INCOMPATIBLE_VM) && /nosuch|load/i.test(e.message),
-    );
-    await assert.rejects(
-      restoreVm({ config: { memorySize: 32 * MiB }, ramPath: tmp.path('ram'), deviceState: Buffer.from('garbage, not a migration stream') }),
-      (e) => isTtjError(e, ErrorCodes.INCOMPATIBLE_VM),
-    );
+    await assert.rejects(restoreVm({ config: { memorySize: 32 * MiB }, ramPath: tmp.path('ram'), deviceState: bogus }), (e) => isTtjError(e, ErrorCodes.INCOMPATIBLE_VM) && /nosuch|load/i.test(e.message));
+    await assert.rejects(restoreVm({ config: { memorySize: 32 * MiB }, ramPath: tmp.path('ram'), deviceState: Buffer.from('garbage, not a migration stream') }), (e) => isTtjError(e, ErrorCodes.INCOMPATIBLE_VM));
     await assert.rejects(restoreVm({ config: { memorySize: 64 * MiB }, ramPath: tmp.path('ram'), deviceState: bogus }), (e) => isTtjError(e, ErrorCodes.SIZE_MISMATCH));
     await assert.rejects(restoreVm({ config: { memorySize: 32 * MiB }, ramPath: tmp.path('nope'), deviceState: bogus }), (e) => isTtjError(e, ErrorCodes.FILE_NOT_FOUND));
   });

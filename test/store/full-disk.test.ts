@@ -191,14 +191,21 @@ describe('a full disk @slow', function () {
     } finally {
       await w.close();
     }
-    assert.deepEqual(readdirSync(tmpdir()).filter((n) => n.startsWith('ttj-index-')), copies, 'the private index copies are removed');
+    assert.deepEqual(
+      readdirSync(tmpdir()).filter((n) => n.startsWith('ttj-index-')),
+      copies,
+      'the private index copies are removed',
+    );
     // Opened again (LevelDB replays its log): exactly the committed events.
     const again = await LocalStore.open(J, { write: true });
     try {
       assert.equal((await again.head())!.seq, events.length - 1);
       const read: Buffer[] = [];
       for await (const e of again.readEvents(0)) read.push(e.bytes);
-      assert.deepEqual(read.map((b) => sha(b)), events.map((b) => sha(b)));
+      assert.deepEqual(
+        read.map((b) => sha(b)),
+        events.map((b) => sha(b)),
+      );
       assert.equal((await again.stats()).blobs, 2);
       const all: Buffer[] = [];
       for await (const a of again.listBlobs()) all.push(a);

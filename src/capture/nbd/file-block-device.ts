@@ -34,7 +34,6 @@ function pwrite(fd: number, buf: Buffer, off: number, len: number, pos: number):
   return new Promise((resolve, reject) => fsWrite(fd, buf, off, len, pos, (e, n) => (e ? reject(e) : resolve(n))));
 }
 
-
 /**
  * A raw file as a block device (what `qemu-nbd -f raw FILE` serves). Reads and writes are
  * positional (`pread`/`pwrite`) on one shared descriptor, so concurrent calls and several

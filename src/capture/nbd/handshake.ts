@@ -40,7 +40,10 @@ export interface Negotiated {
 
 /** Why a handshake ended without transmission. */
 export class HandshakeError extends Error {
-  constructor(message: string, readonly soft = false) {
+  constructor(
+    message: string,
+    readonly soft = false,
+  ) {
     super(message);
     this.name = 'HandshakeError';
   }

@@ -30,7 +30,7 @@ export interface NbdServerOptions {
   host?: string;
   /** Largest READ/WRITE payload accepted and advertised (NBD_INFO_BLOCK_SIZE). Default 32 MiB. */
   maxPayload?: number;
-  /** Requests outstanding at once per connection. Default 16; 1 = strictly one at a time. */
+  /** Requests outstanding at once per connection. Default 64; 1 = strictly one at a time. */
   maxInFlight?: number;
   /** Payload bytes outstanding at once per connection. Default 64 MiB. */
   maxInFlightBytes?: number;

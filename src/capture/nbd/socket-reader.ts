@@ -57,7 +57,10 @@ export class SocketReader {
   private slab: Slab | undefined;
   private readonly slabOf = new Map<ArrayBufferLike, Slab>();
 
-  constructor(private readonly socket: Socket, private readonly highWater = 64 * 1024 * 1024) {
+  constructor(
+    private readonly socket: Socket,
+    private readonly highWater = 64 * 1024 * 1024,
+  ) {
     socket.on('data', (d: Buffer) => {
       // Node must not read while the pump does: bytes would arrive out of order.
       if (this.pump) this.fail(new PeerGoneError('NBD connection read by two readers at once'));

@@ -120,7 +120,11 @@ export class TransmissionSession {
   /** The last protocol error, if the session ended with 'protocol-error'. */
   protocolError: string | undefined;
 
-  constructor(private readonly socket: Socket, private readonly reader: SocketReader, private readonly opts: TransmissionOptions) {}
+  constructor(
+    private readonly socket: Socket,
+    private readonly reader: SocketReader,
+    private readonly opts: TransmissionOptions,
+  ) {}
 
   /** Ask the session to stop: no new requests are started; outstanding ones finish. */
   shutdown(): void {
@@ -228,11 +232,18 @@ export class TransmissionSession {
           op = this.doRead(offset, length);
           break;
         case C.NBD_CMD_WRITE:
-          if (device.writev) op = device.writev(offset, payload!, { fua }).then(() => undefined).finally(() => this.releaseAll(payload!));
+          if (device.writev)
+            op = device
+              .writev(offset, payload!, { fua })
+              .then(() => undefined)
+              .finally(() => this.releaseAll(payload!));
           else if (payload!.length === 1) {
             // The payload in one received chunk: given as it is, its buffer reused once written.
             const data = payload![0]!;
-            op = device.write(offset, data, { fua }).then(() => undefined).finally(() => this.reader.release(data));
+            op = device
+              .write(offset, data, { fua })
+              .then(() => undefined)
+              .finally(() => this.reader.release(data));
           } else {
             // One buffer for the payload, reused (like read replies) once the device is done with it.
             const data = this.poolBuffer(length);
@@ -271,24 +282,26 @@ export class TransmissionSession {
         bytes,
         done: undefined as unknown as Promise<void>,
       };
-      entry.done = op.then(
-        (data) => {
-          if (data) this.send(data, cookieHi, cookieLo);
-          else this.reply(cookieHi, cookieLo, 0);
-          this.event(command, flags, offset, length, 0, t0);
-        },
-        (e: unknown) => {
-          const errno = nbdErrnoFor(e);
-          this.reply(cookieHi, cookieLo, errno);
-          this.event(command, flags, offset, length, errno, t0);
-        },
-      ).finally(() => {
-        this.outstanding.delete(entry);
-        this.outstandingBytes -= entry.bytes;
-        const wake = this.slotFreed;
-        this.slotFreed = undefined;
-        wake?.();
-      });
+      entry.done = op
+        .then(
+          (data) => {
+            if (data) this.send(data, cookieHi, cookieLo);
+            else this.reply(cookieHi, cookieLo, 0);
+            this.event(command, flags, offset, length, 0, t0);
+          },
+          (e: unknown) => {
+            const errno = nbdErrnoFor(e);
+            this.reply(cookieHi, cookieLo, errno);
+            this.event(command, flags, offset, length, errno, t0);
+          },
+        )
+        .finally(() => {
+          this.outstanding.delete(entry);
+          this.outstandingBytes -= entry.bytes;
+          const wake = this.slotFreed;
+          this.slotFreed = undefined;
+          wake?.();
+        });
       this.outstanding.add(entry);
       this.outstandingBytes += bytes;
     }
@@ -453,10 +466,7 @@ export class TransmissionSession {
   }
 
   private async waitForSlot(bytes: number): Promise<void> {
-    while (
-      this.outstanding.size > 0 &&
-      (this.outstanding.size >= this.opts.maxInFlight || this.outstandingBytes + bytes > this.opts.maxInFlightBytes)
-    ) {
+    while (this.outstanding.size > 0 && (this.outstanding.size >= this.opts.maxInFlight || this.outstandingBytes + bytes > this.opts.maxInFlightBytes)) {
       await new Promise<void>((resolve) => {
         this.slotFreed = resolve;
       });

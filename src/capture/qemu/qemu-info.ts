@@ -46,7 +46,7 @@ export function qemuInfo(binary?: string): QemuInfo {
   const r = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 10000 });
   const version = parseQemuVersion(r.stdout ?? '');
   if (r.error || r.status !== 0 || !version) {
-    const why = r.error ? (r.error as NodeJS.ErrnoException).code ?? r.error.message : `exit ${r.status}`;
+    const why = r.error ? ((r.error as NodeJS.ErrnoException).code ?? r.error.message) : `exit ${r.status}`;
     throw new TtjError(ErrorCodes.QEMU_MISSING, `QEMU (${bin}) is not installed or does not run (${why}): ${QEMU_INSTALL_HINT}`, { binary: bin });
   }
   if (compareVersions(version, MIN_QEMU_VERSION) < 0) {

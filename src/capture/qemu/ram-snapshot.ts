@@ -37,7 +37,7 @@ export async function readRam(path: string, buf: Buffer, slices = 4): Promise<vo
       Array.from({ length: slices }, async (_, k) => {
         const start = k * per;
         const end = Math.min(buf.length, start + per);
-        for (let off = start; off < end; ) {
+        for (let off = start; off < end;) {
           const { bytesRead } = await fh.read(buf, off, end - off, off);
           if (bytesRead === 0) throw new TtjError(ErrorCodes.QEMU_FAILED, `RAM file ${path} is shorter than the guest RAM`, { path, expected: buf.length, actual: off });
           off += bytesRead;

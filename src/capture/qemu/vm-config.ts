@@ -108,10 +108,18 @@ export function serialArgs(serial: boolean, out: SerialOutput): string[] {
 export function qemuArgs(cfg: VmConfig, ramPath: string, disks: Record<string, DiskSource>): string[] {
   const mib = cfg.memorySize / 1048576;
   const args = [
-    '-machine', `${cfg.machine},accel=${cfg.accel},memory-backend=mem`,
-    '-m', `${mib}M`,
-    '-object', `memory-backend-file,id=mem,size=${cfg.memorySize},mem-path=${escapeOpt(ramPath)},share=on`,
-    '-nodefaults', '-no-user-config', '-vga', 'std', '-display', 'none',
+    '-machine',
+    `${cfg.machine},accel=${cfg.accel},memory-backend=mem`,
+    '-m',
+    `${mib}M`,
+    '-object',
+    `memory-backend-file,id=mem,size=${cfg.memorySize},mem-path=${escapeOpt(ramPath)},share=on`,
+    '-nodefaults',
+    '-no-user-config',
+    '-vga',
+    'std',
+    '-display',
+    'none',
   ];
   if (cfg.kernel) args.push('-kernel', cfg.kernel);
   if (cfg.initrd) args.push('-initrd', cfg.initrd);

@@ -120,7 +120,8 @@ export class Vm {
     if (wantsConsole && !config.serial) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'this VM has no serial port (config.serial is false): there is no console to write');
     const args = [
       ...qemuArgs(config, opts.ramPath, opts.disks ?? {}),
-      '-qmp', `unix:${qmpPath},server=on,wait=off`,
+      '-qmp',
+      `unix:${qmpPath},server=on,wait=off`,
       ...serialArgs(config.serial, opts),
       ...(opts.paused || opts.incoming ? ['-S'] : []),
       ...(opts.incoming ? ['-incoming', 'defer'] : []),

@@ -34,7 +34,10 @@ describe('regression (fuzzer): a deleted epoch index entry', () => {
     await withRawIndex(J, (db) => db.del('i/ep/000000000000'));
     // seq 5 begins epoch 1 (committed at seq 7): the search for its epoch meets the deleted entry.
     await withJournal(J, async (j) => {
-      const r = await fold(j, { at: 'seq:5', out: tmp.path('o') }).then((m) => ({ m }), (e: unknown) => ({ e }));
+      const r = await fold(j, { at: 'seq:5', out: tmp.path('o') }).then(
+        (m) => ({ m }),
+        (e: unknown) => ({ e }),
+      );
       if ('e' in r) assert.ok(stable(r.e), `a stable code, not ${r.e}`);
       else assert.equal(r.m.epoch, 0);
     });
@@ -46,7 +49,10 @@ describe('regression (fuzzer): a deleted epoch index entry', () => {
     await appendEvents(J, [{ diskCreate: { name: 'd', size: 65536, blockSize: 65536 } }]);
     await withRawIndex(J, (db) => db.del('i/ep/000000000000'));
     await withJournal(J, async (j) => {
-      const r = await fold(j, { at: 'head', out: tmp.path('o') }).then((m) => ({ m }), (e: unknown) => ({ e }));
+      const r = await fold(j, { at: 'head', out: tmp.path('o') }).then(
+        (m) => ({ m }),
+        (e: unknown) => ({ e }),
+      );
       if ('e' in r) assert.ok(stable(r.e), `a stable code, not ${r.e}`);
       else assert.equal(r.m.epoch, 0, 'the head is at epoch 0');
     });
@@ -56,7 +62,10 @@ describe('regression (fuzzer): a deleted epoch index entry', () => {
     const J = tmp.path('j');
     await smallJournal(J, 1);
     await withRawIndex(J, (db) => db.del('i/ep/000000000000'));
-    await appendEvents(J, epochEvents(0).filter((e) => !e.memoryLayout)).catch((e) => assert.ok(stable(e), `a stable code, not ${e}`));
+    await appendEvents(
+      J,
+      epochEvents(0).filter((e) => !e.memoryLayout),
+    ).catch((e) => assert.ok(stable(e), `a stable code, not ${e}`));
     await withJournal(J, async (j) => {
       let commits = 0;
       for await (const { bytes, seq } of j.events()) {

@@ -29,7 +29,10 @@ describe('regression (fuzzer): a replaced keyframe index entry', () => {
     });
     const j = await Journal.open(J);
     try {
-      const r = await fold(j, { at: 'epoch:0', out: tmp.path('o') }).then((m) => ({ m }), (e: unknown) => ({ e }));
+      const r = await fold(j, { at: 'epoch:0', out: tmp.path('o') }).then(
+        (m) => ({ m }),
+        (e: unknown) => ({ e }),
+      );
       if ('e' in r) assert.ok(isTtjError(r.e) && r.e.code !== ErrorCodes.INTERNAL, `a stable code, not ${r.e}`);
       else assert.ok(readFileSync(join(tmp.path('o'), 'memory.raw')).equals(memoryAt(0)), 'epoch:0 folds to epoch 0');
       assert.equal((await verify(j, { deep: true })).ok, false, 'verify notices the replaced keyframe entry');

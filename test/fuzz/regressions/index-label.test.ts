@@ -37,7 +37,10 @@ describe('regression (fuzzer): label index entries', () => {
     await withRawIndex(J, async (db) => db.put(`i/${labelKey('a', 0)}`, (await db.get(`i/${labelKey('b', 2)}`))!));
     const j = await Journal.open(J);
     try {
-      const r = await fold(j, { at: 'label:a', out: tmp.path('o') }).then((m) => ({ m }), (e: unknown) => ({ e }));
+      const r = await fold(j, { at: 'label:a', out: tmp.path('o') }).then(
+        (m) => ({ m }),
+        (e: unknown) => ({ e }),
+      );
       if ('e' in r) assert.ok(isTtjError(r.e) && r.e.code !== ErrorCodes.INTERNAL, `a stable code, not ${r.e}`);
       else assert.ok(readFileSync(join(tmp.path('o'), 'memory.raw')).equals(memoryAt(0)), 'label:a folds epoch 0');
       assert.equal((await verify(j, { deep: true })).ok, false);
