@@ -30,8 +30,9 @@ function describe(sym) {
     const type = checker.getDeclaredTypeOfSymbol(s);
     const statics = checker.getTypeOfSymbolAtLocation(s, decl);
     const members = [];
-    for (const p of checker.getPropertiesOfType(statics)) if (p.name !== 'prototype') members.push(`  static ${member(p, decl)}`);
-    for (const p of checker.getPropertiesOfType(type)) members.push(`  ${member(p, decl)}`);
+    for (const p of checker.getPropertiesOfType(statics)) if (p.name !== 'prototype' && !fromNodeTypes(p)) members.push(`  static ${member(p, decl)}`);
+    // Members inherited from Node's own classes (EventEmitter) are Node's API, not ttj's.
+    for (const p of checker.getPropertiesOfType(type)) if (!fromNodeTypes(p)) members.push(`  ${member(p, decl)}`);
     return [`class ${name}`, ...members.filter((m) => !/^\s*(static )?#|^\s*(static )?_/.test(m))];
   }
   if (s.flags & ts.SymbolFlags.Interface) {
@@ -44,6 +45,10 @@ function describe(sym) {
   }
   if (s.flags & (ts.SymbolFlags.Namespace | ts.SymbolFlags.ValueModule)) return [`namespace ${name}`];
   return [`const ${name}: ${checker.typeToString(checker.getTypeOfSymbolAtLocation(s, decl), decl, flags)}`];
+}
+
+function fromNodeTypes(p) {
+  return (p.declarations ?? []).every((d) => d.getSourceFile().fileName.includes('/node_modules/@types/node/'));
 }
 
 function member(p, at) {
@@ -68,7 +73,8 @@ for (const e of entries) {
   for (const s of syms) out.push(...describe(s));
   out.push('```', '');
 }
-const text = out.join('\n');
+// Types printed as import("<checkout>/src/...") must not depend on where the checkout is.
+const text = out.join('\n').replaceAll(`${root}/`, '');
 const file = join(root, 'docs', 'api.md');
 if (check) {
   let old = '';
