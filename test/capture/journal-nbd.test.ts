@@ -9,10 +9,10 @@ import { serveDisk } from '../../src/replay/serve-disk.js';
 import { JournalWriter } from '../../src/journal/writer.js';
 import { Journal } from '../../src/journal/journal.js';
 import { appendImages } from '../../src/journal/append-images.js';
-import { fold } from '../../src/journal/fold.js';
 import { verify } from '../../src/journal/verify.js';
 import { rng, randomPage } from '../helpers/images.js';
 import { useTmp } from '../helpers/tmp.js';
+import { foldDisk } from '../helpers/with-journal.js';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'run.js');
 const SIZE = 8 * 1024 * 1024;
@@ -35,16 +35,6 @@ async function runStatus(cmd: string, args: string[]): Promise<{ ok: boolean; ou
     const x = e as { stdout?: string; stderr?: string };
     return { ok: false, out: (x.stdout ?? '') + (x.stderr ?? '') };
   }
-}
-
-async function foldDisk(J: string, at: string, out: string): Promise<Buffer> {
-  const j = await Journal.open(J);
-  try {
-    await fold(j, { at, out });
-  } finally {
-    await j.close();
-  }
-  return readFileSync(join(out, 'disks', 'd0.raw'));
 }
 
 describe('a journal disk served over NBD to real clients @slow', function () {
@@ -97,7 +87,7 @@ describe('a journal disk served over NBD to real clients @slow', function () {
       await served.close();
     }
     for (const [i, s] of seqs.entries()) {
-      const disk = await foldDisk(J, `seq:${s.seq}`, tmp.path(`o${i}`));
+      const disk = await foldDisk(J, `seq:${s.seq}`, tmp.path(`o${i}`), 'd0');
       assert.ok(disk.equals(s.image), `disk at seq ${s.seq} (batch ${i})`);
     }
     const j = await Journal.open(J);
@@ -144,7 +134,7 @@ describe('a journal disk served over NBD to real clients @slow', function () {
     } finally {
       await w.close();
     }
-    for (const [i, st] of states.entries()) assert.ok((await foldDisk(J, `seq:${st.seq}`, tmp.path(`f${i}`))).equals(st.bytes), `fold at seq ${st.seq}`);
+    for (const [i, st] of states.entries()) assert.ok((await foldDisk(J, `seq:${st.seq}`, tmp.path(`f${i}`), 'd0')).equals(st.bytes), `fold at seq ${st.seq}`);
     const j = await Journal.open(J);
     try {
       assert.equal((await verify(j, { deep: true })).ok, true);
@@ -201,7 +191,7 @@ describe('a journal disk served over NBD to real clients @slow', function () {
       ro.kill('SIGTERM');
       await exited;
     }
-    const d = await foldDisk(J, 'head', tmp.path('h'));
+    const d = await foldDisk(J, 'head', tmp.path('h'), 'd0');
     assert.equal(d[1024 * 1024], 0x88);
   });
 
@@ -217,7 +207,7 @@ describe('a journal disk served over NBD to real clients @slow', function () {
       await fork.close();
     }
     assert.equal(JSON.parse(await run(process.execPath, [bin, 'log', J, '--json'])).head.seq, parentHead);
-    const d = await foldDisk(tmp.path('j2'), 'head', tmp.path('fo'));
+    const d = await foldDisk(tmp.path('j2'), 'head', tmp.path('fo'), 'd0');
     assert.equal(d[8192], 0x42);
     assert.equal(d[0], 0);
   });
@@ -256,7 +246,7 @@ describe('a journal disk served over NBD to real clients @slow', function () {
     }
     assert.ok(w, 'the journal is free within 5 s');
     await w.close();
-    const disk = await foldDisk(J, 'head', tmp.path('k'));
+    const disk = await foldDisk(J, 'head', tmp.path('k'), 'd0');
     assert.ok(disk.subarray(64 * 1024, 128 * 1024).equals(Buffer.alloc(64 * 1024, 6)));
   });
 });

@@ -4,7 +4,6 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { appendImages } from '../../src/journal/append-images.js';
-import { fold } from '../../src/journal/fold.js';
 import { Journal } from '../../src/journal/journal.js';
 import { verify } from '../../src/journal/verify.js';
 import { JournalWriter } from '../../src/journal/writer.js';
@@ -12,6 +11,7 @@ import * as C from '../../src/capture/nbd/constants.js';
 import { randomPage, rng } from '../helpers/images.js';
 import { useTmp } from '../helpers/tmp.js';
 import { RawClient, runOk } from '../nbd/helpers.js';
+import { foldDisk } from '../helpers/with-journal.js';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'run.js');
 const SECTOR = 512;
@@ -32,16 +32,6 @@ async function ttjNbd(args: string[], sock: string): Promise<{ child: ChildProce
       return JSON.parse(out);
     },
   };
-}
-
-async function foldDisk(J: string, at: string, out: string): Promise<Buffer> {
-  const j = await Journal.open(J);
-  try {
-    await fold(j, { at, out });
-  } finally {
-    await j.close();
-  }
-  return readFileSync(join(out, 'disks', 'd.raw'));
 }
 
 describe('a disk with a short last block served over NBD by ttj nbd @slow', function () {
@@ -98,7 +88,7 @@ describe('a disk with a short last block served over NBD by ttj nbd @slow', func
         const res = await server.stop();
         assert.ok(res.writes >= 3);
       }
-      assert.ok((await foldDisk(J, 'head', tmp.path('o'))).equals(model), 'fold gives exactly the disk');
+      assert.ok((await foldDisk(J, 'head', tmp.path('o'), 'd')).equals(model), 'fold gives exactly the disk');
       const j = await Journal.open(J);
       try {
         assert.equal((await verify(j, { deep: true })).ok, true);
@@ -152,7 +142,7 @@ describe('a disk with a short last block served over NBD by ttj nbd @slow', func
     } finally {
       await w.close();
     }
-    for (const [i, st] of states.entries()) assert.ok((await foldDisk(J, `seq:${st.seq}`, tmp.path(`f${i}`))).equals(st.bytes), `fold at seq ${st.seq}`);
+    for (const [i, st] of states.entries()) assert.ok((await foldDisk(J, `seq:${st.seq}`, tmp.path(`f${i}`), 'd')).equals(st.bytes), `fold at seq ${st.seq}`);
     const j = await Journal.open(J);
     try {
       assert.equal((await verify(j, { deep: true })).ok, true);

@@ -20,21 +20,12 @@ import { rng, sha } from '../helpers/images.js';
 import { childPids, cmdline, killHard, killPid, sleep, startVictim } from '../helpers/kill-child.js';
 import { useTmp } from '../helpers/tmp.js';
 import { run } from '../nbd/helpers.js';
+import { withJournal } from '../helpers/with-journal.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const loop = join(here, '..', 'helpers', 'append-loop.js');
 const bin = join(here, '..', '..', '..', 'bin', 'run.js');
 const SEED = Number(process.env.TTJ_CRASH_SEED ?? Date.now() % 100000);
-
-/** Opens the journal, runs `f`, closes it. */
-async function withJournal<T>(J: string, f: (j: Journal) => Promise<T>): Promise<T> {
-  const j = await Journal.open(J);
-  try {
-    return await f(j);
-  } finally {
-    await j.close();
-  }
-}
 
 /** verify --deep must pass; returns the head. */
 async function verified(j: Journal, what: string): Promise<Awaited<ReturnType<Journal['head']>>> {

@@ -5,9 +5,7 @@ import { ErrorCodes, isTtjError } from '../../src/errors.js';
 import { appendImages } from '../../src/journal/append-images.js';
 import { appendEventStream, encodeEventStream } from '../../src/journal/append-events.js';
 import { decodeEvent, encodeEvent, type IEvent } from '../../src/journal/codec.js';
-import { fold } from '../../src/journal/fold.js';
 import { forkJournal } from '../../src/journal/fork.js';
-import { Journal } from '../../src/journal/journal.js';
 import { verify } from '../../src/journal/verify.js';
 import { VmState } from '../../src/journal/vm-state.js';
 import { JournalWriter } from '../../src/journal/writer.js';
@@ -15,6 +13,7 @@ import { sha256 } from '../../src/util/hash.js';
 import { randomPage, rng } from '../helpers/images.js';
 import { ttj } from '../helpers/run-ttj.js';
 import { useTmp } from '../helpers/tmp.js';
+import { foldDisk, withJournal } from '../helpers/with-journal.js';
 
 const MiB = 1024 * 1024;
 const SECTOR = 512;
@@ -26,20 +25,6 @@ function diskImage(size: number, seed: number): Buffer {
   for (let s = 0; s < size / SECTOR; s++) if (r() % 7 === 0) randomPage(img.subarray(s * SECTOR, (s + 1) * SECTOR), r);
   randomPage(img.subarray(size - SECTOR), r);
   return img;
-}
-
-async function withJournal<T>(dir: string, f: (j: Journal) => Promise<T>): Promise<T> {
-  const j = await Journal.open(dir);
-  try {
-    return await f(j);
-  } finally {
-    await j.close();
-  }
-}
-
-async function foldDisk(dir: string, at: string, out: string): Promise<Buffer> {
-  await withJournal(dir, (j) => fold(j, { at, out }));
-  return readFileSync(join(out, 'disks', 'd.raw'));
 }
 
 describe('disks that are a whole number of sectors but not of blocks (a short last block)', function () {
@@ -75,8 +60,8 @@ describe('disks that are a whole number of sectors but not of blocks (a short la
       } finally {
         await w.close();
       }
-      const e0 = await foldDisk(J, 'epoch:0', tmp.path('o0'));
-      const e1 = await foldDisk(J, 'epoch:1', tmp.path('o1'));
+      const e0 = await foldDisk(J, 'epoch:0', tmp.path('o0'), 'd');
+      const e1 = await foldDisk(J, 'epoch:1', tmp.path('o1'), 'd');
       assert.equal(e0.length, size);
       assert.ok(e0.subarray(0, size - SECTOR).equals(img.subarray(0, size - SECTOR)));
       assert.notEqual(e0[size - 1], 0x5a);
@@ -115,7 +100,7 @@ describe('disks that are a whole number of sectors but not of blocks (a short la
     await w.close();
     const fw = await withJournal(tmp.path('j'), async (j) => (await forkJournal(j, 'head', tmp.path('f'), 'test')).writer);
     await fw.close();
-    assert.ok((await foldDisk(tmp.path('f'), 'head', tmp.path('o'))).equals(img));
+    assert.ok((await foldDisk(tmp.path('f'), 'head', tmp.path('o'), 'd')).equals(img));
   });
 
   it('a disk image that is not a whole number of sectors is refused, the journal unchanged', async () => {
@@ -163,7 +148,7 @@ describe('disks that are a whole number of sectors but not of blocks (a short la
     } finally {
       await w.close();
     }
-    const disk = await foldDisk(J, 'head', tmp.path('o'));
+    const disk = await foldDisk(J, 'head', tmp.path('o'), 'd');
     const want = Buffer.alloc(size);
     want.fill(0x77, 4096, 4096 + 3 * SECTOR);
     want.fill(0x77, 8192, size);

@@ -18,6 +18,7 @@ import { sha256 } from '../../src/util/hash.js';
 import { dirty, memoryImage, png, sha } from '../helpers/images.js';
 import { rawAppend } from '../helpers/raw-journal.js';
 import { useTmp } from '../helpers/tmp.js';
+import { withJournal } from '../helpers/with-journal.js';
 
 const PS = 4096;
 const code = (c: ErrorCode) => (e: unknown) => isTtjError(e, c);
@@ -38,15 +39,6 @@ async function withIndex(dir: string, f: (db: Level<string, Buffer>) => Promise<
     await f(db);
   } finally {
     await db.close();
-  }
-}
-
-async function opened<T>(dir: string, f: (j: Journal) => Promise<T>): Promise<T> {
-  const j = await Journal.open(dir);
-  try {
-    return await f(j);
-  } finally {
-    await j.close();
   }
 }
 
@@ -99,7 +91,7 @@ describe('trust: what verify accepts folds, and nothing overwrites history', fun
     }
 
     it('append refuses a stored blob of another size named as a page (a frame chunk)', async () => {
-      const frameBytes = await opened(J, async (j) => (await j.blobs([Buffer.from((await j.event((await j.frame(0))!.seq)).frame!.chunkAddrs!).subarray(0, 32)]))[0]!);
+      const frameBytes = await withJournal(J, async (j) => (await j.blobs([Buffer.from((await j.event((await j.frame(0))!.seq)).frame!.chunkAddrs!).subarray(0, 32)]))[0]!);
       assert.notEqual(frameBytes.length, PS);
       await refusedStream(pageEpoch(5, frameBytes), ErrorCodes.BAD_EVENT_STREAM);
     });
@@ -121,17 +113,17 @@ describe('trust: what verify accepts folds, and nothing overwrites history', fun
       const stream = (b: Buffer): IEvent[] => [{ diskCreate: { name: 's', size: PS + 512, blockSize: PS } }, { diskWrite: { disk: 's', offset: PS, length: 512, blocks: [0], addrs: sha256(b), zeroBlocks: [] } }];
       await refusedStream([blob(dirtyTail), ...stream(dirtyTail)], ErrorCodes.BAD_EVENT_STREAM);
       await rawAppend(J, stream(dirtyTail), [{ addr: sha256(dirtyTail), data: dirtyTail }]);
-      await opened(J, async (j) => assert.equal((await verify(j)).error?.code, ErrorCodes.CORRUPT_BLOB));
+      await withJournal(J, async (j) => assert.equal((await verify(j)).error?.code, ErrorCodes.CORRUPT_BLOB));
       const w = await JournalWriter.openWriter(tmp.path('k'));
       await appendEventStream(w, encodeEventStream([blob(tail), ...stream(tail)]));
       await w.close();
-      await opened(tmp.path('k'), async (j) => assert.equal((await verify(j, { deep: true })).ok, true));
+      await withJournal(tmp.path('k'), async (j) => assert.equal((await verify(j, { deep: true })).ok, true));
     });
 
     it('verify --deep fails where fold fails: a journal written past the checks with a 100-byte page', async () => {
       const page = Buffer.alloc(100, 7);
       await rawAppend(J, pageEpoch(5, page), [{ addr: sha256(page), data: page }]);
-      await opened(J, async (j) => {
+      await withJournal(J, async (j) => {
         await assert.rejects(fold(j, { at: 'epoch:5', out: tmp.path('o') }), code(ErrorCodes.CORRUPT_BLOB));
         for (const deep of [false, true]) {
           const r = await verify(j, { deep });
@@ -146,7 +138,7 @@ describe('trust: what verify accepts folds, and nothing overwrites history', fun
       const a = Buffer.alloc(100, 1);
       const dev: IEvent = { device: { length: 100, chunkSize: 4096, chunkAddrs: sha256(a), contentHash: sha256(Buffer.alloc(100, 2)) } };
       await rawAppend(J, [{ epochBegin: { epoch: 5 } }, dev, { epochCommit: { epoch: 5 } }], [{ addr: sha256(a), data: a }]);
-      await opened(J, async (j) => {
+      await withJournal(J, async (j) => {
         await assert.rejects(fold(j, { at: 'epoch:5', out: tmp.path('o') }), code(ErrorCodes.CORRUPT_BLOB));
         const r = await verify(j, { deep: true });
         assert.equal(r.error?.code, ErrorCodes.CORRUPT_BLOB);
@@ -157,7 +149,7 @@ describe('trust: what verify accepts folds, and nothing overwrites history', fun
   describe('2. a fold never trusts the index over the events', () => {
     it('a replaced epoch entry: fold --at epoch:4 fails with CORRUPT_STORE instead of writing epoch 3, and verify fails', async () => {
       await withIndex(J, async (db) => db.put('i/ep/000000000004', (await db.get('i/ep/000000000003'))!));
-      await opened(J, async (j) => {
+      await withJournal(J, async (j) => {
         await assert.rejects(fold(j, { at: 'epoch:4', out: tmp.path('o') }), code(ErrorCodes.CORRUPT_STORE));
         assert.equal((await verify(j)).error?.code, ErrorCodes.CORRUPT_STORE);
       });
@@ -168,7 +160,7 @@ describe('trust: what verify accepts folds, and nothing overwrites history', fun
         const e3 = JSON.parse((await db.get('i/ep/000000000003'))!.toString());
         await db.put('i/ep/000000000004', Buffer.from(JSON.stringify({ ...e3, epoch: 4 })));
       });
-      await opened(J, async (j) => {
+      await withJournal(J, async (j) => {
         for (const at of ['epoch:4', 'label:e4', 'head', `time:${new Date().toISOString()}`]) {
           await assert.rejects(fold(j, { at, out: tmp.path('o') }), code(ErrorCodes.CORRUPT_STORE), at);
         }
@@ -177,7 +169,7 @@ describe('trust: what verify accepts folds, and nothing overwrites history', fun
 
     it('a replaced frame entry: fold --at frame:4 fails', async () => {
       await withIndex(J, async (db) => db.put('i/fr/000000000004', (await db.get('i/fr/000000000003'))!));
-      await opened(J, async (j) => {
+      await withJournal(J, async (j) => {
         await assert.rejects(fold(j, { at: 'frame:4', out: tmp.path('o') }), code(ErrorCodes.CORRUPT_STORE));
         assert.equal((await verify(j)).error?.code, ErrorCodes.CORRUPT_STORE);
       });
@@ -196,11 +188,11 @@ describe('trust: what verify accepts folds, and nothing overwrites history', fun
         const copy = tmp.path(`c${Math.random()}`);
         await import('node:fs/promises').then((fs) => fs.cp(J, copy, { recursive: true }));
         await withIndex(copy, damage);
-        await opened(copy, async (j) => assert.equal((await verify(j)).error?.code, ErrorCodes.CORRUPT_STORE));
+        await withJournal(copy, async (j) => assert.equal((await verify(j)).error?.code, ErrorCodes.CORRUPT_STORE));
         // repair puts it right
         const r = await repairJournal(copy);
         assert.ok(r.changed > 0);
-        await opened(copy, async (j) => assert.equal((await verify(j, { deep: true })).ok, true));
+        await withJournal(copy, async (j) => assert.equal((await verify(j, { deep: true })).ok, true));
       }
     });
   });
@@ -226,7 +218,7 @@ describe('trust: what verify accepts folds, and nothing overwrites history', fun
       const report = JSON.parse(rep.stdout);
       assert.equal(report.head.seq, 31);
       assert.equal(report.epochs, 5);
-      await opened(J, async (j) => {
+      await withJournal(J, async (j) => {
         assert.equal((await verify(j, { deep: true })).ok, true);
         assert.equal((await j.head()).epoch, 4);
         // costs recorded by the writer are kept
@@ -238,7 +230,7 @@ describe('trust: what verify accepts folds, and nothing overwrites history', fun
       const r = await appendImages(w, { memory: tmp.path('m.raw') });
       await w.close();
       assert.equal(r.firstSeq, 32);
-      await opened(J, async (j) => assert.equal((await verify(j)).ok, true));
+      await withJournal(J, async (j) => assert.equal((await verify(j)).ok, true));
     });
 
     it('a lost last epoch or frame entry never makes the writer number an epoch or frame twice', async () => {
@@ -259,7 +251,7 @@ describe('trust: what verify accepts folds, and nothing overwrites history', fun
       const r = await appendImages(w2, { frames: [tmp.path('f.png')] });
       await w2.close();
       assert.equal(r.frames[0]!.frame, 5);
-      await opened(J, async (j) => assert.equal((await verify(j)).ok, true));
+      await withJournal(J, async (j) => assert.equal((await verify(j)).ok, true));
     });
 
     it('a head entry behind the events is CORRUPT_STORE, not an append over them', async () => {

@@ -9,21 +9,12 @@ import assert from 'node:assert/strict';
 import { isTtjError, ErrorCodes } from '../../../src/errors.js';
 import { decodeEvent } from '../../../src/journal/codec.js';
 import { fold } from '../../../src/journal/fold.js';
-import { Journal } from '../../../src/journal/journal.js';
 import { withRawIndex } from '../../../journal-tools/fuzz/raw-index.js';
 import { useTmp } from '../../helpers/tmp.js';
 import { appendEvents, epochEvents, smallJournal } from './small-journal.js';
+import { withJournal } from '../../helpers/with-journal.js';
 
 const stable = (e: unknown) => isTtjError(e) && e.code !== ErrorCodes.INTERNAL;
-
-async function withJournal<T>(J: string, f: (j: Journal) => Promise<T>): Promise<T> {
-  const j = await Journal.open(J);
-  try {
-    return await f(j);
-  } finally {
-    await j.close();
-  }
-}
 
 describe('regression (fuzzer): a deleted epoch index entry', () => {
   const tmp = useTmp();
