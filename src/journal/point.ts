@@ -72,7 +72,8 @@ export async function resolvePoint(j: Journal, text: string): Promise<ResolvedPo
       if (seq > headSeq) throw notFound(`the journal ends at seq ${headSeq}`);
       const e = await j.epochAtOrBeforeSeq(seq);
       if (e) await check.commit(e);
-      await check.nextEpochAfter(e, (n) => n.seq > seq, `seq ${seq}`);
+      // A commit the index lost after `e` is found by the fold's own replay up to `seq` (pointState).
+      await check.nextEpochAfter(e, (n) => n.seq > seq, `seq ${seq}`, false);
       return { ...at(e), seq };
     }
     case 'epoch': {
@@ -94,7 +95,7 @@ export async function resolvePoint(j: Journal, text: string): Promise<ResolvedPo
       if (!e) throw notFound('no epoch was committed at or before that time');
       await check.commit(e);
       if (e.timeUs > p.us) throw check.damaged(`epoch ${e.epoch}`, 'is later than the time asked for');
-      await check.nextEpochAfter(e, (n) => n.timeUs > p.us, p.text);
+      await check.nextEpochAfter(e, (n) => n.timeUs > p.us, p.text, true);
       return at(e);
     }
     case 'label': {
@@ -145,11 +146,11 @@ class IndexCheck {
   }
 
   /** The epoch after `e` (if the index has one) must not also qualify: else the index search was misled. */
-  async nextEpochAfter(e: EpochEntry | undefined, beyond: (next: EpochEntry) => boolean, what: string): Promise<void> {
+  async nextEpochAfter(e: EpochEntry | undefined, beyond: (next: EpochEntry) => boolean, what: string, scanIfLast: boolean): Promise<void> {
     const next = await this.j.epoch(e ? e.epoch + 1 : 0);
     if (!next) {
-      // The index has no later epoch: the events must not have one either.
-      await this.noneAfter(e ? e.seq : -1, (ev) => ev.body === 'epochCommit', `the last epoch (${e ? e.epoch : 'none'})`);
+      // The index has no later epoch: the events must not have one either (read them when nothing else will).
+      if (scanIfLast) await this.noneAfter(e ? e.seq : -1, (ev) => ev.body === 'epochCommit', `the last epoch (${e ? e.epoch : 'none'})`);
       return;
     }
     await this.commit(next, e ? e.epoch + 1 : 0);
