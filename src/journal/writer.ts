@@ -21,6 +21,19 @@ export const KEYFRAME_CHANGE_FRACTION = 0.25;
 /** A given event time may be ahead of this machine's clock by at most this much (5 minutes). */
 export const MAX_TIME_AHEAD_US = 5 * 60 * 1_000_000;
 
+/** The writer's numbering and keyframe counters, as its last commit left them. */
+interface StreamPosition {
+  /** Time of the newest event (µs). */
+  lastTimeUs: number;
+  nextEpoch: number;
+  nextFrame: number;
+  /** Newest committed epoch, or -1. */
+  lastCommitted: number;
+  epochsSinceKeyframe: number;
+  /** Page and block entries changed since the last keyframe. */
+  changesSinceKeyframe: number;
+}
+
 /** The epoch a batch has begun and not yet committed, with what it changed so far. */
 interface OpenEpoch {
   epoch: number;
@@ -56,14 +69,10 @@ export class JournalWriter extends Journal {
   private state!: VmState;
   private headSeq = -1;
   private headHash: Buffer = Buffer.alloc(32);
-  private lastTimeUs = 0;
-  private nextEpoch = 0;
-  private nextFrame = 0;
-  private lastCommitted = -1;
+  /** Where the stream stands for numbering and keyframes; a failed commit puts back the copy it took. */
+  private pos: StreamPosition = { lastTimeUs: 0, nextEpoch: 0, nextFrame: 0, lastCommitted: -1, epochsSinceKeyframe: 0, changesSinceKeyframe: 0 };
   /** True once the frame numbering was checked against the events ({@link confirmFrames}). */
   private framesConfirmed = false;
-  private epochsSinceKeyframe = 0;
-  private changesSinceKeyframe = 0;
   private committing: Promise<unknown> = Promise.resolve();
   /** Running statistics of each disk (the `dw/` index entries), as the last commit left them. */
   private diskStatsOf = new Map<string, DiskStats>();
@@ -104,15 +113,15 @@ export class JournalWriter extends Journal {
       });
     }
     const lastFrame = await this.lastFrame();
-    this.nextEpoch = last ? last.epoch + 1 : 0;
-    this.lastCommitted = last ? last.epoch : -1;
-    this.nextFrame = lastFrame ? lastFrame.frame + 1 : 0;
+    this.pos.nextEpoch = last ? last.epoch + 1 : 0;
+    this.pos.lastCommitted = last ? last.epoch : -1;
+    this.pos.nextFrame = lastFrame ? lastFrame.frame + 1 : 0;
     const headEv = await this.event(h.seq);
-    this.lastTimeUs = Number(headEv.timeUs);
+    this.pos.lastTimeUs = Number(headEv.timeUs);
     const kf = await this.keyframeAtOrBefore(h.seq);
-    this.epochsSinceKeyframe = kf && last ? last.epoch - kf.epoch : 0;
+    this.pos.epochsSinceKeyframe = kf && last ? last.epoch - kf.epoch : 0;
     for (const d of await this.diskStats()) this.diskStatsOf.set(d.disk, d);
-    this.changesSinceKeyframe = at.replayed;
+    this.pos.changesSinceKeyframe = at.replayed;
   }
 
   /**
@@ -147,11 +156,11 @@ export class JournalWriter extends Journal {
 
   /** The epoch the next EpochBegin must carry. */
   get nextEpochNumber(): number {
-    return this.nextEpoch;
+    return this.pos.nextEpoch;
   }
 
   get lastCommittedEpoch(): number {
-    return this.lastCommitted;
+    return this.pos.lastCommitted;
   }
 
   /**
@@ -173,21 +182,14 @@ export class JournalWriter extends Journal {
     if (bodies.length === 0) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'nothing to append');
     if (!this.framesConfirmed && bodies.some((b) => b.frame)) await this.confirmFrames();
     const tx = this.state.begin();
-    const saved = {
-      nextEpoch: this.nextEpoch,
-      nextFrame: this.nextFrame,
-      lastCommitted: this.lastCommitted,
-      epochsSinceKeyframe: this.epochsSinceKeyframe,
-      changesSinceKeyframe: this.changesSinceKeyframe,
-      lastTimeUs: this.lastTimeUs,
-    };
+    const saved = { ...this.pos };
     try {
       const result = await this.build(bodies, blobs, opts.sync ?? true);
       tx.commit();
       return result;
     } catch (e) {
       tx.rollback();
-      Object.assign(this, saved);
+      this.pos = saved;
       throw e;
     }
   }
@@ -259,12 +261,12 @@ export class JournalWriter extends Journal {
   private stamp(body: IEvent, seq: number): number {
     const now = Date.now() * 1000;
     const given = Number(body.timeUs ?? 0);
-    if (given && given < this.lastTimeUs) throw badStream(`event ${seq}: time goes backwards (${isoUs(given)} is before ${isoUs(this.lastTimeUs)})`, seq);
+    if (given && given < this.pos.lastTimeUs) throw badStream(`event ${seq}: time goes backwards (${isoUs(given)} is before ${isoUs(this.pos.lastTimeUs)})`, seq);
     if (given > now + MAX_TIME_AHEAD_US) {
       throw badStream(`event ${seq}: time ${isoUs(given)} is ahead of this machine's clock (${isoUs(now)}) by more than ${MAX_TIME_AHEAD_US / 60e6} minutes`, seq);
     }
-    this.lastTimeUs = given || Math.max(now, this.lastTimeUs);
-    return this.lastTimeUs;
+    this.pos.lastTimeUs = given || Math.max(now, this.pos.lastTimeUs);
+    return this.pos.lastTimeUs;
   }
 
   /**
@@ -285,7 +287,7 @@ export class JournalWriter extends Journal {
       case 'epochBegin': {
         if (open) throw badStream(`event ${seq}: epoch ${open.epoch} is still open`, seq);
         const n = Number(ev.epochBegin!.epoch ?? 0);
-        if (n !== this.nextEpoch) throw badStream(`event ${seq}: expected epoch ${this.nextEpoch}, got ${n}`, seq);
+        if (n !== this.pos.nextEpoch) throw badStream(`event ${seq}: expected epoch ${this.pos.nextEpoch}, got ${n}`, seq);
         return { epoch: n, beginSeq: seq, dirty: 0, zero: 0, disk: 0 };
       }
       case 'memoryLayout':
@@ -297,31 +299,31 @@ export class JournalWriter extends Journal {
         const n = (ev.pages!.pfns?.length ?? 0) + (ev.pages!.zeroPfns?.length ?? 0);
         open.dirty += n;
         open.zero += ev.pages!.zeroPfns?.length ?? 0;
-        this.changesSinceKeyframe += n;
+        this.pos.changesSinceKeyframe += n;
         return open;
       }
       case 'diskWrite': {
         const n = (ev.diskWrite!.blocks?.length ?? 0) + (ev.diskWrite!.zeroBlocks?.length ?? 0);
         if (open) open.disk += n;
-        this.changesSinceKeyframe += n;
+        this.pos.changesSinceKeyframe += n;
         return open;
       }
       case 'label': {
         const text = ev.label!.text ?? '';
         if (!text) throw badStream(`event ${seq}: empty label`, seq);
-        const epoch = open ? open.epoch : this.lastCommitted;
+        const epoch = open ? open.epoch : this.pos.lastCommitted;
         if (epoch < 0) throw new TtjError(ErrorCodes.NO_EPOCH, 'there is no epoch to label yet', { seq });
         ev.label = { text, epoch };
         return open;
       }
       case 'frame': {
         if (open) throw badStream(`event ${seq}: a frame inside epoch ${open.epoch}; frames follow the commit`, seq);
-        if (this.lastCommitted < 0) throw new TtjError(ErrorCodes.NO_EPOCH, 'a frame needs a committed epoch to bind to', { seq });
+        if (this.pos.lastCommitted < 0) throw new TtjError(ErrorCodes.NO_EPOCH, 'a frame needs a committed epoch to bind to', { seq });
         const f = ev.frame!;
-        const n = f.frame === undefined || f.frame === null ? this.nextFrame : Number(f.frame);
-        if (n !== this.nextFrame) throw badStream(`event ${seq}: expected frame ${this.nextFrame}, got ${n}`, seq);
-        ev.frame = { ...f, frame: n, epoch: this.lastCommitted };
-        this.nextFrame++;
+        const n = f.frame === undefined || f.frame === null ? this.pos.nextFrame : Number(f.frame);
+        if (n !== this.pos.nextFrame) throw badStream(`event ${seq}: expected frame ${this.pos.nextFrame}, got ${n}`, seq);
+        ev.frame = { ...f, frame: n, epoch: this.pos.lastCommitted };
+        this.pos.nextFrame++;
         return open;
       }
       case 'epochCommit':
@@ -353,18 +355,18 @@ export class JournalWriter extends Journal {
       blobs.push(...kf.blobs);
     }
     ev.epochCommit = { epoch: open.epoch, stateRoot: root, beginSeq: open.beginSeq, dirtyPages: open.dirty, zeroPages: open.zero, diskBlocks: open.disk, keyframe };
-    this.lastCommitted = open.epoch;
-    this.nextEpoch = open.epoch + 1;
+    this.pos.lastCommitted = open.epoch;
+    this.pos.nextEpoch = open.epoch + 1;
   }
 
   /** The keyframe policy: the first epoch, then every {@link KEYFRAME_MAX_EPOCHS} epochs or once {@link KEYFRAME_CHANGE_FRACTION} of the state changed. */
   private keyframeDue(): boolean {
-    this.epochsSinceKeyframe++;
+    this.pos.epochsSinceKeyframe++;
     const total = Math.max(1, this.state.entryCount());
-    const due = this.lastCommitted < 0 || this.epochsSinceKeyframe >= KEYFRAME_MAX_EPOCHS || this.changesSinceKeyframe >= total * KEYFRAME_CHANGE_FRACTION;
+    const due = this.pos.lastCommitted < 0 || this.pos.epochsSinceKeyframe >= KEYFRAME_MAX_EPOCHS || this.pos.changesSinceKeyframe >= total * KEYFRAME_CHANGE_FRACTION;
     if (due) {
-      this.epochsSinceKeyframe = 0;
-      this.changesSinceKeyframe = 0;
+      this.pos.epochsSinceKeyframe = 0;
+      this.pos.changesSinceKeyframe = 0;
     }
     return due;
   }
