@@ -148,24 +148,18 @@ export class Journal {
 
   /** The last epoch committed at or before `seq`, by binary search over the epoch index. */
   async epochAtOrBeforeSeq(seq: number): Promise<EpochEntry | undefined> {
-    const last = await this.lastEpoch();
-    return searchNumbered(
-      last,
-      last?.epoch,
-      (n) => this.epoch(n),
-      (e) => e.seq <= seq,
-    );
+    return this.searchEpochs((e) => e.seq <= seq);
   }
 
   /** The last epoch committed at or before time `us` (µs since the Unix epoch). */
   async epochAtOrBeforeTime(us: number): Promise<EpochEntry | undefined> {
+    return this.searchEpochs((e) => e.timeUs <= us);
+  }
+
+  /** The last epoch for which `ok` holds, given it holds for a prefix of the epochs. */
+  private async searchEpochs(ok: (e: EpochEntry) => boolean): Promise<EpochEntry | undefined> {
     const last = await this.lastEpoch();
-    return searchNumbered(
-      last,
-      last?.epoch,
-      (n) => this.epoch(n),
-      (e) => e.timeUs <= us,
-    );
+    return searchNumbered(last, last?.epoch, (n) => this.epoch(n), ok);
   }
 
   /** The last frame at or before `seq`. */

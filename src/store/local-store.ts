@@ -85,15 +85,28 @@ export function resolveCacheMode(mode?: string): CacheMode {
   return m;
 }
 
-/** True when `dir` holds a journal marker. */
+/** True when `dir` holds a journal marker (false also when it cannot be read). */
 export async function isJournalDir(dir: string): Promise<boolean> {
-  return (await readMarker(dir)) !== undefined;
+  return (await readMarker(dir).catch(() => undefined)) !== undefined;
 }
 
-/** The journal marker of `dir`, or undefined when there is none (or it is not a ttj marker). */
+/**
+ * The journal marker of `dir`, or undefined when there is none (no such file or
+ * directory, or not a ttj marker).
+ * @throws TtjError PERMISSION (or another environment code) when `dir` may hold a
+ *   marker this process cannot read, rather than reporting "not a journal".
+ */
 async function readMarker(dir: string): Promise<{ format: string; version: unknown } | undefined> {
+  let text: string;
   try {
-    const m = JSON.parse(await readFile(join(dir, MARKER_FILE), 'utf8'));
+    text = await readFile(join(dir, MARKER_FILE), 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EISDIR' || code === 'ENOTDIR') return undefined;
+    throw toTtjError(e, { path: dir, what: 'reading the journal marker' });
+  }
+  try {
+    const m = JSON.parse(text);
     return m && m.format === MARKER.format ? m : undefined;
   } catch {
     return undefined;
@@ -104,9 +117,8 @@ async function readMarker(dir: string): Promise<{ format: string; version: unkno
  * Refuses a journal whose marker names a store layout this ttj cannot read.
  * @throws TtjError UNSUPPORTED_VERSION.
  */
-async function checkMarkerVersion(dir: string): Promise<void> {
-  const m = await readMarker(dir);
-  if (m && !READABLE_MARKER_VERSIONS.has(m.version as number)) {
+function checkMarkerVersion(dir: string, m: { version: unknown }): void {
+  if (!READABLE_MARKER_VERSIONS.has(m.version as number)) {
     throw new TtjError(ErrorCodes.UNSUPPORTED_VERSION, `${dir} is a journal of store version ${JSON.stringify(m.version)}; this ttj reads version ${[...READABLE_MARKER_VERSIONS].join(', ')}`, {
       path: dir,
       expected: MARKER.version,
@@ -153,19 +165,6 @@ async function createJournalDir(dir: string): Promise<() => Promise<void>> {
   return undo;
 }
 
-/**
- * @throws TtjError PERMISSION (or another environment code) when `dir` may hold a
- *   journal marker this process cannot read, rather than reporting "not a journal".
- */
-async function checkMarkerReadable(dir: string): Promise<void> {
-  try {
-    await readFile(join(dir, MARKER_FILE));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT' && code !== 'EISDIR') throw toTtjError(e, { path: dir, what: 'reading the journal marker' });
-  }
-}
-
 export class LocalStore implements JournalStore {
   readonly location: string;
   private readonly packs: PackReader;
@@ -209,7 +208,9 @@ export class LocalStore implements JournalStore {
     const direct = resolveCacheMode(opts.cache) === 'none';
     /** Removes the journal this open created, when the open fails after all. */
     let undoCreate: (() => Promise<void>) | undefined;
-    if (!(await isJournalDir(dir))) {
+    const marker = await readMarker(dir);
+    if (marker) checkMarkerVersion(dir, marker);
+    else {
       let exists = false;
       try {
         const st = await stat(dir);
@@ -219,7 +220,6 @@ export class LocalStore implements JournalStore {
         if (isTtjError(e)) throw e;
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw toTtjError(e, { path: dir, what: 'opening the journal' });
       }
-      if (exists) await checkMarkerReadable(dir);
       if (!opts.create) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, exists ? `${dir} is not a ttj journal` : `no journal at ${dir}`, { path: dir });
       if (exists) {
         const { readdir } = await import('node:fs/promises');
@@ -227,7 +227,6 @@ export class LocalStore implements JournalStore {
       }
       undoCreate = await createJournalDir(dir);
     }
-    await checkMarkerVersion(dir);
     const levelPath = join(dir, 'index');
     if (!write) return LocalStore.checked(new LocalStore(dir, new ReconnectingKv(levelPath, dir), false, direct), opts);
 
@@ -427,7 +426,8 @@ export class LocalStore implements JournalStore {
       let landed: boolean | undefined; // undefined: the index cannot say; its bytes are then kept
       try {
         const now = await kv.get(K_HEAD);
-        landed = !!now && now.readUIntLE(0, 6) === head.seq && now.subarray(6, 38).equals(head.hash);
+        const landedHead = now && decodeHead(now);
+        landed = !!landedHead && landedHead.seq === head.seq && landedHead.hash.equals(head.hash);
       } catch {
         landed = undefined;
       }
