@@ -49,10 +49,11 @@ export function blobNeeds(ev: Event, state: VmState, seq: number): BlobNeed[] {
       const bs = d?.blockSize ?? state.pageSize;
       const first = Number(w.offset) / bs;
       const tail = d && d.size % bs ? { block: d.table.count - 1, from: d.size % bs } : undefined;
+      const what = `block of disk ${w.disk}`; // one string for the thousands of blocks of a group commit
       return splitAddrs(buf(w.addrs)).map((addr, i) => ({
         addr,
         size: bs,
-        what: `block of disk ${w.disk}`,
+        what,
         zeroFrom: tail && first + w.blocks[i]! === tail.block ? tail.from : undefined,
       }));
     }
