@@ -254,6 +254,34 @@ describe('trust: what verify accepts folds, and nothing overwrites history', fun
       await withJournal(J, async (j) => assert.equal((await verify(j)).ok, true));
     });
 
+    it('ttj repair refuses what it cannot repair with a stable code and changes nothing: no journal, damaged events, another writer', async () => {
+      const none = spawnSync(process.execPath, [ttj, 'repair', tmp.path('nope'), '--json'], { encoding: 'utf8' });
+      assert.equal(none.status, 1, none.stderr);
+      assert.equal(JSON.parse(none.stdout).error.code, ErrorCodes.NOT_A_JOURNAL);
+
+      await withIndex(J, async (db) => {
+        const e = (await db.get('e/00000000000005'))!;
+        e[e.length - 1] ^= 0x01; // an event whose successor's prev_hash no longer matches
+        await db.put('e/00000000000005', e);
+        await db.del('h');
+      });
+      const before = await logical(J);
+      const damaged = spawnSync(process.execPath, [ttj, 'repair', J, '--json'], { encoding: 'utf8' });
+      assert.equal(damaged.status, 3, damaged.stderr);
+      assert.ok([ErrorCodes.CORRUPT_EVENT, ErrorCodes.STATE_ROOT_MISMATCH].includes(JSON.parse(damaged.stdout).error.code), damaged.stdout);
+      assert.equal(await logical(J), before, 'damaged events are reported, not repaired');
+
+      const K = tmp.path('k');
+      const w = await JournalWriter.openWriter(K);
+      try {
+        const held = spawnSync(process.execPath, [ttj, 'repair', K, '--json'], { encoding: 'utf8', env: { ...process.env } });
+        assert.equal(held.status, 4, held.stderr);
+        assert.equal(JSON.parse(held.stdout).error.code, ErrorCodes.LOCKED);
+      } finally {
+        await w.close();
+      }
+    });
+
     it('a head entry behind the events is CORRUPT_STORE, not an append over them', async () => {
       const events: string[] = [];
       await withIndex(J, async (db) => {
