@@ -1,4 +1,4 @@
-import { ErrorCodes, TtjError } from '../errors.js';
+import { ErrorCodes, TtjError, isTtjError } from '../errors.js';
 import type { IEvent } from '../journal/codec.js';
 import type { Journal } from '../journal/journal.js';
 import type { PageTable } from '../journal/page-table.js';
@@ -34,6 +34,9 @@ interface PendingWrite {
  * promise resolves (writes arriving together are committed together); FUA writes
  * and FLUSH are fsync'ed. Snapshot: the disk as it was at a point, read-only.
  */
+/** Journal write failures that come from where the journal is, not from the write. */
+const JOURNAL_ENVIRONMENT = new Set<string>([ErrorCodes.NO_SPACE, ErrorCodes.READ_ONLY, ErrorCodes.PERMISSION]);
+
 export class JournalBlockDevice implements BlockDevice {
   readonly size: number;
   readonly blockSize: number;
@@ -42,6 +45,12 @@ export class JournalBlockDevice implements BlockDevice {
   private draining: Promise<void> | undefined;
   /** Writes committed by this device (for tests and `ttj nbd` output). */
   writes = 0;
+  /**
+   * The first failure to journal writes because of where the journal is (a full disk, a
+   * read-only file system, no permission): QEMU then sees the write fail and may stop the
+   * guest, and `ttj record` reports this cause rather than what it led to.
+   */
+  journalError: TtjError | undefined;
   private gate: Promise<void> | undefined;
   /** Blocks of groups built but not committed yet (the base of later read-modify-writes). */
   private readonly uncommitted = new Map<number, Buffer>();
@@ -252,6 +261,7 @@ export class JournalBlockDevice implements BlockDevice {
           for (const o of ops) o.resolve();
         } catch (e) {
           failure ??= e;
+          if (!this.journalError && isTtjError(e) && JOURNAL_ENVIRONMENT.has(e.code)) this.journalError = e;
           for (const o of ops) o.reject(e);
         } finally {
           for (const [b, data] of built.written) if (this.uncommitted.get(b) === data) this.uncommitted.delete(b);

@@ -156,6 +156,10 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
       pool.release(ram);
       for (const d of opts.disks ?? []) d.release();
       if (!vm.running || stopped) return undefined; // the guest powered off or QEMU died
+      // A disk whose writes could not be journaled (a full disk) stops the guest, and then
+      // its capture fails: the journal's error is the cause to report.
+      const journalError = opts.disks?.find((d) => d.journalError)?.journalError;
+      if (journalError) throw new TtjError(journalError.code, `${journalError.message} (the VM's disk writes could not be journaled)`, { ...journalError.details }, { cause: e });
       throw e;
     }
   };
