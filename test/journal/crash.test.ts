@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ErrorCodes, type TtjError } from '../../src/errors.js';
 import { Journal } from '../../src/journal/journal.js';
 import { JournalWriter } from '../../src/journal/writer.js';
 import { appendImages } from '../../src/journal/append-images.js';
@@ -59,6 +60,11 @@ describe('crash safety (writers killed with SIGKILL at random instants)', functi
       await withJournal(J, async (j) => {
         const head = await verified(j, `round ${round}, killed after ${ms} ms`);
         assert.ok(head.epoch >= reported, `epoch ${reported} was reported committed but the head is ${head.epoch}`);
+        if (head.epoch < 0) {
+          // Killed after the journal was made, before its first commit: nothing to fold, and fold says so.
+          await assert.rejects(foldAt(j, 'head', tmp.path(`o${round}`)), (e: TtjError) => e.code === ErrorCodes.NO_EPOCH);
+          return;
+        }
         // Every epoch committed since the last round, by number and by label, and the head.
         const points = [`head`];
         for (let e = folded + 1; e <= head.epoch; e++) points.push(`epoch:${e}`, `label:e${e}`);
