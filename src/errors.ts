@@ -48,6 +48,10 @@ export const ErrorCodes = {
   PERMISSION: 'TTJ_PERMISSION',
   /** A path that must be a directory (a journal, a parent directory) is a file or passes through one (ENOTDIR). */
   NOT_A_DIRECTORY: 'TTJ_NOT_A_DIRECTORY',
+  /** A remote store (a PostgreSQL server) cannot be reached, or the connection dropped; nothing unacknowledged is assumed written. */
+  STORE_UNAVAILABLE: 'TTJ_STORE_UNAVAILABLE',
+  /** A remote store did not answer within its timeout (a stalled server); the operation was abandoned. */
+  STORE_TIMEOUT: 'TTJ_STORE_TIMEOUT',
   /** The writer went away while a reader was talking to it. */
   WRITER_GONE: 'TTJ_WRITER_GONE',
   /** QEMU is not installed or too old. */

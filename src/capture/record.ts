@@ -1,4 +1,4 @@
-import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve, join } from 'node:path';
 import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
@@ -6,6 +6,7 @@ import { diffImage } from '../journal/image-diff.js';
 import { checkDiskImageSize, diskBlockSizeFor } from '../journal/append-images.js';
 import { diskWriteEvents } from '../journal/change-events.js';
 import type { IEvent } from '../journal/codec.js';
+import { Journal } from '../journal/journal.js';
 import { JournalWriter } from '../journal/writer.js';
 import { JournalBlockDevice } from './journal-block-device.js';
 import { FileBlockDevice, startNbdServer, type BlockDevice, type NbdServer } from './nbd/index.js';
@@ -166,7 +167,7 @@ export async function record(journalDir: string, opts: RecordOptions = {}): Prom
   ] as const)
     if (path !== undefined) checkReadable(what, path);
   const info = qemuInfo();
-  const created = !existsSync(journalDir);
+  const created = !(await Journal.exists(journalDir));
   const w = await JournalWriter.openWriter(journalDir, { create: true, command: 'ttj record' });
   const work = ramDirectory('ttj-record-', opts.ramDir);
   let vm: Vm | undefined;
@@ -211,7 +212,7 @@ export async function record(journalDir: string, opts: RecordOptions = {}): Prom
     await w.close();
     rmSync(work, { recursive: true, force: true });
     // A journal this record created and failed to put an epoch in is not left behind.
-    if (failed && created && noEpoch) rmSync(journalDir, { recursive: true, force: true });
+    if (failed && created && noEpoch) await Journal.remove(journalDir).catch(() => undefined);
   }
 }
 

@@ -23,6 +23,9 @@ export function exitCodeFor(code: ErrorCode): number {
       return 6;
     case ErrorCodes.UNSUPPORTED_VERSION:
       return 7;
+    case ErrorCodes.STORE_UNAVAILABLE:
+    case ErrorCodes.STORE_TIMEOUT:
+      return 8;
     default:
       return 1;
   }

@@ -1,6 +1,5 @@
-import { resolve } from 'node:path';
 import { ErrorCodes, TtjError } from '../errors.js';
-import { isJournalDir } from '../store/local-store.js';
+import { journalExists, recordedLocation } from '../store/open-store.js';
 import type { BlobPut } from '../store/store.js';
 import { ZERO_ADDR } from '../util/hash.js';
 import { splitAddrs } from './chunks.js';
@@ -27,14 +26,14 @@ export interface ForkResult {
  * @throws TtjError JOURNAL_EXISTS, BAD_POINT, POINT_NOT_FOUND.
  */
 export async function forkJournal(parent: Journal, at: string, dir: string, command = 'ttj fork'): Promise<ForkResult> {
-  if (await isJournalDir(dir)) throw new TtjError(ErrorCodes.JOURNAL_EXISTS, `${dir} is already a journal; a fork needs a new one`, { path: dir });
+  if (await journalExists(dir)) throw new TtjError(ErrorCodes.JOURNAL_EXISTS, `${dir} is already a journal; a fork needs a new one`, { path: dir });
   const { point, state } = await foldState(parent, at);
   if (point.epoch < 0) throw new TtjError(ErrorCodes.NO_EPOCH, `nothing to fork at ${at}: no epoch is committed there`);
   const stateRoot = (await parent.epoch(point.epoch))!.stateRoot;
   const bodies: IEvent[] = [
     {
       fork: {
-        parent: resolve(parent.location),
+        parent: recordedLocation(parent.location),
         parentJournalId: Buffer.from(parent.header.journalId, 'hex'),
         point: at,
         parentSeq: point.seq,

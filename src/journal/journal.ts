@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ErrorCodes, TtjError } from '../errors.js';
-import { openStore, type OpenStoreOptions } from '../store/open-store.js';
+import { journalExists, openStore, removeJournal, type OpenStoreOptions } from '../store/open-store.js';
 import type { JournalStore, StoredEvent, StoreHead, StoreStats } from '../store/store.js';
 import { decodeEvent, encodeEvent, eventHash } from './codec.js';
 import {
@@ -86,6 +86,22 @@ export class Journal {
       await store.close();
       throw e;
     }
+  }
+
+  /**
+   * True when a journal exists at `location` (a directory or a `postgres://` URL).
+   * @throws TtjError BAD_ARGUMENT for an unknown URL scheme; STORE_UNAVAILABLE when a server cannot be asked.
+   */
+  static exists(location: string): Promise<boolean> {
+    return journalExists(location);
+  }
+
+  /**
+   * Removes the journal at `location` whole: only for a journal a failed command just
+   * created and left without an epoch (journals are otherwise append-only).
+   */
+  static remove(location: string): Promise<void> {
+    return removeJournal(location);
   }
 
   get pageSize(): number {

@@ -2,7 +2,9 @@
  * Watching a store's head move, without polling: the embedded store's LevelDB index
  * directory changes on every append (its write-ahead log), so a file-system watch
  * (inotify on Linux) wakes the watcher, which then reads the head. A slow safety check
- * covers file systems that do not report changes (network file systems).
+ * covers file systems that do not report changes (network file systems). Other
+ * backends wake it with their own notification ({@link watchHeadWith}: PostgreSQL's
+ * LISTEN/NOTIFY).
  */
 import { watch, type FSWatcher } from 'node:fs';
 import type { StoreHead } from './store.js';
@@ -20,13 +22,12 @@ export interface WatchHeadOptions {
  * The head each time it moves past `after`, woken by changes under `dir`.
  * Ends when `signal` aborts or `isClosed()` turns true.
  */
-export async function* watchHead(dir: string, readHead: () => Promise<StoreHead | undefined>, after: number, isClosed: () => boolean, opts: WatchHeadOptions = {}): AsyncIterable<StoreHead> {
-  let pending = true;
-  let wake: (() => void) | undefined;
-  const poke = () => {
-    pending = true;
-    wake?.();
-  };
+export function watchHead(dir: string, readHead: () => Promise<StoreHead | undefined>, after: number, isClosed: () => boolean, opts: WatchHeadOptions = {}): AsyncIterable<StoreHead> {
+  return watchHeadWith((poke) => watchDir(dir, poke), readHead, after, isClosed, opts);
+}
+
+/** Calls `poke` on every change under `dir` (nothing where the file system cannot tell); returns the stop. */
+function watchDir(dir: string, poke: () => void): () => void {
   let watcher: FSWatcher | undefined;
   try {
     watcher = watch(dir, { persistent: false }, poke);
@@ -34,6 +35,28 @@ export async function* watchHead(dir: string, readHead: () => Promise<StoreHead 
   } catch {
     /* no change notification here: the safety check alone */
   }
+  return () => watcher?.close();
+}
+
+/**
+ * The head each time it moves past `after`, read again whenever `subscribe`'s
+ * notification pokes (and every {@link HEAD_WATCH_FALLBACK_MS} as a safety check).
+ * `subscribe` returns its stop (sync or async). Ends when `signal` aborts or `isClosed()` turns true.
+ */
+export async function* watchHeadWith(
+  subscribe: (poke: () => void) => (() => void | Promise<void>) | Promise<() => void | Promise<void>>,
+  readHead: () => Promise<StoreHead | undefined>,
+  after: number,
+  isClosed: () => boolean,
+  opts: WatchHeadOptions = {},
+): AsyncIterable<StoreHead> {
+  let pending = true;
+  let wake: (() => void) | undefined;
+  const poke = () => {
+    pending = true;
+    wake?.();
+  };
+  const stop = await subscribe(poke);
   const timer = setInterval(poke, HEAD_WATCH_FALLBACK_MS);
   timer.unref();
   opts.signal?.addEventListener('abort', poke);
@@ -50,7 +73,7 @@ export async function* watchHead(dir: string, readHead: () => Promise<StoreHead 
       }
     }
   } finally {
-    watcher?.close();
+    await stop();
     clearInterval(timer);
     opts.signal?.removeEventListener('abort', poke);
   }

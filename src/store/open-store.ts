@@ -1,10 +1,14 @@
 /**
  * The one way a journal's store is opened from a location: a directory path is the
- * embedded store (LevelDB + pack files); a URL (`scheme://...`) names a remote backend
- * by its scheme. Every command and library entry opens journals through here.
+ * embedded store (LevelDB + pack files); a `postgres://` (or `postgresql://`) URL is
+ * the PostgreSQL store. Every command and library entry opens journals through here.
  */
+import { rm } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { ErrorCodes, TtjError } from '../errors.js';
-import { LocalStore, type LocalStoreOptions } from './local-store.js';
+import { isJournalDir, LocalStore, type LocalStoreOptions } from './local-store.js';
+import { isPgLocation, parsePgLocation } from './pg/pg-location.js';
+import { dropPgJournal, PgStore, pgJournalExists } from './pg/pg-store.js';
 import type { JournalStore } from './store.js';
 
 /** Options of {@link openStore}: those of the embedded store (other backends take what applies to them). */
@@ -15,14 +19,44 @@ export function isUrlLocation(location: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(location);
 }
 
+/** @throws TtjError BAD_ARGUMENT for a URL of a scheme no backend serves. */
+function refuseUnknownScheme(location: string): never {
+  const scheme = location.slice(0, location.indexOf(':'));
+  throw new TtjError(ErrorCodes.BAD_ARGUMENT, `no journal store backend for ${scheme}:// locations (a journal is a directory or a postgres:// URL)`, { location });
+}
+
 /**
  * Opens the store at `location` for reading, or (with `write`/`create`) for writing.
  * @throws TtjError BAD_ARGUMENT for a URL of a scheme no backend serves; what the backend throws (NOT_A_JOURNAL, LOCKED, ...).
  */
 export async function openStore(location: string, opts: OpenStoreOptions = {}): Promise<JournalStore> {
-  if (isUrlLocation(location)) {
-    const scheme = location.slice(0, location.indexOf(':'));
-    throw new TtjError(ErrorCodes.BAD_ARGUMENT, `no journal store backend for ${scheme}:// locations (a journal is a directory)`, { location });
-  }
+  if (isPgLocation(location)) return PgStore.open(location, opts);
+  if (isUrlLocation(location)) refuseUnknownScheme(location);
   return LocalStore.open(location, opts);
+}
+
+/**
+ * True when a journal exists at `location` (false when it cannot be read there).
+ * @throws TtjError BAD_ARGUMENT for a URL of a scheme no backend serves; STORE_UNAVAILABLE when a server cannot be asked.
+ */
+export async function journalExists(location: string): Promise<boolean> {
+  if (isPgLocation(location)) return pgJournalExists(location);
+  if (isUrlLocation(location)) refuseUnknownScheme(location);
+  return isJournalDir(location);
+}
+
+/**
+ * Removes the journal at `location` whole (a journal a failed command created and left
+ * without an epoch). Nothing else calls this: journals are append-only.
+ */
+export async function removeJournal(location: string): Promise<void> {
+  if (isPgLocation(location)) return dropPgJournal(location);
+  if (isUrlLocation(location)) refuseUnknownScheme(location);
+  await rm(location, { recursive: true, force: true });
+}
+
+/** How a location is written into a journal (a fork's parent): a directory made absolute, a URL without its password. */
+export function recordedLocation(location: string): string {
+  if (isPgLocation(location)) return parsePgLocation(location).display;
+  return isUrlLocation(location) ? location : resolve(location);
 }

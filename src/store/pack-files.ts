@@ -3,12 +3,8 @@
  * blocks (pages written together are read together). LevelDB holds only the small
  * location of each blob, so its compactions never rewrite blob bytes.
  *
- * Block layout: `"TTJB" | u32 raw length | u32 compressed length | u32 item count |
- * zstd frame (with content checksum) of the concatenated items`, or, for items that
- * zstd does not shrink, `"TTJR" | u32 raw length | u32 raw length | u32 item count |
- * the items as they are` (a stored block: reads copy straight from the file). A
- * location names a stored block exactly when its compressed and raw lengths are equal
- * (a zstd block is always written smaller than its items).
+ * Blocks are in the format of ./block-codec.ts (a stored block's items are copied
+ * straight from the file on reads).
  *
  * Large appends are written with direct I/O where the file system allows it (see
  * src/native/direct-io.ts), the same bytes as through the page cache: an append is
@@ -21,7 +17,6 @@
 import { constants as fsConstants } from 'node:fs';
 import { open, readdir, mkdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { compress } from 'zstd-napi';
 import zstdBinding from 'zstd-napi/binding.js';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { pread } from '../util/positional-io.js';
@@ -29,13 +24,10 @@ import { DIRECT_IO_ALIGN, openDirect, preadAligned, preallocate, pwriteAligned }
 import { zeroPage } from '../util/zero-page.js';
 import { DIR_MODE, fileModeIn } from './file-modes.js';
 import { sliceBuffers } from '../util/slice-buffers.js';
+import { BLOCK_HEADER, BLOCK_MAGIC, BLOCK_MAGIC_STORED, encodeBlock } from './block-codec.js';
 
-export const BLOCK_MAGIC = 0x424a5454; // "TTJB" little-endian
-export const BLOCK_MAGIC_STORED = 0x524a5454; // "TTJR" little-endian
-/** Items of at least this size are probed: when the first does not compress, the block is stored as it is. */
-const PROBE_MIN = 16 * 1024;
-/** A probe that compresses to more than this fraction of its size means "store". */
-const PROBE_RATIO = 0.97;
+export { BLOCK_HEADER, BLOCK_MAGIC, BLOCK_MAGIC_STORED };
+
 /** Buffers per pwritev call (Linux's IOV_MAX). */
 const IOV_MAX = 1024;
 /** A direct append is written in pieces of this size, in parallel (copy and write overlap). */
@@ -47,7 +39,6 @@ const DIRECT_MIN = 256 * 1024;
 export function isStored(l: Pick<BlobLocation, 'clen' | 'rawLen'>): boolean {
   return l.clen === l.rawLen;
 }
-export const BLOCK_HEADER = 16;
 /** A pack file is closed and a new one started past this size (1 GiB). */
 export const PACK_ROTATE_BYTES = 1024 * 1024 * 1024;
 
@@ -249,7 +240,7 @@ export class PackWriter {
     const out: BlobLocation[][] = [];
     let offset = this.size;
     for (const items of groups) {
-      const { head, body, clen, rawLen } = this.encodeBlock(items);
+      const { head, body, clen, rawLen } = encodeBlock(items, this.level);
       iov.push(head, ...body);
       const locs: BlobLocation[] = [];
       let itemOff = 0;
@@ -313,31 +304,6 @@ export class PackWriter {
       }
       pos += want;
     }
-  }
-
-  private encodeBlock(items: Buffer[]): { head: Buffer; body: Buffer[]; clen: number; rawLen: number } {
-    const rawLen = items.reduce((a, it) => a + it.length, 0);
-    let body: Buffer[];
-    let clen = rawLen;
-    // Random or already-compressed data (a typical disk write) is stored as it is: the
-    // first item is probed so that such a block is neither copied nor compressed whole.
-    const first = items[0]!;
-    const probe = first.length >= PROBE_MIN && rawLen > first.length ? compress(first, { compressionLevel: this.level }) : undefined;
-    if (probe && probe.length > first.length * PROBE_RATIO) body = items;
-    else {
-      const raw = items.length === 1 ? first : Buffer.concat(items, rawLen);
-      const z = compress(raw, { compressionLevel: this.level, checksumFlag: true });
-      if (z.length < rawLen) {
-        body = [z];
-        clen = z.length;
-      } else body = [raw];
-    }
-    const head = Buffer.allocUnsafe(BLOCK_HEADER);
-    head.writeUInt32LE(clen === rawLen ? BLOCK_MAGIC_STORED : BLOCK_MAGIC, 0);
-    head.writeUInt32LE(rawLen, 4);
-    head.writeUInt32LE(clen, 8);
-    head.writeUInt32LE(items.length, 12);
-    return { head, body, clen, rawLen };
   }
 
   /** Makes every appended block durable. */
