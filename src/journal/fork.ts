@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { ErrorCodes, TtjError } from '../errors.js';
-import { isJournalDir } from '../store/local-store.js';
+import { isJournalDir } from '../store/journal-dir.js';
 import type { BlobPut } from '../store/store.js';
 import { ZERO_ADDR } from '../util/hash.js';
 import { splitAddrs } from './chunks.js';

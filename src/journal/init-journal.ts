@@ -1,5 +1,5 @@
 import { ErrorCodes, TtjError } from '../errors.js';
-import { isJournalDir } from '../store/local-store.js';
+import { isJournalDir } from '../store/journal-dir.js';
 import { JournalWriter } from './writer.js';
 
 export interface InitResult {
