@@ -151,20 +151,6 @@ export class LocalStore implements JournalStore {
     return this.writing().append(batch);
   }
 
-  async rebuildIndex(head: StoreHead, index: IndexEntry[]): Promise<void> {
-    return this.writing().rebuildIndex(head, index);
-  }
-
-  async sync(): Promise<void> {
-    await this.appender?.sync();
-  }
-
-  /** @throws TtjError READ_ONLY when open read-only. */
-  private writing(): StoreAppender {
-    if (!this.appender) throw new TtjError(ErrorCodes.READ_ONLY, `the journal ${this.location} is open read-only`);
-    return this.appender;
-  }
-
   async *readEventBatches(from: number, to?: number, batchSize = 512): AsyncIterable<StoredEvent[]> {
     if (to === undefined) {
       const h = await this.head();
@@ -203,8 +189,18 @@ export class LocalStore implements JournalStore {
     return this.blobs.blobSizes(addrs);
   }
 
-  listBlobs(): AsyncIterable<Buffer> {
-    return this.blobs.listBlobs();
+  async rebuildIndex(head: StoreHead, index: IndexEntry[]): Promise<void> {
+    return this.writing().rebuildIndex(head, index);
+  }
+
+  async sync(): Promise<void> {
+    await this.appender?.sync();
+  }
+
+  /** @throws TtjError READ_ONLY when open read-only. */
+  private writing(): StoreAppender {
+    if (!this.appender) throw new TtjError(ErrorCodes.READ_ONLY, `the journal ${this.location} is open read-only`);
+    return this.appender;
   }
 
   getBlobs(addrs: Buffer[], opts: { verify?: boolean } = {}): Promise<Buffer[]> {
@@ -217,6 +213,10 @@ export class LocalStore implements JournalStore {
 
   readBlobsInto(addrs: Buffer[], target: Buffer, at: number[]): Promise<void> {
     return this.reader.readBlobsInto(addrs, target, at);
+  }
+
+  listBlobs(): AsyncIterable<Buffer> {
+    return this.blobs.listBlobs();
   }
 
   watchHead(after: number, opts: WatchHeadOptions = {}): AsyncIterable<StoreHead> {
