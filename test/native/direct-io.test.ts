@@ -5,7 +5,8 @@ import { closeSync, constants as fsConstants, openSync, readFileSync, writeFileS
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { directIoFallback, directIoNative, openDirect, preadAligned, preallocate, pwriteAligned } from '../../src/native/direct-io.js';
-import { BLOCK_HEADER, PREALLOCATE_BYTES, PackReader, PackWriter, packFileName, type BlobLocation } from '../../src/store/pack-files.js';
+import { BLOCK_HEADER } from '../../src/store/block-codec.js';
+import { PREALLOCATE_BYTES, PackReader, PackWriter, packFileName, type BlobLocation } from '../../src/store/pack-files.js';
 import { sliceBuffers } from '../../src/util/slice-buffers.js';
 import { LocalStore, type CacheMode } from '../../src/store/local-store.js';
 import { ErrorCodes, isTtjError } from '../../src/errors.js';
