@@ -18,9 +18,10 @@ import { verify } from '../../src/journal/verify.js';
 import { ensureBootSectorGuest } from '../../journal-tools/guests/index.js';
 import { epochImage } from '../helpers/epoch-image.js';
 import { rng, sha } from '../helpers/images.js';
-import { childPids, cmdline, killHard, killPid, sleep, startVictim } from '../helpers/kill-child.js';
+import { childPids, cmdline, killHard, killPid, startVictim } from '../helpers/kill-child.js';
+import { sleep } from '../helpers/wait-for.js';
 import { useTmp } from '../helpers/tmp.js';
-import { run } from '../nbd/helpers.js';
+import { run } from '../helpers/run-process.js';
 import { withJournal } from '../helpers/with-journal.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -19,11 +19,12 @@ import { verify } from '../../src/journal/verify.js';
 import { COUNTER_ADDR, COUNTER_MAGIC, MAGIC_ADDR, ensureBootSectorGuest } from '../../journal-tools/guests/index.js';
 import { PgCluster } from '../../journal-tools/postgres/cluster.js';
 import { dirty, memoryImage, sha } from '../helpers/images.js';
-import { killHard, sleep, startVictim } from '../helpers/kill-child.js';
+import { killHard, startVictim } from '../helpers/kill-child.js';
 import { ttj, ttjBin } from '../helpers/run-ttj.js';
 import { useTmp } from '../helpers/tmp.js';
-import { run } from '../nbd/helpers.js';
-import { readU32, waitFor } from '../qemu/helpers.js';
+import { run } from '../helpers/run-process.js';
+import { readU32 } from '../helpers/boot-sector-guest.js';
+import { sleep, waitFor } from '../helpers/wait-for.js';
 
 describe('journals in PostgreSQL, end to end (commands take a postgres:// URL) @slow', function () {
   this.timeout(180000);
