@@ -348,7 +348,7 @@ const LEVEL_ERRNO_TEXTS: [string, string][] = [
  * when it is one the environment caused (a read-only, full or foreign file system)
  * rather than damage to the index.
  */
-export function levelErrno(e: unknown): string | undefined {
+function levelErrno(e: unknown): string | undefined {
   for (let c = e as { message?: unknown; cause?: unknown } | undefined, depth = 0; c && depth < 4; c = c.cause as typeof c, depth++) {
     const msg = typeof c.message === 'string' ? c.message : '';
     if (!msg.startsWith('IO error')) continue;

@@ -11,7 +11,7 @@ import { zeroPage } from '../util/zero-page.js';
 import type { BlockDevice } from './nbd/block-device.js';
 
 /** Largest number of queued writes committed together (group commit). */
-export const GROUP_COMMIT_MAX = 512;
+const GROUP_COMMIT_MAX = 512;
 
 interface PendingWrite {
   offset: number;

@@ -11,11 +11,11 @@ import type { Vm } from './qemu/vm.js';
  * The shortest epoch interval, ms. An epoch pauses the VM for its device state, frame and
  * RAM copy (tens of ms; docs/qemu.md): a shorter interval would keep the VM paused.
  */
-export const MIN_INTERVAL_MS = 50;
+const MIN_INTERVAL_MS = 50;
 /** The longest epoch interval, ms (a day; timers cannot wait much longer). */
-export const MAX_INTERVAL_MS = 24 * 3600 * 1000;
+const MAX_INTERVAL_MS = 24 * 3600 * 1000;
 /** The most frames per second between epochs (each is a screendump in QEMU's main loop). */
-export const MAX_FPS = 30;
+const MAX_FPS = 30;
 
 /** Options of {@link recordVm}. */
 export interface RecordVmOptions {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { openStore, type OpenStoreOptions } from '../store/open-store.js';
 import type { JournalStore, StoredEvent, StoreHead, StoreStats } from '../store/store.js';
-import { decodeEvent, encodeEvent, eventHash } from './codec.js';
+import { decodeEvent, encodeEvent } from './codec.js';
 import {
   DISK_STATS_PREFIX,
   EPOCH_PREFIX,
@@ -365,5 +365,3 @@ export function headerEvent(pageSize: number): Uint8Array {
     header: { formatVersion: FORMAT_VERSION, pageSize, createdBy: TTJ_VERSION, journalId: randomBytes(16) },
   });
 }
-
-export { eventHash };

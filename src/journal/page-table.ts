@@ -3,7 +3,7 @@ import { ErrorCodes, TtjError } from '../errors.js';
 import { ADDR_LEN, sha256, ZERO_ADDR } from '../util/hash.js';
 
 /** Entries per Merkle leaf chunk of a page table (1024 entries = 32 KiB). */
-export const CHUNK_ENTRIES = 1024;
+const CHUNK_ENTRIES = 1024;
 
 /**
  * The content address of every page of a memory or every block of a disk

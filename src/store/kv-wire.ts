@@ -9,7 +9,7 @@ import { resolve } from 'node:path';
 import type { Socket } from 'node:net';
 
 /** Largest frame accepted (64 MiB); anything bigger is a protocol error. */
-export const MAX_FRAME = 64 * 1024 * 1024;
+const MAX_FRAME = 64 * 1024 * 1024;
 
 /** The abstract unix socket name a journal's index holder listens on. */
 export function readerSocketName(journalDir: string): string {

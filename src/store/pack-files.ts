@@ -30,8 +30,8 @@ import { zeroPage } from '../util/zero-page.js';
 import { DIR_MODE, fileModeIn } from './file-modes.js';
 import { sliceBuffers } from '../util/slice-buffers.js';
 
-export const BLOCK_MAGIC = 0x424a5454; // "TTJB" little-endian
-export const BLOCK_MAGIC_STORED = 0x524a5454; // "TTJR" little-endian
+const BLOCK_MAGIC = 0x424a5454; // "TTJB" little-endian
+const BLOCK_MAGIC_STORED = 0x524a5454; // "TTJR" little-endian
 /** Items of at least this size are probed: when the first does not compress, the block is stored as it is. */
 const PROBE_MIN = 16 * 1024;
 /** A probe that compresses to more than this fraction of its size means "store". */
@@ -49,7 +49,7 @@ export function isStored(l: Pick<BlobLocation, 'clen' | 'rawLen'>): boolean {
 }
 export const BLOCK_HEADER = 16;
 /** A pack file is closed and a new one started past this size (1 GiB). */
-export const PACK_ROTATE_BYTES = 1024 * 1024 * 1024;
+const PACK_ROTATE_BYTES = 1024 * 1024 * 1024;
 
 /** Where one blob's bytes are: a block of a pack file, and a slice of that block. */
 export interface BlobLocation {
@@ -88,7 +88,7 @@ export function packFileName(dir: string, pack: number): string {
 }
 
 /** Pack numbers present in `dir`, ascending. */
-export async function listPacks(dir: string): Promise<number[]> {
+async function listPacks(dir: string): Promise<number[]> {
   let names: string[] = [];
   try {
     names = await readdir(dir);

@@ -14,7 +14,7 @@ import * as C from './constants.js';
 import { SocketReader } from './socket-reader.js';
 
 /** Options longer than this are a protocol violation (the longest legitimate one is a few KiB). */
-export const MAX_OPTION_LENGTH = 64 * 1024;
+const MAX_OPTION_LENGTH = 64 * 1024;
 
 /** What the handshake needs from the server. */
 export interface HandshakeContext {
@@ -50,7 +50,7 @@ export class HandshakeError extends Error {
 }
 
 /** The transmission flags advertised for a device. */
-export function transmissionFlags(device: BlockDevice): number {
+function transmissionFlags(device: BlockDevice): number {
   let flags = C.NBD_FLAG_HAS_FLAGS | C.NBD_FLAG_SEND_FLUSH | C.NBD_FLAG_SEND_FUA;
   if (device.readOnly) flags |= C.NBD_FLAG_READ_ONLY;
   else flags |= C.NBD_FLAG_SEND_TRIM | C.NBD_FLAG_SEND_WRITE_ZEROES;

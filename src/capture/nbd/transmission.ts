@@ -46,7 +46,7 @@ export interface TransmissionOptions {
 }
 
 /** Map a device failure to the NBD error value sent to the client. */
-export function nbdErrnoFor(e: unknown): number {
+function nbdErrnoFor(e: unknown): number {
   if (isTtjError(e)) {
     if (e.code === ErrorCodes.READ_ONLY || e.code === ErrorCodes.PERMISSION) return C.NBD_EPERM;
     if (e.code === ErrorCodes.NO_SPACE) return C.NBD_ENOSPC;
