@@ -95,8 +95,9 @@ function percentile(xs: number[], p: number): number {
  * are merged in capture order into one sequential append queue; RAM copies come
  * from a pool of two buffers, so a slow append delays the next capture instead of
  * growing memory. The VM is left running (or gone, after a power-off).
- * @throws TtjError QEMU_FAILED when QEMU dies (the journal keeps every epoch committed before);
- * BAD_ARGUMENT (see {@link checkRecordTiming}).
+ * @throws TtjError QEMU_FAILED when QEMU dies (the journal keeps every epoch committed before,
+ * and `details.summary` says what was recorded); the journal's own error (NO_SPACE, ...) when
+ * the guest's disk writes could not be journaled; BAD_ARGUMENT (see {@link checkRecordTiming}).
  */
 export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions = {}): Promise<RecordSummary> {
   checkRecordTiming(opts);
