@@ -4,6 +4,10 @@
  * file-system errors are converted at one boundary ({@link toTtjError}).
  */
 
+import type { RecordSummary } from './capture/record-vm.js';
+import type { VerifyReport } from './journal/verify.js';
+import type { LockHolder } from './store/writer-lock.js';
+
 /** The stable error codes. Adding one is fine; renaming one breaks users. */
 export const ErrorCodes = {
   /** A command-line argument or API argument is malformed. */
@@ -71,45 +75,293 @@ export const ErrorCodes = {
 /** One of {@link ErrorCodes}' values. */
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
 
-/** Domain fields an error may carry; all optional. */
-export interface TtjErrorDetails {
-  /** The sequence number of the event concerned. */
-  seq?: number;
-  /** The expected value (a hash in hex, a size, a head seq). */
-  expected?: string | number;
-  /** The actual value found. */
-  actual?: string | number;
-  /** A file or journal path concerned. */
+/** The details of the errors the environment causes (a file system refusing or failing). */
+export interface FileSystemDetails {
+  /** The file or directory concerned. */
   path?: string;
-  /** Anything else worth machine-reading. */
-  [key: string]: unknown;
+  /** The errno name behind it (`ENOSPC`, `EROFS`, ...). */
+  errno?: string;
+  /** For a remote store: its location (without password) and the server's SQLSTATE. */
+  location?: string;
+  sqlstate?: string;
 }
 
-/** The one error type of ttj. `code` is stable; `message` is for people. */
-export class TtjError extends Error {
-  readonly code: ErrorCode;
-  readonly details: TtjErrorDetails;
+/** A remote store concerned by an error: its location (without password) and the server's SQLSTATE, when it sent one. */
+interface StoreDetails {
+  location: string;
+  sqlstate?: string;
+}
 
-  constructor(code: ErrorCode, message: string, details: TtjErrorDetails = {}, options?: { cause?: unknown }) {
+/**
+ * The machine-readable fields each error code carries (its `details`), beside the
+ * fields every error may carry ({@link CommonErrorDetails}). They are printed in the
+ * `--json` error object next to `code` and `message` (docs/cli.md, "Errors").
+ */
+export interface ErrorDetails {
+  [ErrorCodes.BAD_ARGUMENT]: {
+    /** The flag concerned (without `--`). */
+    flag?: string;
+    /** The value given. */
+    actual?: number | string;
+    /** The least value allowed. */
+    min?: number;
+    /** The greatest value allowed. */
+    max?: number;
+    /** The point, path, disk name, journal location or cache mode concerned. */
+    point?: string;
+    path?: string;
+    disk?: string;
+    location?: string;
+    mode?: string;
+    /** A PostgreSQL location's journal name or timeout parameter. */
+    journal?: string;
+    timeout?: string | null;
+  };
+  [ErrorCodes.BAD_POINT]: {
+    /** The POINT given. */
+    point: string;
+  };
+  [ErrorCodes.POINT_NOT_FOUND]: {
+    /** The POINT given. */
+    point: string;
+  };
+  [ErrorCodes.NO_EPOCH]: {
+    /** The POINT given, when one was. */
+    point?: string;
+  };
+  [ErrorCodes.FILE_NOT_FOUND]: FileSystemDetails;
+  [ErrorCodes.SIZE_MISMATCH]: {
+    /** The image concerned. */
+    path?: string;
+    /** The size it must have (bytes). */
+    expected?: number;
+    /** The size it has (bytes). */
+    actual: number;
+  };
+  [ErrorCodes.NOT_PNG]: {
+    /** The frame concerned. */
+    path: string;
+  };
+  [ErrorCodes.NOT_A_JOURNAL]: {
+    /** The directory concerned. */
+    path?: string;
+    /** The remote location concerned. */
+    location?: string;
+    sqlstate?: string;
+  };
+  [ErrorCodes.UNSUPPORTED_VERSION]: {
+    /** The journal (a directory), or its remote location. */
+    path?: string;
+    location?: string;
+    /** The format version this ttj reads. */
+    expected: number;
+    /** The version found (as found in the marker file: a string there). */
+    actual: number | string;
+  };
+  [ErrorCodes.JOURNAL_EXISTS]: {
+    /** The journal. */
+    path: string;
+  };
+  [ErrorCodes.LOCKED]: {
+    /** The journal (a directory), or its remote location. */
+    path?: string;
+    location?: string;
+    /** Who holds the writer lock, when its lock file (or the server) says. */
+    holder?: LockHolder | { pid: number; application_name: string; client_addr: string | null };
+  };
+  [ErrorCodes.WRONG_EXPECTED_HEAD]: {
+    /** The head seq the append expected. */
+    expected: number;
+    /** The head seq the store has. */
+    actual: number;
+  };
+  [ErrorCodes.CORRUPT_EVENT]: {
+    /** The seq or hash (hex) expected. */
+    expected?: number | string;
+    /** The seq or hash (hex) found. */
+    actual?: number | string;
+  };
+  [ErrorCodes.CORRUPT_BLOB]: {
+    /** The blob's address (hex). */
+    addr?: string;
+    /** The hash (hex) or size expected. */
+    expected?: number | string;
+    /** The hash (hex) or size found. */
+    actual?: number | string;
+    /** The pack file and block offset concerned. */
+    pack?: number;
+    offset?: number;
+    /** The pack file's path. */
+    path?: string;
+    /** The block row concerned (PostgreSQL store). */
+    block?: number;
+  };
+  [ErrorCodes.STATE_ROOT_MISMATCH]: {
+    /** The epoch commit or keyframe event concerned. */
+    seq: number;
+    /** The state root (hex) committed. */
+    expected?: string;
+    /** The state root (hex) the state hashes to. */
+    actual?: string;
+  };
+  [ErrorCodes.CORRUPT_STORE]: {
+    /** The journal. */
+    path?: string;
+    /** LevelDB's own error code (`LEVEL_CORRUPTION`, ...). */
+    level?: string;
+    /** The index key concerned. */
+    key?: string;
+    /** The POINT concerned. */
+    point?: string;
+    /** The seq or epoch the index should name. */
+    expected?: number;
+    /** The seq or epoch it names. */
+    actual?: number;
+    /** The remote location concerned, and the server's SQLSTATE. */
+    location?: string;
+    sqlstate?: string;
+  };
+  [ErrorCodes.BAD_EVENT_STREAM]: {
+    /** The index of the event in the stream. */
+    index?: number;
+    /** The blob concerned (hex). */
+    addr?: string;
+    /** The hash (hex) or size expected. */
+    expected?: number | string;
+    /** The size found. */
+    actual?: number;
+  };
+  [ErrorCodes.READ_ONLY]: FileSystemDetails;
+  [ErrorCodes.NO_SPACE]: FileSystemDetails;
+  [ErrorCodes.PERMISSION]: FileSystemDetails;
+  [ErrorCodes.NOT_A_DIRECTORY]: FileSystemDetails;
+  [ErrorCodes.STORE_UNAVAILABLE]: StoreDetails;
+  [ErrorCodes.STORE_TIMEOUT]: StoreDetails;
+  [ErrorCodes.WRITER_GONE]: object;
+  [ErrorCodes.QEMU_MISSING]: {
+    /** The QEMU binary looked for. */
+    binary: string;
+    /** The least QEMU version ttj needs. */
+    expected?: string;
+    /** The version installed. */
+    actual?: string;
+  };
+  [ErrorCodes.QEMU_FAILED]: {
+    /** The tail of QEMU's stderr. */
+    stderr?: string;
+    /** QEMU's arguments, when it failed to start. */
+    args?: string[];
+    /** QEMU's exit code, when it exited. */
+    exitCode?: number | null;
+    /** The QMP command that was in flight. */
+    command?: string;
+    /** The QMP socket or RAM file concerned. */
+    path?: string;
+    /** The bytes expected and read (a RAM file read short). */
+    expected?: number;
+    actual?: number;
+    /** What was recorded before QEMU died (`ttj record`). */
+    summary?: RecordSummary;
+  };
+  [ErrorCodes.QMP_ERROR]: {
+    /** QMP's error class (`CommandNotFound`, `GenericError`, ...). */
+    qmpClass?: string;
+    /** QMP's error description. */
+    desc?: string;
+    /** The QMP command. */
+    command?: string;
+  };
+  [ErrorCodes.INCOMPATIBLE_VM]: {
+    /** The POINT restored. */
+    point?: string;
+    /** The recorded kernel or initrd that is gone. */
+    path?: string;
+    /** The tail of QEMU's stderr, and the machine type recorded. */
+    stderr?: string;
+    machine?: string;
+    /** The QEMU version that recorded the VM, and the one installed. */
+    recordedQemu?: string;
+    installedQemu?: string;
+  };
+  [ErrorCodes.NBD_ERROR]: {
+    /** The NBD socket concerned. */
+    path?: string;
+    /** The NBD error value a block device's failure answers the client with (default NBD_EIO). */
+    nbdError?: number;
+  };
+  [ErrorCodes.INTERNAL]: {
+    path?: string;
+    disk?: string;
+    expected?: number;
+    actual?: number;
+    /** A guest build script (journal-tools). */
+    script?: string;
+    /** A remote store concerned. */
+    location?: string;
+    sqlstate?: string;
+  };
+}
+
+/** Fields any error may carry, whatever its code. */
+export interface CommonErrorDetails {
+  /** The sequence number of the event concerned. */
+  seq?: number;
+  /** `ttj verify`'s whole report, when it is verify that failed. */
+  report?: VerifyReport;
+}
+
+/** The details of an error of code `C`: its own fields and the common ones. */
+export type TtjErrorDetails<C extends ErrorCode = ErrorCode> = ErrorDetails[C] & CommonErrorDetails;
+
+/** The constructor's arguments after the message: the details may be left out only when all their fields are optional. */
+type DetailsArgs<C extends ErrorCode> = object extends TtjErrorDetails<C> ? [details?: TtjErrorDetails<C>, options?: ErrorOptions] : [details: TtjErrorDetails<C>, options?: ErrorOptions];
+
+/**
+ * The one error type of ttj. `code` is stable; `message` is for people; `details`
+ * are typed by the code ({@link ErrorDetails}). An error is not changed after it is
+ * made: adding context makes a new one with the old as its `cause` ({@link withContext}).
+ */
+export class TtjError<C extends ErrorCode = ErrorCode> extends Error {
+  readonly code: C;
+  readonly details: Readonly<TtjErrorDetails<C>>;
+
+  constructor(code: C, message: string, ...[details, options]: DetailsArgs<C>) {
     super(message, options);
     this.name = 'TtjError';
     this.code = code;
-    this.details = details;
+    this.details = details ?? ({} as TtjErrorDetails<C>);
   }
 
+  /** The sequence number of the event concerned, when there is one. */
   get seq(): number | undefined {
     return this.details.seq;
   }
 
   /** The `--json` form of the error. */
-  toJSON(): { error: { code: ErrorCode; message: string } & TtjErrorDetails } {
+  toJSON(): { error: { code: C; message: string } & Readonly<TtjErrorDetails<C>> } {
     return { error: { code: this.code, message: this.message, ...this.details } };
   }
 }
 
-/** True when `e` is a TtjError, optionally with the given code. */
-export function isTtjError(e: unknown, code?: ErrorCode): e is TtjError {
+/**
+ * A TtjError of any one code: narrowing on `code` (a `switch (e.code)`) narrows its
+ * `details` too. What {@link isTtjError} without a code narrows to.
+ */
+export type AnyTtjError = { [C in ErrorCode]: TtjError<C> }[ErrorCode];
+
+/** True when `e` is a TtjError, optionally with the given code (then its details are that code's). */
+export function isTtjError(e: unknown): e is AnyTtjError;
+export function isTtjError<C extends ErrorCode>(e: unknown, code: C): e is TtjError<C>;
+export function isTtjError(e: unknown, code?: ErrorCode): boolean {
   return e instanceof TtjError && (code === undefined || e.code === code);
+}
+
+/**
+ * The same error with more said: a new TtjError of `e`'s code, `message`, and `e`'s
+ * details with `more` added, whose cause is `e`.
+ */
+export function withContext<C extends ErrorCode>(e: TtjError<C>, message: string, more: Partial<TtjErrorDetails<C>> = {}): TtjError<C> {
+  return new TtjError<C>(e.code, message, ...([{ ...e.details, ...more }, { cause: e }] as unknown as DetailsArgs<C>));
 }
 
 /** strerror texts LevelDB puts in its I/O error messages, and their errno names. */
@@ -127,7 +379,7 @@ const LEVEL_ERRNO_TEXTS: [string, string][] = [
  * when it is one the environment caused (a read-only, full or foreign file system)
  * rather than damage to the index.
  */
-export function levelErrno(e: unknown): string | undefined {
+function levelErrno(e: unknown): string | undefined {
   for (let c = e as { message?: unknown; cause?: unknown } | undefined, depth = 0; c && depth < 4; c = c.cause as typeof c, depth++) {
     const msg = typeof c.message === 'string' ? c.message : '';
     if (!msg.startsWith('IO error')) continue;

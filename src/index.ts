@@ -17,7 +17,7 @@
  * `ttj/native` (the page scanner and hashing), `ttj/testing` (the store compliance suite).
  * @packageDocumentation
  */
-export { TtjError, ErrorCodes, isTtjError, type ErrorCode, type TtjErrorDetails } from './errors.js';
+export { TtjError, ErrorCodes, isTtjError, type ErrorCode, type ErrorDetails, type CommonErrorDetails, type FileSystemDetails, type TtjErrorDetails, type AnyTtjError } from './errors.js';
 
 export { Journal, DEFAULT_PAGE_SIZE, FORMAT_VERSION, TTJ_VERSION, type JournalHead, type JournalHeader, type OpenJournalOptions, type JournalEvent, type JournalCommit } from './journal/journal.js';
 export { JournalWriter, type CommitResult } from './journal/writer.js';

@@ -6,3 +6,4 @@
 export { serveDisk, type ServeDiskOptions, type ServedDisk } from '../replay/serve-disk.js';
 export { JournalBlockDevice } from '../capture/journal-block-device.js';
 export { startNbdServer, NbdServer, FileBlockDevice, type BlockDevice, type NbdServerOptions, type FileBlockDeviceOptions } from '../capture/nbd/index.js';
+export type { NbdServerEvents, NbdConnectionEvent, NbdNegotiatedEvent, NbdDisconnectEvent, NbdRequestInfo, SessionEnd } from '../capture/nbd/index.js';

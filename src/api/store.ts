@@ -9,3 +9,4 @@ export { openStore, isUrlLocation, type OpenStoreOptions } from '../store/open-s
 export { LocalStore, type LocalStoreOptions, type CacheMode } from '../store/local-store.js';
 export { VmState, MAX_DISK_BLOCK_SIZE, type DeviceRef, type DiskState } from '../journal/vm-state.js';
 export { PageTable } from '../journal/page-table.js';
+export type { LockHolder } from '../store/writer-lock.js';

@@ -1,4 +1,4 @@
-import { ErrorCodes, TtjError, isTtjError } from '../errors.js';
+import { ErrorCodes, TtjError, isTtjError, type AnyTtjError } from '../errors.js';
 import type { IEvent } from '../journal/codec.js';
 import type { Journal } from '../journal/journal.js';
 import type { PageTable } from '../journal/page-table.js';
@@ -11,7 +11,7 @@ import { zeroPage } from '../util/zero-page.js';
 import type { BlockDevice } from './nbd/block-device.js';
 
 /** Largest number of queued writes committed together (group commit). */
-export const GROUP_COMMIT_MAX = 512;
+const GROUP_COMMIT_MAX = 512;
 
 interface PendingWrite {
   offset: number;
@@ -50,7 +50,7 @@ export class JournalBlockDevice implements BlockDevice {
    * read-only file system, no permission): QEMU then sees the write fail and may stop the
    * guest, and `ttj record` reports this cause rather than what it led to.
    */
-  journalError: TtjError | undefined;
+  journalError: AnyTtjError | undefined;
   private gate: Promise<void> | undefined;
   /** Blocks of groups built but not committed yet (the base of later read-modify-writes). */
   private readonly uncommitted = new Map<number, Buffer>();

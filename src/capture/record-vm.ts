@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { EMPTY, ReplaySubject, exhaustMap, from, interval, lastValueFrom, map, merge, concatMap, takeUntil, timer, filter } from 'rxjs';
-import { ErrorCodes, TtjError } from '../errors.js';
+import { ErrorCodes, TtjError, withContext } from '../errors.js';
 import { appendImages } from '../journal/append-images.js';
 import type { JournalWriter } from '../journal/writer.js';
 import type { JournalBlockDevice } from './journal-block-device.js';
@@ -11,11 +11,11 @@ import type { Vm } from './qemu/vm.js';
  * The shortest epoch interval, ms. An epoch pauses the VM for its device state, frame and
  * RAM copy (tens of ms; docs/qemu.md): a shorter interval would keep the VM paused.
  */
-export const MIN_INTERVAL_MS = 50;
+const MIN_INTERVAL_MS = 50;
 /** The longest epoch interval, ms (a day; timers cannot wait much longer). */
-export const MAX_INTERVAL_MS = 24 * 3600 * 1000;
+const MAX_INTERVAL_MS = 24 * 3600 * 1000;
 /** The most frames per second between epochs (each is a screendump in QEMU's main loop). */
-export const MAX_FPS = 30;
+const MAX_FPS = 30;
 
 /** Options of {@link recordVm}. */
 export interface RecordVmOptions {
@@ -95,8 +95,9 @@ function percentile(xs: number[], p: number): number {
  * are merged in capture order into one sequential append queue; RAM copies come
  * from a pool of two buffers, so a slow append delays the next capture instead of
  * growing memory. The VM is left running (or gone, after a power-off).
- * @throws TtjError QEMU_FAILED when QEMU dies (the journal keeps every epoch committed before);
- * BAD_ARGUMENT (see {@link checkRecordTiming}).
+ * @throws TtjError QEMU_FAILED when QEMU dies (the journal keeps every epoch committed before,
+ * and `details.summary` says what was recorded); the journal's own error (NO_SPACE, ...) when
+ * the guest's disk writes could not be journaled; BAD_ARGUMENT (see {@link checkRecordTiming}).
  */
 export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions = {}): Promise<RecordSummary> {
   checkRecordTiming(opts);
@@ -108,7 +109,8 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
   // Replays: a stop before the ticks are subscribed (an aborted signal) still ends them.
   const stop$ = new ReplaySubject<void>(1);
   let stopped = false;
-  let died: unknown;
+  /** QEMU's stderr tail when it died while recording. */
+  let diedWith: string | undefined;
   const stop = (why: RecordSummary['stoppedBy']) => {
     if (stopped) return;
     stopped = true;
@@ -126,7 +128,7 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
   vm.qmp.on('event', onEvent);
   void vm.exited.then(() => {
     if (!stopped) {
-      died = new TtjError(ErrorCodes.QEMU_FAILED, `QEMU died while recording: ${vm.stderrTail}`, { stderr: vm.stderrTail });
+      diedWith = vm.stderrTail;
       stop('signal');
     }
   });
@@ -159,7 +161,7 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
       // A disk whose writes could not be journaled (a full disk) stops the guest, and then
       // its capture fails: the journal's error is the cause to report.
       const journalError = opts.disks?.find((d) => d.journalError)?.journalError;
-      if (journalError) throw new TtjError(journalError.code, `${journalError.message} (the VM's disk writes could not be journaled)`, { ...journalError.details }, { cause: e });
+      if (journalError) throw withContext(journalError, `${journalError.message} (the VM's disk writes could not be journaled)`);
       throw e;
     }
   };
@@ -233,7 +235,7 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
       { defaultValue: undefined },
     );
     // A last epoch at the moment of stopping (unless the VM is gone).
-    if (vm.running && summary.stoppedBy !== 'poweroff' && !died) {
+    if (vm.running && summary.stoppedBy !== 'poweroff' && diedWith === undefined) {
       const last = await captureEpoch();
       await append(last);
     }
@@ -249,6 +251,6 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
     max: pauses.length ? Math.max(...pauses) : 0,
     mean: pauses.length ? pauses.reduce((a, b) => a + b, 0) / pauses.length : 0,
   };
-  if (died) throw Object.assign(died as TtjError, { details: { ...(died as TtjError).details, summary } });
+  if (diedWith !== undefined) throw new TtjError(ErrorCodes.QEMU_FAILED, `QEMU died while recording: ${diedWith}`, { stderr: diedWith, summary });
   return summary;
 }

@@ -9,7 +9,7 @@ import { diskWriteLength } from './disk-geometry.js';
 import { joinAddrs } from './image-diff.js';
 
 /** Page or block entries per event. */
-export const BATCH_ENTRIES = 4096;
+const BATCH_ENTRIES = 4096;
 
 /** Changed entries of a page table: non-zero ones (ascending) with their addresses, and ones that became zero. */
 export interface TableChanges {

@@ -6,9 +6,6 @@ export type Event = ttj.v1.Event;
 export type IEvent = ttj.v1.IEvent;
 export const EventMsg = ttj.v1.Event;
 
-/** The body kinds of an event (the `body` oneof). */
-export type BodyKind = NonNullable<ttj.v1.Event['body']>;
-
 /** Encodes an event to its stored bytes. */
 export function encodeEvent(e: IEvent): Uint8Array {
   return EventMsg.encode(e).finish();

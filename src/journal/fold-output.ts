@@ -4,9 +4,9 @@ import { ErrorCodes, TtjError } from '../errors.js';
 import { makeDirs } from '../util/make-dirs.js';
 
 /** Mode of the files a fold writes: guest memory holds secrets. */
-export const FOLD_FILE_MODE = 0o600;
+const FOLD_FILE_MODE = 0o600;
 /** Mode of the directories a fold creates. */
-export const FOLD_DIR_MODE = 0o700;
+const FOLD_DIR_MODE = 0o700;
 
 /** The files a fold may write at the top of its directory (disks go to `disks/NAME.raw`). */
 const TOP_FILES = ['memory.raw', 'device.bin', 'frame.png', 'manifest.json'];

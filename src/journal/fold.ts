@@ -11,7 +11,7 @@ import { stateAt, type StateAt } from './state-at.js';
 import type { VmState } from './vm-state.js';
 
 /** Pages fetched and written per step of a fold. */
-export const FOLD_GROUP_PAGES = 8192;
+const FOLD_GROUP_PAGES = 8192;
 
 /** Options of {@link fold}. */
 export interface FoldOptions {

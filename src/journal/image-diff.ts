@@ -7,7 +7,7 @@ import { toTtjError } from '../errors.js';
 import { zeroPage } from '../util/zero-page.js';
 
 /** Bytes read from an image at a time (bounds memory to the changed pages plus this). */
-export const READ_CHUNK = 32 * 1024 * 1024;
+const READ_CHUNK = 32 * 1024 * 1024;
 
 /** The pages of an image that differ from a table. */
 export interface ImageDiff {

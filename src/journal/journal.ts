@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { journalExists, openStore, removeJournal, type OpenStoreOptions } from '../store/open-store.js';
 import type { JournalStore, StoredEvent, StoreHead, StoreStats } from '../store/store.js';
-import { decodeEvent, encodeEvent, eventHash } from './codec.js';
+import { decodeEvent, encodeEvent } from './codec.js';
 import {
   DISK_STATS_PREFIX,
   EPOCH_PREFIX,
@@ -350,7 +350,8 @@ async function searchNumbered<T>(last: T | undefined, lastNumber: number | undef
 /** Reads and checks event 0. */
 export async function readHeader(store: JournalStore): Promise<JournalHeader> {
   // A journal whose making was interrupted before its header event: the next writer writes it.
-  if (!(await store.head())) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, `${store.location} has no journal header yet (its making was interrupted; an append completes it)`, { path: store.location });
+  if (!(await store.head()) && !(await store.lastStoredEvent()))
+    throw new TtjError(ErrorCodes.NOT_A_JOURNAL, `${store.location} has no journal header yet (its making was interrupted; an append completes it)`, { path: store.location });
   for await (const e of store.readEvents(0, 1)) {
     const ev = decodeEvent(e.bytes, 0);
     if (ev.body !== 'header' || !ev.header) throw new TtjError(ErrorCodes.CORRUPT_EVENT, 'event 0 is not a journal header', { seq: 0 });
@@ -383,5 +384,3 @@ export function headerEvent(pageSize: number): Uint8Array {
     header: { formatVersion: FORMAT_VERSION, pageSize, createdBy: TTJ_VERSION, journalId: randomBytes(16) },
   });
 }
-
-export { eventHash };

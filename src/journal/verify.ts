@@ -1,4 +1,4 @@
-import { ErrorCodes, isTtjError, TtjError, toTtjError, type ErrorCode } from '../errors.js';
+import { ErrorCodes, isTtjError, TtjError, toTtjError, withContext, type ErrorCode } from '../errors.js';
 import { ZERO_ADDR } from '../util/hash.js';
 import { blobNeeds, checkSizes, checkTails, chunkedContent, type BlobNeed, type ChunkedContent } from './blob-needs.js';
 import { buf, type Event } from './codec.js';
@@ -141,7 +141,7 @@ async function checkContent(j: Journal, c: ChunkedContent, seq: number): Promise
   try {
     await readChunked(j, c.chunkAddrs, c.contentHash, c.what);
   } catch (e) {
-    throw isTtjError(e) ? new TtjError(e.code, `event ${seq}: ${e.message}`, { ...e.details, seq }, { cause: e }) : e;
+    throw isTtjError(e) ? withContext(e, `event ${seq}: ${e.message}`, { seq }) : e;
   }
 }
 

@@ -11,12 +11,11 @@ import type { DiskStats, EpochEntry, FrameEntry } from './index-keys.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE, headerEvent, Journal, readHeader, type OpenJournalOptions } from './journal.js';
 import { stateAt } from './state-at.js';
 import type { VmState } from './vm-state.js';
-import type { ttj } from '../gen/events.js';
 
 /** A keyframe is written at least every this many epochs. */
 export const KEYFRAME_MAX_EPOCHS = 64;
 /** ...and as soon as the entries changed since the last one exceed this fraction of the state. */
-export const KEYFRAME_CHANGE_FRACTION = 0.25;
+const KEYFRAME_CHANGE_FRACTION = 0.25;
 
 /** A given event time may be ahead of this machine's clock by at most this much (5 minutes). */
 export const MAX_TIME_AHEAD_US = 5 * 60 * 1_000_000;
@@ -412,11 +411,9 @@ export class JournalWriter extends Journal {
 }
 
 /** Which body an event body object carries. */
-export function bodyKind(e: IEvent): string {
+function bodyKind(e: IEvent): string {
   for (const k of ['header', 'epochBegin', 'memoryLayout', 'diskCreate', 'pages', 'diskWrite', 'device', 'epochCommit', 'frame', 'label', 'fork', 'vmConfig', 'blob'] as const) {
     if (e[k]) return k;
   }
   throw new TtjError(ErrorCodes.BAD_EVENT_STREAM, 'an event without a body');
 }
-
-export type { ttj };

@@ -9,7 +9,7 @@ import { isMainThread } from 'node:worker_threads';
 import { FINGERPRINT_VERSION, type NativeAddonInfo, type ScannerImpl } from './types.js';
 
 /** The addon's exports. */
-export type NativeAddon = ScannerImpl & {
+type NativeAddon = ScannerImpl & {
   info(): NativeAddonInfo;
   fingerprintVersion: number;
   /** See src/native/direct-io.ts. */
@@ -33,7 +33,7 @@ export interface LoadResult {
  * file: it runs from src/native/ under ts-node-like tools and from dist/src/native/
  * once compiled.
  */
-export function packageRoot(from: string = dirname(fileURLToPath(import.meta.url))): string {
+function packageRoot(from: string = dirname(fileURLToPath(import.meta.url))): string {
   let dir = from;
   for (;;) {
     if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'native'))) return dir;

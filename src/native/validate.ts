@@ -5,8 +5,8 @@
  */
 
 /** Largest and smallest page sizes accepted. */
-export const MIN_PAGE_SIZE = 512;
-export const MAX_PAGE_SIZE = 1 << 20;
+const MIN_PAGE_SIZE = 512;
+const MAX_PAGE_SIZE = 1 << 20;
 
 /**
  * True when the view's ArrayBuffer was detached (transferred with
@@ -14,7 +14,7 @@ export const MAX_PAGE_SIZE = 1 << 20;
  * length 0; Node 20 has no `ArrayBuffer.prototype.detached`, but constructing a
  * view on a detached buffer throws, which only needs trying for an empty view.
  */
-export function isDetached(view: ArrayBufferView): boolean {
+function isDetached(view: ArrayBufferView): boolean {
   if (view.byteLength !== 0 || view.buffer.byteLength !== 0) return false;
   try {
     new Uint8Array(view.buffer, 0, 0);
@@ -25,13 +25,13 @@ export function isDetached(view: ArrayBufferView): boolean {
 }
 
 /** `buf` must be a Uint8Array (a Buffer is one) whose memory is not detached. */
-export function checkBuffer(buf: unknown, name = 'buffer'): asserts buf is Uint8Array {
+function checkBuffer(buf: unknown, name = 'buffer'): asserts buf is Uint8Array {
   if (!(buf instanceof Uint8Array)) throw new TypeError(`${name} must be a Buffer or Uint8Array`);
   if (isDetached(buf)) throw new TypeError(`${name} is detached (its ArrayBuffer was transferred)`);
 }
 
 /** A power of two from 512 to 1 MiB. */
-export function checkPageSize(pageSize: unknown): asserts pageSize is number {
+function checkPageSize(pageSize: unknown): asserts pageSize is number {
   if (typeof pageSize !== 'number' || !Number.isInteger(pageSize) || pageSize < MIN_PAGE_SIZE || pageSize > MAX_PAGE_SIZE || (pageSize & (pageSize - 1)) !== 0) {
     throw new TypeError(`page size ${String(pageSize)} is not a power of two from 512 to 1048576`);
   }

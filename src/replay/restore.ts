@@ -1,6 +1,6 @@
 import { accessSync, constants, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCodes, TtjError, isTtjError } from '../errors.js';
+import { ErrorCodes, TtjError, isTtjError, withContext } from '../errors.js';
 import { fold } from '../journal/fold.js';
 import { forkJournal } from '../journal/fork.js';
 import { Journal } from '../journal/journal.js';
@@ -111,7 +111,7 @@ export async function restore(journalDir: string, opts: RestoreOptions): Promise
     const start = { config, ramPath: join(work, 'memory.raw'), deviceState, disks: sources, qmpPath: opts.qmpPath, consolePath: opts.consolePath, detached: opts.detach, paused: opts.paused };
     vm = await restoreVm(start).catch((e: unknown) => {
       if (!isTtjError(e, ErrorCodes.INCOMPATIBLE_VM)) throw e;
-      throw new TtjError(e.code, e.message, { ...e.details, recordedQemu: recorded.qemuVersion, installedQemu: qemuInfo().version }, { cause: e });
+      throw withContext(e, e.message, { recordedQemu: recorded.qemuVersion, installedQemu: qemuInfo().version });
     });
     opts.onStart?.(vm);
     const result: RestoreResult = { journal: journalDir, point: m.point, epoch: m.epoch, frame: m.frame, seq: m.seq, pid: vm.proc.pid, qmp: vm.qmpPath, workDir: work, fork: opts.fork };

@@ -10,7 +10,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import type { StoreHead } from './store.js';
 
 /** Safety check interval for file systems without change notification. */
-export const HEAD_WATCH_FALLBACK_MS = 2000;
+const HEAD_WATCH_FALLBACK_MS = 2000;
 
 /** Options of {@link watchHead}. */
 export interface WatchHeadOptions {

@@ -21,7 +21,7 @@ export const eventKey = (seq: number) => 'e/' + seq.toString(16).padStart(14, '0
 export const blobKey = (addr: Buffer) => 'b/' + addr.toString('hex');
 export const indexKey = (k: string) => 'i/' + k;
 /** The ranges of each kind of key (`gte`..`lt`). */
-export const EVENT_KEYS = { gte: 'e/', lt: 'e0' };
+const EVENT_KEYS = { gte: 'e/', lt: 'e0' };
 export const BLOB_KEYS = { gte: 'b/', lt: 'b0' };
 export const INDEX_KEYS = { gte: 'i/', lt: 'i0' };
 

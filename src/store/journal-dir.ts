@@ -9,7 +9,7 @@ import { makeDirs } from '../util/make-dirs.js';
 import { LOCK_FILE } from './writer-lock.js';
 import { DIR_MODE, FILE_MODE } from './file-modes.js';
 
-export const MARKER_FILE = 'ttj-journal.json';
+const MARKER_FILE = 'ttj-journal.json';
 /** The marker of the store layout this ttj writes; it reads exactly these versions. */
 const MARKER = { format: 'ttj-journal', version: 1 };
 const READABLE_MARKER_VERSIONS = new Set([1]);

@@ -1,7 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { KvReader, KvRange } from './kv.js';
 import { encodeFrame, frameReader, packValues } from './kv-wire.js';
-import { ErrorCodes, TtjError } from '../errors.js';
+import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
 
 /** Entries returned per range request. */
 const RANGE_BATCH = 2048;
@@ -84,7 +84,8 @@ async function answer(kv: KvReader, socket: Socket, req: Record<string, unknown>
     const { lens, payload } = packValues(values);
     if (!socket.destroyed) socket.write(Buffer.concat(encodeFrame({ id, ok: true, lens, keys }, payload)));
   } catch (e) {
-    const err = e as { code?: string; message?: string };
+    // A LevelDB error becomes its TtjError here: the reader gets a stable code, never LevelDB's own.
+    const err = toTtjError(e);
     if (!socket.destroyed) socket.write(Buffer.concat(encodeFrame({ id, ok: false, code: err.code, message: err.message })));
   }
 }

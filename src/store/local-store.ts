@@ -57,7 +57,7 @@ export type CacheMode = 'none' | 'writeback';
  * The cache mode to use: `mode`, else `TTJ_CACHE`, else `none`.
  * @throws TtjError BAD_ARGUMENT for another value.
  */
-export function resolveCacheMode(mode?: string): CacheMode {
+function resolveCacheMode(mode?: string): CacheMode {
   const m = mode ?? process.env.TTJ_CACHE ?? 'none';
   if (m !== 'none' && m !== 'writeback') throw new TtjError(ErrorCodes.BAD_ARGUMENT, `cache mode must be none or writeback, not ${JSON.stringify(m)}`, { mode: m });
   return m;

@@ -38,7 +38,7 @@ export function isStored(l: Pick<BlobLocation, 'clen' | 'rawLen'>): boolean {
   return l.clen === l.rawLen;
 }
 /** A pack file is closed and a new one started past this size (1 GiB). */
-export const PACK_ROTATE_BYTES = 1024 * 1024 * 1024;
+const PACK_ROTATE_BYTES = 1024 * 1024 * 1024;
 
 /** Where one blob's bytes are: a block of a pack file, and a slice of that block. */
 export interface BlobLocation {
@@ -77,7 +77,7 @@ export function packFileName(dir: string, pack: number): string {
 }
 
 /** Pack numbers present in `dir`, ascending. */
-export async function listPacks(dir: string): Promise<number[]> {
+async function listPacks(dir: string): Promise<number[]> {
   let names: string[] = [];
   try {
     names = await readdir(dir);

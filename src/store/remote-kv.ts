@@ -1,5 +1,5 @@
 import { connect, type Socket } from 'node:net';
-import { ErrorCodes, TtjError } from '../errors.js';
+import { ErrorCodes, TtjError, type ErrorCode } from '../errors.js';
 import type { KvRange, KvReader } from './kv.js';
 import { encodeFrame, frameReader, unpackValues } from './kv-wire.js';
 
@@ -25,7 +25,7 @@ export class RemoteKv implements KvReader {
         if (!p) return;
         this.pending.delete(header.id as number);
         if (header.ok) p.resolve({ header, payload });
-        else p.reject(new TtjError((header.code as never) ?? ErrorCodes.INTERNAL, `journal writer: ${String(header.message)}`));
+        else p.reject(new TtjError((header.code as ErrorCode | undefined) ?? ErrorCodes.INTERNAL, `journal writer: ${String(header.message)}`));
       },
       (e) => this.failAll(e),
     );

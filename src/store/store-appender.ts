@@ -13,7 +13,7 @@ import { encodeLocation, type BlobLocation, type PackMark, type PackWriter } fro
 import type { AppendBatch, AppendResult, IndexEntry, StoreHead, StoreStats } from './store.js';
 
 /** Raw bytes per compressed block (pages appended together are compressed together). */
-export const BLOCK_RAW_BYTES = 1024 * 1024;
+const BLOCK_RAW_BYTES = 1024 * 1024;
 
 export class StoreAppender {
   /** The append, rebuild or sync running last (each waits for the one before). */

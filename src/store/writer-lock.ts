@@ -6,9 +6,12 @@ import { fileModeIn } from './file-modes.js';
 
 /** Who holds a journal for writing. */
 export interface LockHolder {
+  /** Its process id, on `host`. */
   pid: number;
   host: string;
+  /** The command that took the lock (`ttj record`, ...). */
   command: string;
+  /** When it took it (ISO time). */
   since: string;
 }
 

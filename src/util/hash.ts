@@ -12,8 +12,3 @@ export function sha256(...parts: Uint8Array[]): Buffer {
   for (const p of parts) h.update(p);
   return h.digest();
 }
-
-/** Lower-case hex of an address, for messages and JSON. */
-export function hex(b: Uint8Array | undefined): string {
-  return b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex') : '';
-}

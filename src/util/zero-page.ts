@@ -9,8 +9,3 @@ export function zeroPage(size: number): Buffer {
   }
   return z;
 }
-
-/** Fast all-zero test of one page using memcmp against a cached zero page. */
-export function isZeroPage(page: Buffer): boolean {
-  return page.equals(zeroPage(page.length));
-}

@@ -22,7 +22,7 @@ export function randomPage(page: Buffer, r: () => number): void {
 const WORDS = 'the quick brown fox jumps over the lazy dog kernel page memory disk journal epoch frame '.split(' ');
 
 /** Fills `page` with text-like bytes. */
-export function textPage(page: Buffer, r: () => number): void {
+function textPage(page: Buffer, r: () => number): void {
   let off = 0;
   while (off < page.length) {
     const w = WORDS[r() % WORDS.length]! + ' ';

@@ -4,8 +4,8 @@ import { appendEventStream, encodeEventStream } from '../../src/journal/append-e
 import type { IEvent } from '../../src/journal/codec.js';
 import { JournalWriter } from '../../src/journal/writer.js';
 
-export const PAGE = 4096;
-export const PAGES = 4;
+const PAGE = 4096;
+const PAGES = 4;
 export const sha = (b: Buffer) => createHash('sha256').update(b).digest();
 
 /** Appends `events` (blob events included) as `ttj append --events` does. */
@@ -19,7 +19,7 @@ export async function appendEvents(journal: string, events: IEvent[]): Promise<v
 }
 
 /** The content of page `pfn` written by epoch `e`. */
-export const pageOf = (e: number) => Buffer.alloc(PAGE, e + 1);
+const pageOf = (e: number) => Buffer.alloc(PAGE, e + 1);
 
 /**
  * The events of epoch `e` of a small journal: 4 pages of memory (declared in epoch 0),

@@ -43,7 +43,7 @@ function useTmpfs(bytes: number): { readonly dir: string } {
 }
 
 /** The failure of an append that found no space (the code compared, so that a missing code cannot match). */
-const noSpace = (e: unknown) => isTtjError(e) && e.code === ErrorCodes.NO_SPACE;
+const noSpace = (e: unknown): e is TtjError<typeof ErrorCodes.NO_SPACE> => isTtjError(e, ErrorCodes.NO_SPACE);
 
 /** Whole files of the pack directory (names, sizes, hashes). */
 function packs(J: string): Record<string, string> {
@@ -168,7 +168,7 @@ describe('a full disk @slow', function () {
       fillDisk(filler, 64 * 1024);
       const big = randomBytes(2 * MiB);
       // It is LevelDB's write that fails (the error names the index), after the blob was written.
-      await assert.rejects(w.append({ expectedHead: head, events: [big], blobs: [blob(4096)] }), (e) => noSpace(e) && String((e as TtjError).details.path).endsWith('index'));
+      await assert.rejects(w.append({ expectedHead: head, events: [big], blobs: [blob(4096)] }), (e) => noSpace(e) && String(e.details.path).endsWith('index'));
       assert.equal(statSync(packFile).size, packSize, 'the pack file is cut back');
       // Both halves fail on a disk with no byte free; reads go on.
       fillDisk(filler);

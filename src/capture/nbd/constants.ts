@@ -26,13 +26,9 @@ export const NBD_FLAG_HAS_FLAGS = 1 << 0;
 export const NBD_FLAG_READ_ONLY = 1 << 1;
 export const NBD_FLAG_SEND_FLUSH = 1 << 2;
 export const NBD_FLAG_SEND_FUA = 1 << 3;
-export const NBD_FLAG_ROTATIONAL = 1 << 4;
 export const NBD_FLAG_SEND_TRIM = 1 << 5;
 export const NBD_FLAG_SEND_WRITE_ZEROES = 1 << 6;
-export const NBD_FLAG_SEND_DF = 1 << 7;
 export const NBD_FLAG_CAN_MULTI_CONN = 1 << 8;
-export const NBD_FLAG_SEND_CACHE = 1 << 10;
-export const NBD_FLAG_SEND_FAST_ZERO = 1 << 11;
 
 // Options.
 export const NBD_OPT_EXPORT_NAME = 1;
@@ -42,7 +38,7 @@ export const NBD_OPT_STARTTLS = 5;
 export const NBD_OPT_INFO = 6;
 export const NBD_OPT_GO = 7;
 export const NBD_OPT_STRUCTURED_REPLY = 8;
-export const NBD_OPT_LIST_META_CONTEXT = 9;
+const NBD_OPT_LIST_META_CONTEXT = 9;
 export const NBD_OPT_SET_META_CONTEXT = 10;
 
 // Option reply types.
@@ -51,19 +47,14 @@ export const NBD_REP_SERVER = 2;
 export const NBD_REP_INFO = 3;
 const NBD_REP_FLAG_ERROR = 0x80000000;
 export const NBD_REP_ERR_UNSUP = (NBD_REP_FLAG_ERROR | 1) >>> 0;
-export const NBD_REP_ERR_POLICY = (NBD_REP_FLAG_ERROR | 2) >>> 0;
 export const NBD_REP_ERR_INVALID = (NBD_REP_FLAG_ERROR | 3) >>> 0;
-export const NBD_REP_ERR_PLATFORM = (NBD_REP_FLAG_ERROR | 4) >>> 0;
-export const NBD_REP_ERR_TLS_REQD = (NBD_REP_FLAG_ERROR | 5) >>> 0;
 export const NBD_REP_ERR_UNKNOWN = (NBD_REP_FLAG_ERROR | 6) >>> 0;
 export const NBD_REP_ERR_SHUTDOWN = (NBD_REP_FLAG_ERROR | 7) >>> 0;
-export const NBD_REP_ERR_BLOCK_SIZE_REQD = (NBD_REP_FLAG_ERROR | 8) >>> 0;
 export const NBD_REP_ERR_TOO_BIG = (NBD_REP_FLAG_ERROR | 9) >>> 0;
 
 // Info types (NBD_OPT_INFO / NBD_OPT_GO).
 export const NBD_INFO_EXPORT = 0;
 export const NBD_INFO_NAME = 1;
-export const NBD_INFO_DESCRIPTION = 2;
 export const NBD_INFO_BLOCK_SIZE = 3;
 
 // Commands.
@@ -80,18 +71,14 @@ export const NBD_CMD_BLOCK_STATUS = 7;
 export const NBD_CMD_FLAG_FUA = 1 << 0;
 export const NBD_CMD_FLAG_NO_HOLE = 1 << 1;
 export const NBD_CMD_FLAG_DF = 1 << 2;
-export const NBD_CMD_FLAG_REQ_ONE = 1 << 3;
 export const NBD_CMD_FLAG_FAST_ZERO = 1 << 4;
 
 // Error values of a reply.
-export const NBD_OK = 0;
 export const NBD_EPERM = 1;
 export const NBD_EIO = 5;
 export const NBD_ENOMEM = 12;
 export const NBD_EINVAL = 22;
 export const NBD_ENOSPC = 28;
-export const NBD_EOVERFLOW = 75;
-export const NBD_ENOTSUP = 95;
 export const NBD_ESHUTDOWN = 108;
 
 /** Size of a request header on the wire. */

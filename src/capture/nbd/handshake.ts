@@ -14,7 +14,7 @@ import * as C from './constants.js';
 import { SocketReader } from './socket-reader.js';
 
 /** Options longer than this are a protocol violation (the longest legitimate one is a few KiB). */
-export const MAX_OPTION_LENGTH = 64 * 1024;
+const MAX_OPTION_LENGTH = 64 * 1024;
 
 /** What the handshake needs from the server. */
 export interface HandshakeContext {

@@ -51,8 +51,7 @@ export function nbdErrnoFor(e: unknown): number {
     if (e.code === ErrorCodes.READ_ONLY || e.code === ErrorCodes.PERMISSION) return C.NBD_EPERM;
     if (e.code === ErrorCodes.NO_SPACE) return C.NBD_ENOSPC;
     if (e.code === ErrorCodes.BAD_ARGUMENT) return C.NBD_EINVAL;
-    const n = e.details.nbdError;
-    if (typeof n === 'number') return n;
+    if (e.code === ErrorCodes.NBD_ERROR && e.details.nbdError !== undefined) return e.details.nbdError;
     return C.NBD_EIO;
   }
   const code = (e as { code?: unknown } | null)?.code;

@@ -21,7 +21,7 @@ export interface QemuInfo {
 }
 
 /** The oldest QEMU ttj supports: 7.1 added `screendump` to PNG. */
-export const MIN_QEMU_VERSION = '7.1.0';
+const MIN_QEMU_VERSION = '7.1.0';
 
 /** The hint every QEMU_MISSING error carries. */
 export const QEMU_INSTALL_HINT = 'install it with: apt-get install qemu-system-x86';
@@ -63,13 +63,13 @@ export function qemuInfo(binary?: string): QemuInfo {
 }
 
 /** `7.2.22` from `QEMU emulator version 7.2.22 (Debian ...)`; a missing micro is 0. */
-export function parseQemuVersion(text: string): string | undefined {
+function parseQemuVersion(text: string): string | undefined {
   const m = /version (\d+)\.(\d+)(?:\.(\d+))?/.exec(text);
   return m ? `${m[1]}.${m[2]}.${m[3] ?? 0}` : undefined;
 }
 
 /** Compares dotted versions numerically: negative, zero or positive. */
-export function compareVersions(a: string, b: string): number {
+function compareVersions(a: string, b: string): number {
   const pa = a.split('.').map(Number);
   const pb = b.split('.').map(Number);
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {

@@ -26,7 +26,7 @@ export interface QmpGreeting {
 export type QmpEventIterator = AsyncIterableIterator<QmpEvent> & { return(): Promise<IteratorResult<QmpEvent>> };
 
 /** Default time a command may take before the client gives up on it. */
-export const QMP_TIMEOUT_MS = 30000;
+const QMP_TIMEOUT_MS = 30000;
 
 interface Pending {
   cmd: string;

@@ -7,7 +7,7 @@
 import { ErrorCodes, TtjError } from '../../errors.js';
 
 /** A disk's bus: IDE (the boot-sector guest's, legacy guests) or virtio-blk. */
-export type DiskInterface = 'ide' | 'virtio';
+type DiskInterface = 'ide' | 'virtio';
 
 /** How a recorded VM was built. */
 export interface VmConfig {

@@ -9,7 +9,7 @@ import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { ErrorCodes, TtjError, isTtjError } from '../../errors.js';
+import { ErrorCodes, TtjError, isTtjError, withContext } from '../../errors.js';
 import { QmpClient } from './qmp-client.js';
 import { defaultAccel, qemuInfo, resolveMachine } from './qemu-info.js';
 import { completeConfig, qemuArgs, serialArgs, type DiskSource, type VmConfig, type VmSpec } from './vm-config.js';
@@ -382,7 +382,7 @@ export class Vm {
       // A closed QMP connection is usually QEMU exiting: let its last words arrive.
       await Promise.race([this.exited, delay(EXIT_GRACE_MS)]);
       const stderr = this.stderrTail;
-      throw new TtjError(ErrorCodes.QEMU_FAILED, stderr ? `${e.message}: ${stderr}` : e.message, { ...e.details, stderr }, { cause: e });
+      throw withContext(e, stderr ? `${e.message}: ${stderr}` : e.message, { stderr });
     }
   }
 

@@ -10,7 +10,7 @@ import type { PgLocation } from './pg-location.js';
 export const POOL_SIZE = 4;
 
 /** The `pg` client settings of a location: its connection string, the timeouts, keep-alive and a name in pg_stat_activity. */
-export function clientConfig(loc: PgLocation, command: string): pg.ClientConfig {
+function clientConfig(loc: PgLocation, command: string): pg.ClientConfig {
   return {
     connectionString: loc.connectionString,
     // Client side: a stalled server (SIGSTOP, a dead network) fails the statement after this.

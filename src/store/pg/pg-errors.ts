@@ -2,8 +2,8 @@
  * The one boundary where errors of the `pg` client and the PostgreSQL server become
  * TtjErrors: an unreachable or dropped server is STORE_UNAVAILABLE, a statement or
  * connect that outlives the location's timeout is STORE_TIMEOUT, a standby (read-only
- * server) is READ_ONLY, refused credentials are PERMISSION, a second writer's event
- * that collides on its seq is WRONG_EXPECTED_HEAD.
+ * server) is READ_ONLY, refused credentials are PERMISSION, a row that collides with
+ * one already stored (an event at a taken seq) is CORRUPT_STORE.
  */
 import { ErrorCodes, TtjError } from '../../errors.js';
 
@@ -47,8 +47,8 @@ export function toStoreError(e: unknown, display: string, what: string): TtjErro
       return new TtjError(ErrorCodes.PERMISSION, `${what}: PostgreSQL refused: ${msg}`, details, { cause: e });
     case '3D000':
       return new TtjError(ErrorCodes.NOT_A_JOURNAL, `${what}: ${msg} (${display})`, details, { cause: e });
-    case '23505':
-      return new TtjError(ErrorCodes.WRONG_EXPECTED_HEAD, `${what}: another writer appended to the journal meanwhile (${msg})`, details, { cause: e });
+    case '23505': // a row already there: an event at a seq past the head (a writer outside ttj), or a blob row twice
+      return new TtjError(ErrorCodes.CORRUPT_STORE, `${what}: the journal holds a row this append would write (${msg}); ttj repair rebuilds the head from the events`, details, { cause: e });
     case '53100':
       return new TtjError(ErrorCodes.NO_SPACE, `${what}: the PostgreSQL server at ${display} is out of disk space`, details, { cause: e });
     default:

@@ -9,7 +9,7 @@
 import { ErrorCodes, TtjError } from '../../errors.js';
 
 /** The default bound on one statement, a connect and the wait for the writer lock. */
-export const DEFAULT_PG_TIMEOUT_MS = 30_000;
+const DEFAULT_PG_TIMEOUT_MS = 30_000;
 
 /** A parsed PostgreSQL location. */
 export interface PgLocation {

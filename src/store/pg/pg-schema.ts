@@ -16,7 +16,7 @@ import type pg from 'pg';
 import { ErrorCodes, TtjError } from '../../errors.js';
 
 /** The schema version this ttj writes and reads. */
-export const PG_SCHEMA_VERSION = 1;
+const PG_SCHEMA_VERSION = 1;
 
 /** The channel a commit notifies with `journal-id:seq`. */
 export const HEAD_CHANNEL = 'ttj_head';

@@ -22,7 +22,7 @@ import { checkSchema, ensureSchema, HEAD_CHANNEL } from './pg-schema.js';
 import { PgWriterSession } from './pg-writer-session.js';
 
 /** Raw bytes of blob items per block (as the embedded store's pack blocks). */
-export const PG_BLOCK_RAW_BYTES = 1024 * 1024;
+const PG_BLOCK_RAW_BYTES = 1024 * 1024;
 /** Rows sent per statement for events, blob locations and index entries. */
 const ROWS_PER_STATEMENT = 2000;
 
