@@ -60,6 +60,12 @@ export const ErrorCodes = {
   INCOMPATIBLE_VM: 'TTJ_INCOMPATIBLE_VM',
   /** An NBD protocol error. */
   NBD_ERROR: 'TTJ_NBD_ERROR',
+  /** Push: the destination's chain and the source's differ from a seq on (`seq`: the first that differs); nothing was written. */
+  DIVERGED: 'TTJ_DIVERGED',
+  /** Push: one journal is a fork of the other (`seq`: the parent's seq it forked at), not a copy; nothing was written. */
+  FORKED: 'TTJ_FORKED',
+  /** Push: the destination holds every event of the source and more (`seq`: the source's head); nothing was written. */
+  AHEAD: 'TTJ_AHEAD',
   /** Something failed that ttj did not expect; a bug. */
   INTERNAL: 'TTJ_INTERNAL',
 } as const;

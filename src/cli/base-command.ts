@@ -23,6 +23,10 @@ export function exitCodeFor(code: ErrorCode): number {
       return 6;
     case ErrorCodes.UNSUPPORTED_VERSION:
       return 7;
+    case ErrorCodes.DIVERGED:
+    case ErrorCodes.FORKED:
+    case ErrorCodes.AHEAD:
+      return 8;
     default:
       return 1;
   }
