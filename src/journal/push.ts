@@ -88,7 +88,19 @@ export async function push(src: Journal, dest: JournalWriter | string, opts: Pus
   const w = opened.w;
   try {
     const commonSeq = opened.created ? -1 : await commonPrefix(src, w);
-    const r: PushResult = { source: src.location, destination: w.location, created: opened.created, commonSeq, head: { seq: -1, hash: '' }, events: 0, batches: 0, blobsSent: 0, blobsSkipped: 0, bytesSent: 0, bytesSkipped: 0 };
+    const r: PushResult = {
+      source: src.location,
+      destination: w.location,
+      created: opened.created,
+      commonSeq,
+      head: { seq: -1, hash: '' },
+      events: 0,
+      batches: 0,
+      blobsSent: 0,
+      blobsSkipped: 0,
+      bytesSent: 0,
+      bytesSkipped: 0,
+    };
     if (opened.created) {
       // The header went over when the destination was made.
       r.events = 1;

@@ -241,15 +241,35 @@ describe('JournalWriter.appendReplicated', function () {
         return { seq: e.seq, bytes: Buffer.from(encodeEvent(ev)) };
       });
     const last = events.length - 1;
-    await refused(dest, changed(last, (e) => (e.epochCommit!.stateRoot = Buffer.alloc(32, 7))), blobs, ErrorCodes.STATE_ROOT_MISMATCH);
+    await refused(
+      dest,
+      changed(last, (e) => (e.epochCommit!.stateRoot = Buffer.alloc(32, 7))),
+      blobs,
+      ErrorCodes.STATE_ROOT_MISMATCH,
+    );
     // A commit whose counts are not what the journal derives from the epoch's events.
-    await refused(dest, changed(last, (e) => (e.epochCommit!.dirtyPages = Number(e.epochCommit!.dirtyPages) + 1)), blobs, ErrorCodes.BAD_EVENT_STREAM);
+    await refused(
+      dest,
+      changed(last, (e) => (e.epochCommit!.dirtyPages = Number(e.epochCommit!.dirtyPages) + 1)),
+      blobs,
+      ErrorCodes.BAD_EVENT_STREAM,
+    );
     // A label bound to another epoch than the one it is in.
     const label = events.findIndex((e) => decodeEvent(e.bytes).body === 'label');
     assert.ok(label >= 0);
-    await refused(dest, changed(label, (e) => (e.label!.epoch = 0)), blobs, ErrorCodes.BAD_EVENT_STREAM);
+    await refused(
+      dest,
+      changed(label, (e) => (e.label!.epoch = 0)),
+      blobs,
+      ErrorCodes.BAD_EVENT_STREAM,
+    );
     // One whose prev_hash does not name the head.
-    await refused(dest, changed(0, (e) => (e.prevHash = Buffer.alloc(32, 1))), blobs, ErrorCodes.BAD_EVENT_STREAM);
+    await refused(
+      dest,
+      changed(0, (e) => (e.prevHash = Buffer.alloc(32, 1))),
+      blobs,
+      ErrorCodes.BAD_EVENT_STREAM,
+    );
     // After every refusal, the right events go in and the copy verifies.
     const w = await JournalWriter.openWriter(dest);
     try {
@@ -261,6 +281,4 @@ describe('JournalWriter.appendReplicated', function () {
     await verifiedDeep(dest);
     await assertSameEvents(tmp.path('src'), dest);
   });
-
-
 });
