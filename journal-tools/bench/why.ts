@@ -89,6 +89,13 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
       return ok
         ? "ttj's server over a plain file stays within half of qemu-nbd's throughput."
         : "ttj's server over a plain file: every request passes through a JS Buffer and a pread/pwrite in the libuv pool on one JS thread, where qemu-nbd serves from C coroutines; this ratio swings between about 0.4 and 0.75 from run to run on this shared machine.";
+    case 'pushBytes': {
+      const p = r.push!;
+      return (
+        `The second push sent ${(p.incrementalBytes / 1e6).toFixed(1)} MB (${p.incrementalBlobs} pages and the epoch's events) against ${(p.fullBytes / 1e6).toFixed(1)} MB for the full copy, both uncompressed: only the pages whose content the destination lacks (looked up by address) go over; zero pages are never stored or sent, and keyframes are rebuilt at the destination. ` +
+        (ok ? `The ratio is about the share of non-zero pages changed (${p.dirtyFraction * 100}%).` : 'More went over than the pages changed: see the figures.')
+      );
+    }
     default:
       return '';
   }
