@@ -22,7 +22,8 @@ export async function runPush(out: { log(msg: string): void }, o: RunPushOptions
   const src = await Journal.open(o.src);
   const bar = new Progress('pushing', o.interactive);
   try {
-    const r = await untilStopped((signal) =>
+    // Without --follow a signal ends the process as usual: the destination stays at a batch boundary.
+    const run = (signal?: AbortSignal) =>
       push(src, o.dest, {
         follow: o.follow,
         signal,
@@ -33,8 +34,8 @@ export async function runPush(out: { log(msg: string): void }, o: RunPushOptions
           bar.done();
           if (!o.json) process.stderr.write(`mirrored seq ${l.destinationSeq + 1}..${l.sourceSeq} (${l.seqs} events behind, ${Math.round(l.ms)} ms after the source's commit)\n`);
         },
-      }),
-    );
+      });
+    const r = o.follow ? await untilStopped(run) : await run();
     bar.done();
     const where = r.commonSeq < 0 ? 'new journal' : `common prefix up to seq ${r.commonSeq}`;
     out.log(

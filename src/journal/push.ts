@@ -141,6 +141,7 @@ async function mirror(src: Journal, w: JournalWriter, head: number, to: number, 
 /** Appends the events of `src` after `head` up to `to` to `w`, batch by batch; returns the new head seq. */
 async function sendRange(src: Journal, w: JournalWriter, head: number, to: number, r: PushResult, opts: PushOptions, onLast?: (e: StoredEvent) => void): Promise<number> {
   for await (const batch of pushBatches(src, head + 1, to, opts.batch)) {
+    if (opts.signal?.aborted) break;
     const blobs = await missingBlobs(src, w, batch, r);
     const res = await w.appendReplicated(batch.events, blobs);
     r.batches++;

@@ -227,7 +227,7 @@ describe('JournalWriter.appendReplicated', function () {
     assert.deepEqual(await snapshot(dest), before);
   }
 
-  it('appends events that continue the chain, and refuses a gap, a wrong prev_hash, a half epoch, a missing blob and a changed state root', async () => {
+  it('appends events that continue the chain, and refuses a gap, a half epoch, a missing blob, a changed state root, counts or label binding, and a wrong prev_hash', async () => {
     const { dest, events, blobs } = await setUp();
     await refused(dest, events.slice(1), blobs, ErrorCodes.BAD_EVENT_STREAM);
     await refused(dest, events.slice(0, -1), blobs, ErrorCodes.BAD_EVENT_STREAM);
