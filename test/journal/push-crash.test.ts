@@ -28,7 +28,7 @@ function lockHolder(dir: string): number | undefined {
 }
 
 const SEED = Number(process.env.TTJ_CRASH_SEED ?? Date.now() % 100000);
-const EPOCHS = 100;
+const EPOCHS = 150;
 
 describe('push killed with SIGKILL at random instants @slow', function () {
   this.timeout(600000);
@@ -44,8 +44,8 @@ describe('push killed with SIGKILL at random instants @slow', function () {
     let kills = 0;
     let lastHead = -1;
     const heads: number[] = [];
-    for (let round = 0; round < 12 && kills < 6; round++) {
-      const ms = r() % 700;
+    for (let round = 0; round < 20 && kills < 6; round++) {
+      const ms = r() % 300;
       // Small batches: one epoch each, so that a kill lands between many appends.
       const v = startVictim(process.execPath, [ttjBin, 'push', src, dest, '--batch-blobs', '16']);
       // The instant counts from when the push holds the destination's writer lock, not from Node's start-up.
