@@ -68,6 +68,12 @@ export const ErrorCodes = {
   INCOMPATIBLE_VM: 'TTJ_INCOMPATIBLE_VM',
   /** An NBD protocol error. */
   NBD_ERROR: 'TTJ_NBD_ERROR',
+  /** Push: the destination's chain and the source's differ from a seq on (`seq`: the first that differs); nothing was written. */
+  DIVERGED: 'TTJ_DIVERGED',
+  /** Push: one journal is a fork of the other (`seq`: the parent's seq it forked at), not a copy; nothing was written. */
+  FORKED: 'TTJ_FORKED',
+  /** Push: the destination holds every event of the source and more (`seq`: the source's head); nothing was written. */
+  AHEAD: 'TTJ_AHEAD',
   /** Something failed that ttj did not expect; a bug. */
   INTERNAL: 'TTJ_INTERNAL',
 } as const;
@@ -235,6 +241,23 @@ export interface ErrorDetails {
   [ErrorCodes.NO_SPACE]: FileSystemDetails;
   [ErrorCodes.PERMISSION]: FileSystemDetails;
   [ErrorCodes.NOT_A_DIRECTORY]: FileSystemDetails;
+  [ErrorCodes.DIVERGED]: {
+    /** The first seq at which the two chains differ (0: different journals). */
+    seq: number;
+  };
+  [ErrorCodes.FORKED]: {
+    /** The parent's seq the fork started from. */
+    seq: number;
+    /** The fork's location and its parent's. */
+    fork: string;
+    parent: string;
+  };
+  [ErrorCodes.AHEAD]: {
+    /** The source's head seq (the destination holds it and more). */
+    seq: number;
+    /** The destination's head seq. */
+    actual: number;
+  };
   [ErrorCodes.STORE_UNAVAILABLE]: StoreDetails;
   [ErrorCodes.STORE_TIMEOUT]: StoreDetails;
   [ErrorCodes.WRITER_GONE]: object;

@@ -20,7 +20,7 @@
 export { TtjError, ErrorCodes, isTtjError, type ErrorCode, type ErrorDetails, type CommonErrorDetails, type FileSystemDetails, type TtjErrorDetails, type AnyTtjError } from './errors.js';
 
 export { Journal, DEFAULT_PAGE_SIZE, FORMAT_VERSION, TTJ_VERSION, type JournalHead, type JournalHeader, type OpenJournalOptions, type JournalEvent, type JournalCommit } from './journal/journal.js';
-export { JournalWriter, type CommitResult } from './journal/writer.js';
+export { JournalWriter, type CommitResult, type OpenWriterOptions } from './journal/writer.js';
 export { initJournal, type InitResult } from './journal/init-journal.js';
 export { appendImages, DEFAULT_DISK_BLOCK_SIZE, type ImageEpochInput, type AppendImagesResult } from './journal/append-images.js';
 export { appendEventStream, parseEventStream, encodeEventStream } from './journal/append-events.js';
@@ -29,6 +29,8 @@ export { verify, type VerifyOptions, type VerifyReport } from './journal/verify.
 export { log, type LogOptions, type LogResult } from './journal/log.js';
 export { repairJournal, type RepairOptions, type RepairReport } from './journal/repair.js';
 export { forkJournal, type ForkResult } from './journal/fork.js';
+export { push, type PushOptions, type PushResult, type PushProgress, type PushLag } from './journal/push.js';
+export type { BatchLimits } from './journal/push-batches.js';
 export { parsePoint, type Point } from './journal/point.js';
 export type { EpochEntry, FrameEntry, DiskStats } from './journal/index-keys.js';
 export { doctor, type DoctorReport } from './doctor.js';

@@ -114,6 +114,15 @@ export function writeDocs(r: BenchResult, path: string): void {
     `Append of one small epoch (in-process, from a ${r.long.sizeMiB} MiB buffer, median): ${num(r.long.appendEarlyMs)} ms over epochs 1–10, ${num(r.long.appendLateMs)} ms over the last 10${r.long.appendLateMs <= 1.3 * r.long.appendEarlyMs ? ' — append cost does not grow with the history.' : ' — append cost grows with the history.'}`,
     '',
   ];
+  if (r.push) {
+    const p = r.push;
+    md.push(
+      '## Push',
+      '',
+      `A ${p.sizeMiB} MiB guest's journal (one epoch) pushed to an empty destination: ${(p.fullBytes / 1e6).toFixed(1)} MB sent in ${num(p.fullMs)} ms (in-process). After an epoch with ${p.dirtyFraction * 100}% of the pages changed, the second push sent ${(p.incrementalBytes / 1e6).toFixed(1)} MB (${p.incrementalBlobs} blobs) in ${num(p.incrementalMs)} ms: ${fixed(p.ratio, 3)} of the full copy. Bytes are uncompressed event and blob bytes (what \`ttj push --json\` reports as bytesSent).`,
+      '',
+    );
+  }
   if (r.nbd || r.nbdProtocol) {
     md.push('## NBD', '');
     if (r.nbd) {

@@ -6,6 +6,7 @@ import type { NbdFigures, NbdSustainedFigures } from './nbd-throughput.js';
 import type { PauseFigures } from './record-pause.js';
 import type { NbdProtocolFigures, ScanFigures } from './optional.js';
 import type { PgStoreFigures } from './pg-store.js';
+import type { PushFigures } from './push-bytes.js';
 
 export interface BenchResult {
   date: string;
@@ -27,6 +28,8 @@ export interface BenchResult {
   /** The PostgreSQL store against the embedded store (undefined with --no-pg or without postgresql-15). */
   pgStore?: PgStoreFigures;
   pgStoreSkipped?: string;
+  /** Push to an empty destination, then of one more epoch (absent in results from before push existed). */
+  push?: PushFigures;
   ratios: Ratios;
 }
 
@@ -151,6 +154,14 @@ export function targets(r: BenchResult): Target[] {
       kind: 'min',
       value: r.nbd?.ratio.read,
       skipped: r.nbd ? undefined : 'not measured (--no-nbd, or nbdcopy/qemu-nbd missing)',
+    },
+    {
+      id: 'pushBytes',
+      what: `Push: bytes sent by a second push (an epoch with ${r.push ? r.push.dirtyFraction * 100 : 5}% of pages changed) / bytes of a full copy`,
+      limit: 0.1,
+      kind: 'max',
+      value: r.push?.ratio,
+      skipped: r.push ? undefined : 'not measured',
     },
     {
       id: 'nbdProtoWrite',

@@ -25,6 +25,7 @@ import { computeRatios, type BenchResult } from './result.js';
 import { printReport, writeDocs } from './report.js';
 import { pgStoreFigures, type PgStoreFigures } from './pg-store.js';
 import { havePostgres } from '../postgres/cluster.js';
+import { pushBytes } from './push-bytes.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const argv = process.argv.slice(2);
@@ -108,6 +109,9 @@ try {
   log(`long history: ${longEpochs} epochs of a ${LONG.sizeMiB} MiB guest, ${LONG.dirtyPages} dirty pages each; fold early vs last (median of 5)...`);
   const long = await runLongHistory(scratch, LONG.sizeMiB, longEpochs, LONG.dirtyPages);
 
+  log(`push: a ${size} MiB guest's journal to an empty destination, then one more epoch (${DIRTY * 100}% of pages changed)...`);
+  const pushed = await pushBytes(scratch, size, DIRTY);
+
   let nbd: NbdFigures | undefined;
   let nbdSustained: NbdSustainedFigures | undefined;
   let nbdProtocol: Awaited<ReturnType<typeof optionalNbd>> | undefined;
@@ -160,6 +164,7 @@ try {
     scanSkipped: scan.ok ? undefined : scan.reason,
     pgStore,
     pgStoreSkipped,
+    push: pushed,
     ratios: undefined!,
   };
   result.ratios = computeRatios(result);

@@ -104,6 +104,13 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
         'Blocks come back base64-encoded, four per statement over three pooled connections, and are decoded, decompressed and hashed exactly as pack blocks are; the extra cost is the text encoding and the server reading TOAST chunks.'
       );
     }
+    case 'pushBytes': {
+      const p = r.push!;
+      return (
+        `The second push sent ${(p.incrementalBytes / 1e6).toFixed(1)} MB (${p.incrementalBlobs} pages and the epoch's events) against ${(p.fullBytes / 1e6).toFixed(1)} MB for the full copy, both uncompressed: only the pages whose content the destination lacks (looked up by address) go over; zero pages are never stored or sent, and keyframes are rebuilt at the destination. ` +
+        (ok ? `The ratio is about the share of non-zero pages changed (${p.dirtyFraction * 100}%).` : 'More went over than the pages changed: see the figures.')
+      );
+    }
     default:
       return '';
   }

@@ -26,6 +26,10 @@ export function exitCodeFor(code: ErrorCode): number {
     case ErrorCodes.STORE_UNAVAILABLE:
     case ErrorCodes.STORE_TIMEOUT:
       return 8;
+    case ErrorCodes.DIVERGED:
+    case ErrorCodes.FORKED:
+    case ErrorCodes.AHEAD:
+      return 9;
     default:
       return 1;
   }

@@ -69,6 +69,25 @@ export function blobNeeds(ev: Event, state: VmState, seq: number): BlobNeed[] {
 }
 
 /**
+ * The addresses of the blobs `ev` names (those {@link blobNeeds} checks), without the
+ * state: what a sender must make sure the other side has (push).
+ * @throws TtjError CORRUPT_EVENT for a malformed device or frame event.
+ */
+export function namedBlobs(ev: Event, seq: number): Buffer[] {
+  switch (ev.body) {
+    case 'pages':
+      return splitAddrs(buf(ev.pages!.addrs));
+    case 'diskWrite':
+      return splitAddrs(buf(ev.diskWrite!.addrs));
+    case 'device':
+    case 'frame':
+      return splitAddrs(chunkedContent(ev, seq)!.chunkAddrs);
+    default:
+      return [];
+  }
+}
+
+/**
  * The chunked content of a device or frame event (undefined for other events).
  * @throws TtjError CORRUPT_EVENT when its chunk list does not match its length and chunk size.
  */

@@ -1,10 +1,10 @@
 import { ErrorCodes, isTtjError, TtjError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
-import type { BlobPut } from '../store/store.js';
+import type { BlobPut, StoredEvent } from '../store/store.js';
 
 import { sha256 } from '../util/hash.js';
 import { blobNeeds, checkSizes, checkTails, chunkedContent, type BlobNeed, type ChunkedContent } from './blob-needs.js';
-import { buf, decodeEvent, encodeEvent, eventHash, type IEvent } from './codec.js';
+import { buf, decodeEvent, encodeEvent, eventHash, type Event, type IEvent } from './codec.js';
 import { splitAddrs } from './chunks.js';
 import { IndexBuilder } from './index-builder.js';
 import type { DiskStats, EpochEntry, FrameEntry } from './index-keys.js';
@@ -45,6 +45,16 @@ interface OpenEpoch {
 const badStream = (msg: string, seq?: number) => new TtjError(ErrorCodes.BAD_EVENT_STREAM, msg, { seq });
 const isoUs = (us: number) => (Number.isFinite(us) && Math.abs(us) < 8.64e18 ? new Date(us / 1000).toISOString() : String(us));
 
+/** Options of {@link JournalWriter.openWriter}. */
+export interface OpenWriterOptions extends OpenJournalOptions {
+  /**
+   * For a new journal: its header event (event 0) as stored bytes, instead of a new one.
+   * A replica (`push` to a new destination) starts with its source's header, so that
+   * its chain is the source's.
+   */
+  header?: Uint8Array;
+}
+
 /** What one commit appended. */
 export interface CommitResult {
   /** Seq of the first and last event appended. */
@@ -80,12 +90,12 @@ export class JournalWriter extends Journal {
    * Opens `dir` for writing; with `create` (the default) a missing journal is created.
    * @throws TtjError LOCKED (another writer), NOT_A_JOURNAL, BAD_ARGUMENT (page size).
    */
-  static async openWriter(dir: string, opts: OpenJournalOptions = {}): Promise<JournalWriter> {
+  static async openWriter(dir: string, opts: OpenWriterOptions = {}): Promise<JournalWriter> {
     if (opts.pageSize !== undefined) checkPageSize(opts.pageSize);
     const store = await openStore(dir, { ...opts, write: true, create: opts.create ?? true });
     try {
       if (!(await store.head())) {
-        await store.append({ expectedHead: -1, events: [headerEvent(opts.pageSize ?? DEFAULT_PAGE_SIZE)] });
+        await store.append({ expectedHead: -1, events: [opts.header ?? headerEvent(opts.pageSize ?? DEFAULT_PAGE_SIZE)] });
       }
       const w = new JournalWriter(store, await readHeader(store));
       await w.load();
@@ -177,13 +187,33 @@ export class JournalWriter extends Journal {
     return run;
   }
 
-  private async commitNow(bodies: IEvent[], blobs: BlobPut[], opts: { sync?: boolean }): Promise<CommitResult> {
-    if (bodies.length === 0) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'nothing to append');
-    if (!this.framesConfirmed && bodies.some((b) => b.frame)) await this.confirmFrames();
+  /**
+   * Appends events already stamped by another journal's writer (a replica: `push`), as
+   * one atomic batch, byte for byte. Each must continue this journal's chain (its seq
+   * and `prev_hash`) and be exactly the event this writer would write for it: it goes
+   * through the same checks as a {@link commit} (epoch structure, numbering, state roots,
+   * blob sizes and content), and its bytes must equal what they give. Only the keyframe
+   * decision is taken from the event (the keyframe itself is built here from the state,
+   * so its blobs need not be sent). `blobs` must carry every blob the events name that
+   * the store lacks. The batch must end outside an epoch. On any error nothing is
+   * appended and the writer's state is unchanged.
+   * @throws TtjError BAD_EVENT_STREAM (does not continue the chain or is not what this journal derives), CORRUPT_BLOB (missing blob), STATE_ROOT_MISMATCH.
+   */
+  appendReplicated(events: StoredEvent[], blobs: BlobPut[] = [], opts: { sync?: boolean } = {}): Promise<CommitResult> {
+    const run = this.committing.then(() => this.commitNow([], blobs, opts, events));
+    this.committing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async commitNow(bodies: IEvent[], blobs: BlobPut[], opts: { sync?: boolean }, replicated?: StoredEvent[]): Promise<CommitResult> {
+    const given = replicated?.map((e) => ({ seq: e.seq, bytes: e.bytes, event: decodeEvent(e.bytes, e.seq) }));
+    const inputs: IEvent[] = given ? given.map((g) => g.event) : bodies;
+    if (inputs.length === 0) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'nothing to append');
+    if (!this.framesConfirmed && inputs.some((b) => b.frame)) await this.confirmFrames();
     const tx = this.state.begin();
     const saved = { ...this.pos };
     try {
-      const result = await this.build(bodies, blobs, opts.sync ?? true);
+      const result = await this.build(inputs, blobs, opts.sync ?? true, given);
       tx.commit();
       return result;
     } catch (e) {
@@ -193,7 +223,8 @@ export class JournalWriter extends Journal {
     }
   }
 
-  private async build(bodies: IEvent[], blobs: BlobPut[], sync: boolean): Promise<CommitResult> {
+  /** Builds and appends one batch from `bodies`; with `given`, they are another journal's events that must come out byte for byte. */
+  private async build(bodies: IEvent[], blobs: BlobPut[], sync: boolean, given?: Replicated[]): Promise<CommitResult> {
     const encoded: Uint8Array[] = [];
     const allBlobs = [...blobs];
     const needs: BlobNeed[] = [];
@@ -203,12 +234,17 @@ export class JournalWriter extends Journal {
     let seq = this.headSeq;
     let prev = this.headHash;
     let open: OpenEpoch | undefined;
-    for (const body of bodies) {
+    for (const [i, body] of bodies.entries()) {
       seq++;
-      const ev: IEvent = { ...body, seq, prevHash: prev, timeUs: this.stamp(body, seq) };
-      open = this.shape(ev, seq, open, allBlobs);
+      const g = given?.[i];
+      if (g) continuesChain(g, seq, prev);
+      const ev: IEvent = { ...body, seq, prevHash: prev, timeUs: this.stamp(body, seq, !!g) };
+      open = this.shape(ev, seq, open, allBlobs, g && buf(g.event.epochCommit?.keyframe).length > 0);
       const bytes = encodeEvent(ev);
-      const decoded = decodeEvent(bytes, seq);
+      if (g && !g.bytes.equals(bytes)) {
+        throw badStream(`event ${seq} is not the event this journal derives from it (its state root, counts, numbering or time differ)`, seq);
+      }
+      const decoded = g ? g.event : decodeEvent(bytes, seq);
       // Memory and device events take effect at their epoch's commit for readers;
       // the writer applies them at once, which gives the same state at the commit.
       if (decoded.body !== 'epochCommit') this.state.apply(decoded, seq);
@@ -257,11 +293,12 @@ export class JournalWriter extends Journal {
    * far ahead of this machine's clock), else now (never before the previous event's).
    * @throws TtjError BAD_EVENT_STREAM.
    */
-  private stamp(body: IEvent, seq: number): number {
+  private stamp(body: IEvent, seq: number, replicated = false): number {
     const now = Date.now() * 1000;
     const given = Number(body.timeUs ?? 0);
     if (given && given < this.pos.lastTimeUs) throw badStream(`event ${seq}: time goes backwards (${isoUs(given)} is before ${isoUs(this.pos.lastTimeUs)})`, seq);
-    if (given > now + MAX_TIME_AHEAD_US) {
+    // A replicated event's time was checked against its own writer's clock, not this machine's.
+    if (!replicated && given > now + MAX_TIME_AHEAD_US) {
       throw badStream(`event ${seq}: time ${isoUs(given)} is ahead of this machine's clock (${isoUs(now)}) by more than ${MAX_TIME_AHEAD_US / 60e6} minutes`, seq);
     }
     this.pos.lastTimeUs = given || Math.max(now, this.pos.lastTimeUs);
@@ -271,10 +308,11 @@ export class JournalWriter extends Journal {
   /**
    * Checks one event against the epoch structure and fills in what the journal decides
    * (a frame's and a label's epoch, a commit's counts, state root and keyframe).
-   * Returns the epoch left open after it.
+   * Returns the epoch left open after it. `keyframe` decides a commit's keyframe (a
+   * replicated event's); undefined: the keyframe policy does.
    * @throws TtjError BAD_EVENT_STREAM, NO_EPOCH, STATE_ROOT_MISMATCH.
    */
-  private shape(ev: IEvent, seq: number, open: OpenEpoch | undefined, blobs: BlobPut[]): OpenEpoch | undefined {
+  private shape(ev: IEvent, seq: number, open: OpenEpoch | undefined, blobs: BlobPut[], keyframe?: boolean): OpenEpoch | undefined {
     const kind = bodyKind(ev);
     switch (kind) {
       case 'header':
@@ -327,7 +365,7 @@ export class JournalWriter extends Journal {
       }
       case 'epochCommit':
         if (!open) throw badStream(`event ${seq}: commit without an open epoch`, seq);
-        this.commitEpoch(ev, seq, open, blobs);
+        this.commitEpoch(ev, seq, open, blobs, keyframe);
         return undefined;
       default:
         return open;
@@ -335,7 +373,7 @@ export class JournalWriter extends Journal {
   }
 
   /** Fills in an epoch's commit: its counts, its state root (a given one must match) and, when due, a keyframe. */
-  private commitEpoch(ev: IEvent, seq: number, open: OpenEpoch, blobs: BlobPut[]): void {
+  private commitEpoch(ev: IEvent, seq: number, open: OpenEpoch, blobs: BlobPut[], given?: boolean): void {
     const c = ev.epochCommit!;
     if (Number(c.epoch ?? 0) !== open.epoch) throw badStream(`event ${seq}: commit of epoch ${Number(c.epoch)} but epoch ${open.epoch} is open`, seq);
     const root = this.state.root();
@@ -348,7 +386,7 @@ export class JournalWriter extends Journal {
       });
     }
     let keyframe: Buffer | undefined;
-    if (this.keyframeDue()) {
+    if (this.keyframeDue(given)) {
       const kf = this.state.toKeyframe();
       keyframe = kf.addr;
       blobs.push(...kf.blobs);
@@ -358,11 +396,14 @@ export class JournalWriter extends Journal {
     this.pos.nextEpoch = open.epoch + 1;
   }
 
-  /** The keyframe policy: the first epoch, then every {@link KEYFRAME_MAX_EPOCHS} epochs or once {@link KEYFRAME_CHANGE_FRACTION} of the state changed. */
-  private keyframeDue(): boolean {
+  /**
+   * The keyframe policy: the first epoch, then every {@link KEYFRAME_MAX_EPOCHS} epochs or once
+   * {@link KEYFRAME_CHANGE_FRACTION} of the state changed; `given` overrides it (a replicated commit's).
+   */
+  private keyframeDue(given?: boolean): boolean {
     this.pos.epochsSinceKeyframe++;
     const total = Math.max(1, this.state.entryCount());
-    const due = this.pos.lastCommitted < 0 || this.pos.epochsSinceKeyframe >= KEYFRAME_MAX_EPOCHS || this.pos.changesSinceKeyframe >= total * KEYFRAME_CHANGE_FRACTION;
+    const due = given ?? (this.pos.lastCommitted < 0 || this.pos.epochsSinceKeyframe >= KEYFRAME_MAX_EPOCHS || this.pos.changesSinceKeyframe >= total * KEYFRAME_CHANGE_FRACTION);
     if (due) {
       this.pos.epochsSinceKeyframe = 0;
       this.pos.changesSinceKeyframe = 0;
@@ -407,6 +448,28 @@ export class JournalWriter extends Journal {
   /** Makes every commit so far durable (commits made with `sync: false`). */
   sync(): Promise<void> {
     return this.store.sync();
+  }
+}
+
+/** A replicated event: its stored bytes and their decoding. */
+interface Replicated {
+  seq: number;
+  bytes: Buffer;
+  event: Event;
+}
+
+/**
+ * A replicated event must continue the chain where it is appended: its seq is the next
+ * one and its `prev_hash` the hash of the head.
+ * @throws TtjError BAD_EVENT_STREAM.
+ */
+function continuesChain(g: Replicated, seq: number, prev: Buffer): void {
+  if (g.seq !== seq) throw new TtjError(ErrorCodes.BAD_EVENT_STREAM, `a replicated event has seq ${g.seq} where seq ${seq} comes next`, { seq, expected: seq, actual: g.seq });
+  if (!buf(g.event.prevHash).equals(prev)) {
+    throw new TtjError(ErrorCodes.BAD_EVENT_STREAM, `replicated event ${seq} does not continue the chain: its prev_hash ${buf(g.event.prevHash).toString('hex')} is not the hash of event ${seq - 1}`, {
+      seq,
+      expected: prev.toString('hex'),
+    });
   }
 }
 
