@@ -80,14 +80,14 @@ export class PgStore implements JournalStore {
   private checkedTail = false;
 
   private constructor(
-    location: string,
     private readonly loc: PgLocation,
     private readonly pool: pg.Pool,
     private readonly journalId: number,
     private readonly session: PgWriterSession | undefined,
     private readonly compressionLevel: number,
   ) {
-    this.location = location;
+    // Without its password: the location shows in messages, output and a fork's header.
+    this.location = loc.display;
     this.db = queryable(pool, loc.display);
     this.blobIndex = new PgBlobIndex(this.db, journalId, this.writable);
     this.reader = new PgBlobReader(this.db, journalId);
@@ -109,7 +109,7 @@ export class PgStore implements JournalStore {
     try {
       const id = await openJournalRow(pool, loc, !!opts.create);
       if (opts.write || opts.create) session = await PgWriterSession.acquire(loc, id, command);
-      const store = new PgStore(location, loc, pool, id, session, opts.compressionLevel ?? 1);
+      const store = new PgStore(loc, pool, id, session, opts.compressionLevel ?? 1);
       if (!opts.repair) await store.checkHead();
       return store;
     } catch (e) {
