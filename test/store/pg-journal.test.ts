@@ -102,6 +102,25 @@ describe('journals in PostgreSQL, end to end (commands take a postgres:// URL) @
     await assert.rejects(pg.sql('INSERT INTO ttj_event (journal, seq, bytes) VALUES ($1, $2, $3)', [id, 0, Buffer.from('fork')]), /duplicate key/);
   });
 
+  it('a damaged head and index in PostgreSQL: log says CORRUPT_STORE (exit 3), ttj repair rebuilds them from the events, verify --deep passes', async () => {
+    const U = pg.url('repair');
+    writeFileSync(tmp.path('rm'), memoryImage(64, 4096, 9));
+    for (let i = 0; i < 2; i++) assert.equal(ttj(['append', U, '--memory', tmp.path('rm')]).status, 0);
+    await pg.sql(`UPDATE ttj_journal SET head_seq = head_seq - 1 WHERE name = 'repair'`);
+    await pg.sql(`DELETE FROM ttj_index WHERE journal = (SELECT id FROM ttj_journal WHERE name = 'repair') AND key LIKE 'ep/%'`);
+    const l = ttj(['log', U, '--json']);
+    assert.equal(l.status, 3, l.stdout);
+    assert.equal(l.json.error.code, ErrorCodes.CORRUPT_STORE);
+    const r = ttj(['repair', U, '--json']);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const v = ttj(['verify', U, '--deep', '--json']);
+    assert.equal(v.json.ok, true, v.stdout);
+    assert.deepEqual(
+      ttj(['log', U, '--json']).json.epochs.map((e: { epoch: number }) => e.epoch),
+      [0, 1],
+    );
+  });
+
   it('bad locations get clear codes: no journal named (exit 2), no such journal (exit 1), no server (TTJ_STORE_UNAVAILABLE, exit 8), init twice', async () => {
     const noName = ttj(['log', pg.url('x').replace(/&?journal=x/, ''), '--json']);
     assert.equal(noName.status, 2);
