@@ -222,7 +222,8 @@ export class PgStore implements JournalStore {
     const q = queryable(c, this.loc.display);
     await c.query('BEGIN');
     try {
-      if (batch.sync === false) await c.query(`SET LOCAL synchronous_commit = 'off'`);
+      // Every commit is synchronous, also an append made with `sync: false` (an NBD group
+      // commit): what ttj acknowledges must be on the standby when the primary is lost.
       const row = rowState((await q.query('SELECT head_seq, head_hash, blobs, raw_bytes, stored_bytes FROM ttj_journal WHERE id = $1 FOR UPDATE', [this.journalId], 'locking the head'))[0]!);
       const headSeq = row.head ? row.head.seq : -1;
       if (headSeq !== batch.expectedHead) {
