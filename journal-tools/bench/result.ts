@@ -5,6 +5,7 @@ import type { LongRun, TtjRun } from './ttj.js';
 import type { NbdFigures, NbdSustainedFigures } from './nbd-throughput.js';
 import type { PauseFigures } from './record-pause.js';
 import type { NbdProtocolFigures, ScanFigures } from './optional.js';
+import type { PgStoreFigures } from './pg-store.js';
 
 export interface BenchResult {
   date: string;
@@ -23,6 +24,9 @@ export interface BenchResult {
   pause?: PauseFigures[];
   scan?: ScanFigures;
   scanSkipped?: string;
+  /** The PostgreSQL store against the embedded store (undefined with --no-pg or without postgresql-15). */
+  pgStore?: PgStoreFigures;
+  pgStoreSkipped?: string;
   ratios: Ratios;
 }
 
@@ -163,6 +167,22 @@ export function targets(r: BenchResult): Target[] {
       kind: 'min',
       value: nbd1?.ratio?.read,
       skipped: r.nbdProtocolSkipped ?? (r.nbdProtocol ? undefined : 'not measured (--no-nbd, or nbdcopy/qemu-nbd missing)'),
+    },
+    {
+      id: 'pgAppend',
+      what: `PostgreSQL store: append of a whole ${r.pgStore?.sizeMiB ?? r.workload.sizeMiB} MiB epoch, throughput / the embedded store's`,
+      limit: 0.5,
+      kind: 'min',
+      value: r.pgStore?.ratio.append,
+      skipped: r.pgStoreSkipped ?? (r.pgStore ? undefined : 'not measured'),
+    },
+    {
+      id: 'pgFold',
+      what: `PostgreSQL store: fold of a later epoch, throughput / the embedded store's`,
+      limit: 0.5,
+      kind: 'min',
+      value: r.pgStore?.ratio.fold,
+      skipped: r.pgStoreSkipped ?? (r.pgStore ? undefined : 'not measured'),
     },
   ];
 }

@@ -6,7 +6,7 @@
  *
  * Flags: --size MiB (256), --epochs N (8), --long-epochs N (300), --quick (64 MiB, 120
  * long epochs, shorter optional sections), --out DIR (bench-results/), --no-docs (leave
- * docs/benchmarks.md alone), --no-record, --no-nbd.
+ * docs/benchmarks.md alone), --no-record, --no-nbd, --no-pg.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
@@ -23,6 +23,8 @@ import { recordPause, type PauseFigures } from './record-pause.js';
 import { optionalNbd, optionalScan } from './optional.js';
 import { computeRatios, type BenchResult } from './result.js';
 import { printReport, writeDocs } from './report.js';
+import { pgStoreFigures, type PgStoreFigures } from './pg-store.js';
+import { havePostgres } from '../postgres/cluster.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const argv = process.argv.slice(2);
@@ -88,6 +90,19 @@ try {
     log(`${name}: the same images...`);
     peers.push(runners[name](images, scratch, foldEpochs));
   }
+  let pgStore: PgStoreFigures | undefined;
+  let pgStoreSkipped: string | undefined;
+  if (argv.includes('--no-pg')) pgStoreSkipped = 'skipped (--no-pg)';
+  else if (!havePostgres()) pgStoreSkipped = 'postgresql-15 not installed';
+  else {
+    log('PostgreSQL store vs the embedded store: append of a whole epoch, fold of a later one (a throwaway cluster)...');
+    try {
+      pgStore = await pgStoreFigures(images, scratch, size);
+    } catch (e) {
+      pgStoreSkipped = `failed: ${(e as Error).message.split('\n')[0]}`;
+    }
+  }
+  if (pgStoreSkipped) log(`PostgreSQL store: ${pgStoreSkipped}`);
   for (const f of images) rmSync(f);
 
   log(`long history: ${longEpochs} epochs of a ${LONG.sizeMiB} MiB guest, ${LONG.dirtyPages} dirty pages each; fold early vs last (median of 5)...`);
@@ -143,6 +158,8 @@ try {
     pause,
     scan: scan.ok ? scan.value : undefined,
     scanSkipped: scan.ok ? undefined : scan.reason,
+    pgStore,
+    pgStoreSkipped,
     ratios: undefined!,
   };
   result.ratios = computeRatios(result);

@@ -89,6 +89,21 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
       return ok
         ? "ttj's server over a plain file stays within half of qemu-nbd's throughput."
         : "ttj's server over a plain file: every request passes through a JS Buffer and a pread/pwrite in the libuv pool on one JS thread, where qemu-nbd serves from C coroutines; this ratio swings between about 0.4 and 0.75 from run to run on this shared machine.";
+    case 'pgAppend': {
+      const p = r.pgStore!;
+      return (
+        `The first epoch took ${ms(p.pg.appendMs)} into PostgreSQL against ${ms(p.embedded.appendMs)} into the embedded store (in-process step times, each in its own process). ` +
+        'Both compress the same 1 MiB blocks; PostgreSQL then carries them as bytea parameters (one INSERT per block), writes them to its heap and TOAST tables and again to its write-ahead log, and fsyncs at the commit; the embedded store writes each block once with direct I/O. ' +
+        (ok ? '' : 'COPY in binary format (one stream for all blocks of an append) would remove a round trip per block.')
+      );
+    }
+    case 'pgFold': {
+      const p = r.pgStore!;
+      return (
+        `A fold of a later epoch took ${ms(p.pg.foldMs)} from PostgreSQL against ${ms(p.embedded.foldMs)} from the embedded store (median of 3). ` +
+        'Blocks come back base64-encoded, four per statement over three pooled connections, and are decoded, decompressed and hashed exactly as pack blocks are; the extra cost is the text encoding and the server reading TOAST chunks.'
+      );
+    }
     default:
       return '';
   }

@@ -349,6 +349,8 @@ async function searchNumbered<T>(last: T | undefined, lastNumber: number | undef
 
 /** Reads and checks event 0. */
 export async function readHeader(store: JournalStore): Promise<JournalHeader> {
+  // A journal whose making was interrupted before its header event: the next writer writes it.
+  if (!(await store.head())) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, `${store.location} has no journal header yet (its making was interrupted; an append completes it)`, { path: store.location });
   for await (const e of store.readEvents(0, 1)) {
     const ev = decodeEvent(e.bytes, 0);
     if (ev.body !== 'header' || !ev.header) throw new TtjError(ErrorCodes.CORRUPT_EVENT, 'event 0 is not a journal header', { seq: 0 });

@@ -6,7 +6,8 @@
 import { rm } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ErrorCodes, TtjError } from '../errors.js';
-import { isJournalDir, LocalStore, type LocalStoreOptions } from './local-store.js';
+import { isJournalDir } from './journal-dir.js';
+import { LocalStore, type LocalStoreOptions } from './local-store.js';
 import { isPgLocation, parsePgLocation } from './pg/pg-location.js';
 import { dropPgJournal, PgStore, pgJournalExists } from './pg/pg-store.js';
 import type { JournalStore } from './store.js';

@@ -26,8 +26,6 @@ import { DIR_MODE, fileModeIn } from './file-modes.js';
 import { sliceBuffers } from '../util/slice-buffers.js';
 import { BLOCK_HEADER, BLOCK_MAGIC, BLOCK_MAGIC_STORED, encodeBlock } from './block-codec.js';
 
-export { BLOCK_HEADER, BLOCK_MAGIC, BLOCK_MAGIC_STORED };
-
 /** Buffers per pwritev call (Linux's IOV_MAX). */
 const IOV_MAX = 1024;
 /** A direct append is written in pieces of this size, in parallel (copy and write overlap). */

@@ -6,6 +6,7 @@ import { RemoteKv } from './remote-kv.js';
 import { readerSocketName } from './kv-wire.js';
 import { serveKv } from './kv-server.js';
 import { readLockHolder } from './writer-lock.js';
+import { retryWithBackoff, TryAgain } from '../util/retry-with-backoff.js';
 
 /**
  * A reader's view of a journal index that another process may hold. It opens
@@ -35,42 +36,47 @@ export class ReconnectingKv implements KvReader {
 
   private async connect(): Promise<KvReader> {
     if (this.inner) return this.inner;
-    const deadline = Date.now() + this.waitMs;
     const socket = readerSocketName(this.journalDir);
     let last: unknown;
-    for (let delay = 20; ; delay = Math.min(delay * 2, 250)) {
-      // A writer on its way (a live process on this host holds the writer lock) opens
-      // the index next and serves it: wait for it rather than take the index first.
-      const writer = await readLockHolder(this.journalDir);
-      if (!writer || writer.host !== hostname() || writer.pid === process.pid) {
-        try {
-          const kv = await LevelKv.open(this.levelPath);
+    return retryWithBackoff(
+      async () => {
+        // A writer on its way (a live process on this host holds the writer lock) opens
+        // the index next and serves it: wait for it rather than take the index first.
+        const writer = await readLockHolder(this.journalDir);
+        if (!writer || writer.host !== hostname() || writer.pid === process.pid) {
           try {
-            const server = await serveKv(kv, socket, { role: 'reader' }, () => void this.handOver(kv));
-            this.stopServing = server.close;
-          } catch {
-            /* another process serves already; fine */
+            const kv = await LevelKv.open(this.levelPath);
+            try {
+              const server = await serveKv(kv, socket, { role: 'reader' }, () => void this.handOver(kv));
+              this.stopServing = server.close;
+            } catch {
+              /* another process serves already; fine */
+            }
+            this.inner = kv;
+            return kv;
+          } catch (e) {
+            if (!isTtjError(e, ErrorCodes.LOCKED) && !cannotWrite(e)) throw e;
+            last = e;
           }
-          this.inner = kv;
-          return kv;
+        }
+        try {
+          this.inner = await RemoteKv.connect(socket);
+          return this.inner;
         } catch (e) {
-          if (!isTtjError(e, ErrorCodes.LOCKED) && !cannotWrite(e)) throw e;
+          // Nobody serves it, and this process cannot open it in place: a private copy.
+          if (cannotWrite(last)) return (this.inner = await LevelKv.openCopy(this.levelPath));
           last = e;
         }
-      }
-      try {
-        this.inner = await RemoteKv.connect(socket);
-        return this.inner;
-      } catch (e) {
-        // Nobody serves it, and this process cannot open it in place: a private copy.
-        if (cannotWrite(last)) return (this.inner = await LevelKv.openCopy(this.levelPath));
-        last = e;
-      }
-      if (Date.now() > deadline) {
-        throw new TtjError(ErrorCodes.LOCKED, `the journal ${this.journalDir} is held by another process that does not answer`, { path: this.journalDir }, { cause: last });
-      }
-      await new Promise((r) => setTimeout(r, delay));
-    }
+        return new TryAgain();
+      },
+      {
+        waitMs: this.waitMs,
+        maxDelayMs: 250,
+        onTimeout: () => {
+          throw new TtjError(ErrorCodes.LOCKED, `the journal ${this.journalDir} is held by another process that does not answer`, { path: this.journalDir }, { cause: last });
+        },
+      },
+    );
   }
 
   /**

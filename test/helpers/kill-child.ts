@@ -66,5 +66,3 @@ export async function killPid(pid: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

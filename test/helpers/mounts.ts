@@ -1,24 +1,9 @@
+/** File systems for the store's failure tests: a small tmpfs, a read-only bind mount, filling a disk, and a digest of a tree to show nothing changed. */
 import { createHash } from 'node:crypto';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, statfsSync, writeSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** bin/run.js of this checkout. */
-export const ttjBin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'run.js');
-
-/** Runs the ttj CLI (optionally as another user, through runuser) and parses its --json output. */
-export function ttjCli(args: string[], opts: { user?: string; env?: NodeJS.ProcessEnv } = {}): { status: number | null; json: any; stdout: string; stderr: string } {
-  const argv = [process.execPath, ttjBin, ...args];
-  const r = opts.user ? spawnSync('runuser', ['-u', opts.user, '--', ...argv], { encoding: 'utf8', env: opts.env }) : spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', env: opts.env });
-  let json: any;
-  try {
-    json = JSON.parse(r.stdout);
-  } catch {
-    json = undefined;
-  }
-  return { status: r.status, json, stdout: r.stdout, stderr: r.stderr };
-}
+import { ttj } from './run-ttj.js';
 
 /** Mounts a tmpfs of `bytes` at `dir` (created); returns the unmount. */
 export function mountTmpfs(dir: string, bytes: number): () => void {
@@ -83,5 +68,5 @@ export function treeDigest(dir: string): Record<string, string> {
 
 /** True when `user` can run this checkout's CLI (not the case in a checkout only root may enter). */
 export function userCanRunTtj(user: string): boolean {
-  return ttjCli(['--version'], { user }).status === 0;
+  return ttj(['--version'], { user }).status === 0;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ErrorCodes } from '../../src/errors.js';
 import { exitCodeFor } from '../../src/cli/base-command.js';
 import { memoryImage } from '../helpers/images.js';
-import { ttjCli } from '../helpers/mounts.js';
+import { ttj } from '../helpers/run-ttj.js';
 import { useTmp } from '../helpers/tmp.js';
 
 describe('error codes say what happened', function () {
@@ -21,7 +21,7 @@ describe('error codes say what happened', function () {
       ['append', join(tmp.path('file'), 'j'), '--memory', tmp.path('m.raw')],
       ['log', join(tmp.path('file'), 'j')],
     ]) {
-      const r = ttjCli([...args, '--json']);
+      const r = ttj([...args, '--json']);
       assert.equal(r.json?.error?.code, ErrorCodes.NOT_A_DIRECTORY, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
       assert.equal(r.status, exitCodeFor(ErrorCodes.NOT_A_DIRECTORY));
     }
@@ -31,11 +31,11 @@ describe('error codes say what happened', function () {
   it('a really damaged index is still TTJ_CORRUPT_STORE, exit 3', () => {
     const J = tmp.path('j');
     writeFileSync(tmp.path('m.raw'), memoryImage(4, 4096, 1));
-    assert.equal(ttjCli(['append', J, '--memory', tmp.path('m.raw'), '--json']).status, 0);
+    assert.equal(ttj(['append', J, '--memory', tmp.path('m.raw'), '--json']).status, 0);
     const manifest = readdirSync(join(J, 'index')).find((n) => n.startsWith('MANIFEST-'))!;
     writeFileSync(join(J, 'index', manifest), Buffer.alloc(200, 0x5a));
     rmSync(join(J, 'index', 'LOG'), { force: true });
-    const r = ttjCli(['log', J, '--json']);
+    const r = ttj(['log', J, '--json']);
     assert.equal(r.json?.error?.code, ErrorCodes.CORRUPT_STORE, r.stdout + r.stderr);
     assert.equal(r.status, 3);
   });

@@ -14,7 +14,8 @@ import { verify } from '../../src/journal/verify.js';
 import { JournalWriter } from '../../src/journal/writer.js';
 import { sha256 } from '../../src/util/hash.js';
 import { sha } from '../helpers/images.js';
-import { fillDisk, mountTmpfs, treeDigest, ttjBin, ttjCli } from '../helpers/mounts.js';
+import { fillDisk, mountTmpfs, treeDigest } from '../helpers/mounts.js';
+import { ttjBin, ttj } from '../helpers/run-ttj.js';
 import { useTmp } from '../helpers/tmp.js';
 import { tmpDir } from '../helpers/tmp.js';
 
@@ -59,14 +60,14 @@ describe('a full disk @slow', function () {
     const filler = join(fs.dir, 'filler');
     const m0 = randomBytes(MiB);
     writeFileSync(tmp.path('m0.raw'), m0);
-    assert.equal(ttjCli(['append', J, '--memory', tmp.path('m0.raw'), '--json']).status, 0);
+    assert.equal(ttj(['append', J, '--memory', tmp.path('m0.raw'), '--json']).status, 0);
     const m1 = randomBytes(MiB); // incompressible: it needs a whole MiB of pack file
     writeFileSync(tmp.path('m1.raw'), m1);
     // Room for LevelDB to open, not for the new epoch's blobs.
     fillDisk(filler, 256 * 1024);
     const packsBefore = packs(J);
-    const logBefore = ttjCli(['log', J, '--json']).json;
-    const a = ttjCli(['append', J, '--memory', tmp.path('m1.raw'), '--json']);
+    const logBefore = ttj(['log', J, '--json']).json;
+    const a = ttj(['append', J, '--memory', tmp.path('m1.raw'), '--json']);
     assert.equal(a.json?.error?.code, ErrorCodes.NO_SPACE, a.stdout + a.stderr);
     assert.equal(a.status, exitCodeFor(ErrorCodes.NO_SPACE));
     assert.deepEqual(packs(J), packsBefore, 'the pack files are as they were');
@@ -74,25 +75,25 @@ describe('a full disk @slow', function () {
 
     // Reads on a disk with no byte free.
     fillDisk(filler);
-    assert.deepEqual(ttjCli(['log', J, '--json']).json, logBefore);
-    const v = ttjCli(['verify', J, '--deep', '--json']);
+    assert.deepEqual(ttj(['log', J, '--json']).json, logBefore);
+    const v = ttj(['verify', J, '--deep', '--json']);
     assert.equal(v.status, 0, v.stdout + v.stderr);
     assert.equal(v.json.ok, true);
-    const f = ttjCli(['fold', J, '--at', 'head', '--out', tmp.path('o0'), '--json']);
+    const f = ttj(['fold', J, '--at', 'head', '--out', tmp.path('o0'), '--json']);
     assert.equal(f.status, 0, f.stdout + f.stderr);
     assert.equal(sha(readFileSync(tmp.path('o0', 'memory.raw'))), sha(m0));
     // Still no space: refused again, still nothing left behind.
-    const again = ttjCli(['append', J, '--memory', tmp.path('m1.raw'), '--json']);
+    const again = ttj(['append', J, '--memory', tmp.path('m1.raw'), '--json']);
     assert.equal(again.json?.error?.code, ErrorCodes.NO_SPACE, again.stdout + again.stderr);
     assert.deepEqual(packs(J), packsBefore);
 
     rmSync(filler);
-    const ok = ttjCli(['append', J, '--memory', tmp.path('m1.raw'), '--json']);
+    const ok = ttj(['append', J, '--memory', tmp.path('m1.raw'), '--json']);
     assert.equal(ok.status, 0, ok.stdout + ok.stderr);
-    assert.equal(ttjCli(['verify', J, '--deep', '--json']).json.ok, true);
-    assert.equal(ttjCli(['fold', J, '--at', 'epoch:1', '--out', tmp.path('o1'), '--json']).status, 0);
+    assert.equal(ttj(['verify', J, '--deep', '--json']).json.ok, true);
+    assert.equal(ttj(['fold', J, '--at', 'epoch:1', '--out', tmp.path('o1'), '--json']).status, 0);
     assert.equal(sha(readFileSync(tmp.path('o1', 'memory.raw'))), sha(m1));
-    assert.equal(ttjCli(['log', J, '--json']).json.head.epoch, 1);
+    assert.equal(ttj(['log', J, '--json']).json.head.epoch, 1);
   });
 
   it('a new journal that cannot be made on a full disk is TTJ_NO_SPACE and leaves no half journal behind', () => {
@@ -102,7 +103,7 @@ describe('a full disk @slow', function () {
       ['init', join(fs.dir, 'new')],
       ['append', join(fs.dir, 'new'), '--memory', tmp.path('m.raw')],
     ]) {
-      const r = ttjCli([...args, '--json']);
+      const r = ttj([...args, '--json']);
       assert.equal(r.json?.error?.code, ErrorCodes.NO_SPACE, r.stdout + r.stderr);
       assert.deepEqual(readdirSync(fs.dir), ['filler']);
     }
@@ -219,7 +220,7 @@ describe('a full disk @slow', function () {
     const J = join(fs.dir, 'j');
     const filler = join(fs.dir, 'filler');
     writeFileSync(tmp.path('d.img'), Buffer.alloc(8 * MiB));
-    assert.equal(ttjCli(['append', J, '--disk', `d0=${tmp.path('d.img')}`, '--json']).status, 0);
+    assert.equal(ttj(['append', J, '--disk', `d0=${tmp.path('d.img')}`, '--json']).status, 0);
     const sock = tmp.path('s.sock');
     const url = `nbd+unix:///d0?socket=${sock}`;
     const io = async (...cmds: string[]) => {
@@ -251,8 +252,8 @@ describe('a full disk @slow', function () {
     }
     assert.equal(await exited, 0);
     assert.equal(JSON.parse(out).writes, 2);
-    assert.equal(ttjCli(['verify', J, '--deep', '--json']).json.ok, true);
-    assert.equal(ttjCli(['fold', J, '--at', 'head', '--out', tmp.path('o'), '--json']).status, 0);
+    assert.equal(ttj(['verify', J, '--deep', '--json']).json.ok, true);
+    assert.equal(ttj(['fold', J, '--at', 'head', '--out', tmp.path('o'), '--json']).status, 0);
     const d = readFileSync(tmp.path('o', 'disks', 'd0.raw'));
     assert.ok(d.subarray(0, MiB).every((b) => b === 0x11));
     assert.ok(d.subarray(2 * MiB, 3 * MiB).every((b) => b === 0));

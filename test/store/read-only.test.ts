@@ -7,7 +7,8 @@ import { promisify } from 'node:util';
 import { ErrorCodes } from '../../src/errors.js';
 import { exitCodeFor } from '../../src/cli/base-command.js';
 import { memoryImage, sha } from '../helpers/images.js';
-import { mountReadOnly, treeDigest, ttjBin, ttjCli, userCanRunTtj } from '../helpers/mounts.js';
+import { mountReadOnly, treeDigest, userCanRunTtj } from '../helpers/mounts.js';
+import { ttjBin, ttj } from '../helpers/run-ttj.js';
 import { useTmp } from '../helpers/tmp.js';
 
 const execFileP = promisify(execFile);
@@ -23,7 +24,7 @@ function makeJournal(tmp: { path(...p: string[]): string }, J: string): { mem: B
     disk = Buffer.alloc(DISK, 0x11 + e);
     writeFileSync(tmp.path('m.raw'), mem);
     writeFileSync(tmp.path('d.img'), disk);
-    const r = ttjCli(['append', J, '--memory', tmp.path('m.raw'), '--disk', `d0=${tmp.path('d.img')}`, '--json']);
+    const r = ttj(['append', J, '--memory', tmp.path('m.raw'), '--disk', `d0=${tmp.path('d.img')}`, '--json']);
     assert.equal(r.status, 0, r.stdout + r.stderr);
   }
   return { mem, disk };
@@ -31,13 +32,13 @@ function makeJournal(tmp: { path(...p: string[]): string }, J: string): { mem: B
 
 /** log, verify --deep and fold of `J` (as `user`) all succeed and fold the last epoch's images. */
 function assertReads(J: string, out: string, want: { mem: Buffer; disk: Buffer }, user?: string): void {
-  const log = ttjCli(['log', J, '--json'], { user });
+  const log = ttj(['log', J, '--json'], { user });
   assert.equal(log.status, 0, log.stdout + log.stderr);
   assert.equal(log.json.head.epoch, 1);
-  const v = ttjCli(['verify', J, '--deep', '--json'], { user });
+  const v = ttj(['verify', J, '--deep', '--json'], { user });
   assert.equal(v.status, 0, v.stdout + v.stderr);
   assert.equal(v.json.ok, true);
-  const f = ttjCli(['fold', J, '--at', 'head', '--out', out, '--json'], { user });
+  const f = ttj(['fold', J, '--at', 'head', '--out', out, '--json'], { user });
   assert.equal(f.status, 0, f.stdout + f.stderr);
   assert.equal(sha(readFileSync(join(out, 'memory.raw'))), sha(want.mem));
   assert.equal(sha(readFileSync(join(out, 'disks', 'd0.raw'))), sha(want.disk));
@@ -79,7 +80,7 @@ describe('reading a journal this process cannot write @slow', function () {
       assertReads(RO, tmp.path('out'), want);
       await assertNbdReadOnly(RO, tmp.path('s.sock'), want.disk);
       writeFileSync(tmp.path('m.raw'), memoryImage(64, PS, 9));
-      const a = ttjCli(['append', RO, '--memory', tmp.path('m.raw'), '--json']);
+      const a = ttj(['append', RO, '--memory', tmp.path('m.raw'), '--json']);
       assert.equal(a.json?.error?.code, ErrorCodes.READ_ONLY, a.stdout + a.stderr);
       assert.equal(a.status, exitCodeFor(ErrorCodes.READ_ONLY));
       assert.notEqual(a.status, 3);
@@ -112,13 +113,13 @@ describe('reading a journal this process cannot write @slow', function () {
     chmodSync(outDir, 0o777);
     assertReads(J, join(outDir, 'o'), want, 'nobody');
     await assertNbdReadOnly(J, join(outDir, 's.sock'), want.disk, 'nobody');
-    const a = ttjCli(['append', J, '--memory', tmp.path('m.raw'), '--json'], { user: 'nobody' });
+    const a = ttj(['append', J, '--memory', tmp.path('m.raw'), '--json'], { user: 'nobody' });
     assert.equal(a.json?.error?.code, ErrorCodes.PERMISSION, a.stdout + a.stderr);
     assert.equal(a.status, exitCodeFor(ErrorCodes.PERMISSION));
     assert.deepEqual(treeDigest(J), before, 'the journal is byte for byte as it was');
     // A journal nobody may not read at all is TTJ_PERMISSION, not "not a journal".
     chmodSync(J, 0o700);
-    const l = ttjCli(['log', J, '--json'], { user: 'nobody' });
+    const l = ttj(['log', J, '--json'], { user: 'nobody' });
     assert.equal(l.json?.error?.code, ErrorCodes.PERMISSION, l.stdout + l.stderr);
   });
 
@@ -158,7 +159,7 @@ describe('reading a journal this process cannot write @slow', function () {
     chmodSync(J, 0o755);
     walk(J, (p, dir) => chmodSync(p, dir ? 0o755 : 0o644));
     writeFileSync(tmp.path('m.raw'), memoryImage(64, PS, 7));
-    assert.equal(ttjCli(['append', J, '--memory', tmp.path('m.raw'), '--json']).status, 0);
+    assert.equal(ttj(['append', J, '--memory', tmp.path('m.raw'), '--json']).status, 0);
     assert.ok(existsSync(join(J, 'packs', '00000002.pack')));
     walk(J, (p, dir) => assert.equal((statSync(p).mode & 0o777).toString(8), dir ? '755' : '644', p));
   });

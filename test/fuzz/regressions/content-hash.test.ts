@@ -10,7 +10,7 @@ import { isTtjError, ErrorCodes } from '../../../src/errors.js';
 import { png } from '../../helpers/images.js';
 import { useTmp } from '../../helpers/tmp.js';
 import { diffSnapshots, snapshot } from '../../../journal-tools/fuzz/snapshot.js';
-import { appendEvents, sha, smallJournal } from './small-journal.js';
+import { appendEvents, sha, smallJournal } from '../../helpers/small-journal.js';
 
 describe('regression (fuzzer): content hashes of device state and frames are checked on append', () => {
   const tmp = useTmp();

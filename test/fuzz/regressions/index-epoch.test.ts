@@ -11,7 +11,7 @@ import { decodeEvent } from '../../../src/journal/codec.js';
 import { fold } from '../../../src/journal/fold.js';
 import { withRawIndex } from '../../../journal-tools/fuzz/raw-index.js';
 import { useTmp } from '../../helpers/tmp.js';
-import { appendEvents, epochEvents, smallJournal } from './small-journal.js';
+import { appendEvents, epochEvents, smallJournal } from '../../helpers/small-journal.js';
 import { withJournal } from '../../helpers/with-journal.js';
 
 const stable = (e: unknown) => isTtjError(e) && e.code !== ErrorCodes.INTERNAL;

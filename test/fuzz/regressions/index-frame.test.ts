@@ -12,7 +12,7 @@ import { Journal } from '../../../src/journal/journal.js';
 import { withRawIndex } from '../../../journal-tools/fuzz/raw-index.js';
 import { png } from '../../helpers/images.js';
 import { useTmp } from '../../helpers/tmp.js';
-import { appendEvents, sha, smallJournal } from './small-journal.js';
+import { appendEvents, sha, smallJournal } from '../../helpers/small-journal.js';
 
 const frame = (n: number, seed: number) => {
   const img = png(8, 8, seed);

@@ -14,7 +14,7 @@ import { Journal } from '../../../src/journal/journal.js';
 import { verify } from '../../../src/journal/verify.js';
 import { rawEntries, withRawIndex } from '../../../journal-tools/fuzz/raw-index.js';
 import { useTmp } from '../../helpers/tmp.js';
-import { memoryAt, smallJournal } from './small-journal.js';
+import { memoryAt, smallJournal } from '../../helpers/small-journal.js';
 
 describe('regression (fuzzer): a replaced keyframe index entry', () => {
   const tmp = useTmp();

@@ -14,7 +14,7 @@ import { labelKey } from '../../../src/journal/index-keys.js';
 import { verify } from '../../../src/journal/verify.js';
 import { withRawIndex } from '../../../journal-tools/fuzz/raw-index.js';
 import { useTmp } from '../../helpers/tmp.js';
-import { memoryAt, smallJournal } from './small-journal.js';
+import { memoryAt, smallJournal } from '../../helpers/small-journal.js';
 
 describe('regression (fuzzer): label index entries', () => {
   const tmp = useTmp();

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
-import { startVm, type Vm } from '../../src/capture/qemu/vm.js';
-import { defaultAccel } from '../../src/capture/qemu/qemu-info.js';
-import { COUNTER_ADDR, COUNTER_MAGIC, MAGIC_ADDR, ensureBootSectorGuest } from '../../journal-tools/guests/guests.js';
-import { readU32, sleep, useShmTmp, waitFor } from './helpers.js';
+import { startVm, type Vm } from '../../../src/capture/qemu/vm.js';
+import { defaultAccel } from '../../../src/capture/qemu/qemu-info.js';
+import { COUNTER_ADDR, COUNTER_MAGIC, MAGIC_ADDR, ensureBootSectorGuest } from '../../../journal-tools/guests/guests.js';
+import { readU32 } from '../../helpers/boot-sector-guest.js';
+import { sleep, waitFor } from '../../helpers/wait-for.js';
+import { useShmTmp } from '../../helpers/tmp.js';
 
 const MiB = 1 << 20;
 

@@ -1,66 +1,7 @@
-import { spawn } from 'node:child_process';
-import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
+/** A hand-built NBD client: raw protocol messages, for malformed and edge-case traffic the real clients never send. */
 import * as net from 'node:net';
 import * as C from '../../src/capture/nbd/constants.js';
 import { SocketReader } from '../../src/capture/nbd/socket-reader.js';
-import { tmpDir } from '../helpers/tmp.js';
-
-export interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run a real client binary; never throws on a non-zero exit. */
-export function run(cmd: string, args: string[], timeoutMs = 60_000): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const t = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(t);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(t);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Run and require exit 0. */
-export async function runOk(cmd: string, args: string[], timeoutMs?: number): Promise<RunResult> {
-  const r = await run(cmd, args, timeoutMs);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
-  return r;
-}
-
-export async function tempDir(prefix = 'ttj-nbd-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
-  const dir = tmpDir(prefix);
-  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
-}
-
-/** Deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function randomBytes(n: number, rnd: () => number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i += 4) b.writeUInt32LE((rnd() * 4294967296) >>> 0, Math.min(i, n - 4));
-  return b;
-}
 
 export type Target = { path: string } | { host: string; port: number };
 
@@ -203,15 +144,5 @@ export class RawClient {
 
   destroy(): void {
     this.socket.destroy();
-  }
-}
-
-/** Fails naming the first byte where the file at `path` differs from `model`. */
-export async function assertFileEquals(path: string, model: Buffer, what: string): Promise<void> {
-  const disk = await readFile(path);
-  if (!disk.equals(model)) {
-    let i = 0;
-    while (disk[i] === model[i]) i++;
-    assert.fail(`${what}: disk differs from the model first at byte ${i}`);
   }
 }

@@ -5,10 +5,14 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as C from '../../src/capture/nbd/constants.js';
-import { FileBlockDevice } from '../../src/capture/nbd/file-block-device.js';
-import { startNbdServer, type NbdServer } from '../../src/capture/nbd/server.js';
-import { assertFileEquals, prng, randomBytes, RawClient, runOk, tempDir } from './helpers.js';
+import * as C from '../../../src/capture/nbd/constants.js';
+import { FileBlockDevice } from '../../../src/capture/nbd/file-block-device.js';
+import { startNbdServer, type NbdServer } from '../../../src/capture/nbd/server.js';
+import { assertFileEquals } from '../../helpers/assert-file-equals.js';
+import { prng, randomBytes } from '../../helpers/seeded-random.js';
+import { RawClient } from '../../helpers/nbd-raw-client.js';
+import { runOk } from '../../helpers/run-process.js';
+import { tmpDirWithCleanup } from '../../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
 const SIZE = 16 * MiB;
@@ -24,7 +28,7 @@ describe('nbd server: a model of writes', function () {
   const patterns: Buffer[] = [];
 
   before(async () => {
-    ({ dir, cleanup } = await tempDir());
+    ({ dir, cleanup } = await tmpDirWithCleanup());
     diskPath = join(dir, 'disk.raw');
     model = randomBytes(SIZE, prng(5));
     await writeFile(diskPath, model);

@@ -1,8 +1,8 @@
 /** Small journals built from event streams, for the fuzzer's regression tests. */
 import { createHash } from 'node:crypto';
-import { appendEventStream, encodeEventStream } from '../../../src/journal/append-events.js';
-import type { IEvent } from '../../../src/journal/codec.js';
-import { JournalWriter } from '../../../src/journal/writer.js';
+import { appendEventStream, encodeEventStream } from '../../src/journal/append-events.js';
+import type { IEvent } from '../../src/journal/codec.js';
+import { JournalWriter } from '../../src/journal/writer.js';
 
 export const PAGE = 4096;
 export const PAGES = 4;

@@ -6,11 +6,14 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import * as C from '../../src/capture/nbd/constants.js';
-import { FileBlockDevice } from '../../src/capture/nbd/file-block-device.js';
-import { startNbdServer, type NbdDisconnectEvent, type NbdServer } from '../../src/capture/nbd/server.js';
-import type { NbdRequestInfo } from '../../src/capture/nbd/transmission.js';
-import { prng, randomBytes, RawClient, runOk, tempDir, type Target } from './helpers.js';
+import * as C from '../../../src/capture/nbd/constants.js';
+import { FileBlockDevice } from '../../../src/capture/nbd/file-block-device.js';
+import { startNbdServer, type NbdDisconnectEvent, type NbdServer } from '../../../src/capture/nbd/server.js';
+import type { NbdRequestInfo } from '../../../src/capture/nbd/transmission.js';
+import { prng, randomBytes } from '../../helpers/seeded-random.js';
+import { RawClient, type Target } from '../../helpers/nbd-raw-client.js';
+import { runOk } from '../../helpers/run-process.js';
+import { tmpDirWithCleanup } from '../../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
 const SIZE = 8 * MiB;
@@ -40,7 +43,7 @@ for (const transport of ['unix', 'tcp'] as const) {
     }
 
     before(async () => {
-      ({ dir, cleanup } = await tempDir());
+      ({ dir, cleanup } = await tmpDirWithCleanup());
       diskPath = join(dir, 'disk.raw');
       original = randomBytes(SIZE, prng(7));
       await writeFile(diskPath, original);
@@ -367,7 +370,7 @@ for (const transport of ['unix', 'tcp'] as const) {
 describe('nbd server close()', function () {
   this.timeout(30_000);
   it('ends connections gracefully: completed writes stay, handshakes and sessions close, the socket file goes', async () => {
-    const { dir, cleanup } = await tempDir();
+    const { dir, cleanup } = await tmpDirWithCleanup();
     try {
       const path = join(dir, 'd.raw');
       const dev = await FileBlockDevice.open(path, { size: MiB });

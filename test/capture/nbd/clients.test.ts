@@ -5,9 +5,11 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FileBlockDevice } from '../../src/capture/nbd/file-block-device.js';
-import { startNbdServer, type NbdServer } from '../../src/capture/nbd/server.js';
-import { prng, randomBytes, run, runOk, tempDir } from './helpers.js';
+import { FileBlockDevice } from '../../../src/capture/nbd/file-block-device.js';
+import { startNbdServer, type NbdServer } from '../../../src/capture/nbd/server.js';
+import { prng, randomBytes } from '../../helpers/seeded-random.js';
+import { run, runOk } from '../../helpers/run-process.js';
+import { tmpDirWithCleanup } from '../../helpers/tmp.js';
 
 const SIZE = 32 * 1024 * 1024;
 const MiB = 1024 * 1024;
@@ -25,7 +27,7 @@ for (const transport of ['unix', 'tcp'] as const) {
     let url: string;
 
     before(async () => {
-      ({ dir, cleanup } = await tempDir());
+      ({ dir, cleanup } = await tmpDirWithCleanup());
       diskPath = join(dir, 'disk.raw');
       dev = await FileBlockDevice.open(diskPath, { size: SIZE });
       const roPath = join(dir, 'ro.raw');

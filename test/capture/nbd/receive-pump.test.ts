@@ -8,12 +8,16 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BlockDevice } from '../../src/capture/nbd/block-device.js';
-import { FileBlockDevice } from '../../src/capture/nbd/file-block-device.js';
-import { startNbdServer, type NbdDisconnectEvent, type NbdServer } from '../../src/capture/nbd/server.js';
-import * as C from '../../src/capture/nbd/constants.js';
-import { socketPumpAvailable } from '../../src/native/socket-pump.js';
-import { assertFileEquals, prng, randomBytes, RawClient, runOk, tempDir } from './helpers.js';
+import type { BlockDevice } from '../../../src/capture/nbd/block-device.js';
+import { FileBlockDevice } from '../../../src/capture/nbd/file-block-device.js';
+import { startNbdServer, type NbdDisconnectEvent, type NbdServer } from '../../../src/capture/nbd/server.js';
+import * as C from '../../../src/capture/nbd/constants.js';
+import { socketPumpAvailable } from '../../../src/native/socket-pump.js';
+import { assertFileEquals } from '../../helpers/assert-file-equals.js';
+import { prng, randomBytes } from '../../helpers/seeded-random.js';
+import { RawClient } from '../../helpers/nbd-raw-client.js';
+import { runOk } from '../../helpers/run-process.js';
+import { tmpDirWithCleanup } from '../../helpers/tmp.js';
 
 const MiB = 1024 * 1024;
 const SIZE = 48 * MiB;
@@ -37,7 +41,7 @@ for (const mode of ['native', 'node'] as const) {
         // The addon is built by npm ci (and npm run build:native); its absence is a failure here.
         assert.ok(socketPumpAvailable(), 'the native addon has no socket pump: run npm run build:native');
       }
-      ({ dir, cleanup } = await tempDir());
+      ({ dir, cleanup } = await tmpDirWithCleanup());
       diskPath = join(dir, 'disk.raw');
       model = Buffer.alloc(SIZE);
       await writeFile(diskPath, model);

@@ -12,7 +12,10 @@ import { log } from '../../src/journal/log.js';
 import { verify } from '../../src/journal/verify.js';
 import { COUNTER_ADDR, COUNTER_MAGIC, MAGIC_ADDR, LBA_BASE, LBA_COUNT, ensureBootSectorGuest } from '../../journal-tools/guests/index.js';
 import { useTmp } from '../helpers/tmp.js';
-import { decodePng, maxGuestSteps, readU32, ttjBin, waitFor } from './helpers.js';
+import { decodePng } from '../helpers/decode-png.js';
+import { maxGuestSteps, readU32 } from '../helpers/boot-sector-guest.js';
+import { ttjBin } from '../helpers/run-ttj.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** The guest's counter in a RAM file (0 before the guest has started). */
 function guestCounter(ram: string): number {

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, truncateSync, writeFileSync, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { startVm, type Vm } from '../../src/capture/qemu/vm.js';
-import { restoreVm } from '../../src/capture/qemu/restore-vm.js';
-import { LINUX_APPEND, ensureLinuxGuest } from '../../journal-tools/guests/guests.js';
-import { decodePng, useShmTmp, waitFor } from './helpers.js';
+import { startVm, type Vm } from '../../../src/capture/qemu/vm.js';
+import { restoreVm } from '../../../src/capture/qemu/restore-vm.js';
+import { LINUX_APPEND, ensureLinuxGuest } from '../../../journal-tools/guests/guests.js';
+import { decodePng } from '../../helpers/decode-png.js';
+import { useShmTmp } from '../../helpers/tmp.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 const MiB = 1 << 20;
 

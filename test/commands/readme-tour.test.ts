@@ -8,8 +8,11 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { QmpClient } from '../../src/capture/qemu/qmp-client.js';
 import { ensureBootSectorGuest } from '../../journal-tools/guests/index.js';
-import { runOk } from '../nbd/helpers.js';
-import { freePort, startTtj, ttj, useShmTmp, waitFor } from './helpers.js';
+import { runOk } from '../helpers/run-process.js';
+import { freePort } from '../helpers/free-port.js';
+import { startTtj, ttjAsync } from '../helpers/run-ttj.js';
+import { useShmTmp } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 describe('README tour: record --console, restore (--at, --paused --detach --json, --fork), nbd (live, --at --read-only) @slow', function () {
   this.timeout(120000);
@@ -21,19 +24,19 @@ describe('README tour: record --console, restore (--at, --paused --detach --json
 
   it('every tour line exits 0 with its JSON on a journal recorded with --console', async () => {
     const J = tmp.path('vm.ttj');
-    const rec = await ttj('record', J, '--memory', '32M', '--disk', `boot=${image}`, '--interval', '250ms', '--fps', '4', '--duration', '2s', '--console', tmp.path('record-console.txt'), '--json');
+    const rec = await ttjAsync('record', J, '--memory', '32M', '--disk', `boot=${image}`, '--interval', '250ms', '--fps', '4', '--duration', '2s', '--console', tmp.path('record-console.txt'), '--json');
     assert.equal(rec.code, 0, rec.stderr + rec.stdout);
     assert.equal(rec.json.stoppedBy, 'duration');
     assert.ok(rec.json.epochs >= 2 && rec.json.frames >= rec.json.epochs, rec.stdout);
 
-    const log = await ttj('log', J, '--json');
+    const log = await ttjAsync('log', J, '--json');
     assert.equal(log.code, 0, log.stderr);
     const frame = log.json.frames[Math.floor(log.json.frames.length / 2)].frame as number;
     const epoch = log.json.epochs[Math.floor(log.json.epochs.length / 2)].epoch as number;
 
     // ttj restore vm.ttj --at frame:N: the VM runs on (--duration ends it here), its console
     // to a file as the demo restores it.
-    const run = await ttj('restore', J, '--at', `frame:${frame}`, '--console', tmp.path('restore-console.txt'), '--duration', '500ms', '--json');
+    const run = await ttjAsync('restore', J, '--at', `frame:${frame}`, '--console', tmp.path('restore-console.txt'), '--duration', '500ms', '--json');
     assert.equal(run.code, 0, run.stderr + run.stdout);
     assert.equal(run.json.point, `frame:${frame}`);
     assert.equal(run.json.frame, frame);
@@ -42,7 +45,7 @@ describe('README tour: record --console, restore (--at, --paused --detach --json
 
     // ttj restore vm.ttj --at frame:N --paused --detach --json → {"pid": ..., "qmp": "..."}, without
     // --console: the recorded serial port is there all the same.
-    const det = await ttj('restore', J, '--at', `frame:${frame}`, '--paused', '--detach', '--json');
+    const det = await ttjAsync('restore', J, '--at', `frame:${frame}`, '--paused', '--detach', '--json');
     assert.equal(det.code, 0, det.stderr + det.stdout);
     assert.ok(det.json.pid > 0 && det.json.qmp, det.stdout);
     const qmp = await QmpClient.connect(det.json.qmp);
@@ -60,12 +63,12 @@ describe('README tour: record --console, restore (--at, --paused --detach --json
 
     // ttj restore vm.ttj --at epoch:K --fork vm2.ttj (the fork keeps recording; --duration ends it)
     const J2 = tmp.path('vm2.ttj');
-    const fork = await ttj('restore', J, '--at', `epoch:${epoch}`, '--fork', J2, '--duration', '500ms', '--interval', '250ms', '--fps', '0', '--json');
+    const fork = await ttjAsync('restore', J, '--at', `epoch:${epoch}`, '--fork', J2, '--duration', '500ms', '--interval', '250ms', '--fps', '0', '--json');
     assert.equal(fork.code, 0, fork.stderr + fork.stdout);
     assert.equal(fork.json.fork, J2);
     assert.equal(fork.json.epoch, epoch);
     assert.ok(fork.json.recorded.epochs >= 1, fork.stdout);
-    const v2 = await ttj('verify', J2, '--json');
+    const v2 = await ttjAsync('verify', J2, '--json');
     assert.equal(v2.code, 0, v2.stderr + v2.stdout);
     assert.equal(v2.json.ok, true);
 
@@ -100,7 +103,7 @@ describe('README tour: record --console, restore (--at, --paused --detach --json
     assert.equal(pastEnd.json.at, `frame:${frame}`);
 
     // The journal verifies after all of it.
-    const v = await ttj('verify', J, '--deep', '--json');
+    const v = await ttjAsync('verify', J, '--deep', '--json');
     assert.equal(v.code, 0, v.stderr + v.stdout);
   });
 });

@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { ErrorCodes, isTtjError } from '../../src/errors.js';
-import { startVm, type Vm } from '../../src/capture/qemu/vm.js';
-import { restoreVm } from '../../src/capture/qemu/restore-vm.js';
-import { hasSerialPort } from '../../src/capture/qemu/vm-config.js';
-import { defaultAccel, kvmUsable, qemuInfo } from '../../src/capture/qemu/qemu-info.js';
-import { COUNTER_ADDR, COUNTER_MAGIC, LBA_BASE, LBA_COUNT, MAGIC_ADDR, REGION_ADDR, ensureBootSectorGuest, regionPage } from '../../journal-tools/guests/guests.js';
-import { decodePng, maxGuestSteps, readU32, sleep, useShmTmp, waitFor } from './helpers.js';
+import { ErrorCodes, isTtjError } from '../../../src/errors.js';
+import { startVm, type Vm } from '../../../src/capture/qemu/vm.js';
+import { restoreVm } from '../../../src/capture/qemu/restore-vm.js';
+import { hasSerialPort } from '../../../src/capture/qemu/vm-config.js';
+import { defaultAccel, kvmUsable, qemuInfo } from '../../../src/capture/qemu/qemu-info.js';
+import { COUNTER_ADDR, COUNTER_MAGIC, LBA_BASE, LBA_COUNT, MAGIC_ADDR, REGION_ADDR, ensureBootSectorGuest, regionPage } from '../../../journal-tools/guests/guests.js';
+import { decodePng } from '../../helpers/decode-png.js';
+import { maxGuestSteps, readU32 } from '../../helpers/boot-sector-guest.js';
+import { sleep, waitFor } from '../../helpers/wait-for.js';
+import { useShmTmp } from '../../helpers/tmp.js';
 
 const MiB = 1 << 20;
 

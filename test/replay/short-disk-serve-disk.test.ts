@@ -10,7 +10,8 @@ import { JournalWriter } from '../../src/journal/writer.js';
 import * as C from '../../src/capture/nbd/constants.js';
 import { randomPage, rng } from '../helpers/images.js';
 import { useTmp } from '../helpers/tmp.js';
-import { RawClient, runOk } from '../nbd/helpers.js';
+import { RawClient } from '../helpers/nbd-raw-client.js';
+import { runOk } from '../helpers/run-process.js';
 import { foldDisk } from '../helpers/with-journal.js';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'run.js');

@@ -15,7 +15,8 @@ import { Journal } from '../../src/journal/journal.js';
 import { log } from '../../src/journal/log.js';
 import { verify } from '../../src/journal/verify.js';
 import { ensureBootSectorGuest } from '../../journal-tools/guests/index.js';
-import { ttj, useShmTmp } from './helpers.js';
+import { ttjAsync } from '../helpers/run-ttj.js';
+import { useShmTmp } from '../helpers/tmp.js';
 
 /**
  * What a journal holds: its events as `ttj log` lists them, and the bytes of its marker
@@ -52,7 +53,7 @@ describe('record: bad input is refused, and a failed record leaves no journal be
       ['--fps', '-1'],
       ['--interval', '1ms'],
     ]) {
-      const r = await ttj('record', tmp.path('vm.ttj'), '--memory', '32M', '--duration', '1s', ...bad, '--json');
+      const r = await ttjAsync('record', tmp.path('vm.ttj'), '--memory', '32M', '--duration', '1s', ...bad, '--json');
       assert.equal(r.code, 2, `${bad.join(' ')}: ${r.stdout}${r.stderr}`);
       assert.equal(r.json.error.code, ErrorCodes.BAD_ARGUMENT);
       assert.equal(existsSync(tmp.path('vm.ttj')), false, `${bad.join(' ')} left a journal`);
@@ -72,7 +73,7 @@ describe('record: bad input is refused, and a failed record leaves no journal be
     assert.equal(existsSync(J), false);
     await assert.rejects(record(J, { memorySize: 32 << 20, extraArgs: ['-no-such-option'], durationMs: 1000 }), (e) => isTtjError(e, ErrorCodes.QEMU_FAILED) && /no-such-option/.test(String(e.details.stderr)));
     assert.equal(existsSync(J), false);
-    const cli = await ttj('record', J, '--memory', '1T', '--duration', '1s', '--json');
+    const cli = await ttjAsync('record', J, '--memory', '1T', '--duration', '1s', '--json');
     assert.equal(cli.code, 1, cli.stdout + cli.stderr);
     assert.equal(cli.json.error.code, ErrorCodes.QEMU_FAILED);
     assert.ok(cli.json.error.stderr, 'with QEMU stderr');
@@ -82,7 +83,7 @@ describe('record: bad input is refused, and a failed record leaves no journal be
   it('an existing journal stays as it was when the record fails before its first epoch', async () => {
     const J = tmp.path('vm.ttj');
     writeFileSync(tmp.path('m.raw'), Buffer.alloc(32 << 20, 1));
-    const made = await ttj('append', J, '--memory', tmp.path('m.raw'), '--label', 'before', '--json');
+    const made = await ttjAsync('append', J, '--memory', tmp.path('m.raw'), '--label', 'before', '--json');
     assert.equal(made.code, 0, made.stderr);
     const before = await contents(J);
     await assert.rejects(record(J, { memorySize: 32 << 20, extraArgs: ['-no-such-option'], durationMs: 1000 }), (e) => isTtjError(e, ErrorCodes.QEMU_FAILED));

@@ -3,9 +3,9 @@
  * fast paths (readInto, writev) served to real clients, and the bench function's shape.
  */
 import assert from 'node:assert/strict';
-import type { BlockDevice } from '../../src/capture/nbd/block-device.js';
-import { startNbdServer } from '../../src/capture/nbd/server.js';
-import { runOk } from './helpers.js';
+import type { BlockDevice } from '../../../src/capture/nbd/block-device.js';
+import { startNbdServer } from '../../../src/capture/nbd/server.js';
+import { runOk } from '../../helpers/run-process.js';
 
 /** An in-memory device that records the order of calls and resolves writes late. */
 class SlowMemoryDevice implements BlockDevice {

@@ -1,0 +1,136 @@
+/**
+ * Where a journal's blobs are: their locations in the pack files, by blob key (`b/`
+ * entries of the index), with a cache of recent locations and, for the writer, of
+ * blobs just found missing.
+ */
+import { ErrorCodes, TtjError } from '../errors.js';
+import type { KvReader } from './kv.js';
+import { BLOB_KEYS, blobKey } from './index-layout.js';
+import { BLOCK_HEADER } from './block-codec.js';
+import { decodeLocation, type BlobLocation } from './pack-files.js';
+import type { StoreStats } from './store.js';
+
+/** Blob locations looked up per LevelDB getMany call (slices run in parallel). */
+const LOOKUP_SLICE = 1024;
+/** Blob locations kept in memory (most recently used; ~100 bytes each). */
+const LOCATION_CACHE_ENTRIES = 65536;
+/** Lookups of more keys than this (a fold's) bypass the caches: they would only churn them. */
+const CACHED_LOOKUP_KEYS = 4096;
+
+export class BlobIndex {
+  /**
+   * Recently appended or looked-up blob locations by blob key. Blobs are never moved
+   * or deleted, so an entry never goes stale; entries are added only once their
+   * LevelDB batch is written.
+   */
+  private readonly locations = new Map<string, Buffer>();
+  /**
+   * Writer only: blob keys LevelDB was just asked for and did not have. Nobody else
+   * appends, so an entry stays true until this store appends that blob (which removes
+   * it). A writer that hashes a batch before appending it (an NBD group commit) asks
+   * {@link hasBlobs} early, and the append then need not look them up again.
+   */
+  private readonly absent: Set<string> | undefined;
+
+  /** @param writable this process is the journal's writer (the only one that appends). */
+  constructor(
+    private readonly kv: KvReader,
+    writable: boolean,
+  ) {
+    this.absent = writable ? new Set() : undefined;
+  }
+
+  async hasBlobs(addrs: Buffer[]): Promise<boolean[]> {
+    // Array.from: a lookup leaves holes for blobs it knows to be absent.
+    return Array.from(await this.lookup(addrs.map(blobKey)), (v) => v !== undefined);
+  }
+
+  async prefetchBlobs(addrs: Buffer[]): Promise<void> {
+    await this.lookup(addrs.map(blobKey));
+  }
+
+  async blobSizes(addrs: Buffer[]): Promise<(number | undefined)[]> {
+    return Array.from(await this.lookup(addrs.map(blobKey)), (v) => (v ? decodeLocation(v).itemLen : undefined));
+  }
+
+  /**
+   * Each blob's location.
+   * @throws TtjError CORRUPT_BLOB naming the first blob the store does not have.
+   */
+  async locate(addrs: Buffer[]): Promise<BlobLocation[]> {
+    const locs = await this.lookup(addrs.map(blobKey));
+    return locs.map((v, i) => {
+      if (!v) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[i]!.toString('hex')} is not in the store`, { addr: addrs[i]!.toString('hex') });
+      return decodeLocation(v);
+    });
+  }
+
+  /** Encoded locations by blob key: the cache first, then LevelDB (in parallel slices) for the rest. */
+  async lookup(keys: string[]): Promise<(Buffer | undefined)[]> {
+    const out = new Array<Buffer | undefined>(keys.length);
+    const missing: number[] = [];
+    const absent = this.absent;
+    keys.forEach((k, i) => {
+      const v = this.locations.get(k);
+      if (v) out[i] = v;
+      else if (!absent?.has(k)) missing.push(i);
+    });
+    if (!missing.length) return out;
+    const missKeys = missing.map((i) => keys[i]!);
+    const slices: Promise<(Buffer | undefined)[]>[] = [];
+    for (let i = 0; i < missKeys.length; i += LOOKUP_SLICE) slices.push(this.kv.getMany(missKeys.slice(i, i + LOOKUP_SLICE)));
+    const found = (await Promise.all(slices)).flat();
+    // Small lookups (a disk read, an NBD write) are cached; a fold's bulk lookups would only churn the cache.
+    const cache = missKeys.length <= CACHED_LOOKUP_KEYS;
+    found.forEach((v, j) => {
+      out[missing[j]!] = v;
+      if (v && cache) this.remember(missKeys[j]!, v);
+      // Not when an append placed it meanwhile (it was looked up while its batch was written).
+      else if (!v && cache && absent && !this.locations.has(missKeys[j]!)) {
+        if (absent.size >= LOCATION_CACHE_ENTRIES) absent.delete(absent.values().next().value as string);
+        absent.add(missKeys[j]!);
+      }
+    });
+    return out;
+  }
+
+  /** Records the location of a blob just appended (once its index batch is written). */
+  placed(key: string, location: Buffer): void {
+    this.absent?.delete(key);
+    this.remember(key, location);
+  }
+
+  /** Every blob's address, in storage order (pack, offset), so that reading them all back is sequential. */
+  async *listBlobs(): AsyncIterable<Buffer> {
+    const all: { addr: Buffer; pack: number; offset: number }[] = [];
+    for await (const [k, v] of this.kv.range(BLOB_KEYS)) {
+      const l = decodeLocation(v);
+      all.push({ addr: Buffer.from(k.slice(2), 'hex'), pack: l.pack, offset: l.offset });
+    }
+    all.sort((a, b) => a.pack - b.pack || a.offset - b.offset);
+    for (const b of all) yield b.addr;
+  }
+
+  /** The store statistics counted from the blob locations themselves. */
+  async countBlobs(): Promise<StoreStats> {
+    const stats: StoreStats = { blobs: 0, rawBytes: 0, storedBytes: 0 };
+    const blocks = new Set<string>();
+    for await (const [, v] of this.kv.range(BLOB_KEYS)) {
+      const l = decodeLocation(v);
+      stats.blobs++;
+      stats.rawBytes += l.itemLen;
+      const block = `${l.pack}:${l.offset}`;
+      if (!blocks.has(block)) {
+        blocks.add(block);
+        stats.storedBytes += BLOCK_HEADER + l.clen;
+      }
+    }
+    return stats;
+  }
+
+  private remember(key: string, location: Buffer): void {
+    const m = this.locations;
+    if (m.size >= LOCATION_CACHE_ENTRIES) m.delete(m.keys().next().value as string);
+    m.set(key, location);
+  }
+}

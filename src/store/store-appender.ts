@@ -1,0 +1,225 @@
+/**
+ * The writer's side of the embedded store: appends (blob bytes to the pack files,
+ * then one LevelDB batch of their locations, the events, index entries, head and
+ * statistics), index rebuilds and syncs, one at a time in call order. The one writer
+ * knows the head and statistics its last append left (nobody else appends).
+ */
+import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
+import { sha256 } from '../util/hash.js';
+import type { BlobIndex } from './blob-index.js';
+import type { KvOp, KvWriter } from './kv.js';
+import { blobKey, decodeHead, encodeHead, eventKey, INDEX_KEYS, indexKey, K_HEAD, K_STATS, K_SYNC, lastStoredEvent, readHead, readStats } from './index-layout.js';
+import { encodeLocation, type BlobLocation, type PackMark, type PackWriter } from './pack-files.js';
+import type { AppendBatch, AppendResult, IndexEntry, StoreHead, StoreStats } from './store.js';
+
+/** Raw bytes per compressed block (pages appended together are compressed together). */
+export const BLOCK_RAW_BYTES = 1024 * 1024;
+
+export class StoreAppender {
+  /** The append, rebuild or sync running last (each waits for the one before). */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** The head and statistics, as the last append left them (undefined until then). */
+  private known: { head: StoreHead | undefined; stats: StoreStats } | undefined;
+
+  /** Appends to the journal at `location` (named in errors): its index `kv`, blob locations `blobs`, pack files `writer` (closed on {@link close}). */
+  constructor(
+    private readonly location: string,
+    private readonly kv: KvWriter,
+    private readonly blobs: BlobIndex,
+    private readonly writer: PackWriter,
+  ) {}
+
+  async head(): Promise<StoreHead | undefined> {
+    if (this.known) return this.known.head && { seq: this.known.head.seq, hash: Buffer.from(this.known.head.hash) };
+    return readHead(this.kv);
+  }
+
+  async stats(): Promise<StoreStats> {
+    if (this.known) return { ...this.known.stats };
+    return readStats(this.kv);
+  }
+
+  /** Bytes written to pack files by this writer since it opened. */
+  get bytesWritten(): number {
+    return this.writer.bytesWritten;
+  }
+
+  append(batch: AppendBatch): Promise<AppendResult> {
+    return this.queued(() => this.doAppend(batch));
+  }
+
+  /** Replaces the secondary index and sets head and statistics (`ttj repair`). */
+  rebuildIndex(head: StoreHead, index: IndexEntry[]): Promise<void> {
+    return this.queued(async () => {
+      const last = await lastStoredEvent(this.kv);
+      if (!last || last.seq !== head.seq || !last.hash.equals(head.hash)) {
+        throw new TtjError(ErrorCodes.CORRUPT_EVENT, `a rebuilt head must be the last stored event (${last ? last.seq : 'none'})`, { expected: last?.seq ?? -1, actual: head.seq });
+      }
+      const ops: KvOp[] = [];
+      for await (const [k] of this.kv.range(INDEX_KEYS)) ops.push({ type: 'del', key: k });
+      for (const e of index) ops.push({ type: 'put', key: indexKey(e.key), value: e.value });
+      ops.push({ type: 'put', key: K_HEAD, value: encodeHead(head) });
+      const stats = await this.blobs.countBlobs();
+      ops.push({ type: 'put', key: K_STATS, value: Buffer.from(JSON.stringify(stats)) });
+      await this.kv.batch(ops, { sync: true });
+      this.known = { head: { seq: head.seq, hash: Buffer.from(head.hash) }, stats };
+    });
+  }
+
+  /** Makes everything appended so far durable. */
+  sync(): Promise<void> {
+    return this.queued(async () => {
+      await this.writer.sync();
+      // A synchronous LevelDB write makes every earlier (unsynced) write durable too.
+      await this.kv.batch([{ type: 'put', key: K_SYNC, value: Buffer.from(String(Date.now())) }], { sync: true });
+    });
+  }
+
+  /** Settles once everything queued has (whether it failed or not). */
+  idle(): Promise<unknown> {
+    return this.queue;
+  }
+
+  /** Closes the pack file, once everything queued is done. */
+  async close(): Promise<void> {
+    await this.queue;
+    await this.writer.close();
+  }
+
+  private queued<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async doAppend(batch: AppendBatch): Promise<AppendResult> {
+    const kv = this.kv;
+    const head = await this.head();
+    const headSeq = head ? head.seq : -1;
+    if (headSeq !== batch.expectedHead) {
+      throw new TtjError(ErrorCodes.WRONG_EXPECTED_HEAD, `append expected head ${batch.expectedHead} but the head is ${headSeq}`, {
+        expected: batch.expectedHead,
+        actual: headSeq,
+      });
+    }
+    if (batch.events.length === 0) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'an append needs at least one event');
+    // Never over an existing event, whatever the head entry says (checked once per writer: it is the only appender).
+    if (!this.known && (await kv.get(eventKey(headSeq + 1)))) {
+      throw new TtjError(ErrorCodes.CORRUPT_STORE, `the journal's index is damaged: event ${headSeq + 1} is stored beyond its head ${headSeq} (ttj repair rebuilds the index)`, {
+        seq: headSeq + 1,
+      });
+    }
+    const ops: KvOp[] = [];
+    // Blobs first: dedupe within the batch and against the store.
+    const fresh = new Map<string, Buffer>();
+    for (const b of batch.blobs ?? []) {
+      const k = blobKey(b.addr);
+      if (!fresh.has(k)) fresh.set(k, b.data);
+    }
+    const keys = [...fresh.keys()];
+    const have = keys.length ? await this.blobs.lookup(keys) : [];
+    keys.forEach((k, i) => {
+      if (have[i]) fresh.delete(k);
+    });
+    let newBytes = 0;
+    const before = this.writer.bytesWritten;
+    // Blobs in blocks of up to BLOCK_RAW_BYTES, all blocks of the batch in one write.
+    const groups: [string, Buffer][][] = [];
+    let group: [string, Buffer][] = [];
+    let groupBytes = 0;
+    for (const [k, data] of fresh) {
+      if (groupBytes + data.length > BLOCK_RAW_BYTES && group.length) {
+        groups.push(group);
+        group = [];
+        groupBytes = 0;
+      }
+      group.push([k, data]);
+      groupBytes += data.length;
+      newBytes += data.length;
+    }
+    if (group.length) groups.push(group);
+    const placed: [string, Buffer][] = [];
+    const sync = batch.sync ?? true;
+    const mark = this.writer.mark();
+    if (groups.length) {
+      const locs = await this.writeBlocks(
+        groups.map((g) => g.map((e) => e[1])),
+        sync,
+        mark,
+      );
+      groups.forEach((g, gi) =>
+        g.forEach(([k], i) => {
+          const value = encodeLocation(locs[gi]![i]!);
+          ops.push({ type: 'put', key: k, value });
+          placed.push([k, value]);
+        }),
+      );
+    }
+    const storedBytes = this.writer.bytesWritten - before;
+
+    let seq = headSeq;
+    let last: Uint8Array = new Uint8Array();
+    for (const ev of batch.events) {
+      seq++;
+      last = ev;
+      ops.push({ type: 'put', key: eventKey(seq), value: Buffer.from(ev.buffer, ev.byteOffset, ev.byteLength) });
+    }
+    const index = typeof batch.index === 'function' ? batch.index({ newBlobs: fresh.size, newBytes, storedBytes }) : (batch.index ?? []);
+    for (const e of index) ops.push({ type: 'put', key: indexKey(e.key), value: e.value });
+    const hash = sha256(last);
+    ops.push({ type: 'put', key: K_HEAD, value: encodeHead({ seq, hash }) });
+    const stats = await this.stats();
+    stats.blobs += fresh.size;
+    stats.rawBytes += newBytes;
+    stats.storedBytes += storedBytes;
+    ops.push({ type: 'put', key: K_STATS, value: Buffer.from(JSON.stringify(stats)) });
+    await this.writeIndex(ops, { seq, hash }, sync, mark);
+    this.known = { head: { seq, hash }, stats };
+    for (const [k, v] of placed) this.blobs.placed(k, v);
+    return { head: { seq, hash }, newBlobs: fresh.size, newBytes, storedBytes };
+  }
+
+  /**
+   * Writes blob blocks (made durable with `sync`); when that fails (a full disk), the
+   * pack file is cut back to `mark` before this rejects.
+   * @throws TtjError NO_SPACE, READ_ONLY, PERMISSION...
+   */
+  private async writeBlocks(groups: Buffer[][], sync: boolean, mark: PackMark): Promise<BlobLocation[][]> {
+    const writer = this.writer;
+    try {
+      const locs = await writer.appendBlocks(groups);
+      if (sync) await writer.sync();
+      return locs;
+    } catch (e) {
+      await writer.rollback(mark).catch(() => undefined);
+      throw toTtjError(e, { path: this.location, what: 'writing blob bytes' });
+    }
+  }
+
+  /**
+   * The index batch of an append. When it fails, the index (opened again by
+   * {@link LevelKv.batch}) says whether the batch is in it after all (a log write that
+   * failed only as it was synced); when it is not, the pack file is cut back to `mark`,
+   * so that the failed append leaves nothing behind.
+   */
+  private async writeIndex(ops: KvOp[], head: StoreHead, sync: boolean, mark: PackMark): Promise<void> {
+    try {
+      await this.kv.batch(ops, { sync });
+    } catch (e) {
+      let landed: boolean | undefined; // undefined: the index cannot say; its bytes are then kept
+      try {
+        const now = await this.kv.get(K_HEAD);
+        const landedHead = now && decodeHead(now);
+        landed = !!landedHead && landedHead.seq === head.seq && landedHead.hash.equals(head.hash);
+      } catch {
+        landed = undefined;
+      }
+      if (landed) return;
+      if (landed === false) await this.writer.rollback(mark).catch(() => undefined);
+      // The next append reads the head from the index again (and so never writes over
+      // a batch that reached it after all).
+      this.known = undefined;
+      throw e;
+    }
+  }
+}
