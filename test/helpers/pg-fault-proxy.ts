@@ -30,20 +30,22 @@ export class PgFaultProxy {
   /** Connections accepted so far (refused ones not counted). */
   connections = 0;
 
-  private constructor(
-    private readonly server: Server,
-    readonly port: number,
-  ) {}
+  private readonly server: Server;
+  /** The port it listens on (127.0.0.1). */
+  port = 0;
+
+  private constructor(private readonly targetPort: number) {
+    this.server = createServer((client) => this.accept(client));
+  }
 
   /** Starts a proxy to the server listening at 127.0.0.1:`targetPort`. */
   static async start(targetPort: number): Promise<PgFaultProxy> {
-    let proxy: PgFaultProxy | undefined;
-    const server = createServer((client) => proxy!.accept(client, targetPort));
+    const proxy = new PgFaultProxy(targetPort);
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
+      proxy.server.once('error', reject);
+      proxy.server.listen(0, '127.0.0.1', () => resolve());
     });
-    proxy = new PgFaultProxy(server, (server.address() as { port: number }).port);
+    proxy.port = (proxy.server.address() as { port: number }).port;
     return proxy;
   }
 
@@ -63,13 +65,13 @@ export class PgFaultProxy {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 
-  private accept(client: Socket, targetPort: number): void {
+  private accept(client: Socket): void {
     if (this.refusing) {
       client.destroy();
       return;
     }
     this.connections++;
-    const server = connect(targetPort, '127.0.0.1');
+    const server = connect(this.targetPort, '127.0.0.1');
     this.sockets.add(client).add(server);
     const cut = () => {
       client.destroy();

@@ -23,11 +23,12 @@ import { fold } from '../../src/journal/fold.js';
 import { havePostgres, PgCluster } from '../../journal-tools/postgres/cluster.js';
 import { epochImage, LOOP_PAGE_SIZE } from '../helpers/epoch-image.js';
 import { rng, sha } from '../helpers/images.js';
-import { killHard, sleep, startVictim } from '../helpers/kill-child.js';
+import { killHard, startVictim } from '../helpers/kill-child.js';
+import { sleep, waitFor } from '../helpers/wait-for.js';
 import { PgFaultProxy } from '../helpers/pg-fault-proxy.js';
-import { ttjBin } from '../helpers/run-ttj.js';
+import { ttjAsync, ttjBin } from '../helpers/run-ttj.js';
 import { useTmp } from '../helpers/tmp.js';
-import { run } from '../nbd/helpers.js';
+import { run } from '../helpers/run-process.js';
 
 const loop = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'append-loop.js');
 const SEED = Number(process.env.TTJ_CRASH_SEED ?? Date.now() % 100000);
@@ -36,17 +37,11 @@ const seedNote = `TTJ_CRASH_SEED=${SEED}`;
 const STALL_TIMEOUT_MS = 3000;
 const STALL_BOUND_MS = 2 * STALL_TIMEOUT_MS + 3000;
 
-/** `ttj ARGS --json` as a subprocess (asynchronously: the proxy runs in this process): exit status, parsed JSON, the error code, the time it took. */
-async function ttjJson(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; json: any; errorCode?: string; ms: number; stderr: string }> {
+/** `ttj ARGS --json` run to its end (asynchronously: the proxy runs in this process): exit status, JSON, the error's code, how long it took. */
+async function ttjJson(args: string[]): Promise<{ code: number | null; json: any; errorCode?: string; ms: number; stderr: string }> {
   const t0 = Date.now();
-  const r = await run(process.execPath, [ttjBin, ...args, '--json'], timeoutMs);
-  let json: any;
-  try {
-    json = JSON.parse(r.stdout);
-  } catch {
-    json = undefined;
-  }
-  return { code: r.code, json, errorCode: json?.error?.code, ms: Date.now() - t0, stderr: r.stderr + r.stdout };
+  const r = await ttjAsync(...args, '--json');
+  return { code: r.code, json: r.json, errorCode: r.json?.error?.code, ms: Date.now() - t0, stderr: r.stderr + r.stdout };
 }
 
 /** `ttj verify URL --deep` passes; returns its JSON. */
@@ -146,16 +141,16 @@ async function seedJournal(url: string, n: number, imgPath: string): Promise<voi
       const server = startVictim(process.execPath, [ttjBin, 'nbd', primary.url('disk'), '--disk', 'd0', '--socket', sock]);
       let client: ReturnType<typeof run> | undefined;
       try {
-        for (let i = 0; i < 200 && !existsSync(sock); i++) await sleep(50);
+        await waitFor(() => existsSync(sock) || server.child.exitCode !== null, 10_000, 'ttj nbd to listen');
         assert.ok(existsSync(sock), `ttj nbd did not start: ${server.err()}`);
         // One FUA write per region, each with its own pattern, in order (an acknowledged FUA write is durable: on the standby).
         const cmds = Array.from({ length: WRITES }, (_, i) => ['-c', `write -f -P ${pattern(i)} ${i * REGION} ${REGION}`]).flat();
         client = run('qemu-io', ['-f', 'raw', ...cmds, `nbd+unix:///d0?socket=${sock}`], 120_000);
         // Both writers are under way: the loop reported commits, the disk's journal grew.
         const diskHead = async () => Number((await primary.sql<{ s: string }>(`SELECT head_seq AS s FROM ttj_journal WHERE name = 'disk'`))[0]!.s);
-        for (let i = 0; i < 600 && ([...appender.out().matchAll(/committed/g)].length < 2 || (await diskHead()) < startSeq + 3); i++) await sleep(50);
+        await waitFor(() => appender.out().includes('committed 1') || appender.child.exitCode !== null, 30_000, `the append loop to commit: ${appender.err()}`);
         assert.ok(appender.out().includes('committed 1'), `the append loop did not commit: ${appender.err()}`);
-        assert.ok((await diskHead()) >= startSeq + 3, `ttj nbd journaled no writes: ${server.err()}`);
+        await waitFor(async () => (await diskHead()) >= startSeq + 3, 30_000, `ttj nbd to journal writes: ${server.err()}`);
         const ms = r() % 700;
         await sleep(ms);
         await primary.kill();
@@ -233,7 +228,7 @@ async function seedJournal(url: string, n: number, imgPath: string): Promise<voi
 
         const sock2 = tmp.path('nbd2.sock');
         const server2 = startVictim(process.execPath, [ttjBin, 'nbd', B, '--disk', 'd0', '--socket', sock2, '--json']);
-        for (let i = 0; i < 200 && !existsSync(sock2); i++) await sleep(50);
+        await waitFor(() => existsSync(sock2) || server2.child.exitCode !== null, 10_000, 'ttj nbd on the standby to listen');
         assert.ok(existsSync(sock2), `ttj nbd on the standby did not start: ${server2.err()}`);
         const last = await run('qemu-io', ['-f', 'raw', '-c', `write -f -P 238 ${WRITES * REGION} ${REGION}`, `nbd+unix:///d0?socket=${sock2}`]);
         assert.match(last.stdout, /wrote 65536\/65536 bytes/, `the write through ttj nbd on the standby: ${last.stderr}`);
@@ -361,20 +356,23 @@ async function seedJournal(url: string, n: number, imgPath: string): Promise<voi
       assert.equal(seeded.code, 0, seeded.stderr);
       const before = await withPg(direct, (j) => j.head());
 
-      const stalledAt: number[] = [];
       const writer = startVictim(process.execPath, [ttjBin, 'append', url, '--memory', big, '--label', 'big', '--json']);
-      // Stall the server once the writer's transaction is under way (a statement of it active or between statements).
-      for (let i = 0; i < 600 && !stalledAt.length; i++) {
-        const rows = await cluster.sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE 'ttj append%' AND xact_start IS NOT NULL AND query <> 'BEGIN' AND query NOT LIKE 'SELECT pg_try_advisory_lock%'`);
-        if (Number(rows[0]!.n) > 0) {
-          await sleep(r() % 100);
-          cluster.signalAll('SIGSTOP');
-          stalledAt.push(Date.now());
-        } else await sleep(20);
-      }
-      assert.ok(stalledAt.length, `the writer's transaction never started: ${writer.err()}${writer.out()}`);
+      // Stall the server once the writer's transaction is under way (a statement of it running, or between two).
+      const inTransaction = async () =>
+        Number(
+          (
+            await cluster.sql<{ n: string }>(
+              `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE 'ttj append%' AND xact_start IS NOT NULL AND query <> 'BEGIN' AND query NOT LIKE 'SELECT pg_try_advisory_lock%'`,
+            )
+          )[0]!.n,
+        ) > 0;
+      await waitFor(async () => writer.child.exitCode !== null || (await inTransaction()), 60_000, "the writer's transaction");
+      assert.equal(writer.child.exitCode, null, `the writer ended before its transaction: ${writer.err()}${writer.out()}`);
+      await sleep(r() % 100);
+      cluster.signalAll('SIGSTOP');
+      const stalledAt = Date.now();
       const exit = await Promise.race([writer.exited, sleep(60_000).then(() => undefined)]);
-      const tookMs = Date.now() - stalledAt[0]!;
+      const tookMs = Date.now() - stalledAt;
       if (!exit) await killHard(writer);
       assert.ok(exit, `the writer did not give up within 60 s of the stall (${seedNote})`);
       assert.equal(exit.code, 8, `exit 8: ${writer.err()}${writer.out()}`);
@@ -382,10 +380,11 @@ async function seedJournal(url: string, n: number, imgPath: string): Promise<voi
       assert.ok(tookMs < STALL_BOUND_MS, `the writer gave up ${tookMs} ms after the stall (bound ${STALL_BOUND_MS} ms)`);
 
       // A writer that starts against the stalled server gives up too, within the bound from its start.
-      const late = await ttjJson(['append', url, '--memory', first, '--label', 'again'], 60_000);
+      const late = await ttjJson(['append', url, '--memory', first, '--label', 'again']);
       assert.equal(late.code, 8, `exit 8: ${late.stderr}`);
       assert.equal(late.errorCode, 'TTJ_STORE_TIMEOUT');
       assert.ok(late.ms < STALL_BOUND_MS, `the writer gave up after ${late.ms} ms (bound ${STALL_BOUND_MS} ms)`);
+      if (process.env.TTJ_CRASH_DEBUG) console.log(`gave up ${tookMs} ms after the stall; a writer started against it gave up after ${late.ms} ms`);
 
       cluster.signalAll('SIGCONT');
       await verifiedDeep(direct, 'after the stall');
