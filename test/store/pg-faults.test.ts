@@ -157,7 +157,8 @@ async function seedJournal(url: string, n: number, imgPath: string): Promise<voi
         if (process.env.TTJ_CRASH_DEBUG) console.log(`primary killed ${ms} ms into the writes`);
 
         // The writers fail: the loop with TTJ_STORE_UNAVAILABLE, the NBD client with errors on the writes after the kill.
-        const out = (await client).stdout;
+        const io = await client;
+        const out = io.stdout;
         client = undefined;
         const acked = [...out.matchAll(/wrote \d+\/\d+ bytes at offset (\d+)/g)].map((m) => Number(m[1]) / REGION);
         assert.ok(acked.length > 0 && acked.length < WRITES, `some writes acknowledged before the kill, not all (${acked.length}; ${seedNote})`);
