@@ -73,7 +73,8 @@ export class PgCluster {
 
   /** The server's pid while it runs. */
   get pid(): number | undefined {
-    return this.proc?.exitCode === null ? this.proc.pid : undefined;
+    // A process killed by a signal keeps exitCode null (its signalCode says how it ended).
+    return this.proc && this.proc.exitCode === null && this.proc.signalCode === null ? this.proc.pid : undefined;
   }
 
   /** A ttj location for journal `name` on this server (over the unix socket unless `tcp`). */

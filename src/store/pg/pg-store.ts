@@ -14,7 +14,7 @@ import { watchHeadWith, type WatchHeadOptions } from '../head-watch.js';
 import type { AppendBatch, AppendResult, BlobPut, IndexEntry, IndexRange, JournalStore, StoreHead, StoreStats, StoredEvent } from '../store.js';
 import { PgBlobIndex, type PgBlobLocation } from './pg-blob-index.js';
 import { PgBlobReader } from './pg-blob-reader.js';
-import { connectClient, dropClient, makePool } from './pg-connect.js';
+import { closeClient, closePool, connectClient, dropClient, makePool } from './pg-connect.js';
 import { isConnectionLoss, toStoreError } from './pg-errors.js';
 import { parsePgLocation, type PgLocation } from './pg-location.js';
 import { queryable, type Queryable } from './pg-query.js';
@@ -51,7 +51,7 @@ export async function pgJournalExists(location: string): Promise<boolean> {
   } catch (e) {
     throw toStoreError(e, loc.display, 'looking for the journal');
   } finally {
-    await c.end().catch(() => undefined);
+    await closeClient(c);
   }
 }
 
@@ -114,7 +114,7 @@ export class PgStore implements JournalStore {
       return store;
     } catch (e) {
       await session?.close().catch(() => undefined);
-      await pool.end().catch(() => undefined);
+      await closePool(pool);
       throw toStoreError(e, loc.display, 'opening the journal');
     }
   }
@@ -252,7 +252,9 @@ export class PgStore implements JournalStore {
       this.blobIndex.placed(placed);
       return { head, newBlobs: fresh.length, newBytes, storedBytes };
     } catch (e) {
-      if (this.session!.healthy) await c.query('ROLLBACK').catch(() => undefined);
+      // A stalled server would stall the ROLLBACK too: the connection is dropped instead (the server rolls back when it sees it gone).
+      if (isTimeout(e)) await this.session!.abandon();
+      else if (this.session!.healthy) await c.query('ROLLBACK').catch(() => undefined);
       throw e;
     }
   }
@@ -539,7 +541,7 @@ export class PgStore implements JournalStore {
       await this.appending;
     } finally {
       await this.session?.close().catch(() => undefined);
-      await this.pool.end().catch(() => undefined);
+      await closePool(this.pool);
     }
   }
 }

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import { ErrorCodes, TtjError } from '../../errors.js';
-import { connectClient, dropClient } from './pg-connect.js';
+import { closeClient, connectClient, dropClient } from './pg-connect.js';
 import { toStoreError } from './pg-errors.js';
 import type { PgLocation } from './pg-location.js';
 
@@ -63,10 +63,19 @@ export class PgWriterSession {
     this.conn = conn;
   }
 
-  /** Ends the session (the server releases the lock). */
+  /**
+   * Drops the connection without a word to the server (after a statement timed out: a
+   * stalled server would not answer one); the server rolls back its transaction and
+   * releases the lock when it sees the connection gone. {@link reconnect} makes a new one.
+   */
+  async abandon(): Promise<void> {
+    this.conn.broken = true;
+    await dropClient(this.conn);
+  }
+
+  /** Ends the session (the server releases the lock); a server that does not answer is cut off. */
   async close(): Promise<void> {
-    if (this.conn.broken) await dropClient(this.conn);
-    else await this.conn.end().catch(() => dropClient(this.conn));
+    await closeClient(this.conn);
   }
 }
 
