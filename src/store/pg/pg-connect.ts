@@ -13,7 +13,7 @@ export const POOL_SIZE = 4;
  * stalled server (SIGSTOP, a dead network) never does, and a process that waited would
  * never exit.
  */
-export const CLOSE_WAIT_MS = 1000;
+const CLOSE_WAIT_MS = 1000;
 
 /** The clients each pool has open (by its 'connect' and 'remove' events), to cut those a closing pool cannot end. */
 const poolClients = new WeakMap<pg.Pool, Set<pg.PoolClient>>();
