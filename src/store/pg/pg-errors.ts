@@ -22,9 +22,11 @@ export function isConnectionLoss(e: unknown): boolean {
   return /Connection terminated|Client has encountered a connection error|Connection ended|not queryable|timeout/i.test(m);
 }
 
-/** True when `e` is a client-side timeout of `pg` (a statement or a connect). */
-function isTimeout(e: { message?: string; code?: string }): boolean {
-  return /Query read timeout|timeout exceeded when trying to connect|Connection terminated due to connection timeout|timeout expired/i.test(e.message ?? '') || e.code === '57014';
+/** True when `e` is a stall: a TtjError STORE_TIMEOUT, or a client-side timeout of `pg` (a statement or a connect). The server is then not asked again. */
+export function isTimeout(e: unknown): boolean {
+  if (e instanceof TtjError) return e.code === ErrorCodes.STORE_TIMEOUT;
+  const err = (e ?? {}) as { message?: string; code?: string };
+  return /Query read timeout|timeout exceeded when trying to connect|Connection terminated due to connection timeout|timeout expired/i.test(err.message ?? '') || err.code === '57014';
 }
 
 /**

@@ -15,7 +15,7 @@ import type { AppendBatch, AppendResult, BlobPut, IndexEntry, IndexRange, Journa
 import { PgBlobIndex, type PgBlobLocation } from './pg-blob-index.js';
 import { PgBlobReader } from './pg-blob-reader.js';
 import { closeClient, closePool, connectClient, dropClient, makePool } from './pg-connect.js';
-import { isConnectionLoss, toStoreError } from './pg-errors.js';
+import { isConnectionLoss, isTimeout, toStoreError } from './pg-errors.js';
 import { parsePgLocation, type PgLocation } from './pg-location.js';
 import { queryable, type Queryable } from './pg-query.js';
 import { checkSchema, ensureSchema, HEAD_CHANNEL } from './pg-schema.js';
@@ -576,9 +576,4 @@ function rowState(r: Record<string, unknown>): { head: StoreHead | undefined; st
     head: seq >= 0 && r.head_hash ? { seq, hash: Buffer.from(r.head_hash as Buffer) } : undefined,
     stats: { blobs: Number(r.blobs), rawBytes: Number(r.raw_bytes), storedBytes: Number(r.stored_bytes) },
   };
-}
-
-/** True for a TtjError STORE_TIMEOUT or a `pg` timeout: the server stalled, it is not asked again. */
-function isTimeout(e: unknown): boolean {
-  return (e instanceof TtjError && e.code === ErrorCodes.STORE_TIMEOUT) || /Query read timeout|timeout/i.test((e as Error)?.message ?? '');
 }
