@@ -35,4 +35,5 @@ export { parsePoint, type Point } from './journal/point.js';
 export type { EpochEntry, FrameEntry, DiskStats } from './journal/index-keys.js';
 export { doctor, type DoctorReport } from './doctor.js';
 
+/** The generated protobuf classes of the event schema (proto/ttj/v1/*.proto): `proto.v1.Event` decodes and encodes events. */
 export { ttj as proto } from './gen/events.js';

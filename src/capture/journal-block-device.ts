@@ -28,15 +28,15 @@ interface PendingWrite {
   reject(e: unknown): void;
 }
 
+/** Journal write failures that come from where the journal is, not from the write. */
+const JOURNAL_ENVIRONMENT = new Set<string>([ErrorCodes.NO_SPACE, ErrorCodes.READ_ONLY, ErrorCodes.PERMISSION]);
+
 /**
  * A journal's disk as a block device (served over NBD by `ttj nbd` and `ttj record`).
  * Live: every write is appended to the journal as a disk-write event before its
  * promise resolves (writes arriving together are committed together); FUA writes
  * and FLUSH are fsync'ed. Snapshot: the disk as it was at a point, read-only.
  */
-/** Journal write failures that come from where the journal is, not from the write. */
-const JOURNAL_ENVIRONMENT = new Set<string>([ErrorCodes.NO_SPACE, ErrorCodes.READ_ONLY, ErrorCodes.PERMISSION]);
-
 export class JournalBlockDevice implements BlockDevice {
   readonly size: number;
   readonly blockSize: number;

@@ -2,6 +2,7 @@ import { ErrorCodes, TtjError } from '../errors.js';
 import { journalExists } from '../store/open-store.js';
 import { JournalWriter } from './writer.js';
 
+/** What {@link initJournal} made: the journal's location, page size and id. */
 export interface InitResult {
   journal: string;
   pageSize: number;

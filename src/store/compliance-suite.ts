@@ -30,6 +30,11 @@ async function collect(it: AsyncIterable<{ seq: number; bytes: Buffer }>) {
   return out;
 }
 
+/**
+ * Defines the compliance suite (mocha `describe`/`it`) for a backend: `factory.open(dir)`
+ * opens a fresh writable store at a new location derived from `dir`, `factory.reader`
+ * (optional) a read-only view of it. Every backend runs it with one line.
+ */
 export function storeComplianceSuite(name: string, factory: StoreFactory): void {
   describe(`store compliance: ${name}`, function () {
     let dir: string;

@@ -63,6 +63,7 @@ function resolveCacheMode(mode?: string): CacheMode {
   return m;
 }
 
+/** The embedded store: a journal directory with a LevelDB index and append-only pack files (see the module comment); opened by {@link LocalStore.open}. */
 export class LocalStore implements JournalStore {
   readonly location: string;
   readonly writable: boolean;

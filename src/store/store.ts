@@ -80,6 +80,12 @@ export interface IndexRange {
   limit?: number;
 }
 
+/**
+ * A journal's store: an append-only sequence of event bytes, content-addressed blobs and a
+ * small secondary index, each append applied atomically (see the module comment). Backends:
+ * {@link LocalStore} (a directory) and the PostgreSQL store (a `postgres://` location);
+ * `storeComplianceSuite` (`ttj/testing`) is the executable contract.
+ */
 export interface JournalStore {
   /** Where the store lives (a directory or URL). */
   readonly location: string;

@@ -68,6 +68,7 @@ export interface NbdDisconnectEvent {
   receive?: 'native' | 'node';
 }
 
+/** The events an {@link NbdServer} emits (connections, requests served, errors), with their arguments. */
 export interface NbdServerEvents {
   connection: [NbdConnectionEvent];
   negotiated: [NbdNegotiatedEvent];
