@@ -2,10 +2,21 @@
 import { writeFileSync } from 'node:fs';
 import { later, margin, met, median, peer, targets, type BenchResult } from './result.js';
 import { PROFILE_NOTES, why } from './why.js';
+import type { PushVmFigures } from './push-vm.js';
 
 const num = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? 'n/a' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 const mib = (n: number | undefined) => (n === undefined ? 'n/a' : n < 1048576 ? `${(n / 1024).toFixed(0)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
 const mb = (n: number) => (n / 1e6).toFixed(n >= 1e8 ? 0 : 1);
+
+/** The "Moving a VM" paragraph (journal-tools/bench/push-vm.ts). */
+export function movingVm(v: PushVmFigures): string {
+  return (
+    `\`ttj record\` of the ${v.guest} guest (${v.memoryMiB} MiB, ${v.accel}, an epoch every 500 ms, 10 fps); \`ttj push\` (a process) while it records gives a destination epoch ${v.earlyEpoch}; the recording stops at epoch ${v.lastEpoch}, ${v.epochsBehind} epochs (${v.secondsBehind.toFixed(1)} s) later. ` +
+    `The second push sent ${(v.secondPush.bytesSent / 1e6).toFixed(1)} MB (${v.secondPush.blobsSent} blobs, ${v.secondPush.events} events; ${v.secondPush.blobsSkipped} blobs the destination had) in ${num(v.secondPush.ms)} ms (process); the first, to the empty destination, ${(v.firstPush.bytesSent / 1e6).toFixed(1)} MB. ` +
+    `QEMU's migration stream of the VM at epoch ${v.lastEpoch} (restored from the journal, paused, \`migrate\` with default capabilities) was ${(v.qemuStreamBytes / 1e6).toFixed(1)} MB: ${fixed(v.ratio, 3)}. ` +
+    `Each epoch behind adds ${(v.bytesPerEpochBehind / 1e6).toFixed(2)} MB; the RAM difference between the two epochs alone is ${(v.ramDeltaBytes / 1e6).toFixed(1)} MB.`
+  );
+}
 
 /** The comparison rows: ttj (as a process, and in-process), then each peer. */
 function figureRows(r: BenchResult): string[][] {
@@ -123,6 +134,8 @@ export function writeDocs(r: BenchResult, path: string): void {
       '',
     );
   }
+  if (r.pushVm) md.push('## Moving a VM', '', movingVm(r.pushVm), '');
+  else if (r.pushVmSkipped) md.push('## Moving a VM', '', `Not measured: ${r.pushVmSkipped}.`, '');
   if (r.nbd || r.nbdProtocol) {
     md.push('## NBD', '');
     if (r.nbd) {
@@ -185,7 +198,7 @@ export function writeDocs(r: BenchResult, path: string): void {
   }
   md.push(PROFILE_NOTES, '');
   md.push(
-    `Raw figures: \`bench-results/bench.json\` (git-ignored) after \`npm run bench\`; flags: \`--size MiB\`, \`--epochs N\`, \`--long-epochs N\`, \`--quick\`, \`--out DIR\`, \`--no-docs\`, \`--no-record\`, \`--no-nbd\`.`,
+    `Raw figures: \`bench-results/bench.json\` (git-ignored) after \`npm run bench\`; flags: \`--size MiB\`, \`--epochs N\`, \`--long-epochs N\`, \`--quick\`, \`--out DIR\`, \`--no-docs\`, \`--no-record\` (also skips moving a VM), \`--no-nbd\`, \`--no-pg\`.`,
     '',
   );
   writeFileSync(path, md.join('\n'));

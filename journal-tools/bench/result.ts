@@ -7,6 +7,7 @@ import type { PauseFigures } from './record-pause.js';
 import type { NbdProtocolFigures, ScanFigures } from './optional.js';
 import type { PgStoreFigures } from './pg-store.js';
 import type { PushFigures } from './push-bytes.js';
+import type { PushVmFigures } from './push-vm.js';
 
 export interface BenchResult {
   date: string;
@@ -30,6 +31,9 @@ export interface BenchResult {
   pgStoreSkipped?: string;
   /** Push to an empty destination, then of one more epoch (absent in results from before push existed). */
   push?: PushFigures;
+  /** Moving a recorded VM: a second push against QEMU's migration stream (undefined with --no-record or without QEMU). */
+  pushVm?: PushVmFigures;
+  pushVmSkipped?: string;
   ratios: Ratios;
 }
 
@@ -162,6 +166,16 @@ export function targets(r: BenchResult): Target[] {
       kind: 'max',
       value: r.push?.ratio,
       skipped: r.push ? undefined : 'not measured',
+    },
+    {
+      id: 'pushVm',
+      what: r.pushVm
+        ? `Moving a VM: bytes ttj push sends to a destination ${r.pushVm.epochsBehind} epochs (${r.pushVm.secondsBehind.toFixed(0)} s) behind / QEMU's migration stream of the same VM (${r.pushVm.guest} guest, ${r.pushVm.memoryMiB} MiB)`
+        : "Moving a VM: bytes ttj push sends to a destination that holds an older epoch / QEMU's migration stream of the same VM",
+      limit: 0.2,
+      kind: 'max',
+      value: r.pushVm?.ratio,
+      skipped: r.pushVmSkipped ?? (r.pushVm ? undefined : 'not measured'),
     },
     {
       id: 'nbdProtoWrite',

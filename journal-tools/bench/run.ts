@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: ttj against borg, restic and zstd -1 full checkpoints on the same
  * memory-like images, measured in one run; fold cost over a long history; and, when
- * available, NBD throughput against qemu-nbd, VM pauses of `ttj record`, and the native
- * page scanner. Prints a table, writes OUT/bench.json and rewrites docs/benchmarks.md.
+ * available, NBD throughput against qemu-nbd, VM pauses of `ttj record`, moving a
+ * recorded VM with `ttj push` against QEMU's migration stream, and the native page
+ * scanner. Prints a table, writes OUT/bench.json and rewrites docs/benchmarks.md.
  *
  * Flags: --size MiB (256), --epochs N (8), --long-epochs N (300), --quick (64 MiB, 120
  * long epochs, shorter optional sections), --out DIR (bench-results/), --no-docs (leave
- * docs/benchmarks.md alone), --no-record, --no-nbd, --no-pg.
+ * docs/benchmarks.md alone), --no-record (no QEMU guest: also no moving a VM), --no-nbd, --no-pg.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { printReport, writeDocs } from './report.js';
 import { pgStoreFigures, type PgStoreFigures } from './pg-store.js';
 import { havePostgres } from '../postgres/cluster.js';
 import { pushBytes } from './push-bytes.js';
+import { pushVm, type PushVmFigures } from './push-vm.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const argv = process.argv.slice(2);
@@ -143,6 +145,20 @@ try {
     }
   } else log('record: qemu-system-x86_64 not installed (skipped)');
 
+  let movedVm: PushVmFigures | undefined;
+  let movedVmSkipped: string | undefined;
+  if (argv.includes('--no-record')) movedVmSkipped = 'skipped (--no-record)';
+  else if (!installed('qemu-system-x86_64')) movedVmSkipped = 'qemu-system-x86_64 not installed';
+  else {
+    log("moving a VM: record the Linux guest (256 MiB), push an early epoch, push again 10 s of epochs later; QEMU's migration stream of the same VM...");
+    try {
+      movedVm = await pushVm(scratch, { log });
+    } catch (e) {
+      movedVmSkipped = `failed: ${(e as Error).message.split('\n')[0]}`;
+    }
+  }
+  if (movedVmSkipped) log(`moving a VM: ${movedVmSkipped}`);
+
   log('page scanner (benchScan)...');
   const scan = await optionalScan(size);
 
@@ -165,6 +181,8 @@ try {
     pgStore,
     pgStoreSkipped,
     push: pushed,
+    pushVm: movedVm,
+    pushVmSkipped: movedVmSkipped,
     ratios: undefined!,
   };
   result.ratios = computeRatios(result);

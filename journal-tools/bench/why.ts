@@ -5,6 +5,7 @@
  * summarised in PROFILE_NOTES.
  */
 import { later, median, peer, type BenchResult } from './result.js';
+import type { PushVmFigures } from './push-vm.js';
 
 const ms = (n: number) => `${Math.round(n)} ms`;
 const x2 = (n: number | undefined) => (n === undefined ? 'n/a' : n.toFixed(2));
@@ -111,9 +112,29 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
         (ok ? `The ratio is about the share of non-zero pages changed (${p.dirtyFraction * 100}%).` : 'More went over than the pages changed: see the figures.')
       );
     }
+    case 'pushVm':
+      return pushVmWhy(r.pushVm!, ok);
     default:
       return '';
   }
+}
+
+/** Why the moving-a-VM target was met or missed, from its figures (journal-tools/bench/push-vm.ts). */
+export function pushVmWhy(v: PushVmFigures, ok: boolean): string {
+  const MB = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+  const k = v.sentByKind;
+  const events = v.secondPush.bytesSent - k.pages - k.diskWrite - k.device - k.frame;
+  const limitEpochs = Math.floor((0.2 * v.qemuStreamBytes) / v.bytesPerEpochBehind);
+  const perEpochS = v.secondsBehind / v.epochsBehind;
+  return (
+    `The second push sent ${MB(v.secondPush.bytesSent)} (memory pages ${MB(k.pages)}, disk blocks ${MB(k.diskWrite)}, device state ${MB(k.device)}, frames ${MB(k.frame)}, ${v.secondPush.events} events ${MB(events)}) to bring a destination ${v.epochsBehind} epochs (${v.secondsBehind.toFixed(1)} s) behind up to date; ` +
+    `QEMU's own migration stream of the same VM at its last epoch (a VM restored from the head, paused, default capabilities: RAM included, zero pages as flags) is ${MB(v.qemuStreamBytes)}, about its ${MB(v.nonZeroRamBytes)} of non-zero RAM (the ${v.guest} guest on ${v.accel}, ${v.memoryMiB} MiB). ` +
+    `Only content the destination lacks goes over, and zero pages never do; but a push replicates the history, so every epoch's version of a page the guest keeps rewriting goes over, not only the newest: the RAM difference between the two epochs alone is ${MB(v.ramDeltaBytes)} (${x2(v.ramDeltaBytes / v.qemuStreamBytes)} of the stream). ` +
+    `The bytes therefore grow with the epochs behind, ${MB(v.bytesPerEpochBehind)} an epoch for this guest (${v.guest === 'linux' ? 'its workload writes 256 KiB of random data to tmpfs every ~200 ms, in a fresh dd process each time, and the kernel changes pages around it' : 'its loop rewrites 4 pages every 50 ms'}), so the limit is reached about ${limitEpochs} epochs (${(limitEpochs * perEpochS).toFixed(0)} s) behind` +
+    (ok
+      ? '; QEMU sends none of the disk, the push includes its writes.'
+      : `: this destination is further behind. A \`--follow\` mirror keeps a destination within an epoch or two; sending only the content the head state lacks (a move rather than a copy of the history) would send about the RAM difference.`)
+  );
 }
 
 /** Where the time goes, from CPU profiles of the ttj steps (256 MiB guest). */
