@@ -38,7 +38,7 @@ export interface PrunePlanOptions {
 }
 
 /** One epoch in a prune plan. */
-export interface PlannedEpoch {
+interface PlannedEpoch {
   epoch: number;
   seq: number;
   /** ISO-8601 commit time. */
@@ -89,7 +89,15 @@ export async function prunePlan(j: Journal, opts: PrunePlanOptions): Promise<Pru
     return { epochs: es.length, frames: es.reduce((n, e) => n + e.frames.length, 0) };
   };
   const dropped = count(false);
-  const freed = dropped.epochs ? await freedBlobs(j, epochs) : { blobs: 0, bytes: 0 };
+  const freed = dropped.epochs
+    ? await storedSize(
+        j,
+        await unreferencedBlobs(
+          j,
+          epochs.map((e) => e.keep),
+        ),
+      )
+    : { blobs: 0, bytes: 0 };
   return { journal: l.journal, head: l.head, dryRun: true, epochs, kept: count(true), dropped, freed };
 }
 
@@ -104,14 +112,17 @@ async function forkPointEpoch(j: Journal, p: string): Promise<number> {
 }
 
 /**
- * The content blobs named only by what goes, and their stored lengths. One walk over
- * the events (checked as a fold checks them): the blobs named in a kept stretch of
- * history or by a kept frame are kept; at each kept epoch's commit, the entries of the
- * state that changed since the previous kept commit (the whole state at the first) are
- * kept, so the union of every kept state costs O(changes), not O(kept x state).
+ * The content blobs (pages, disk blocks, device and frame chunks) that what a prune
+ * keeps no longer references, when `keep[n]` says whether epoch n stays (epochs past
+ * the end of `keep` stay). One walk over the events, checked as a fold checks them: the
+ * blobs named in a kept stretch of history or by a frame of a kept epoch stay; at each
+ * kept epoch's commit, the state's entries that changed since the previous kept commit
+ * (the whole state at the first) stay, so the union of every kept state costs
+ * O(changes), not O(kept epochs x state).
+ * @throws TtjError CORRUPT_EVENT, STATE_ROOT_MISMATCH (a damaged journal).
  */
-async function freedBlobs(j: Journal, epochs: PlannedEpoch[]): Promise<PrunePlan['freed']> {
-  const keptEpoch = (n: number) => epochs[n]?.keep ?? true; // past the newest epoch: the head, kept
+export async function unreferencedBlobs(j: Journal, keep: readonly boolean[]): Promise<Buffer[]> {
+  const keptEpoch = (n: number) => keep[n] ?? true;
   // Events in (epoch n-1 commit, epoch n commit] stay when epochs n-1 and n both stay; events after the newest commit (the head's disks) always.
   const stretchKept = (n: number) => keptEpoch(n) && (n === 0 || keptEpoch(n - 1));
   const kept = new Set<string>();
@@ -127,9 +138,8 @@ async function freedBlobs(j: Journal, epochs: PlannedEpoch[]): Promise<PrunePlan
   for await (const batch of j.storedEvents(0)) {
     for (const { seq, bytes } of batch) {
       const ev = r.feed(seq, bytes);
-      const addrs = namedBlobs(ev, seq);
       const inKept = ev.body === 'frame' ? keptEpoch(Number(ev.frame!.epoch)) : stretchKept(next);
-      for (const a of addrs) {
+      for (const a of namedBlobs(ev, seq)) {
         const k = key(a);
         if (inKept) kept.add(k);
         else if (!named.has(k)) named.set(k, a);
@@ -145,16 +155,23 @@ async function freedBlobs(j: Journal, epochs: PlannedEpoch[]): Promise<PrunePlan
       next++;
     }
   }
-  const freed = [...named].filter(([k]) => !kept.has(k)).map(([, a]) => a);
+  return [...named].filter(([k]) => !kept.has(k)).map(([, a]) => a);
+}
+
+/**
+ * How many blobs and their stored lengths.
+ * @throws TtjError CORRUPT_BLOB for one that is not stored.
+ */
+async function storedSize(j: Journal, addrs: Buffer[]): Promise<PrunePlan['freed']> {
   let bytes = 0;
-  for (let i = 0; i < freed.length; i += SIZE_BATCH) {
-    const part = freed.slice(i, i + SIZE_BATCH);
+  for (let i = 0; i < addrs.length; i += SIZE_BATCH) {
+    const part = addrs.slice(i, i + SIZE_BATCH);
     (await j.blobSizes(part)).forEach((n, k) => {
       if (n === undefined) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${part[k]!.toString('hex')} is named but not stored (ttj verify)`, { addr: part[k]!.toString('hex') });
       bytes += n;
     });
   }
-  return { blobs: freed.length, bytes };
+  return { blobs: addrs.length, bytes };
 }
 
 /** Every content address of a state: memory pages, disk blocks, device chunks (zero entries included; the caller skips them). */
