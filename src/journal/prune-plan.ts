@@ -89,15 +89,8 @@ export async function prunePlan(j: Journal, opts: PrunePlanOptions): Promise<Pru
     return { epochs: es.length, frames: es.reduce((n, e) => n + e.frames.length, 0) };
   };
   const dropped = count(false);
-  const freed = dropped.epochs
-    ? await storedSize(
-        j,
-        await unreferencedBlobs(
-          j,
-          epochs.map((e) => e.keep),
-        ),
-      )
-    : { blobs: 0, bytes: 0 };
+  const keep = epochs.map((e) => e.keep);
+  const freed = dropped.epochs ? await storedSize(j, await unreferencedBlobs(j, keep)) : { blobs: 0, bytes: 0 };
   return { journal: l.journal, head: l.head, dryRun: true, epochs, kept: count(true), dropped, freed };
 }
 
