@@ -1,11 +1,11 @@
 import { ErrorCodes, TtjError } from '../errors.js';
 
-/** Parses a DURATION: `500ms`, `2s`, `1.5m`, `1h`, or a plain number of seconds. */
+/** Parses a DURATION into milliseconds: `500ms`, `2s`, `1.5m` (minutes), `1h`, `7d`, `2w`, or a plain number of seconds. */
 export function parseDuration(s: string, flag: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim());
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)?$/.exec(s.trim());
   if (!m) throw new TtjError(ErrorCodes.BAD_ARGUMENT, `--${flag}: ${JSON.stringify(s)} is not a duration (e.g. 500ms, 2s, 1m)`);
   const n = Number(m[1]);
-  const unit = { ms: 1, s: 1000, m: 60000, h: 3600000 }[m[2] ?? 's']!;
+  const unit = { ms: 1, s: 1000, m: 60000, h: 3600000, d: 86400000, w: 604800000 }[m[2] ?? 's']!;
   return Math.round(n * unit);
 }
 

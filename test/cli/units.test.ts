@@ -5,18 +5,20 @@ import { parseDuration, parseSize } from '../../src/cli/units.js';
 const badArgument = (e: unknown) => isTtjError(e, ErrorCodes.BAD_ARGUMENT);
 
 describe('DURATION and SIZE arguments', function () {
-  it('parseDuration: ms, s, m, h and plain seconds, in milliseconds', () => {
+  it('parseDuration: ms, s, m, h, d, w and plain seconds, in milliseconds', () => {
     assert.equal(parseDuration('500ms', 'interval'), 500);
     assert.equal(parseDuration('2s', 'interval'), 2000);
     assert.equal(parseDuration('2', 'interval'), 2000);
     assert.equal(parseDuration('1.5m', 'duration'), 90_000);
     assert.equal(parseDuration('1h', 'duration'), 3_600_000);
+    assert.equal(parseDuration('7d', 'keep-within'), 7 * 86_400_000);
+    assert.equal(parseDuration('2w', 'keep-within'), 14 * 86_400_000);
     assert.equal(parseDuration(' 250ms ', 'interval'), 250, 'surrounding blanks are ignored');
     assert.equal(parseDuration('0.0004s', 'interval'), 0, 'rounded to whole milliseconds');
   });
 
   it('parseDuration: anything else is BAD_ARGUMENT naming the flag', () => {
-    for (const s of ['', 'ms', '-1s', '2 s', '2S', '1d', '1.s', '.5s', '1e3', 'fast']) {
+    for (const s of ['', 'ms', '-1s', '2 s', '2S', '1D', '1y', '1.s', '.5s', '1e3', 'fast']) {
       assert.throws(
         () => parseDuration(s, 'interval'),
         (e) => badArgument(e) && /--interval/.test((e as Error).message),

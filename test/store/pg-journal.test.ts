@@ -24,6 +24,7 @@ import { ttj, ttjBin } from '../helpers/run-ttj.js';
 import { useTmp } from '../helpers/tmp.js';
 import { run } from '../helpers/run-process.js';
 import { readU32 } from '../helpers/boot-sector-guest.js';
+import { smallJournal } from '../helpers/small-journal.js';
 import { sleep, waitFor } from '../helpers/wait-for.js';
 
 describe('journals in PostgreSQL, end to end (commands take a postgres:// URL) @slow', function () {
@@ -134,6 +135,23 @@ describe('journals in PostgreSQL, end to end (commands take a postgres:// URL) @
     assert.equal(ttj(['init', pg.url('twice')]).status, 0);
     const again = ttj(['init', pg.url('twice'), '--json']);
     assert.equal(again.json.error.code, ErrorCodes.JOURNAL_EXISTS);
+  });
+
+  it('ttj prune --dry-run reads a PostgreSQL journal: the same plan as for its copy in a directory; without --dry-run it refuses', async () => {
+    const J = tmp.path('prune-src');
+    const U = pg.url('prune');
+    await smallJournal(J, 5, { 0: ['base'] });
+    assert.equal(ttj(['push', J, U]).status, 0);
+    const args = ['--keep-last', '1', '--no-keep-labelled', '--dry-run', '--json'];
+    const dir = ttj(['prune', J, ...args]);
+    const db = ttj(['prune', U, ...args]);
+    assert.equal(db.status, 0, db.stdout + db.stderr);
+    assert.deepEqual({ ...db.json, journal: '' }, { ...dir.json, journal: '' });
+    assert.deepEqual(db.json.freed, { blobs: 1, bytes: 4096 });
+    const real = ttj(['prune', U, '--keep-last', '1', '--json']);
+    assert.equal(real.status, 2);
+    assert.equal(real.json.error.code, ErrorCodes.BAD_ARGUMENT);
+    assert.equal(ttj(['log', U, '--json']).json.head.epoch, 4);
   });
 
   it('ttj push directory → PostgreSQL → directory: the same events byte for byte, and a second push sends only what changed', async () => {

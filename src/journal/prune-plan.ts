@@ -1,0 +1,220 @@
+/**
+ * The plan of a prune (`ttj prune --dry-run`): which epochs a retention policy keeps
+ * and drops, the frames that go with the dropped ones, and an estimate of the space a
+ * prune would free. Only reads the journal.
+ *
+ * What a prune keeps: each kept epoch (its memory, device state and disks as its
+ * commit left them) and its frames; the head (disks as the newest event left them);
+ * and the history between two kept epochs that follow each other (so every `seq:N`
+ * between them still folds). Everything else goes.
+ *
+ * The freed space is an ESTIMATE of the content blobs that become unreferenced: the
+ * pages, disk blocks, device chunks and frame chunks named by events that go and
+ * named by nothing that stays, with their stored lengths (uncompressed; the pack files
+ * hold them compressed). Keyframe blobs (page-table chunks) are not counted: how a
+ * pruned prefix is represented, and so which keyframes a prune writes, is not designed
+ * yet (docs/architecture.md, "Retention (planned)").
+ */
+import { ErrorCodes, TtjError } from '../errors.js';
+import { ZERO_ADDR } from '../util/hash.js';
+import { namedBlobs } from './blob-needs.js';
+import { splitAddrs } from './chunks.js';
+import type { Event } from './codec.js';
+import type { ttj } from '../gen/events.js';
+import type { Journal, JournalHead } from './journal.js';
+import { log } from './log.js';
+import type { PageTable } from './page-table.js';
+import { resolvePoint } from './point.js';
+import { Replayer } from './replayer.js';
+import { applyRetention, type KeepReason, type RetentionPolicy } from './retention-policy.js';
+import { VmState } from './vm-state.js';
+
+/** Options of {@link prunePlan}. */
+export interface PrunePlanOptions {
+  /** The rules (its `forkPointEpochs` are added to those of `forkPoints`). */
+  policy: RetentionPolicy;
+  /** POINTs (or bare seqs) forks of this journal were made from: the epoch each folds is kept. */
+  forkPoints?: readonly string[];
+}
+
+/** One epoch in a prune plan. */
+interface PlannedEpoch {
+  epoch: number;
+  seq: number;
+  /** ISO-8601 commit time. */
+  time: string;
+  labels: string[];
+  keep: boolean;
+  /** The rules that keep it (empty: dropped). */
+  reasons: KeepReason[];
+  /** The frames bound to it (they go with it). */
+  frames: number[];
+}
+
+/** `ttj prune --dry-run --json`. */
+export interface PrunePlan {
+  journal: string;
+  head: JournalHead;
+  /** True: nothing was changed (the only mode of this version). */
+  dryRun: true;
+  epochs: PlannedEpoch[];
+  kept: { epochs: number; frames: number };
+  dropped: { epochs: number; frames: number };
+  /** Estimate of the content blobs no kept point references any more, and their stored lengths (uncompressed). */
+  freed: { blobs: number; bytes: number };
+}
+
+/** Blob addresses as map keys (32 bytes as a latin1 string: half a hex string). */
+const key = (a: Buffer) => a.toString('latin1');
+const SIZE_BATCH = 4096;
+
+/**
+ * Computes the plan of pruning `j` to `opts.policy`, reading the index and, for the
+ * freed-space estimate, every event once (cost O(history) plus O(state) once).
+ * @throws TtjError BAD_ARGUMENT (the policy, a fork point without an epoch), BAD_POINT, POINT_NOT_FOUND, CORRUPT_* (a damaged journal).
+ */
+export async function prunePlan(j: Journal, opts: PrunePlanOptions): Promise<PrunePlan> {
+  const forkPointEpochs = [...(opts.policy.forkPointEpochs ?? [])];
+  for (const p of opts.forkPoints ?? []) forkPointEpochs.push(await forkPointEpoch(j, p));
+  const l = await log(j);
+  const verdicts = applyRetention(
+    l.epochs.map((e) => ({ epoch: e.epoch, seq: e.seq, timeUs: e.timeUs, labels: e.labels })),
+    { ...opts.policy, forkPointEpochs },
+  );
+  const frames = new Map<number, number[]>();
+  for (const f of l.frames) frames.set(f.epoch, [...(frames.get(f.epoch) ?? []), f.frame]);
+  const epochs = verdicts.map((v, i): PlannedEpoch => ({ ...v, time: l.epochs[i]!.time, labels: [...v.labels], frames: frames.get(v.epoch) ?? [] }));
+  const count = (keep: boolean) => {
+    const es = epochs.filter((e) => e.keep === keep);
+    return { epochs: es.length, frames: es.reduce((n, e) => n + e.frames.length, 0) };
+  };
+  const dropped = count(false);
+  const keep = epochs.map((e) => e.keep);
+  const freed = dropped.epochs ? await storedSize(j, await unreferencedBlobs(j, keep)) : { blobs: 0, bytes: 0 };
+  return { journal: l.journal, head: l.head, dryRun: true, epochs, kept: count(true), dropped, freed };
+}
+
+/**
+ * The epoch a fork point folds (memory and device of that epoch).
+ * @throws TtjError BAD_POINT, POINT_NOT_FOUND, BAD_ARGUMENT (no epoch there: no fork can have been made).
+ */
+async function forkPointEpoch(j: Journal, p: string): Promise<number> {
+  const r = await resolvePoint(j, /^\d+$/.test(p) ? `seq:${p}` : p);
+  if (r.epoch < 0) throw new TtjError(ErrorCodes.BAD_ARGUMENT, `--keep-fork-point ${p}: no epoch is committed there, so no fork was made from it`, { point: p });
+  return r.epoch;
+}
+
+/**
+ * The content blobs (pages, disk blocks, device and frame chunks) that what a prune
+ * keeps no longer references, when `keep[n]` says whether epoch n stays (epochs past
+ * the end of `keep` stay). One walk over the events, checked as a fold checks them: the
+ * blobs named in a kept stretch of history or by a frame of a kept epoch stay; at each
+ * kept epoch's commit, the state's entries that changed since the previous kept commit
+ * (the whole state at the first) stay, so the union of every kept state costs
+ * O(changes), not O(kept epochs x state).
+ * @throws TtjError CORRUPT_EVENT, STATE_ROOT_MISMATCH (a damaged journal).
+ */
+export async function unreferencedBlobs(j: Journal, keep: readonly boolean[]): Promise<Buffer[]> {
+  const keptEpoch = (n: number) => keep[n] ?? true;
+  // Events in (epoch n-1 commit, epoch n commit] stay when epochs n-1 and n both stay; events after the newest commit (the head's disks) always.
+  const stretchKept = (n: number) => keptEpoch(n) && (n === 0 || keptEpoch(n - 1));
+  const kept = new Set<string>();
+  const named = new Map<string, Buffer>();
+  const keepAddr = (a: Buffer) => {
+    if (!a.equals(ZERO_ADDR)) kept.add(key(a));
+  };
+  const state = new VmState(j.pageSize);
+  const r = new Replayer(state, ZERO_ADDR, 0);
+  const dirty = new DirtySlots(state);
+  let next = 0; // the epoch whose stretch the events belong to
+  let keptBefore = false;
+  for await (const batch of j.storedEvents(0)) {
+    for (const { seq, bytes } of batch) {
+      const ev = r.feed(seq, bytes);
+      const inKept = ev.body === 'frame' ? keptEpoch(Number(ev.frame!.epoch)) : stretchKept(next);
+      for (const a of namedBlobs(ev, seq)) {
+        const k = key(a);
+        if (inKept) kept.add(k);
+        else if (!named.has(k)) named.set(k, a);
+      }
+      dirty.note(ev);
+      if (ev.body !== 'epochCommit') continue;
+      if (keptEpoch(next)) {
+        if (keptBefore) dirty.forEach(keepAddr);
+        else forEachEntry(state, keepAddr);
+        keptBefore = true;
+        dirty.clear();
+      }
+      next++;
+    }
+  }
+  return [...named].filter(([k]) => !kept.has(k)).map(([, a]) => a);
+}
+
+/**
+ * How many blobs and their stored lengths.
+ * @throws TtjError CORRUPT_BLOB for one that is not stored.
+ */
+async function storedSize(j: Journal, addrs: Buffer[]): Promise<PrunePlan['freed']> {
+  let bytes = 0;
+  for (let i = 0; i < addrs.length; i += SIZE_BATCH) {
+    const part = addrs.slice(i, i + SIZE_BATCH);
+    (await j.blobSizes(part)).forEach((n, k) => {
+      if (n === undefined) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${part[k]!.toString('hex')} is named but not stored (ttj verify)`, { addr: part[k]!.toString('hex') });
+      bytes += n;
+    });
+  }
+  return { blobs: addrs.length, bytes };
+}
+
+/** Every content address of a state: memory pages, disk blocks, device chunks (zero entries included; the caller skips them). */
+function forEachEntry(s: VmState, f: (a: Buffer) => void): void {
+  const table = (t: PageTable | undefined) => {
+    for (let i = 0; t && i < t.count; i++) f(t.get(i));
+  };
+  table(s.memory);
+  for (const d of s.disks.values()) table(d.table);
+  deviceChunks(s, f);
+}
+
+function deviceChunks(s: VmState, f: (a: Buffer) => void): void {
+  if (s.device) splitAddrs(s.device.chunkAddrs).forEach((a) => f(a));
+}
+
+/** The entries of a state that events changed (memory pages, disk blocks, the device) since {@link clear}. */
+class DirtySlots {
+  private readonly memory = new Set<number>();
+  private readonly disks = new Map<string, Set<number>>();
+  private device = false;
+
+  constructor(private readonly state: VmState) {}
+
+  /** Notes the entries `ev` sets (after the state accepted it, so its disk exists). */
+  note(ev: Event): void {
+    if (ev.body === 'pages') for (const pfn of (ev.pages as ttj.v1.PageBatch).pfns) this.memory.add(pfn);
+    else if (ev.body === 'device') this.device = true;
+    else if (ev.body === 'diskWrite') {
+      const w = ev.diskWrite as ttj.v1.DiskWrite;
+      let s = this.disks.get(w.disk);
+      if (!s) this.disks.set(w.disk, (s = new Set()));
+      const first = Number(w.offset) / this.state.disks.get(w.disk)!.blockSize;
+      for (const b of w.blocks) s.add(first + b);
+    }
+  }
+
+  /** Each noted entry's address in the state now. */
+  forEach(f: (a: Buffer) => void): void {
+    for (const pfn of this.memory) f(this.state.memory!.get(pfn));
+    for (const [name, blocks] of this.disks) {
+      const t = this.state.disks.get(name)!.table;
+      for (const b of blocks) f(t.get(b));
+    }
+    if (this.device) deviceChunks(this.state, f);
+  }
+
+  clear(): void {
+    this.memory.clear();
+    this.disks.clear();
+    this.device = false;
+  }
+}
