@@ -21,7 +21,7 @@ export interface BlobMatches {
 }
 
 /** The hex address of the all-zero page or block (never stored). */
-export const ZERO_KEY = ZERO_ADDR.toString('hex');
+const ZERO_KEY = ZERO_ADDR.toString('hex');
 
 /**
  * Searches every stored blob whose size is one of `sizes` (the page size, the disk

@@ -23,7 +23,7 @@ export function parseGrepPattern(input: GrepPatternInput, pageSize: number): Buf
   } else p = Buffer.from(input.text!, 'utf8');
   if (p.length === 0) throw bad('the pattern is empty');
   if (p.every((b) => b === 0)) throw bad('a pattern of only zero bytes matches every zero page; give at least one non-zero byte');
-  if (p.length > pageSize) throw bad(`the pattern is ${p.length} bytes; at most the page size (${pageSize}) is searched`, );
+  if (p.length > pageSize) throw bad(`the pattern is ${p.length} bytes; at most the page size (${pageSize}) is searched`);
   return p;
 }
 

@@ -10,8 +10,9 @@ import { withJournal } from './with-journal.js';
 /** The marker string the grep journal places, moves and removes. */
 export const MARK = 'ttj-MARKER-q7';
 export const PS = 4096;
-/** Memory pages and the disk of the grep journal: 8 blocks of 64 KiB and a short last block of 512 bytes. */
-export const MEM_PAGES = 64;
+/** Memory pages of the grep journal. */
+const MEM_PAGES = 64;
+/** The disk of the grep journal: 8 blocks of 64 KiB and a short last block of 512 bytes. */
 export const DISK_BLOCK = 65536;
 export const DISK_SIZE = 8 * DISK_BLOCK + 512;
 export const EPOCHS = 6;

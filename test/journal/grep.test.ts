@@ -100,7 +100,18 @@ describe('grep: where and when a byte string was', function () {
   });
 
   it('refuses bad patterns and bad restrictions with BAD_ARGUMENT', async () => {
-    const bad = [{ text: '' }, { hex: 'abc' }, { hex: 'zz' }, { hex: '' }, { hex: '0000' }, {}, { text: 'a', hex: '61' }, { text: 'x'.repeat(PS + 1) }, { text: MARK, memory: true, disk: 'd0' }, { text: MARK, disk: 'nope' }];
+    const bad = [
+      { text: '' },
+      { hex: 'abc' },
+      { hex: 'zz' },
+      { hex: '' },
+      { hex: '0000' },
+      {},
+      { text: 'a', hex: '61' },
+      { text: 'x'.repeat(PS + 1) },
+      { text: MARK, memory: true, disk: 'd0' },
+      { text: MARK, disk: 'nope' },
+    ];
     for (const opts of bad) await assert.rejects(run(opts), (e) => isTtjError(e, ErrorCodes.BAD_ARGUMENT), JSON.stringify(opts));
     await assert.rejects(run({ text: MARK, since: 'epoch:4', until: 'epoch:2' }), (e) => isTtjError(e, ErrorCodes.BAD_ARGUMENT));
     await assert.rejects(run({ text: MARK, since: 'nonsense' }), (e) => isTtjError(e, ErrorCodes.BAD_POINT));
