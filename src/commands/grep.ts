@@ -17,6 +17,7 @@ export default class Grep extends TtjCommand<GrepResult> {
     until: Flags.string({ description: 'only the history at or before this POINT (default: head)' }),
     memory: Flags.boolean({ description: 'only search the memory' }),
     disk: Flags.string({ description: 'only search this disk' }),
+    verify: Flags.boolean({ description: 'also re-hash every blob searched against its address (as verify --deep does)' }),
     limit: Flags.integer({ description: 'report at most this many places', default: 1000, min: 1 }),
   };
 

@@ -63,8 +63,10 @@ export class PatternMatcher {
 
   /** Every offset of the pattern in `blob` (overlapping ones too). */
   matches(blob: Buffer): number[] {
+    let o = blob.indexOf(this.pattern);
+    if (o < 0) return NONE;
     const out: number[] = [];
-    for (let o = blob.indexOf(this.pattern); o >= 0; o = blob.indexOf(this.pattern, o + 1)) out.push(o);
+    for (; o >= 0; o = blob.indexOf(this.pattern, o + 1)) out.push(o);
     return out;
   }
 
@@ -93,8 +95,12 @@ export class PatternMatcher {
   }
 }
 
+/** The empty answer, shared (most blobs hold nothing of the pattern). */
+const NONE: number[] = [];
+
 /** `q` and its shorter borders: every prefix length that is also a suffix of the scanned bytes. */
 function chain(q: number, f: Int32Array): number[] {
+  if (q === 0) return NONE;
   const out: number[] = [];
   for (; q > 0; q = f[q]!) out.push(q);
   return out;

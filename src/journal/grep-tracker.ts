@@ -1,3 +1,4 @@
+import { ADDR_LEN } from '../util/hash.js';
 import type { BlobMatches } from './grep-blobs.js';
 import type { PageTable } from './page-table.js';
 
@@ -34,18 +35,22 @@ export interface RawSpan {
 export class GrepTracker {
   private readonly open = new Map<GrepSpace, Map<number, Map<number, number>>>();
   readonly closed: RawSpan[] = [];
+  /** The first 4 bytes of every address with something of the pattern: most pages are passed over without making their hex key. */
+  private readonly candidates = new Set<number>();
 
   constructor(
     private readonly blobs: BlobMatches,
     private readonly patternLength: number,
-  ) {}
+  ) {
+    for (const m of [blobs.inBlob, blobs.tails, blobs.heads]) for (const key of m.keys()) this.candidates.add(Buffer.from(key.slice(0, 8), 'hex').readUInt32LE(0));
+  }
 
   /** Starts tracking a space, looking at all its pages as they are at `seq`. */
   add(space: GrepSpace, seq: number): void {
     this.open.set(space, new Map());
-    const all: number[] = [];
-    for (let i = 0; i < space.table.count; i++) all.push(i);
-    this.changed(space, all, seq);
+    const some: number[] = [];
+    for (let i = 0; i < space.table.count; i++) if (this.key(space.table, i) !== undefined) some.push(i);
+    this.changed(space, some, seq);
   }
 
   has(space: GrepSpace): boolean {
@@ -89,16 +94,26 @@ export class GrepTracker {
     const len = this.patternLength;
     const base = u * unit;
     const valid = Math.min(unit, size - base);
-    const key = table.get(u).toString('hex');
+    const key = this.key(table, u);
+    if (key === undefined) return NONE;
     const out: number[] = [];
     const inBlob = this.blobs.inBlob.get(key);
     if (inBlob) for (const o of inBlob) if (o + len <= valid) out.push(base + o);
     const tail = valid === unit && u + 1 < table.count ? this.blobs.tails.get(key) : undefined;
-    if (tail) {
-      const head = this.blobs.heads.get(table.get(u + 1).toString('hex'));
+    const next = tail && this.key(table, u + 1);
+    if (tail && next !== undefined) {
+      const head = this.blobs.heads.get(next);
       const nextValid = Math.min(unit, size - base - unit);
       if (head) for (const k of tail) if (head.has(len - k) && len - k <= nextValid) out.push(base + unit - k);
     }
     return out;
   }
+
+  /** The hex address of entry `i`, or undefined when no blob with something of the pattern can have it. */
+  private key(table: PageTable, i: number): string | undefined {
+    if (!this.candidates.has(table.entries.readUInt32LE(i * ADDR_LEN))) return undefined;
+    return table.get(i).toString('hex');
+  }
 }
+
+const NONE: number[] = [];

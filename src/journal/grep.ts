@@ -23,7 +23,7 @@ export interface GrepOptions extends GrepPatternInput {
   disk?: string;
   /** Report at most this many places (the first by space and offset); `truncated` says when more were found. */
   limit?: number;
-  /** Re-hash every blob searched against its address (default true). */
+  /** Also re-hash every blob searched against its address (default false: the store's own checksums apply). */
   verify?: boolean;
   /** Progress of the blob scan, in blobs. */
   onProgress?: (done: number, total: number) => void;
