@@ -27,6 +27,8 @@ export { appendEventStream, parseEventStream, encodeEventStream } from './journa
 export { fold, type FoldOptions, type FoldManifest } from './journal/fold.js';
 export { verify, type VerifyOptions, type VerifyReport } from './journal/verify.js';
 export { log, type LogOptions, type LogResult } from './journal/log.js';
+export { grep, type GrepOptions, type GrepResult, type GrepPlace, type GrepSpan, type GrepMoment } from './journal/grep.js';
+export type { GrepPatternInput } from './journal/grep-pattern.js';
 export { repairJournal, type RepairOptions, type RepairReport } from './journal/repair.js';
 export { forkJournal, type ForkResult } from './journal/fork.js';
 export { push, type PushOptions, type PushResult, type PushProgress, type PushLag } from './journal/push.js';

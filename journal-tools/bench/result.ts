@@ -8,6 +8,7 @@ import type { NbdProtocolFigures, ScanFigures } from './optional.js';
 import type { PgStoreFigures } from './pg-store.js';
 import type { PushFigures } from './push-bytes.js';
 import type { PushVmFigures } from './push-vm.js';
+import type { GrepFigures } from './grep-history.js';
 
 export interface BenchResult {
   date: string;
@@ -29,6 +30,9 @@ export interface BenchResult {
   /** The PostgreSQL store against the embedded store (undefined with --no-pg or without postgresql-15). */
   pgStore?: PgStoreFigures;
   pgStoreSkipped?: string;
+  /** ttj grep against fold + grep -c of every epoch (undefined with --no-grep, and in results from before grep existed). */
+  grep?: GrepFigures;
+  grepSkipped?: string;
   /** Push to an empty destination, then of one more epoch (absent in results from before push existed). */
   push?: PushFigures;
   /** Moving a recorded VM: a second push against QEMU's migration stream (undefined with --no-record or without QEMU). */
@@ -192,6 +196,14 @@ export function targets(r: BenchResult): Target[] {
       kind: 'min',
       value: nbd1?.ratio?.read,
       skipped: r.nbdProtocolSkipped ?? (r.nbdProtocol ? undefined : 'not measured (--no-nbd, or nbdcopy/qemu-nbd missing)'),
+    },
+    {
+      id: 'grepVsFold',
+      what: `Grep: fold + grep -c of each of the ${r.grep?.epochs ?? r.workload.epochs} epochs / ttj grep of the whole history (in-step times)`,
+      limit: 5,
+      kind: 'min',
+      value: r.grep?.ratio,
+      skipped: r.grepSkipped ?? (r.grep ? undefined : 'not measured'),
     },
     {
       id: 'pgAppend',

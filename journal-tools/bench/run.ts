@@ -7,7 +7,7 @@
  *
  * Flags: --size MiB (256), --epochs N (8), --long-epochs N (300), --quick (64 MiB, 120
  * long epochs, shorter optional sections), --out DIR (bench-results/), --no-docs (leave
- * docs/benchmarks.md alone), --no-record (no QEMU guest: also no moving a VM), --no-nbd, --no-pg.
+ * docs/benchmarks.md alone), --no-record (no QEMU guest: also no moving a VM), --no-nbd, --no-pg, --no-grep.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
@@ -28,6 +28,7 @@ import { pgStoreFigures, type PgStoreFigures } from './pg-store.js';
 import { havePostgres } from '../postgres/cluster.js';
 import { pushBytes } from './push-bytes.js';
 import { pushVm, type PushVmFigures } from './push-vm.js';
+import { grepFigures, type GrepFigures } from './grep-history.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const argv = process.argv.slice(2);
@@ -106,6 +107,19 @@ try {
     }
   }
   if (pgStoreSkipped) log(`PostgreSQL store: ${pgStoreSkipped}`);
+  let grepRun: GrepFigures | undefined;
+  let grepSkipped: string | undefined;
+  if (argv.includes('--no-grep')) grepSkipped = 'skipped (--no-grep)';
+  else if (!installed('grep')) grepSkipped = 'grep not installed';
+  else {
+    log(`grep: ttj grep of the whole history against folding each of the ${epochs} epochs and grep -c on it...`);
+    try {
+      grepRun = grepFigures(images, scratch);
+    } catch (e) {
+      grepSkipped = `failed: ${(e as Error).message.split('\n')[0]}`;
+    }
+  }
+  if (grepSkipped) log(`grep: ${grepSkipped}`);
   for (const f of images) rmSync(f);
 
   log(`long history: ${longEpochs} epochs of a ${LONG.sizeMiB} MiB guest, ${LONG.dirtyPages} dirty pages each; fold early vs last (median of 5)...`);
@@ -180,6 +194,8 @@ try {
     scanSkipped: scan.ok ? undefined : scan.reason,
     pgStore,
     pgStoreSkipped,
+    grep: grepRun,
+    grepSkipped,
     push: pushed,
     pushVm: movedVm,
     pushVmSkipped: movedVmSkipped,

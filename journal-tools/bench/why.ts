@@ -105,6 +105,14 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
         'Blocks come back base64-encoded, four per statement over three pooled connections, and are decoded, decompressed and hashed exactly as pack blocks are; the extra cost is the text encoding and the server reading TOAST chunks.'
       );
     }
+    case 'grepVsFold': {
+      const g = r.grep!;
+      return (
+        `ttj grep took ${ms(g.ttj.ms)} (${g.ttj.places} places) against ${ms(g.foldAndGrep.foldMs)} of folds and ${ms(g.foldAndGrep.grepMs)} of grep -c: it searches each of the ${g.ttj.searchedBlobs} distinct stored pages once ` +
+        `(${(g.ttj.searchedBytes / 1e6).toFixed(0)} MB, ${g.gbps.toFixed(2)} GB/s), then replays the events once to place the matches; the folds write every epoch's whole memory and re-read the same pages each time. ` +
+        (ok ? '' : 'The scan is bound by listing and locating every blob in LevelDB and decompressing the pack blocks on one thread.')
+      );
+    }
     case 'pushBytes': {
       const p = r.push!;
       return (

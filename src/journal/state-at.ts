@@ -14,6 +14,8 @@ export interface StateAt {
   replayed: number;
   /** Seq of the keyframe the fold started from (-1: from the start). */
   keyframeSeq: number;
+  /** Hash of the event at the position (what the next event's `prev_hash` is): to replay on from there. */
+  lastHash: Buffer;
 }
 
 /**
@@ -60,5 +62,5 @@ export async function stateAt(j: Journal, target: number): Promise<StateAt> {
   }
   if (r.lastCommit) epoch = r.lastCommit;
   const replayed = r.count;
-  return { state, epoch, replayed, keyframeSeq: kf ? kf.seq : -1 };
+  return { state, epoch, replayed, keyframeSeq: kf ? kf.seq : -1, lastHash: r.lastHash };
 }
