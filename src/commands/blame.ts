@@ -56,7 +56,9 @@ export default class Blame extends TtjCommand<BlameOutput> {
     this.log(`${what}: ${r.changes.length} change${r.changes.length === 1 ? '' : 's'}`);
     if (r.changes.length) this.log(`${'seq'.padStart(8)}  ${'epoch'.padStart(6)}  ${'time'.padEnd(24)}  ${'frame'.padStart(6)}  content`);
     for (const c of r.changes) {
-      this.log(`${String(c.seq).padStart(8)}  ${(c.epoch === null ? '-' : String(c.epoch)).padStart(6)}  ${c.time.padEnd(24)}  ${(c.frame === undefined ? '-' : String(c.frame)).padStart(6)}  ${c.zero ? 'zero' : c.addr}`);
+      this.log(
+        `${String(c.seq).padStart(8)}  ${(c.epoch === null ? '-' : String(c.epoch)).padStart(6)}  ${c.time.padEnd(24)}  ${(c.frame === undefined ? '-' : String(c.frame)).padStart(6)}  ${c.zero ? 'zero' : c.addr}`,
+      );
     }
     if (r.show) {
       const s = r.show;

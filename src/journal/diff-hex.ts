@@ -4,14 +4,14 @@ import type { Journal } from './journal.js';
 import type { PageTable } from './page-table.js';
 
 /** Bytes per row of a hex comparison. */
-export const HEX_ROW_BYTES = 16;
+const HEX_ROW_BYTES = 16;
 /** Differing rows shown per range at most. */
-export const HEX_ROWS_PER_RANGE = 32;
+const HEX_ROWS_PER_RANGE = 32;
 /** Ranges shown by default (`ttj diff --hex --limit N`). */
 export const DEFAULT_HEX_RANGES = 16;
 
 /** One row of 16 bytes that differs: its offset (a physical address or a disk offset) and the bytes at A and at B, in hex. */
-export interface HexRow {
+interface HexRow {
   offset: number;
   a: string;
   b: string;

@@ -24,7 +24,7 @@ export async function entryAt(j: Journal, entry: BlamedEntry, at: string): Promi
   const { point, state } = await foldState(j, at);
   const table = entry.kind === 'page' ? state.memory : state.disks.get(entry.disk)?.table;
   const index = entry.kind === 'page' ? entry.pfn : entry.block;
-  const entrySize = entry.kind === 'page' ? state.pageSize : state.disks.get(entry.disk)?.blockSize ?? entry.size;
+  const entrySize = entry.kind === 'page' ? state.pageSize : (state.disks.get(entry.disk)?.blockSize ?? entry.size);
   const data = table ? await entryBytes(j, table, entrySize, index * entrySize + entry.size, index, 1) : Buffer.alloc(entry.size);
   const zero = !table || table.isZero(index);
   return { point: point.point, seq: point.seq, epoch: point.epoch, addr: zero ? undefined : table.get(index).toString('hex'), zero, data };
