@@ -7,6 +7,7 @@ import type { PauseFigures } from './record-pause.js';
 import type { NbdProtocolFigures, ScanFigures } from './optional.js';
 import type { PgStoreFigures } from './pg-store.js';
 import type { PushFigures } from './push-bytes.js';
+import type { DiffFoldFigures } from './diff-fold.js';
 
 export interface BenchResult {
   date: string;
@@ -28,6 +29,9 @@ export interface BenchResult {
   /** The PostgreSQL store against the embedded store (undefined with --no-pg or without postgresql-15). */
   pgStore?: PgStoreFigures;
   pgStoreSkipped?: string;
+  /** ttj diff of two epochs against the fold of one (absent in results from before diff existed). */
+  diffFold?: DiffFoldFigures;
+  diffFoldSkipped?: string;
   /** Push to an empty destination, then of one more epoch (absent in results from before push existed). */
   push?: PushFigures;
   ratios: Ratios;
@@ -162,6 +166,14 @@ export function targets(r: BenchResult): Target[] {
       kind: 'max',
       value: r.push?.ratio,
       skipped: r.push ? undefined : 'not measured',
+    },
+    {
+      id: 'diffFold',
+      what: `Diff: ttj diff of two epochs / ttj fold of one (${r.diffFold?.sizeMiB ?? r.workload.sizeMiB} MiB guest, in-step times)`,
+      limit: 0.1,
+      kind: 'max',
+      value: r.diffFold?.ratio,
+      skipped: r.diffFoldSkipped ?? (r.diffFold ? undefined : 'not measured'),
     },
     {
       id: 'nbdProtoWrite',

@@ -26,6 +26,7 @@ import { printReport, writeDocs } from './report.js';
 import { pgStoreFigures, type PgStoreFigures } from './pg-store.js';
 import { havePostgres } from '../postgres/cluster.js';
 import { pushBytes } from './push-bytes.js';
+import { diffFoldFigures, type DiffFoldFigures } from './diff-fold.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const argv = process.argv.slice(2);
@@ -104,6 +105,15 @@ try {
     }
   }
   if (pgStoreSkipped) log(`PostgreSQL store: ${pgStoreSkipped}`);
+  let diffFold: DiffFoldFigures | undefined;
+  let diffFoldSkipped: string | undefined;
+  log('diff: ttj diff of two epochs against the fold of one...');
+  try {
+    diffFold = diffFoldFigures(images, scratch, size);
+  } catch (e) {
+    diffFoldSkipped = `failed: ${(e as Error).message.split('\n')[0]}`;
+    log(`diff: ${diffFoldSkipped}`);
+  }
   for (const f of images) rmSync(f);
 
   log(`long history: ${longEpochs} epochs of a ${LONG.sizeMiB} MiB guest, ${LONG.dirtyPages} dirty pages each; fold early vs last (median of 5)...`);
@@ -164,6 +174,8 @@ try {
     scanSkipped: scan.ok ? undefined : scan.reason,
     pgStore,
     pgStoreSkipped,
+    diffFold,
+    diffFoldSkipped,
     push: pushed,
     ratios: undefined!,
   };

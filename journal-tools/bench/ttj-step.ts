@@ -4,6 +4,7 @@
  *   ttj-step.js append J IMAGE      one epoch from a memory image
  *   ttj-step.js fold J POINT OUT    fold a point into OUT
  *   ttj-step.js verify J            verify --deep
+ *   ttj-step.js diff J A B          diff two points (page tables only, no bytes read)
  *   ttj-step.js noop                load the same modules and do nothing (the RSS constant)
  * Prints one JSON line: ms (the step itself), cpuMs (its CPU time, all threads), startupMs (Node bootstrap + loading ttj,
  * before the step), maxRssKb (VmHWM), ruMaxRssKb (getrusage), readBytes, writeBytes, and
@@ -16,6 +17,7 @@ import { Journal } from '../../src/journal/journal.js';
 import { appendImages } from '../../src/journal/append-images.js';
 import { fold } from '../../src/journal/fold.js';
 import { verify } from '../../src/journal/verify.js';
+import { diff } from '../../src/journal/diff.js';
 
 // Static imports are evaluated before this line: performance.now() here is the time
 // since the process started, i.e. Node's bootstrap plus loading ttj's modules.
@@ -56,6 +58,13 @@ switch (op) {
     await j.close();
     if (!r.ok) throw new Error(`verify --deep failed: ${JSON.stringify(r.error)}`);
     result = { ok: r.ok, events: r.events, blobsChecked: r.blobsChecked, bytesChecked: r.bytesChecked };
+    break;
+  }
+  case 'diff': {
+    const j = await Journal.open(journal!);
+    const d = await diff(j, { a: a!, b: b! });
+    await j.close();
+    result = { changedPages: d.memory?.changedPages ?? 0, ranges: d.memory?.ranges.length ?? 0 };
     break;
   }
   default:
