@@ -34,6 +34,9 @@ export { forkJournal, type ForkResult } from './journal/fork.js';
 export { push, type PushOptions, type PushResult, type PushProgress, type PushLag } from './journal/push.js';
 export type { BatchLimits } from './journal/push-batches.js';
 export { parsePoint, type Point } from './journal/point.js';
+export { diff, type DiffOptions, type DiffResult, type DiffPoint, type MemoryDiff, type DiskDiff, type DeviceDiff, type PageRange, type DiskRange } from './journal/diff.js';
+export { blame, type BlameTarget, type BlameResult, type BlameChange, type BlamedEntry } from './journal/blame.js';
+export { entryAt, type EntryAt } from './journal/entry-at.js';
 export type { EpochEntry, FrameEntry, DiskStats } from './journal/index-keys.js';
 export { doctor, type DoctorReport } from './doctor.js';
 

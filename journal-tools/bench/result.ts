@@ -9,6 +9,7 @@ import type { PgStoreFigures } from './pg-store.js';
 import type { PushFigures } from './push-bytes.js';
 import type { PushVmFigures } from './push-vm.js';
 import type { GrepFigures } from './grep-history.js';
+import type { DiffFoldFigures } from './diff-fold.js';
 
 export interface BenchResult {
   date: string;
@@ -33,6 +34,9 @@ export interface BenchResult {
   /** ttj grep against fold + grep -c of every epoch (undefined with --no-grep, and in results from before grep existed). */
   grep?: GrepFigures;
   grepSkipped?: string;
+  /** ttj diff of two epochs against the fold of one (absent in results from before diff existed). */
+  diffFold?: DiffFoldFigures;
+  diffFoldSkipped?: string;
   /** Push to an empty destination, then of one more epoch (absent in results from before push existed). */
   push?: PushFigures;
   /** Moving a recorded VM: a second push against QEMU's migration stream (undefined with --no-record or without QEMU). */
@@ -180,6 +184,14 @@ export function targets(r: BenchResult): Target[] {
       kind: 'max',
       value: r.pushVm?.ratio,
       skipped: r.pushVmSkipped ?? (r.pushVm ? undefined : 'not measured'),
+    },
+    {
+      id: 'diffFold',
+      what: `Diff: ttj diff of two epochs / ttj fold of one (${r.diffFold?.sizeMiB ?? r.workload.sizeMiB} MiB guest, in-step times)`,
+      limit: 0.1,
+      kind: 'max',
+      value: r.diffFold?.ratio,
+      skipped: r.diffFoldSkipped ?? (r.diffFold ? undefined : 'not measured'),
     },
     {
       id: 'nbdProtoWrite',

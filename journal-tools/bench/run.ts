@@ -29,6 +29,7 @@ import { havePostgres } from '../postgres/cluster.js';
 import { pushBytes } from './push-bytes.js';
 import { pushVm, type PushVmFigures } from './push-vm.js';
 import { grepFigures, type GrepFigures } from './grep-history.js';
+import { diffFoldFigures, type DiffFoldFigures } from './diff-fold.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const argv = process.argv.slice(2);
@@ -120,6 +121,15 @@ try {
     }
   }
   if (grepSkipped) log(`grep: ${grepSkipped}`);
+  let diffFold: DiffFoldFigures | undefined;
+  let diffFoldSkipped: string | undefined;
+  log('diff: ttj diff of two epochs against the fold of one...');
+  try {
+    diffFold = diffFoldFigures(images, scratch, size);
+  } catch (e) {
+    diffFoldSkipped = `failed: ${(e as Error).message.split('\n')[0]}`;
+    log(`diff: ${diffFoldSkipped}`);
+  }
   for (const f of images) rmSync(f);
 
   log(`long history: ${longEpochs} epochs of a ${LONG.sizeMiB} MiB guest, ${LONG.dirtyPages} dirty pages each; fold early vs last (median of 5)...`);
@@ -196,6 +206,8 @@ try {
     pgStoreSkipped,
     grep: grepRun,
     grepSkipped,
+    diffFold,
+    diffFoldSkipped,
     push: pushed,
     pushVm: movedVm,
     pushVmSkipped: movedVmSkipped,

@@ -5,6 +5,7 @@
  *   ttj-step.js fold J POINT OUT    fold a point into OUT
  *   ttj-step.js verify J            verify --deep
  *   ttj-step.js grep J TEXT         grep the whole history for TEXT
+ *   ttj-step.js diff J A B          diff two points (page tables only, no bytes read)
  *   ttj-step.js noop                load the same modules and do nothing (the RSS constant)
  * Prints one JSON line: ms (the step itself), cpuMs (its CPU time, all threads), startupMs (Node bootstrap + loading ttj,
  * before the step), maxRssKb (VmHWM), ruMaxRssKb (getrusage), readBytes, writeBytes, and
@@ -18,6 +19,7 @@ import { appendImages } from '../../src/journal/append-images.js';
 import { fold } from '../../src/journal/fold.js';
 import { verify } from '../../src/journal/verify.js';
 import { grep } from '../../src/journal/grep.js';
+import { diff } from '../../src/journal/diff.js';
 
 // Static imports are evaluated before this line: performance.now() here is the time
 // since the process started, i.e. Node's bootstrap plus loading ttj's modules.
@@ -65,6 +67,13 @@ switch (op) {
     const r = await grep(j, { text: a! });
     await j.close();
     result = { places: r.totalPlaces, spans: r.places.reduce((n, p) => n + p.spans.length, 0), searchedBlobs: r.searched.blobs, searchedBytes: r.searched.bytes };
+    break;
+  }
+  case 'diff': {
+    const j = await Journal.open(journal!);
+    const d = await diff(j, { a: a!, b: b! });
+    await j.close();
+    result = { changedPages: d.memory?.changedPages ?? 0, ranges: d.memory?.ranges.length ?? 0 };
     break;
   }
   default:

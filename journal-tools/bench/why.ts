@@ -113,6 +113,14 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
         (ok ? '' : 'The scan is bound by listing and locating every blob in LevelDB and decompressing the pack blocks on one thread.')
       );
     }
+    case 'diffFold': {
+      const d = r.diffFold!;
+      return (
+        `The diff of epochs 0 and 1 (${d.changedPages} pages differ) took ${ms(d.diffMs)} against ${ms(d.foldMs)} for the fold of epoch 1. ` +
+        'A diff loads the two states as page tables (a keyframe and the events since, as a fold does before it reads any page) and compares them by their Merkle chunk hashes, entry by entry only in the chunks that differ; it reads and writes no page. ' +
+        (ok ? '' : 'Most of its time is loading the two states; diffing from one state to the other by replaying the events between them would load one.')
+      );
+    }
     case 'pushBytes': {
       const p = r.push!;
       return (

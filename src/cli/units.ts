@@ -16,3 +16,11 @@ export function parseSize(s: string, flag: string): number {
   const mult = m[2] ? 1024 ** ('KMGT'.indexOf(m[2][0]!.toUpperCase()) + 1) : 1;
   return Number(m[1]) * mult;
 }
+
+/** Parses a byte offset or address: decimal, `0x` hex, or a SIZE (`64K`). */
+export function parseOffset(s: string, flag: string): number {
+  const t = s.trim();
+  const n = /^0x[0-9a-f]+$/i.test(t) ? Number.parseInt(t.slice(2), 16) : parseSize(t, flag);
+  if (!Number.isSafeInteger(n)) throw new TtjError(ErrorCodes.BAD_ARGUMENT, `--${flag}: ${JSON.stringify(s)} is too large`, { flag, actual: s });
+  return n;
+}

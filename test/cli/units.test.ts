@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ErrorCodes, isTtjError } from '../../src/errors.js';
-import { parseDuration, parseSize } from '../../src/cli/units.js';
+import { parseDuration, parseOffset, parseSize } from '../../src/cli/units.js';
 
 const badArgument = (e: unknown) => isTtjError(e, ErrorCodes.BAD_ARGUMENT);
 
@@ -43,6 +43,19 @@ describe('DURATION and SIZE arguments', function () {
       assert.throws(
         () => parseSize(s, 'memory'),
         (e) => badArgument(e) && /--memory/.test((e as Error).message),
+        JSON.stringify(s),
+      );
+    }
+  });
+
+  it('parseOffset: decimal, 0x hex or a SIZE; anything else is BAD_ARGUMENT naming the flag', () => {
+    assert.equal(parseOffset('4096', 'offset'), 4096);
+    assert.equal(parseOffset('0x1F008', 'phys'), 0x1f008);
+    assert.equal(parseOffset('64K', 'offset'), 65536);
+    for (const s of ['', '0x', '0xg1', '-1', '1.5', 'x', `0x${'f'.repeat(16)}`]) {
+      assert.throws(
+        () => parseOffset(s, 'offset'),
+        (e) => badArgument(e) && /--offset/.test((e as Error).message),
         JSON.stringify(s),
       );
     }
