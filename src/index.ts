@@ -34,6 +34,8 @@ export type { BatchLimits } from './journal/push-batches.js';
 export { parsePoint, type Point } from './journal/point.js';
 export type { EpochEntry, FrameEntry, DiskStats } from './journal/index-keys.js';
 export { doctor, type DoctorReport } from './doctor.js';
+export { exportPoint, type ExportOptions } from './replay/export/export-point.js';
+export type { ExportManifest } from './replay/export/export-manifest.js';
 
 /** The generated protobuf classes of the event schema (proto/ttj/v1/*.proto): `proto.v1.Event` decodes and encodes events. */
 export { ttj as proto } from './gen/events.js';
