@@ -74,6 +74,8 @@ export const ErrorCodes = {
   FORKED: 'TTJ_FORKED',
   /** Push: the destination holds every event of the source and more (`seq`: the source's head); nothing was written. */
   AHEAD: 'TTJ_AHEAD',
+  /** An external tool an export runs (qemu-img, ffmpeg) is missing or failed. */
+  TOOL_FAILED: 'TTJ_TOOL_FAILED',
   /** Something failed that ttj did not expect; a bug. */
   INTERNAL: 'TTJ_INTERNAL',
 } as const;
@@ -285,6 +287,18 @@ export interface ErrorDetails {
     actual?: number;
     /** What was recorded before QEMU died (`ttj record`). */
     summary?: RecordSummary;
+  };
+  [ErrorCodes.TOOL_FAILED]: {
+    /** The tool run (`qemu-img`, `ffmpeg`). */
+    tool: string;
+    /** Its arguments. */
+    args?: string[];
+    /** Its exit code (null: killed, or it did not start). */
+    exitCode?: number | null;
+    /** The tail of its stderr. */
+    stderr?: string;
+    /** The Debian package that provides it, when it is missing. */
+    install?: string;
   };
   [ErrorCodes.QMP_ERROR]: {
     /** QMP's error class (`CommandNotFound`, `GenericError`, ...). */
