@@ -9,11 +9,13 @@ import { ErrorCodes, TtjError } from '../errors.js';
 import { isJournalDir } from './journal-dir.js';
 import { LocalStore, type LocalStoreOptions } from './local-store.js';
 import { isPgLocation, parsePgLocation } from './pg/pg-location.js';
-import { dropPgJournal, PgStore, pgJournalExists } from './pg/pg-store.js';
 import type { JournalStore } from './store.js';
 
 /** Options of {@link openStore}: those of the embedded store (other backends take what applies to them). */
 export type OpenStoreOptions = LocalStoreOptions;
+
+/** The PostgreSQL backend, loaded when a location needs it (`pg` adds to every command's start-up otherwise). */
+const pgBackend = () => import('./pg/pg-store.js');
 
 /** True when `location` is a URL (`scheme://...`) rather than a path. */
 export function isUrlLocation(location: string): boolean {
@@ -31,7 +33,7 @@ function refuseUnknownScheme(location: string): never {
  * @throws TtjError BAD_ARGUMENT for a URL of a scheme no backend serves; what the backend throws (NOT_A_JOURNAL, LOCKED, ...).
  */
 export async function openStore(location: string, opts: OpenStoreOptions = {}): Promise<JournalStore> {
-  if (isPgLocation(location)) return PgStore.open(location, opts);
+  if (isPgLocation(location)) return (await pgBackend()).PgStore.open(location, opts);
   if (isUrlLocation(location)) refuseUnknownScheme(location);
   return LocalStore.open(location, opts);
 }
@@ -41,7 +43,7 @@ export async function openStore(location: string, opts: OpenStoreOptions = {}): 
  * @throws TtjError BAD_ARGUMENT for a URL of a scheme no backend serves; STORE_UNAVAILABLE when a server cannot be asked.
  */
 export async function journalExists(location: string): Promise<boolean> {
-  if (isPgLocation(location)) return pgJournalExists(location);
+  if (isPgLocation(location)) return (await pgBackend()).pgJournalExists(location);
   if (isUrlLocation(location)) refuseUnknownScheme(location);
   return isJournalDir(location);
 }
@@ -51,7 +53,7 @@ export async function journalExists(location: string): Promise<boolean> {
  * without an epoch). Nothing else calls this: journals are append-only.
  */
 export async function removeJournal(location: string): Promise<void> {
-  if (isPgLocation(location)) return dropPgJournal(location);
+  if (isPgLocation(location)) return (await pgBackend()).dropPgJournal(location);
   if (isUrlLocation(location)) refuseUnknownScheme(location);
   await rm(location, { recursive: true, force: true });
 }
