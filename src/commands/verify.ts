@@ -31,7 +31,7 @@ export default class Verify extends TtjCommand<VerifyReport> {
     }
     if (!r.ok) {
       const e = r.error!;
-      throw new TtjError(e.code, `verify failed${e.seq !== undefined ? ` at seq ${e.seq}` : ''}: ${e.message}`, { seq: e.seq, report: r });
+      throw new TtjError(e.code, `verify failed${e.seq !== undefined ? ` at seq ${e.seq}` : ''}: ${e.message}`, { ...e.details, seq: e.seq, report: r });
     }
     const c = r.custody;
     this.log(

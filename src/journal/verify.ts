@@ -36,8 +36,8 @@ export interface VerifyReport {
   bytesChecked: number;
   /** With `trust` or `head`: what the chain-of-custody checks proved. */
   custody?: CustodyReport;
-  /** The first problem found. */
-  error?: { code: ErrorCode; message: string; seq?: number };
+  /** The first problem found, with its details (docs/cli.md, "Error details"). */
+  error?: { code: ErrorCode; message: string; seq?: number; details?: Record<string, unknown> };
 }
 
 /**
@@ -57,7 +57,8 @@ export async function verify(j: Journal, opts: VerifyOptions = {}): Promise<Veri
     report.ok = true;
   } catch (e) {
     const err = isTtjError(e) ? e : toTtjError(e);
-    report.error = { code: err.code, message: err.message, seq: err.seq };
+    const details = Object.keys(err.details).length ? (err.details as Record<string, unknown>) : undefined;
+    report.error = { code: err.code, message: err.message, seq: err.seq, details };
   }
   return report;
 }
