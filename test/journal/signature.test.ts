@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { cpSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +13,7 @@ import { push } from '../../src/journal/push.js';
 import { generateKeyFiles, loadSigningKey, loadTrustedKey, type SigningKey, type TrustedKey } from '../../src/journal/signing-key.js';
 import { verify, type VerifyOptions } from '../../src/journal/verify.js';
 import { JournalWriter } from '../../src/journal/writer.js';
+import { serveDisk } from '../../src/replay/serve-disk.js';
 import type { StoredEvent } from '../../src/store/store.js';
 import { dirty, memoryImage } from '../helpers/images.js';
 import { rewriteHistory } from '../helpers/raw-journal.js';
@@ -18,6 +21,7 @@ import { useTmp } from '../helpers/tmp.js';
 import { withJournal } from '../helpers/with-journal.js';
 
 const PS = 4096;
+const execFileP = promisify(execFile);
 /** test/fixtures is not compiled: reach it from dist/test/journal. */
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures', 'journal-0.1.0', 'journal');
 
@@ -158,6 +162,27 @@ describe('signed journals (chain of custody)', function () {
     const t = await check({ trust: trusted }, old);
     assert.equal(t.error?.code, ErrorCodes.BAD_SIGNATURE);
     assert.equal(t.error?.seq, 0);
+  });
+
+  it('ttj nbd --sign-with signs every group of writes it journals', async () => {
+    writeFileSync(tmp.path('d0.img'), Buffer.alloc(1 << 20));
+    const w = await JournalWriter.openWriter(J, { signWith: key });
+    await appendImages(w, { disks: [{ name: 'd0', path: tmp.path('d0.img') }] });
+    await w.close();
+    const served = await serveDisk(J, { disk: 'd0', socketPath: tmp.path('s.sock'), signWith: key });
+    try {
+      await execFileP('qemu-io', ['-f', 'raw', '-c', 'write -P 0xab 0 64k', '-c', 'flush', '-c', 'write -P 0xcd 128k 4k', served.url]);
+    } finally {
+      await served.close();
+    }
+    const evs = await withJournal(J, events);
+    const commit = evs.findIndex((e) => e.body === 'epochCommit');
+    const after = evs.slice(commit + 1);
+    assert.ok(after.filter((e) => e.body === 'diskWrite').length >= 2, 'the NBD writes, outside epochs');
+    assert.ok(after.filter((e) => e.signature.length).length >= 1);
+    const r = await check({ trust: trusted });
+    assert.equal(r.ok, true, JSON.stringify(r.error));
+    assert.equal(r.custody!.signatures, 2 + after.filter((e) => e.signature.length).length);
   });
 
   it('--head must be a SHA-256 in hex', async () => {
