@@ -5,6 +5,7 @@ import { cpSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCodes, isTtjError } from '../../src/errors.js';
+import { appendEventStream, encodeEventStream } from '../../src/journal/append-events.js';
 import { appendImages } from '../../src/journal/append-images.js';
 import { decodeEvent, type Event } from '../../src/journal/codec.js';
 import type { Journal } from '../../src/journal/journal.js';
@@ -183,6 +184,23 @@ describe('signed journals (chain of custody)', function () {
     const r = await check({ trust: trusted });
     assert.equal(r.ok, true, JSON.stringify(r.error));
     assert.equal(r.custody!.signatures, 2 + after.filter((e) => e.signature.length).length);
+  });
+
+  it('signatures given in an append --events stream are dropped; the writer signs', async () => {
+    await epochs(1, key);
+    const forged = { signature: Buffer.alloc(64, 1), signer: key.fingerprint };
+    const stream = encodeEventStream([
+      { label: { text: 'a' }, ...forged },
+      { label: { text: 'b' }, ...forged },
+    ]);
+    for (const signWith of [undefined, key]) {
+      const w = await JournalWriter.openWriter(J, { signWith });
+      await appendEventStream(w, stream).finally(() => w.close());
+      const last = (await withJournal(J, events)).slice(-2);
+      assert.equal(last[0]!.signature.length, 0);
+      assert.equal(last[1]!.signature.length, signWith ? 64 : 0);
+    }
+    assert.equal((await check({ trust: trusted })).ok, true);
   });
 
   it('--head must be a SHA-256 in hex', async () => {
