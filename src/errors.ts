@@ -74,6 +74,10 @@ export const ErrorCodes = {
   FORKED: 'TTJ_FORKED',
   /** Push: the destination holds every event of the source and more (`seq`: the source's head); nothing was written. */
   AHEAD: 'TTJ_AHEAD',
+  /** `verify --trust`: an event is signed by another key, its signature does not hold, or events after the last signature are unsigned (`seq`: the first such event). */
+  BAD_SIGNATURE: 'TTJ_BAD_SIGNATURE',
+  /** `verify --head`: no event of the journal has the head hash given, so the journal does not extend that head. */
+  HEAD_NOT_FOUND: 'TTJ_HEAD_NOT_FOUND',
   /** An external tool an export runs (qemu-img, ffmpeg) is missing or failed. */
   TOOL_FAILED: 'TTJ_TOOL_FAILED',
   /** Something failed that ttj did not expect; a bug. */
@@ -287,6 +291,20 @@ export interface ErrorDetails {
     actual?: number;
     /** What was recorded before QEMU died (`ttj record`). */
     summary?: RecordSummary;
+  };
+  [ErrorCodes.BAD_SIGNATURE]: {
+    /** The first event that is unsigned, signed by another key, or whose signature does not hold. */
+    seq: number;
+    /** Hex fingerprint of the key that signed it, when it is signed. */
+    signer?: string;
+    /** Hex fingerprint of the trusted key. */
+    trusted?: string;
+  };
+  [ErrorCodes.HEAD_NOT_FOUND]: {
+    /** The head hash given (hex). */
+    hash: string;
+    /** The journal's head seq: no event up to it has that hash. */
+    actual: number;
   };
   [ErrorCodes.TOOL_FAILED]: {
     /** The tool run (`qemu-img`, `ffmpeg`). */

@@ -26,6 +26,8 @@ export { appendImages, DEFAULT_DISK_BLOCK_SIZE, type ImageEpochInput, type Appen
 export { appendEventStream, parseEventStream, encodeEventStream } from './journal/append-events.js';
 export { fold, type FoldOptions, type FoldManifest } from './journal/fold.js';
 export { verify, type VerifyOptions, type VerifyReport } from './journal/verify.js';
+export type { CustodyReport } from './journal/custody-check.js';
+export { generateKeyFiles, loadSigningKey, loadTrustedKey, type GeneratedKey, type SigningKey, type TrustedKey } from './journal/signing-key.js';
 export { log, type LogOptions, type LogResult } from './journal/log.js';
 export { grep, type GrepOptions, type GrepResult, type GrepPlace, type GrepSpan, type GrepMoment } from './journal/grep.js';
 export type { GrepPatternInput } from './journal/grep-pattern.js';

@@ -8,6 +8,7 @@ import { diskWriteEvents } from '../journal/change-events.js';
 import type { IEvent } from '../journal/codec.js';
 import { Journal } from '../journal/journal.js';
 import { JournalWriter } from '../journal/writer.js';
+import type { SigningKey } from '../journal/signing-key.js';
 import { JournalBlockDevice } from './journal-block-device.js';
 import { FileBlockDevice, startNbdServer, type BlockDevice, type NbdServer } from './nbd/index.js';
 import { HandoverBlockDevice } from './handover-block-device.js';
@@ -22,6 +23,8 @@ export interface RecordOptions extends Omit<RecordVmOptions, 'disks'> {
   memorySize?: number;
   /** Disks: imported into the journal on first use, then served to QEMU over NBD from it. */
   disks?: { name: string; path: string }[];
+  /** Sign every batch recorded with this key (docs/format.md, "Signatures"). */
+  signWith?: SigningKey;
   kernel?: string;
   initrd?: string;
   append?: string;
@@ -168,7 +171,7 @@ export async function record(journalDir: string, opts: RecordOptions = {}): Prom
     if (path !== undefined) checkReadable(what, path);
   const info = qemuInfo();
   const created = !(await Journal.exists(journalDir));
-  const w = await JournalWriter.openWriter(journalDir, { create: true, command: 'ttj record' });
+  const w = await JournalWriter.openWriter(journalDir, { create: true, command: 'ttj record', signWith: opts.signWith });
   const work = ramDirectory('ttj-record-', opts.ramDir);
   let vm: Vm | undefined;
   let served: RecordDisks | undefined;

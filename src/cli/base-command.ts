@@ -12,6 +12,8 @@ export function exitCodeFor(code: ErrorCode): number {
     case ErrorCodes.CORRUPT_BLOB:
     case ErrorCodes.CORRUPT_STORE:
     case ErrorCodes.STATE_ROOT_MISMATCH:
+    case ErrorCodes.BAD_SIGNATURE:
+    case ErrorCodes.HEAD_NOT_FOUND:
       return 3;
     case ErrorCodes.LOCKED:
     case ErrorCodes.WRONG_EXPECTED_HEAD:

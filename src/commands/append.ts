@@ -7,6 +7,7 @@ import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
 import { appendEventStream } from '../journal/append-events.js';
 import { appendImages } from '../journal/append-images.js';
 import { JournalWriter } from '../journal/writer.js';
+import { signWithFlag, signingKeyFrom } from '../cli/sign-with-flag.js';
 
 /** `ttj append --json`. */
 export interface AppendOutput {
@@ -37,6 +38,7 @@ export default class Append extends TtjCommand<AppendOutput> {
     label: Flags.string({ description: 'label for the epoch' }),
     events: Flags.string({ description: 'length-delimited protobuf events (FILE or - for stdin)', exclusive: ['memory', 'disk', 'device', 'frame', 'label'] }),
     'page-size': Flags.integer({ description: 'page size when the journal is created', default: 4096 }),
+    'sign-with': signWithFlag,
   };
 
   async run(): Promise<AppendOutput> {
@@ -52,7 +54,8 @@ export default class Append extends TtjCommand<AppendOutput> {
     } else if (!flags.memory && !disks.length && !flags.device && !flags.frame?.length && !flags.label) {
       throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'nothing to append: give --memory, --disk, --device, --frame, --label or --events');
     }
-    const w = await JournalWriter.openWriter(args.journal, { create: true, pageSize: flags['page-size'], command: 'ttj append' });
+    const signWith = await signingKeyFrom(flags['sign-with']);
+    const w = await JournalWriter.openWriter(args.journal, { create: true, pageSize: flags['page-size'], command: 'ttj append', signWith });
     const bar = new Progress('scanning', this.interactive);
     try {
       if (stream) {

@@ -34,8 +34,9 @@ export default class Log extends TtjCommand<LogResult> {
       const fr = frames.get(e.epoch);
       const frText = fr ? `  frames ${fr[0]}${fr.length > 1 ? `..${fr[fr.length - 1]}` : ''}` : '';
       const lbl = e.labels.length ? `  "${e.labels.join('", "')}"` : '';
+      const signer = e.signer ? `  signed ${e.signer.slice(0, 16)}` : '';
       this.log(
-        `epoch ${String(e.epoch).padStart(4)}  seq ${String(e.seq).padStart(6)}  ${e.time}  dirty ${String(e.dirtyPages).padStart(6)}  zero ${String(e.zeroPages).padStart(5)}  disk ${String(e.diskBlocks).padStart(5)}  stored ${mib(e.storedBytes)}${e.keyframe ? '  keyframe' : ''}${lbl}${frText}`,
+        `epoch ${String(e.epoch).padStart(4)}  seq ${String(e.seq).padStart(6)}  ${e.time}  dirty ${String(e.dirtyPages).padStart(6)}  zero ${String(e.zeroPages).padStart(5)}  disk ${String(e.diskBlocks).padStart(5)}  stored ${mib(e.storedBytes)}${e.keyframe ? '  keyframe' : ''}${signer}${lbl}${frText}`,
       );
     }
   }

@@ -2,6 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { untilStopped } from '../cli/stop-signal.js';
 import { TtjCommand } from '../cli/base-command.js';
 import { serveDisk } from '../replay/serve-disk.js';
+import { signWithFlag, signingKeyFrom } from '../cli/sign-with-flag.js';
 
 /** `ttj nbd --json` (printed when the server stops). */
 export interface NbdOutput {
@@ -32,6 +33,7 @@ export default class Nbd extends TtjCommand<NbdOutput> {
     socket: Flags.string({ description: 'unix socket path', exclusive: ['port'] }),
     port: Flags.integer({ description: 'TCP port on --host (0: any free port)' }),
     host: Flags.string({ description: 'TCP host', default: '127.0.0.1' }),
+    'sign-with': signWithFlag,
   };
 
   async run(): Promise<NbdOutput> {
@@ -44,6 +46,7 @@ export default class Nbd extends TtjCommand<NbdOutput> {
       socketPath: flags.socket,
       port: flags.port ?? (flags.socket ? undefined : 10809),
       host: flags.host,
+      signWith: await signingKeyFrom(flags['sign-with']),
     });
     this.logToStderr(`ttj nbd: serving ${flags.disk}${flags.at ? ` at ${flags.at}` : ''}${flags['read-only'] ? ' (read-only)' : ''} on ${served.url}`);
     await untilStopped((signal) => new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve())));

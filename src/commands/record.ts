@@ -3,6 +3,7 @@ import { untilStopped } from '../cli/stop-signal.js';
 import { TtjCommand, parseNamed } from '../cli/base-command.js';
 import { parseDuration, parseSize } from '../cli/units.js';
 import { record, type RecordResult } from '../capture/record.js';
+import { signWithFlag, signingKeyFrom } from '../cli/sign-with-flag.js';
 
 export default class Record extends TtjCommand<RecordResult> {
   static override summary = 'Start a QEMU VM and record it: an epoch every interval, frames between, every disk write.';
@@ -26,13 +27,16 @@ export default class Record extends TtjCommand<RecordResult> {
     console: Flags.string({ description: "write the guest's serial console to this file" }),
     accel: Flags.string({ description: 'kvm or tcg (default: kvm when /dev/kvm is usable)', options: ['kvm', 'tcg'] }),
     qmp: Flags.string({ description: 'QMP socket path' }),
+    'sign-with': signWithFlag,
   };
 
   async run(): Promise<RecordResult> {
     const { args, flags, argv } = await this.parse(Record);
     const extra = (argv as string[]).slice(1);
+    const signWith = await signingKeyFrom(flags['sign-with']);
     return untilStopped(async (signal) => {
       const r = await record(args.journal, {
+        signWith,
         memorySize: flags.memory ? parseSize(flags.memory, 'memory') : undefined,
         disks: parseNamed(flags.disk, 'disk'),
         kernel: flags.kernel,

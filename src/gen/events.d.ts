@@ -15,6 +15,8 @@ export namespace ttj {
             seq: number;
             timeUs: number;
             prevHash: Uint8Array;
+            signature: Uint8Array;
+            signer: Uint8Array;
             header?: (ttj.v1.JournalHeader.$Properties|null);
             epochBegin?: (ttj.v1.EpochBegin.$Properties|null);
             memoryLayout?: (ttj.v1.MemoryLayout.$Properties|null);
@@ -41,6 +43,8 @@ export namespace ttj {
                 seq?: (number|null);
                 timeUs?: (number|null);
                 prevHash?: (Uint8Array|null);
+                signature?: (Uint8Array|null);
+                signer?: (Uint8Array|null);
                 header?: (ttj.v1.JournalHeader.$Properties|null);
                 epochBegin?: (ttj.v1.EpochBegin.$Properties|null);
                 memoryLayout?: (ttj.v1.MemoryLayout.$Properties|null);
@@ -61,6 +65,8 @@ export namespace ttj {
               seq?: number|null;
               timeUs?: number|null;
               prevHash?: Uint8Array|null;
+              signature?: Uint8Array|null;
+              signer?: Uint8Array|null;
               header?: ttj.v1.JournalHeader.$Shape|null;
               epochBegin?: ttj.v1.EpochBegin.$Shape|null;
               memoryLayout?: ttj.v1.MemoryLayout.$Shape|null;

@@ -34,6 +34,8 @@ export const ttj = $root.ttj = (() => {
              * @property {number|null} [seq] Event seq
              * @property {number|null} [timeUs] Event timeUs
              * @property {Uint8Array|null} [prevHash] Event prevHash
+             * @property {Uint8Array|null} [signature] Event signature
+             * @property {Uint8Array|null} [signer] Event signer
              * @property {ttj.v1.JournalHeader.$Properties|null} [header] Event header
              * @property {ttj.v1.EpochBegin.$Properties|null} [epochBegin] Event epochBegin
              * @property {ttj.v1.MemoryLayout.$Properties|null} [memoryLayout] Event memoryLayout
@@ -65,6 +67,8 @@ export const ttj = $root.ttj = (() => {
              *   seq?: number|null;
              *   timeUs?: number|null;
              *   prevHash?: Uint8Array|null;
+             *   signature?: Uint8Array|null;
+             *   signer?: Uint8Array|null;
              *   header?: ttj.v1.JournalHeader.$Shape|null;
              *   epochBegin?: ttj.v1.EpochBegin.$Shape|null;
              *   memoryLayout?: ttj.v1.MemoryLayout.$Shape|null;
@@ -122,6 +126,22 @@ export const ttj = $root.ttj = (() => {
              * @instance
              */
             Event.prototype.prevHash = $util.newBuffer([]);
+
+            /**
+             * Event signature.
+             * @member {Uint8Array} signature
+             * @memberof ttj.v1.Event
+             * @instance
+             */
+            Event.prototype.signature = $util.newBuffer([]);
+
+            /**
+             * Event signer.
+             * @member {Uint8Array} signer
+             * @memberof ttj.v1.Event
+             * @instance
+             */
+            Event.prototype.signer = $util.newBuffer([]);
 
             /**
              * Event header.
@@ -279,6 +299,10 @@ export const ttj = $root.ttj = (() => {
                     w.uint32(/* id 2, wireType 0 =*/16).int64(m.timeUs);
                 if (m.prevHash != null && $Object.hasOwnProperty.call(m, "prevHash") && m.prevHash.length)
                     w.uint32(/* id 3, wireType 2 =*/26).bytes(m.prevHash);
+                if (m.signature != null && $Object.hasOwnProperty.call(m, "signature") && m.signature.length)
+                    w.uint32(/* id 4, wireType 2 =*/34).bytes(m.signature);
+                if (m.signer != null && $Object.hasOwnProperty.call(m, "signer") && m.signer.length)
+                    w.uint32(/* id 5, wireType 2 =*/42).bytes(m.signer);
                 if (m.header != null && $Object.hasOwnProperty.call(m, "header"))
                     $root.ttj.v1.JournalHeader.encode(m.header, w.uint32(/* id 10, wireType 2 =*/82).fork(), q + 1).ldelim();
                 if (m.epochBegin != null && $Object.hasOwnProperty.call(m, "epochBegin"))
@@ -374,6 +398,24 @@ export const ttj = $root.ttj = (() => {
                                 m.prevHash = v;
                             else
                                 delete m.prevHash;
+                            continue;
+                        }
+                    case 4: {
+                            if (u !== 2)
+                                break;
+                            if ((v = r.bytes()).length)
+                                m.signature = v;
+                            else
+                                delete m.signature;
+                            continue;
+                        }
+                    case 5: {
+                            if (u !== 2)
+                                break;
+                            if ((v = r.bytes()).length)
+                                m.signer = v;
+                            else
+                                delete m.signer;
                             continue;
                         }
                     case 10: {

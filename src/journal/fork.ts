@@ -8,6 +8,7 @@ import { foldState } from './fold.js';
 import { diskWriteEvents, pageEvents } from './change-events.js';
 import type { Journal } from './journal.js';
 import type { PageTable } from './page-table.js';
+import type { SigningKey } from './signing-key.js';
 import { JournalWriter } from './writer.js';
 
 /** What {@link forkJournal} made. */
@@ -25,7 +26,7 @@ export interface ForkResult {
  * Returns the new journal open for writing.
  * @throws TtjError JOURNAL_EXISTS, BAD_POINT, POINT_NOT_FOUND.
  */
-export async function forkJournal(parent: Journal, at: string, dir: string, command = 'ttj fork'): Promise<ForkResult> {
+export async function forkJournal(parent: Journal, at: string, dir: string, command = 'ttj fork', signWith?: SigningKey): Promise<ForkResult> {
   if (await journalExists(dir)) throw new TtjError(ErrorCodes.JOURNAL_EXISTS, `${dir} is already a journal; a fork needs a new one`, { path: dir });
   const { point, state } = await foldState(parent, at);
   if (point.epoch < 0) throw new TtjError(ErrorCodes.NO_EPOCH, `nothing to fork at ${at}: no epoch is committed there`);
@@ -84,7 +85,7 @@ export async function forkJournal(parent: Journal, at: string, dir: string, comm
     const data = await parent.blobs(part);
     part.forEach((addr, k) => blobs.push({ addr, data: data[k]! }));
   }
-  const writer = await JournalWriter.openWriter(dir, { create: true, pageSize: parent.pageSize, command });
+  const writer = await JournalWriter.openWriter(dir, { create: true, pageSize: parent.pageSize, command, signWith });
   try {
     await writer.commit(bodies, blobs);
   } catch (e) {

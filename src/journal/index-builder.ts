@@ -38,8 +38,20 @@ export class IndexBuilder {
     private readonly diskInfo: DiskInfo = () => undefined,
   ) {}
 
+  /** Epochs from this index on are not covered by a signature yet. */
+  private unsigned = 0;
+
   /** Takes one stored event into account. */
   feed(seq: number, ev: Event): void {
+    this.feedBody(seq, ev);
+    const signer = buf(ev.signer);
+    if (signer.length) {
+      for (const e of this.epochs.slice(this.unsigned)) e.signer = signer.toString('hex');
+      this.unsigned = this.epochs.length;
+    }
+  }
+
+  private feedBody(seq: number, ev: Event): void {
     const timeUs = Number(ev.timeUs);
     switch (ev.body) {
       case 'diskCreate': {

@@ -47,6 +47,11 @@ export interface EpochEntry {
   storedBytes: number;
   keyframe: boolean;
   stateRoot: string;
+  /**
+   * Hex fingerprint of the key whose signature covers the commit: the signer the first
+   * signed event at or after it names (absent: none yet). `verify --trust` checks it.
+   */
+  signer?: string;
 }
 
 /** What the index says of one video frame. */

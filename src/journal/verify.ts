@@ -2,17 +2,23 @@ import { ErrorCodes, isTtjError, TtjError, toTtjError, withContext, type ErrorCo
 import { ZERO_ADDR } from '../util/hash.js';
 import { blobNeeds, checkSizes, checkTails, chunkedContent, type BlobNeed, type ChunkedContent } from './blob-needs.js';
 import { buf, type Event } from './codec.js';
+import { CustodyCheck, type CustodyReport } from './custody-check.js';
 import { readChunked } from './fold.js';
 import { IndexBuilder } from './index-builder.js';
 import { parseValue } from './index-keys.js';
 import type { Journal } from './journal.js';
 import { Replayer } from './replayer.js';
+import type { TrustedKey } from './signing-key.js';
 import { VmState } from './vm-state.js';
 
 /** Options of {@link verify}. */
 export interface VerifyOptions {
   /** Also read back and re-hash every stored blob. Default false. */
   deep?: boolean;
+  /** Every event must be covered by a signature of this key (`--trust`; {@link loadTrustedKey} reads one). */
+  trust?: TrustedKey;
+  /** A head hash published earlier (hex, `ttj log --json` head.hash): the journal must hold that event (`--head`). */
+  head?: string;
   /** Progress: events (then blobs, with --deep) checked. */
   onProgress?: (phase: 'events' | 'blobs', done: number, total: number) => void;
 }
@@ -28,8 +34,10 @@ export interface VerifyReport {
   blobsReferenced: number;
   blobsChecked: number;
   bytesChecked: number;
-  /** The first problem found. */
-  error?: { code: ErrorCode; message: string; seq?: number };
+  /** With `trust` or `head`: what the chain-of-custody checks proved. */
+  custody?: CustodyReport;
+  /** The first problem found, with its details (docs/cli.md, "Error details"). */
+  error?: { code: ErrorCode; message: string; seq?: number; details?: Record<string, unknown> };
 }
 
 /**
@@ -42,17 +50,20 @@ export interface VerifyReport {
 export async function verify(j: Journal, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const report: VerifyReport = { ok: false, deep: !!opts.deep, events: 0, epochs: 0, frames: 0, keyframes: 0, blobsReferenced: 0, blobsChecked: 0, bytesChecked: 0 };
   try {
-    await checkEvents(j, report, opts);
+    const custody = new CustodyCheck(opts.trust, opts.head);
+    if (custody.active) report.custody = custody.report;
+    await checkEvents(j, report, opts, custody);
     if (opts.deep) await checkBlobs(j, report, opts);
     report.ok = true;
   } catch (e) {
     const err = isTtjError(e) ? e : toTtjError(e);
-    report.error = { code: err.code, message: err.message, seq: err.seq };
+    const details = Object.keys(err.details).length ? (err.details as Record<string, unknown>) : undefined;
+    report.error = { code: err.code, message: err.message, seq: err.seq, details };
   }
   return report;
 }
 
-async function checkEvents(j: Journal, report: VerifyReport, opts: VerifyOptions): Promise<void> {
+async function checkEvents(j: Journal, report: VerifyReport, opts: VerifyOptions, custody: CustodyCheck): Promise<void> {
   const head = await j.storeHead();
   if (!head) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, 'the journal has no events');
   const r = new Replayer(new VmState(j.pageSize), ZERO_ADDR, 0);
@@ -63,6 +74,7 @@ async function checkEvents(j: Journal, report: VerifyReport, opts: VerifyOptions
       const ev = r.feed(seq, bytes);
       ix.feed(seq, ev);
       checkNumbering(ev, seq, report);
+      if (custody.active) custody.feed(seq, ev, bytes, r.lastHash);
       if (ev.body === 'epochCommit') {
         const kf = buf(ev.epochCommit!.keyframe);
         if (kf.length) {
@@ -85,6 +97,7 @@ async function checkEvents(j: Journal, report: VerifyReport, opts: VerifyOptions
   if (!r.lastHash.equals(head.hash)) {
     throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${head.seq} does not match the head hash: the hash chain is broken`, { seq: head.seq });
   }
+  custody.finish(head.seq);
   await checkIndex(j, ix, head.seq);
 }
 
@@ -183,8 +196,11 @@ async function checkIndex(j: Journal, ix: IndexBuilder, headSeq: number): Promis
   if (newer.length && (await j.storeHead())?.seq === headSeq) throw bad(newer[0]!, `names an event beyond the head ${headSeq}`);
 }
 
-/** Fields absent from entries written by earlier versions (disk statistics before disks had their own block size). */
-const OPTIONAL_FIELDS = new Set(['blockSize']);
+/**
+ * Fields absent from entries written by earlier versions (disk statistics before disks had their own block size),
+ * or by a writer that did not sign an epoch a later signed batch covers (its `signer`).
+ */
+const OPTIONAL_FIELDS = new Set(['blockSize', 'signer']);
 
 /** True for an entry a live writer added (or updated) after the head that was verified. */
 function newerThan(entry: Record<string, unknown>, headSeq: number): boolean {

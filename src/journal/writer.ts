@@ -6,9 +6,11 @@ import { sha256 } from '../util/hash.js';
 import { blobNeeds, checkSizes, checkTails, chunkedContent, type BlobNeed, type ChunkedContent } from './blob-needs.js';
 import { buf, decodeEvent, encodeEvent, eventHash, type Event, type IEvent } from './codec.js';
 import { splitAddrs } from './chunks.js';
+import { encodeSigned } from './event-signature.js';
 import { IndexBuilder } from './index-builder.js';
 import type { DiskStats, EpochEntry, FrameEntry } from './index-keys.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE, headerEvent, Journal, readHeader, type OpenJournalOptions } from './journal.js';
+import type { SigningKey } from './signing-key.js';
 import { stateAt } from './state-at.js';
 import type { VmState } from './vm-state.js';
 
@@ -53,6 +55,12 @@ export interface OpenWriterOptions extends OpenJournalOptions {
    * its chain is the source's.
    */
   header?: Uint8Array;
+  /**
+   * Sign the last event of every batch this writer appends (and a new journal's header)
+   * with this key (docs/format.md, "Signatures"; {@link loadSigningKey} reads one).
+   * Replicated events ({@link JournalWriter.appendReplicated}) keep their own signatures.
+   */
+  signWith?: SigningKey;
 }
 
 /** What one commit appended. */
@@ -85,6 +93,8 @@ export class JournalWriter extends Journal {
   private committing: Promise<unknown> = Promise.resolve();
   /** Running statistics of each disk (the `dw/` index entries), as the last commit left them. */
   private diskStatsOf = new Map<string, DiskStats>();
+  /** The key that signs each batch's last event, if any. */
+  private signer: SigningKey | undefined;
 
   /**
    * Opens `dir` for writing; with `create` (the default) a missing journal is created.
@@ -95,9 +105,11 @@ export class JournalWriter extends Journal {
     const store = await openStore(dir, { ...opts, write: true, create: opts.create ?? true });
     try {
       if (!(await store.head())) {
-        await store.append({ expectedHead: -1, events: [opts.header ?? headerEvent(opts.pageSize ?? DEFAULT_PAGE_SIZE)] });
+        const header = opts.header ?? headerEvent(opts.pageSize ?? DEFAULT_PAGE_SIZE);
+        await store.append({ expectedHead: -1, events: [opts.header || !opts.signWith ? header : encodeSigned(decodeEvent(header, 0), opts.signWith)] });
       }
       const w = new JournalWriter(store, await readHeader(store));
+      w.signer = opts.signWith;
       await w.load();
       return w;
     } catch (e) {
@@ -234,13 +246,16 @@ export class JournalWriter extends Journal {
     let seq = this.headSeq;
     let prev = this.headHash;
     let open: OpenEpoch | undefined;
-    for (const [i, body] of bodies.entries()) {
+    for (const [i, input] of bodies.entries()) {
       seq++;
       const g = given?.[i];
       if (g) continuesChain(g, seq, prev);
+      // A replicated event keeps its signature; the signature of any other body is this writer's to make.
+      const { signature: _s, signer: _k, ...unsigned } = input;
+      const body = g ? input : unsigned;
       const ev: IEvent = { ...body, seq, prevHash: prev, timeUs: this.stamp(body, seq, !!g) };
       open = this.shape(ev, seq, open, allBlobs, g && buf(g.event.epochCommit?.keyframe).length > 0);
-      const bytes = encodeEvent(ev);
+      const bytes = !g && this.signer && i === bodies.length - 1 ? encodeSigned(ev, this.signer) : encodeEvent(ev);
       if (g && !g.bytes.equals(bytes)) {
         throw badStream(`event ${seq} is not the event this journal derives from it (its state root, counts, numbering or time differ)`, seq);
       }

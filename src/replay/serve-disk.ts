@@ -3,6 +3,7 @@ import { foldState } from '../journal/fold.js';
 import { forkJournal } from '../journal/fork.js';
 import { Journal } from '../journal/journal.js';
 import { JournalWriter } from '../journal/writer.js';
+import type { SigningKey } from '../journal/signing-key.js';
 import { JournalBlockDevice } from '../capture/journal-block-device.js';
 import { startNbdServer, type NbdServer } from '../capture/nbd/index.js';
 
@@ -16,6 +17,8 @@ export interface ServeDiskOptions {
   readOnly?: boolean;
   /** With `at`: a new journal that continues from the point and takes the writes. */
   fork?: string;
+  /** Sign every write journaled (the fork's, with `fork`) with this key. */
+  signWith?: SigningKey;
   /** Unix socket path; else TCP `port` on `host` (127.0.0.1). */
   socketPath?: string;
   port?: number;
@@ -61,14 +64,14 @@ export async function serveDisk(journalDir: string, opts: ServeDiskOptions): Pro
     // A writable branch: the fork journal takes the writes, the parent is never changed.
     const parent = await Journal.open(journalDir);
     try {
-      writer = (await forkJournal(parent, opts.at, opts.fork, 'ttj nbd')).writer;
+      writer = (await forkJournal(parent, opts.at, opts.fork, 'ttj nbd', opts.signWith)).writer;
     } finally {
       await parent.close();
     }
     journal = writer;
     device = JournalBlockDevice.live(writer, opts.disk);
   } else {
-    writer = await JournalWriter.openWriter(journalDir, { create: false, command: 'ttj nbd' });
+    writer = await JournalWriter.openWriter(journalDir, { create: false, command: 'ttj nbd', signWith: opts.signWith });
     journal = writer;
     try {
       device = JournalBlockDevice.live(writer, opts.disk);
