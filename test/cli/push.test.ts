@@ -8,20 +8,14 @@ import { JournalWriter } from '../../src/journal/writer.js';
 import { appendLoopEpochs, assertSameEvents, snapshot } from '../helpers/journal-copies.js';
 import { repoRoot, ttj } from '../helpers/run-ttj.js';
 import { useTmp } from '../helpers/tmp.js';
+import { quietConsole } from '../helpers/quiet-console.js';
 
 const fixture = join(repoRoot, 'test', 'fixtures', 'journal-0.1.0', 'journal');
 
 describe('ttj push and ttj pull', function () {
   this.timeout(120000);
   const tmp = useTmp();
-  let log: typeof console.log;
-  beforeEach(() => {
-    log = console.log;
-    console.log = () => undefined;
-  });
-  afterEach(() => {
-    console.log = log;
-  });
+  quietConsole();
 
   it('in-process: push creates a copy, pull (your journal first) brings it up to date, and both return the result', async () => {
     const src = tmp.path('src');

@@ -12,6 +12,7 @@ import { memoryImage, png, sha } from '../helpers/images.js';
 import { sha256 } from '../../src/util/hash.js';
 import { useTmp } from '../helpers/tmp.js';
 import { repoRoot, ttj as runTtj } from '../helpers/run-ttj.js';
+import { quietConsole } from '../helpers/quiet-console.js';
 
 const root = repoRoot;
 const PS = 4096;
@@ -20,14 +21,7 @@ const ttj = (args: string[], input?: Buffer) => runTtj(args, { input });
 describe('CLI in-process (Cmd.run)', function () {
   const tmp = useTmp();
   // oclif prints the --json result; keep test output readable.
-  let log: typeof console.log;
-  beforeEach(() => {
-    log = console.log;
-    console.log = () => undefined;
-  });
-  afterEach(() => {
-    console.log = log;
-  });
+  quietConsole();
 
   it('init, append, log, fold and verify return typed results', async () => {
     const J = tmp.path('j');

@@ -8,6 +8,7 @@ import Verify from '../../src/commands/verify.js';
 import { dirty, memoryImage } from '../helpers/images.js';
 import { repoRoot, ttj } from '../helpers/run-ttj.js';
 import { useTmp } from '../helpers/tmp.js';
+import { quietConsole } from '../helpers/quiet-console.js';
 
 const PS = 4096;
 
@@ -24,14 +25,7 @@ describe('ttj key generate, --sign-with, verify --trust/--head (CLI)', function 
   });
 
   describe('in-process', function () {
-    let log: typeof console.log;
-    beforeEach(() => {
-      log = console.log;
-      console.log = () => undefined;
-    });
-    afterEach(() => {
-      console.log = log;
-    });
+    quietConsole();
 
     it('generates a key, signs appends, and verify --trust/--head and log return typed results', async () => {
       const k = await KeyGenerate.run(['--out', tmp.path('k'), '--json'], repoRoot);

@@ -7,6 +7,7 @@ import { ErrorCodes, isTtjError } from '../../src/errors.js';
 import { buildHistoryJournal, DISK_BS, HPAGES, HPS, P, type History } from '../helpers/history-journal.js';
 import { repoRoot, ttj } from '../helpers/run-ttj.js';
 import { tmpDirWithCleanup } from '../helpers/tmp.js';
+import { quietConsole } from '../helpers/quiet-console.js';
 
 describe('ttj diff and ttj blame', function () {
   let dir: string;
@@ -22,14 +23,7 @@ describe('ttj diff and ttj blame', function () {
   after(() => cleanup());
 
   describe('in-process (Cmd.run)', function () {
-    let log: typeof console.log;
-    beforeEach(() => {
-      log = console.log;
-      console.log = () => undefined;
-    });
-    afterEach(() => {
-      console.log = log;
-    });
+    quietConsole();
 
     it('diff returns the typed result, with --hex the bytes of at most --limit ranges', async () => {
       const d = await Diff.run([J, 'epoch:0', 'label:after', '--json'], repoRoot);

@@ -5,6 +5,7 @@ import { fileHashes } from '../helpers/file-hashes.js';
 import { repoRoot, ttj } from '../helpers/run-ttj.js';
 import { smallJournal } from '../helpers/small-journal.js';
 import { useTmp } from '../helpers/tmp.js';
+import { quietConsole } from '../helpers/quiet-console.js';
 
 const PAGE = 4096;
 
@@ -23,14 +24,7 @@ describe('ttj prune --dry-run (in-process and as a subprocess)', function () {
   });
 
   describe('in-process (Cmd.run)', function () {
-    let log: typeof console.log;
-    beforeEach(() => {
-      log = console.log;
-      console.log = () => undefined;
-    });
-    afterEach(() => {
-      console.log = log;
-    });
+    quietConsole();
 
     it('returns the typed plan: kept and dropped epochs with reasons, and the freed estimate', async () => {
       const p = await Prune.run([J, '--keep-last', '1', '--no-keep-labelled', '--dry-run', '--json'], repoRoot);
