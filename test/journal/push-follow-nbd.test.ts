@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { verify } from '../../src/journal/verify.js';
-import { PgCluster } from '../../journal-tools/postgres/cluster.js';
 import { assertSameEvents } from '../helpers/journal-copies.js';
 import { startVictim, type Victim } from '../helpers/kill-child.js';
 import { run } from '../helpers/run-process.js';
@@ -15,6 +14,7 @@ import { ttj, ttjBin } from '../helpers/run-ttj.js';
 import { useTmp } from '../helpers/tmp.js';
 import { sleep, waitFor } from '../helpers/wait-for.js';
 import { foldDisk, withJournal } from '../helpers/with-journal.js';
+import { usePgCluster } from '../helpers/pg-cluster.js';
 
 /** The head seq of the journal at `location` (-1 when there is none yet), read while others write it. */
 const headOf = (location: string) => withJournal(location, async (j) => (await j.storeHead())?.seq ?? -1).catch(() => -1);
@@ -29,17 +29,11 @@ async function interrupt(v: Victim, what: string): Promise<void> {
 describe('ttj push --follow of a live ttj nbd into PostgreSQL @slow', function () {
   this.timeout(240000);
   const tmp = useTmp();
-  let pg: PgCluster;
-  before(async () => {
-    pg = await PgCluster.start();
-  });
-  after(async () => {
-    await pg?.destroy();
-  });
+  const pg = usePgCluster();
 
   it('mirrors the writes qemu-io makes while they land; stopped after catching up, the copy holds the same events, verifies deep and folds to the same disk', async () => {
     const src = tmp.path('src.ttj');
-    const dest = pg.url('follow-nbd');
+    const dest = pg().url('follow-nbd');
     const img = tmp.path('disk.img');
     writeFileSync(img, Buffer.alloc(8 << 20));
     assert.equal(ttj(['append', src, '--disk', `d0=${img}`]).status, 0);

@@ -29,6 +29,7 @@ import { PgFaultProxy } from '../helpers/pg-fault-proxy.js';
 import { ttjAsync, ttjBin } from '../helpers/run-ttj.js';
 import { useTmp } from '../helpers/tmp.js';
 import { run } from '../helpers/run-process.js';
+import { usePgCluster } from '../helpers/pg-cluster.js';
 
 const loop = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'append-loop.js');
 const SEED = Number(process.env.TTJ_CRASH_SEED ?? Date.now() % 100000);
@@ -249,24 +250,17 @@ async function seedJournal(url: string, n: number, imgPath: string): Promise<voi
   });
 
   describe('a dropped connection and a stalled server', () => {
-    let cluster: PgCluster;
-    before(async () => {
-      cluster = await PgCluster.start();
-    });
-    after(async () => {
-      cluster?.signalAll('SIGCONT');
-      await cluster?.destroy();
-    });
+    const cluster = usePgCluster();
 
     for (const mode of ['before', 'after'] as const) {
       it(`the connection cut at COMMIT (${mode} forwarding it): the append lands exactly once; with the server unreachable after the cut, TTJ_STORE_UNAVAILABLE (exit 8), the journal intact, and a rerun leaves no gap and no duplicate`, async () => {
         const name = `cut-${mode}`;
-        const direct = cluster.url(name);
+        const direct = cluster().url(name);
         const img = tmp.path('img');
         await seedJournal(direct, 2, img);
-        const proxy = await PgFaultProxy.start(cluster.port);
+        const proxy = await PgFaultProxy.start(cluster().port);
         try {
-          const via = cluster.url(name, { port: proxy.port });
+          const via = cluster().url(name, { port: proxy.port });
 
           // 1. The server stays reachable: the append reconnects, learns the outcome, and lands once.
           writeFileSync(img, epochImage(2));
@@ -335,8 +329,8 @@ async function seedJournal(url: string, n: number, imgPath: string): Promise<voi
 
     it(`a stalled server (SIGSTOP): a writer with timeout=3s fails with TTJ_STORE_TIMEOUT (exit 8) within ${STALL_BOUND_MS / 1000} s, mid-append or at its start; after SIGCONT the journal verifies, its head is a commit, and appends work`, async () => {
       const name = 'stall';
-      const direct = cluster.url(name);
-      const url = cluster.url(name, { params: { timeout: '3s' } });
+      const direct = cluster().url(name);
+      const url = cluster().url(name, { params: { timeout: '3s' } });
       // Big epochs (random pages), so that an append runs for a while: stalled in the middle of its transaction.
       const r = rng(SEED + 3);
       const bigImage = (): Buffer => {
@@ -362,7 +356,7 @@ async function seedJournal(url: string, n: number, imgPath: string): Promise<voi
       const inTransaction = async () =>
         Number(
           (
-            await cluster.sql<{ n: string }>(
+            await cluster().sql<{ n: string }>(
               `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name LIKE 'ttj append%' AND xact_start IS NOT NULL AND query <> 'BEGIN' AND query NOT LIKE 'SELECT pg_try_advisory_lock%'`,
             )
           )[0]!.n,
@@ -370,7 +364,7 @@ async function seedJournal(url: string, n: number, imgPath: string): Promise<voi
       await waitFor(async () => writer.child.exitCode !== null || (await inTransaction()), 60_000, "the writer's transaction");
       assert.equal(writer.child.exitCode, null, `the writer ended before its transaction: ${writer.err()}${writer.out()}`);
       await sleep(r() % 100);
-      cluster.signalAll('SIGSTOP');
+      cluster().signalAll('SIGSTOP');
       const stalledAt = Date.now();
       const exit = await Promise.race([writer.exited, sleep(60_000).then(() => undefined)]);
       const tookMs = Date.now() - stalledAt;
@@ -387,7 +381,7 @@ async function seedJournal(url: string, n: number, imgPath: string): Promise<voi
       assert.ok(late.ms < STALL_BOUND_MS, `the writer gave up after ${late.ms} ms (bound ${STALL_BOUND_MS} ms)`);
       if (process.env.TTJ_CRASH_DEBUG) console.log(`gave up ${tookMs} ms after the stall; a writer started against it gave up after ${late.ms} ms`);
 
-      cluster.signalAll('SIGCONT');
+      cluster().signalAll('SIGCONT');
       await verifiedDeep(direct, 'after the stall');
       // The stalled append is there whole or not at all: not at all unless the stall caught its COMMIT already sent
       // (the server, continued, reads and runs it before it sees the connection gone).

@@ -17,7 +17,6 @@ import { JournalWriter } from '../../src/journal/writer.js';
 import { fold } from '../../src/journal/fold.js';
 import { verify } from '../../src/journal/verify.js';
 import { COUNTER_ADDR, COUNTER_MAGIC, MAGIC_ADDR, ensureBootSectorGuest } from '../../journal-tools/guests/index.js';
-import { PgCluster } from '../../journal-tools/postgres/cluster.js';
 import { dirty, memoryImage, sha } from '../helpers/images.js';
 import { killHard, startVictim } from '../helpers/kill-child.js';
 import { ttj, ttjBin } from '../helpers/run-ttj.js';
@@ -26,20 +25,15 @@ import { run } from '../helpers/run-process.js';
 import { readU32 } from '../helpers/boot-sector-guest.js';
 import { smallJournal } from '../helpers/small-journal.js';
 import { sleep, waitFor } from '../helpers/wait-for.js';
+import { usePgCluster } from '../helpers/pg-cluster.js';
 
 describe('journals in PostgreSQL, end to end (commands take a postgres:// URL) @slow', function () {
   this.timeout(180000);
   const tmp = useTmp();
-  let pg: PgCluster;
-  before(async () => {
-    pg = await PgCluster.start();
-  });
-  after(async () => {
-    await pg?.destroy();
-  });
+  const pg = usePgCluster();
 
   it('ttj append, log, verify --deep and fold: every epoch folds to the bytes appended', async () => {
-    const U = pg.url('round-trip');
+    const U = pg().url('round-trip');
     const mem = memoryImage(2048, 4096, 1);
     const disk = memoryImage(1024, 4096, 2);
     const images: { mem: string; disk: string }[] = [];
@@ -78,7 +72,7 @@ describe('journals in PostgreSQL, end to end (commands take a postgres:// URL) @
   });
 
   it('one writer at a time (TTJ_LOCKED, exit 4), and an event a rogue client stored past the head is never written over', async () => {
-    const U = pg.url('one-writer');
+    const U = pg().url('one-writer');
     const m = tmp.path('m');
     writeFileSync(m, memoryImage(64, 4096, 3));
     assert.equal(ttj(['append', U, '--memory', m]).status, 0);
@@ -92,23 +86,23 @@ describe('journals in PostgreSQL, end to end (commands take a postgres:// URL) @
       await w.close();
     }
     // A client that bypasses ttj stores an event at the next seq: ttj's next append refuses to build on a head that is behind.
-    const [{ id, head_seq }] = await pg.sql<{ id: number; head_seq: string }>(`SELECT id, head_seq FROM ttj_journal WHERE name = 'one-writer'`);
-    await pg.sql('INSERT INTO ttj_event (journal, seq, bytes) VALUES ($1, $2, $3)', [id, Number(head_seq) + 1, Buffer.from('rogue')]);
-    const before = await pg.sql(`SELECT count(*)::int AS n FROM ttj_event WHERE journal = $1`, [id]);
+    const [{ id, head_seq }] = await pg().sql<{ id: number; head_seq: string }>(`SELECT id, head_seq FROM ttj_journal WHERE name = 'one-writer'`);
+    await pg().sql('INSERT INTO ttj_event (journal, seq, bytes) VALUES ($1, $2, $3)', [id, Number(head_seq) + 1, Buffer.from('rogue')]);
+    const before = await pg().sql(`SELECT count(*)::int AS n FROM ttj_event WHERE journal = $1`, [id]);
     const r = ttj(['append', U, '--memory', m, '--json']);
     assert.equal(r.status, 3, r.stdout);
     assert.equal(r.json.error.code, ErrorCodes.CORRUPT_STORE);
-    assert.deepEqual(await pg.sql(`SELECT count(*)::int AS n FROM ttj_event WHERE journal = $1`, [id]), before, 'nothing written');
+    assert.deepEqual(await pg().sql(`SELECT count(*)::int AS n FROM ttj_event WHERE journal = $1`, [id]), before, 'nothing written');
     // And two events at one seq cannot be stored at all (the primary key).
-    await assert.rejects(pg.sql('INSERT INTO ttj_event (journal, seq, bytes) VALUES ($1, $2, $3)', [id, 0, Buffer.from('fork')]), /duplicate key/);
+    await assert.rejects(pg().sql('INSERT INTO ttj_event (journal, seq, bytes) VALUES ($1, $2, $3)', [id, 0, Buffer.from('fork')]), /duplicate key/);
   });
 
   it('a damaged head and index in PostgreSQL: log says CORRUPT_STORE (exit 3), ttj repair rebuilds them from the events, verify --deep passes', async () => {
-    const U = pg.url('repair');
+    const U = pg().url('repair');
     writeFileSync(tmp.path('rm'), memoryImage(64, 4096, 9));
     for (let i = 0; i < 2; i++) assert.equal(ttj(['append', U, '--memory', tmp.path('rm')]).status, 0);
-    await pg.sql(`UPDATE ttj_journal SET head_seq = head_seq - 1 WHERE name = 'repair'`);
-    await pg.sql(`DELETE FROM ttj_index WHERE journal = (SELECT id FROM ttj_journal WHERE name = 'repair') AND key LIKE 'ep/%'`);
+    await pg().sql(`UPDATE ttj_journal SET head_seq = head_seq - 1 WHERE name = 'repair'`);
+    await pg().sql(`DELETE FROM ttj_index WHERE journal = (SELECT id FROM ttj_journal WHERE name = 'repair') AND key LIKE 'ep/%'`);
     const l = ttj(['log', U, '--json']);
     assert.equal(l.status, 3, l.stdout);
     assert.equal(l.json.error.code, ErrorCodes.CORRUPT_STORE);
@@ -123,23 +117,29 @@ describe('journals in PostgreSQL, end to end (commands take a postgres:// URL) @
   });
 
   it('bad locations get clear codes: no journal named (exit 2), no such journal (exit 1), no server (TTJ_STORE_UNAVAILABLE, exit 8), init twice', async () => {
-    const noName = ttj(['log', pg.url('x').replace(/&?journal=x/, ''), '--json']);
+    const noName = ttj([
+      'log',
+      pg()
+        .url('x')
+        .replace(/&?journal=x/, ''),
+      '--json',
+    ]);
     assert.equal(noName.status, 2);
     assert.equal(noName.json.error.code, ErrorCodes.BAD_ARGUMENT);
-    const missing = ttj(['log', pg.url('never-made'), '--json']);
+    const missing = ttj(['log', pg().url('never-made'), '--json']);
     assert.equal(missing.status, 1, missing.stdout);
     assert.equal(missing.json.error.code, ErrorCodes.NOT_A_JOURNAL);
     const down = ttj(['log', 'postgres://postgres@127.0.0.1:1/postgres?journal=x', '--json']);
     assert.equal(down.status, 8, down.stdout);
     assert.equal(down.json.error.code, ErrorCodes.STORE_UNAVAILABLE);
-    assert.equal(ttj(['init', pg.url('twice')]).status, 0);
-    const again = ttj(['init', pg.url('twice'), '--json']);
+    assert.equal(ttj(['init', pg().url('twice')]).status, 0);
+    const again = ttj(['init', pg().url('twice'), '--json']);
     assert.equal(again.json.error.code, ErrorCodes.JOURNAL_EXISTS);
   });
 
   it('ttj prune --dry-run reads a PostgreSQL journal: the same plan as for its copy in a directory; without --dry-run it refuses', async () => {
     const J = tmp.path('prune-src');
-    const U = pg.url('prune');
+    const U = pg().url('prune');
     await smallJournal(J, 5, { 0: ['base'] });
     assert.equal(ttj(['push', J, U]).status, 0);
     const args = ['--keep-last', '1', '--no-keep-labelled', '--dry-run', '--json'];
@@ -156,7 +156,7 @@ describe('journals in PostgreSQL, end to end (commands take a postgres:// URL) @
 
   it('ttj push directory → PostgreSQL → directory: the same events byte for byte, and a second push sends only what changed', async () => {
     const J = tmp.path('push-src');
-    const U = pg.url('pushed');
+    const U = pg().url('pushed');
     const mem = memoryImage(1024, 4096, 7);
     writeFileSync(tmp.path('pm'), mem);
     assert.equal(ttj(['append', J, '--memory', tmp.path('pm')]).status, 0);
@@ -191,7 +191,7 @@ describe('journals in PostgreSQL, end to end (commands take a postgres:// URL) @
   });
 
   it('ttj nbd: every write qemu-io saw acknowledged is in the journal, even when ttj nbd is killed (SIGKILL) right after', async () => {
-    const U = pg.url('nbd');
+    const U = pg().url('nbd');
     const img = tmp.path('disk.img');
     writeFileSync(img, Buffer.alloc(8 << 20));
     assert.equal(ttj(['append', U, '--disk', `d0=${img}`]).status, 0);
@@ -218,7 +218,7 @@ describe('journals in PostgreSQL, end to end (commands take a postgres:// URL) @
   });
 
   it('ttj record into PostgreSQL, and the guest resumes from a recorded frame', async () => {
-    const U = pg.url('vm');
+    const U = pg().url('vm');
     const image = ensureBootSectorGuest();
     const enough = new AbortController();
     let ram = '';

@@ -5,19 +5,13 @@
 import { basename, dirname } from 'node:path';
 import { storeComplianceSuite } from '../../src/store/compliance-suite.js';
 import { PgStore } from '../../src/store/pg/pg-store.js';
-import { PgCluster } from '../../journal-tools/postgres/cluster.js';
+import { usePgCluster } from '../helpers/pg-cluster.js';
 
 describe('PostgreSQL store', function () {
   this.timeout(60000);
-  let cluster: PgCluster;
-  before(async () => {
-    cluster = await PgCluster.start();
-  });
-  after(async () => {
-    await cluster?.destroy();
-  });
+  const cluster = usePgCluster();
   // The suite's directory names one journal each (the database holds them all).
-  const url = (dir: string) => cluster.url(basename(dirname(dir)));
+  const url = (dir: string) => cluster().url(basename(dirname(dir)));
   storeComplianceSuite('PostgreSQL 15', {
     open: (dir) => PgStore.open(url(dir), { create: true }),
     reader: (dir) => PgStore.open(url(dir)),

@@ -1,3 +1,4 @@
+import type { FoldManifest } from '../../journal/fold.js';
 import type { DiskFormat } from './export-disks.js';
 import type { MemoryExport } from './export-memory.js';
 import type { FramesExport } from './export-frames.js';
@@ -7,20 +8,9 @@ import type { FramesExport } from './export-frames.js';
  * tied to the journal (its seq, epoch, state root and the chain hash of the event at
  * that seq), what each file holds and the SHA-256 of every file written.
  */
-export interface ExportManifest {
+export interface ExportManifest extends Pick<FoldManifest, 'point' | 'seq' | 'epoch' | 'epochSeq' | 'frame' | 'time' | 'label' | 'stateRoot'> {
   /** The journal's location. */
   journal: string;
-  /** The POINT as given, and where it resolved. */
-  point: string;
-  seq: number;
-  epoch: number;
-  epochSeq: number;
-  frame?: number;
-  /** ISO-8601 time of the epoch's commit. */
-  time?: string;
-  label?: string;
-  /** The epoch's committed state root (hex), as `ttj log` lists it. */
-  stateRoot?: string;
   /** Hex SHA-256 of the event at `seq` (the hash chain there; at the head, `ttj log`'s `head.hash`). */
   chainHash: string;
   /** Guest memory: the file, its format, the guest RAM size and the folded memory's Merkle root, and where its bytes are. */
