@@ -10,6 +10,7 @@ import type { PushFigures } from './push-bytes.js';
 import type { PushVmFigures } from './push-vm.js';
 import type { GrepFigures } from './grep-history.js';
 import type { DiffFoldFigures } from './diff-fold.js';
+import type { CliStartFigures } from './cli-start.js';
 
 export interface BenchResult {
   date: string;
@@ -42,6 +43,9 @@ export interface BenchResult {
   /** Moving a recorded VM: a second push against QEMU's migration stream (undefined with --no-record or without QEMU). */
   pushVm?: PushVmFigures;
   pushVmSkipped?: string;
+  /** Start-up of `ttj --version`, `--help` and `log` against `node -e 0` (absent in results from before it was measured). */
+  cliStart?: CliStartFigures;
+  cliStartSkipped?: string;
   ratios: Ratios;
 }
 
@@ -216,6 +220,22 @@ export function targets(r: BenchResult): Target[] {
       kind: 'min',
       value: r.grep?.ratio,
       skipped: r.grepSkipped ?? (r.grep ? undefined : 'not measured'),
+    },
+    {
+      id: 'cliVersion',
+      what: '`ttj --version` / `node -e 0`, each a whole process (wall clock, median)',
+      limit: 1.5,
+      kind: 'max',
+      value: r.cliStart?.ratio.version,
+      skipped: r.cliStartSkipped ?? (r.cliStart ? undefined : 'not measured'),
+    },
+    {
+      id: 'cliLog',
+      what: '`ttj log` of a one-epoch journal / `node -e 0`, each a whole process (wall clock, median)',
+      limit: 2,
+      kind: 'max',
+      value: r.cliStart?.ratio.log,
+      skipped: r.cliStartSkipped ?? (r.cliStart ? undefined : 'not measured'),
     },
     {
       id: 'pgAppend',

@@ -30,6 +30,7 @@ import { pushBytes } from './push-bytes.js';
 import { pushVm, type PushVmFigures } from './push-vm.js';
 import { grepFigures, type GrepFigures } from './grep-history.js';
 import { diffFoldFigures, type DiffFoldFigures } from './diff-fold.js';
+import { cliStartFigures, type CliStartFigures } from './cli-start.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const argv = process.argv.slice(2);
@@ -131,6 +132,15 @@ try {
     log(`diff: ${diffFoldSkipped}`);
   }
   for (const f of images) rmSync(f);
+  let cliStart: CliStartFigures | undefined;
+  let cliStartSkipped: string | undefined;
+  log('CLI start: ttj --version, --help and log of a small journal against node -e 0...');
+  try {
+    cliStart = cliStartFigures(quick ? 5 : 15);
+  } catch (e) {
+    cliStartSkipped = `failed: ${(e as Error).message.split('\n')[0]}`;
+    log(`CLI start: ${cliStartSkipped}`);
+  }
 
   log(`long history: ${longEpochs} epochs of a ${LONG.sizeMiB} MiB guest, ${LONG.dirtyPages} dirty pages each; fold early vs last (median of 5)...`);
   const long = await runLongHistory(scratch, LONG.sizeMiB, longEpochs, LONG.dirtyPages);
@@ -211,6 +221,8 @@ try {
     push: pushed,
     pushVm: movedVm,
     pushVmSkipped: movedVmSkipped,
+    cliStart,
+    cliStartSkipped,
     ratios: undefined!,
   };
   result.ratios = computeRatios(result);

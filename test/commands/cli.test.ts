@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, isTtjError } from '../../src/errors.js';
 import Append from '../../src/commands/append.js';
@@ -89,6 +89,23 @@ describe('CLI as a subprocess (exit code + JSON)', function () {
     r = ttj(['log', J]);
     assert.equal(r.status, 0);
     assert.match(r.stdout, /epoch +0/);
+  });
+
+  it('--version answers (text and --json) and --help lists every command, from the manifest the build writes', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; version: string };
+    let r = ttj(['--version']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), `${pkg.name}/${pkg.version} ${process.platform}-${process.arch} node-${process.version}`);
+    r = ttj(['--version', '--json']);
+    assert.deepEqual(r.json, { name: pkg.name, version: pkg.version, platform: `${process.platform}-${process.arch}`, node: process.version });
+    const manifest = JSON.parse(readFileSync(join(root, 'oclif.manifest.json'), 'utf8')) as { commands: Record<string, unknown> };
+    const commands = readdirSync(join(root, 'dist', 'src', 'commands'), { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => f.slice(0, -3).replaceAll('/', ':'));
+    assert.deepEqual(Object.keys(manifest.commands).sort(), commands.sort());
+    r = ttj(['--help']);
+    assert.equal(r.status, 0, r.stderr);
+    for (const c of commands.filter((c) => !c.includes(':'))) assert.match(r.stdout, new RegExp(`^  ${c} `, 'm'), c);
   });
 
   it('exits non-zero with a stable code in JSON, and a one-line message without --json', () => {
