@@ -132,7 +132,7 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
           : "Commands are found through oclif.manifest.json (written by `npm run build`), so a command loads only its own modules, not every command and the whole library as before (4.7x). What is left is loading modules: oclif itself (about 300 files with semver, ejs, tinyglobby and its help and ux code, which `Config.load` and the command base class import whatever the command) costs about as much as Node's own start, and log adds LevelDB, protobufjs and zstd-napi; CPU profiles show Node's module loader (resolving, reading and compiling files), not ttj's code, as most of the time. " +
             (ok
               ? ''
-              : 'Next step: bundle the command line into one file at build time (esbuild), which removes the per-file resolution and reads, or a command entry that does not go through oclif for the read-only commands.'))
+              : "Tried and not kept: an esbuild bundle of `ttj log` in one file started slower (about 1.3x the unbundled command: the bundle compiles every module the library imports up front). Next steps: read-only commands that do not go through oclif's Config and plugin loading, and Node 22's module compile cache (`module.enableCompileCache`), which Node 20 lacks."))
       );
     }
     case 'pushBytes': {
@@ -179,5 +179,5 @@ Suggestions for the library, biggest first:
 1. Fold: decompress and hash blocks off the JS thread (an async native call or the existing scanner pool; zstd-napi only decompresses synchronously), so two cores work (the group buffers and decompression buffers are reused already); write the non-zero runs straight from the decompressed blocks (pwritev) instead of copying them into the group.
 2. Append from files: persist the page fingerprints of the head (keyed by head seq, beside the journal) so a file append hashes only pages whose fingerprint changed, as \`ttj record\` does in memory; and double-buffer the 32 MiB reads so reading overlaps scanning and hashing.
 3. Compress the epoch's blocks in parallel off the JS thread (zstd compress is synchronous today).
-4. CLI startup: commands now load only their own modules (oclif.manifest.json) and \`--version\` skips oclif (see the targets \`ttj --version\` and \`ttj log\`); oclif's own modules remain, and bundling the command line is the next step.
+4. CLI startup: commands now load only their own modules (oclif.manifest.json) and \`--version\` skips oclif (see the targets \`ttj --version\` and \`ttj log\`); oclif's own modules remain (an esbuild bundle was tried and started slower).
 `;
