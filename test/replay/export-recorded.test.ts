@@ -9,8 +9,8 @@ import { readElfCore } from '../../src/replay/export/elf-core-reader.js';
 import { ELF } from '../../src/replay/export/elf-core-writer.js';
 import { exportPoint } from '../../src/replay/export/export-point.js';
 import { restore } from '../../src/replay/restore.js';
-import { COUNTER_ADDR, COUNTER_MAGIC, MAGIC_ADDR, ensureBootSectorGuest } from '../../journal-tools/guests/index.js';
-import { readU32 } from '../helpers/boot-sector-guest.js';
+import { COUNTER_MAGIC, MAGIC_ADDR, ensureBootSectorGuest } from '../../journal-tools/guests/index.js';
+import { untilCounted } from '../helpers/boot-sector-guest.js';
 import { ffprobe, qemuImgSame, readelf, readLime } from '../helpers/export-checks.js';
 import { useShmTmp } from '../helpers/tmp.js';
 import { withJournal } from '../helpers/with-journal.js';
@@ -24,19 +24,13 @@ describe('export a journal recorded from QEMU (boot-sector guest) @slow', functi
 
   it("writes an ELF core with QEMU's CPU notes of the restored point, RAM ranges equal to the fold, and its disk and frames", async () => {
     const J = tmp.path('vm.ttj');
-    const enough = new AbortController();
-    let ram = '';
     await record(J, {
       memorySize: 32 << 20,
       disks: [{ name: 'boot', path: ensureBootSectorGuest() }],
       intervalMs: 250,
       fps: 4,
       durationMs: 90000,
-      signal: enough.signal,
-      onStart: (vm) => (ram = vm.ramPath),
-      onEpoch: (e) => {
-        if (e.epoch >= 3 && readU32(ram, MAGIC_ADDR) === COUNTER_MAGIC && readU32(ram, COUNTER_ADDR) >= 5) enough.abort();
-      },
+      ...untilCounted(3, 5),
     });
     const l = await withJournal(J, (j) => log(j));
     const at = `epoch:${l.head.epoch - 1}`;

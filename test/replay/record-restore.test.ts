@@ -13,14 +13,9 @@ import { verify } from '../../src/journal/verify.js';
 import { COUNTER_ADDR, COUNTER_MAGIC, MAGIC_ADDR, LBA_BASE, LBA_COUNT, ensureBootSectorGuest } from '../../journal-tools/guests/index.js';
 import { useTmp } from '../helpers/tmp.js';
 import { decodePng } from '../helpers/decode-png.js';
-import { maxGuestSteps, readU32 } from '../helpers/boot-sector-guest.js';
+import { guestCounter, maxGuestSteps, untilCounted } from '../helpers/boot-sector-guest.js';
 import { ttjBin } from '../helpers/run-ttj.js';
 import { waitFor } from '../helpers/wait-for.js';
-
-/** The guest's counter in a RAM file (0 before the guest has started). */
-function guestCounter(ram: string): number {
-  return ram && readU32(ram, MAGIC_ADDR) === COUNTER_MAGIC ? readU32(ram, COUNTER_ADDR) : 0;
-}
 
 async function foldAt(J: string, at: string, out: string) {
   const j = await Journal.open(J);
@@ -48,19 +43,13 @@ describe('record a live QEMU VM and resume it from an earlier frame (boot-sector
     const J = tmp.path('vm.ttj');
     // Recorded until the guest has counted and enough epochs are in, however slow this
     // machine is today (a busy machine misses ticks and boots slower; that is allowed).
-    const enough = new AbortController();
-    let ram = '';
     const r: RecordResult = await record(J, {
       memorySize: 32 << 20,
       disks: [{ name: 'boot', path: image }],
       intervalMs: 250,
       fps: 4,
       durationMs: 90000,
-      signal: enough.signal,
-      onStart: (vm) => (ram = vm.ramPath),
-      onEpoch: (e) => {
-        if (e.epoch >= 12 && guestCounter(ram) >= 30) enough.abort();
-      },
+      ...untilCounted(12, 30),
     });
     assert.equal(r.stoppedBy, 'signal', 'the guest counted before the 90 s cap');
     assert.ok(r.frames > r.epochs, 'frames between epochs');

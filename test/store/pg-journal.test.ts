@@ -22,7 +22,7 @@ import { killHard, startVictim } from '../helpers/kill-child.js';
 import { ttj, ttjBin } from '../helpers/run-ttj.js';
 import { useTmp } from '../helpers/tmp.js';
 import { run } from '../helpers/run-process.js';
-import { readU32 } from '../helpers/boot-sector-guest.js';
+import { untilCounted } from '../helpers/boot-sector-guest.js';
 import { smallJournal } from '../helpers/small-journal.js';
 import { sleep, waitFor } from '../helpers/wait-for.js';
 import { usePgCluster } from '../helpers/pg-cluster.js';
@@ -220,20 +220,13 @@ describe('journals in PostgreSQL, end to end (commands take a postgres:// URL) @
   it('ttj record into PostgreSQL, and the guest resumes from a recorded frame', async () => {
     const U = pg().url('vm');
     const image = ensureBootSectorGuest();
-    const enough = new AbortController();
-    let ram = '';
-    const counter = () => (ram && readU32(ram, MAGIC_ADDR) === COUNTER_MAGIC ? readU32(ram, COUNTER_ADDR) : 0);
     const r = await record(U, {
       memorySize: 32 << 20,
       disks: [{ name: 'boot', path: image }],
       intervalMs: 300,
       fps: 3,
       durationMs: 90000,
-      signal: enough.signal,
-      onStart: (vm) => (ram = vm.ramPath),
-      onEpoch: (e) => {
-        if (e.epoch >= 6 && counter() >= 12) enough.abort();
-      },
+      ...untilCounted(6, 12),
     });
     assert.equal(r.stoppedBy, 'signal');
     const j = await Journal.open(U);
