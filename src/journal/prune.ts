@@ -20,8 +20,8 @@ import type { JournalWriter } from './writer.js';
 
 /** Options of {@link prune}. */
 export interface PruneOptions extends PrunePlanOptions {
-  /** Called once the prune event is stored, before the blobs are removed (tests interleave work there). */
-  onRecorded?: () => Promise<void> | void;
+  /** Called with the blobs to remove once they are worked out, before they are removed (tests interleave appends there). */
+  beforeRemove?: (addrs: Buffer[]) => Promise<void> | void;
 }
 
 /** What a garbage collection did. */
@@ -53,8 +53,7 @@ export async function prune(w: JournalWriter, opts: PruneOptions): Promise<Prune
     const policy = JSON.stringify({ ...rest, keepLabels, forkPoints: opts.forkPoints });
     pruneSeq = (await w.commit([{ prune: { epochs: dropped, policy } }])).lastSeq;
   }
-  await opts.onRecorded?.();
-  const collected = await collectGarbage(w);
+  const collected = await collectGarbage(w, opts.beforeRemove);
   return { ...plan, dryRun: false, pruneSeq, collected };
 }
 
@@ -63,12 +62,13 @@ export async function prune(w: JournalWriter, opts: PruneOptions): Promise<Prune
  * the store. Idempotent: it only finishes what the prune events decided.
  * @throws TtjError CORRUPT_* (a damaged journal).
  */
-export async function collectGarbage(w: JournalWriter): Promise<GarbageCollection> {
+export async function collectGarbage(w: JournalWriter, beforeRemove?: PruneOptions['beforeRemove']): Promise<GarbageCollection> {
   const pruned = new Set<number>();
   for await (const p of w.prunedEpochs()) pruned.add(p.epoch);
   const last = await w.lastEpoch();
   const keep = Array.from({ length: (last?.epoch ?? -1) + 1 }, (_, n) => !pruned.has(n));
   const { addrs, planHead } = pruned.size ? await unreferencedBlobs(w, keep) : { addrs: [], planHead: w.headSeqNumber };
+  await beforeRemove?.(addrs);
   const removed = await w.removeBlobs(addrs, { planHead, named: (e) => namedBlobs(decodeEvent(e.bytes, e.seq), e.seq) });
   const compacted = await w.compactStore();
   return { candidates: addrs.length, removed, compacted };
