@@ -3,8 +3,8 @@ import { TtjCommand } from '../cli/base-command.js';
 import { parseDuration } from '../cli/units.js';
 import { Journal } from '../journal/journal.js';
 import { prunePlan } from '../journal/prune-plan.js';
-import { prune, type PruneResult } from '../journal/prune.js';
-import { JournalWriter } from '../journal/writer.js';
+import type { PruneResult } from '../journal/prune.js';
+import { pruneJournal } from '../journal/prune-journal.js';
 import { BUCKET_RULES, type BucketRule, type RetentionPolicy } from '../journal/retention-policy.js';
 
 const bucketFlags = Object.fromEntries(
@@ -41,7 +41,7 @@ export default class Prune extends TtjCommand<PruneResult> {
       keepLabelled: flags['keep-labelled'],
     };
     const opts = { policy, forkPoints: flags['keep-fork-point'] };
-    const result = flags['dry-run'] ? await withReader(args.journal, (j) => prunePlan(j, opts)) : await withWriter(args.journal, (w) => prune(w, opts));
+    const result = flags['dry-run'] ? await withReader(args.journal, (j) => prunePlan(j, opts)) : await pruneJournal(args.journal, opts);
     if (!this.jsonEnabled()) this.print(result);
     return result;
   }
@@ -73,14 +73,5 @@ async function withReader<T>(location: string, fn: (j: Journal) => Promise<T>): 
     return await fn(j);
   } finally {
     await j.close();
-  }
-}
-
-async function withWriter<T>(location: string, fn: (w: JournalWriter) => Promise<T>): Promise<T> {
-  const w = await JournalWriter.openWriter(location, { create: false, command: 'ttj prune' });
-  try {
-    return await fn(w);
-  } finally {
-    await w.close();
   }
 }

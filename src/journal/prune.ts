@@ -38,6 +38,8 @@ export interface PruneResult extends PrunePlan {
   pruneSeq?: number;
   /** The garbage collection (undefined for a dry run, {@link prunePlan}). */
   collected?: GarbageCollection;
+  /** Set when the live writer of the journal ran the prune for this process: its pid. */
+  ranBy?: { pid: number };
 }
 
 /**

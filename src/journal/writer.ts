@@ -12,6 +12,7 @@ import type { DiskStats, EpochEntry, FrameEntry } from './index-keys.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE, headerEvent, Journal, readHeader, type OpenJournalOptions } from './journal.js';
 import type { SigningKey } from './signing-key.js';
 import { stateAt } from './state-at.js';
+import { prune, type PruneOptions } from './prune.js';
 import type { VmState } from './vm-state.js';
 
 /** A keyframe is written at least every this many epochs. */
@@ -111,6 +112,8 @@ export class JournalWriter extends Journal {
       const w = new JournalWriter(store, await readHeader(store));
       w.signer = opts.signWith;
       await w.load();
+      // `ttj prune` in another process asks this writer to prune (docs/architecture.md, "Retention").
+      store.serveRequests?.((name, args) => w.runRequest(name, args));
       return w;
     } catch (e) {
       await store.close();
@@ -480,6 +483,17 @@ export class JournalWriter extends Journal {
   /** Tells the store that a coming commit names these blobs (it may look them up now, while another commit runs). */
   prefetchBlobs(addrs: Buffer[]): Promise<void> {
     return this.store.prefetchBlobs(addrs);
+  }
+
+  /**
+   * Runs a request of another process (see {@link JournalStore.serveRequests}): `prune`
+   * with {@link PruneOptions} (policy and fork points).
+   * @throws TtjError BAD_ARGUMENT for another request.
+   */
+  private async runRequest(name: string, args: unknown): Promise<unknown> {
+    if (name !== 'prune') throw new TtjError(ErrorCodes.BAD_ARGUMENT, `unknown writer request ${JSON.stringify(name)}`);
+    const { policy, forkPoints } = args as PruneOptions;
+    return { ...(await prune(this, { policy, forkPoints })), ranBy: { pid: process.pid } };
   }
 
   /** Removes blobs in the store's writer turn (a prune: src/journal/prune.ts; see {@link JournalStore.removeBlobs}). */

@@ -193,6 +193,10 @@ export class LocalStore implements JournalStore {
     return this.blobs.blobSizes(addrs);
   }
 
+  serveRequests(handler: (name: string, args: unknown) => Promise<unknown>): void {
+    if (this.index.requests) this.index.requests.run = handler;
+  }
+
   removeBlobs(addrs: Buffer[], opts: RemoveBlobsOptions): Promise<RemovedBlobs> {
     return removeLocalBlobs(this.compaction(), addrs, opts);
   }

@@ -204,6 +204,11 @@ export interface JournalStore {
    * @throws TtjError READ_ONLY for readers.
    */
   compact(): Promise<CompactResult>;
+  /**
+   * For a writer: runs `handler` for requests of other processes (`ttj prune` asks the
+   * live writer to prune). Optional: a backend without a channel to the writer leaves it out.
+   */
+  serveRequests?(handler: (name: string, args: unknown) => Promise<unknown>): void;
   indexGet(key: string): Promise<Buffer | undefined>;
   indexRange(range: IndexRange): AsyncIterable<[string, Buffer]>;
   stats(): Promise<StoreStats>;
