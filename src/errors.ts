@@ -78,6 +78,8 @@ export const ErrorCodes = {
   BAD_SIGNATURE: 'TTJ_BAD_SIGNATURE',
   /** `verify --head`: no event of the journal has the head hash given, so the journal does not extend that head. */
   HEAD_NOT_FOUND: 'TTJ_HEAD_NOT_FOUND',
+  /** The point names history a prune dropped (`ttj prune`): its blobs are gone, so it cannot be folded. */
+  PRUNED: 'TTJ_PRUNED',
   /** An external tool an export runs (qemu-img, ffmpeg) is missing or failed. */
   TOOL_FAILED: 'TTJ_TOOL_FAILED',
   /** Something failed that ttj did not expect; a bug. */
@@ -305,6 +307,16 @@ export interface ErrorDetails {
     hash: string;
     /** The journal's head seq: no event up to it has that hash. */
     actual: number;
+  };
+  [ErrorCodes.PRUNED]: {
+    /** The POINT asked for. */
+    point: string;
+    /** The dropped epoch it needs. */
+    epoch: number;
+    /** Seq of the prune event that dropped it. */
+    seq: number;
+    /** When that prune was made (ISO-8601). */
+    time: string;
   };
   [ErrorCodes.TOOL_FAILED]: {
     /** The tool run (`qemu-img`, `ffmpeg`). */

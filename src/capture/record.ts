@@ -1,4 +1,5 @@
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { MovingWindow, type MovingWindowOptions } from '../journal/moving-window.js';
 import { stat } from 'node:fs/promises';
 import { resolve, join } from 'node:path';
 import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
@@ -40,11 +41,15 @@ export interface RecordOptions extends Omit<RecordVmOptions, 'disks'> {
   ramDir?: string;
   /** Called once QEMU runs. */
   onStart?: (vm: Vm) => void;
+  /** A moving retention window (`--keep-within`, `--max-size`): old epochs are pruned while recording. */
+  window?: MovingWindowOptions;
 }
 
 /** `ttj record --json`. */
 export interface RecordResult extends RecordSummary {
   journal: string;
+  /** Prunes the moving window ran while recording (`--keep-within`, `--max-size`). */
+  prunes: number;
   qemu: { version: string; accel: string; machine: string; exit?: { code: number | null; signal: string | null } };
 }
 
@@ -204,10 +209,19 @@ export async function record(journalDir: string, opts: RecordOptions = {}): Prom
     await w.commit([{ vmConfig: { qemuVersion: started.qemuVersion, machine: started.machine, memorySize: started.memorySize, args: started.extraArgs, json: JSON.stringify(started) } }]);
     await vm.resume();
     opts.onStart?.(vm);
-    const summary = await recordVm(w, vm, { ...opts, disks: devices });
+    const window = new MovingWindow(w, opts.window ?? {});
+    const summary = await recordVm(w, vm, {
+      ...opts,
+      disks: devices,
+      onEpoch: (e) => {
+        opts.onEpoch?.(e);
+        window.poke();
+      },
+    });
+    await window.idle();
     const exit = await vm.quit();
     failed = false;
-    return { ...summary, journal: journalDir, qemu: { version: info.version, accel: started.accel, machine: started.machine, exit: { code: exit.code, signal: exit.signal } } };
+    return { ...summary, journal: journalDir, prunes: window.prunes, qemu: { version: info.version, accel: started.accel, machine: started.machine, exit: { code: exit.code, signal: exit.signal } } };
   } finally {
     if (vm?.running) await vm.kill();
     await served?.close();

@@ -1,20 +1,25 @@
 import { Args, Flags } from '@oclif/core';
 import { TtjCommand } from '../cli/base-command.js';
 import { parseDuration } from '../cli/units.js';
-import { ErrorCodes, TtjError } from '../errors.js';
 import { Journal } from '../journal/journal.js';
-import { prunePlan, type PrunePlan } from '../journal/prune-plan.js';
+import { prunePlan } from '../journal/prune-plan.js';
+import type { PruneResult } from '../journal/prune.js';
+import { pruneJournal } from '../journal/prune-journal.js';
 import { BUCKET_RULES, type BucketRule, type RetentionPolicy } from '../journal/retention-policy.js';
 
 const bucketFlags = Object.fromEntries(
   BUCKET_RULES.map((r) => [`keep-${r}`, Flags.integer({ description: `keep the newest epoch of each of the N most recent ${r} buckets (UTC) that have one`, helpValue: 'N' })]),
 ) as Record<`keep-${BucketRule}`, ReturnType<typeof Flags.integer>>;
 
-export default class Prune extends TtjCommand<PrunePlan> {
-  static override summary = 'Plan a prune of old epochs to a retention policy (only --dry-run in this version).';
+export default class Prune extends TtjCommand<PruneResult> {
+  static override summary = 'Drop old epochs to a retention policy and give their space back.';
   static override description =
-    'restic/PBS-style rules choose the epochs to keep; the newest epoch, labelled epochs (unless --no-keep-labelled) and fork points are always kept. --dry-run lists each epoch (kept or dropped, and why) and estimates the space a prune would free. Removing history is not implemented yet: without --dry-run nothing is written and the command fails.';
-  static override examples = ['<%= config.bin %> prune vm.ttj --keep-last 10 --keep-daily 7 --dry-run', '<%= config.bin %> prune postgres://db/vm --keep-within 2h --keep-fork-point epoch:12 --dry-run --json'];
+    'restic/PBS-style rules choose the epochs to keep; the newest epoch, labelled epochs (unless --no-keep-labelled) and fork points are always kept. The dropped epochs are recorded in a prune event (their points then fail with TTJ_PRUNED; every event stays, so the hash chain still verifies), the blobs no kept point needs are removed and the store compacted. --dry-run lists each epoch (kept or dropped, and why) and the space a prune would free, and writes nothing. Takes the writer lock: stop a live writer first (docs/architecture.md, "Retention"). An interrupted prune is finished by running it again.';
+  static override examples = [
+    '<%= config.bin %> prune vm.ttj --keep-last 10 --keep-daily 7 --dry-run',
+    '<%= config.bin %> prune vm.ttj --keep-last 50',
+    '<%= config.bin %> prune postgres://db/vm --keep-within 2h --keep-fork-point epoch:12 --json',
+  ];
   static override args = { journal: Args.string({ description: 'journal directory or postgres:// URL', required: true }) };
   static override flags = {
     'keep-within': Flags.string({ description: 'keep epochs committed within DURATION of the newest one (e.g. 90m, 2h, 7d)', helpValue: 'DURATION' }),
@@ -26,11 +31,8 @@ export default class Prune extends TtjCommand<PrunePlan> {
     'dry-run': Flags.boolean({ description: 'only list what a prune would keep and drop, and the space it would free', default: false }),
   };
 
-  async run(): Promise<PrunePlan> {
+  async run(): Promise<PruneResult> {
     const { args, flags } = await this.parse(Prune);
-    if (!flags['dry-run']) {
-      throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'ttj prune only runs with --dry-run in this version; removing history lands with the online prune (docs/architecture.md, "Retention (planned)")');
-    }
     const policy: RetentionPolicy = {
       keepWithinMs: flags['keep-within'] !== undefined ? parseDuration(flags['keep-within'], 'keep-within') : undefined,
       keepLast: flags['keep-last'],
@@ -38,25 +40,38 @@ export default class Prune extends TtjCommand<PrunePlan> {
       keepLabels: flags['keep-label'],
       keepLabelled: flags['keep-labelled'],
     };
-    const j = await Journal.open(args.journal);
-    try {
-      const plan = await prunePlan(j, { policy, forkPoints: flags['keep-fork-point'] });
-      if (!this.jsonEnabled()) this.print(plan);
-      return plan;
-    } finally {
-      await j.close();
-    }
+    const opts = { policy, forkPoints: flags['keep-fork-point'] };
+    const result = flags['dry-run'] ? await withReader(args.journal, (j) => prunePlan(j, opts)) : await pruneJournal(args.journal, opts);
+    if (!this.jsonEnabled()) this.print(result);
+    return result;
   }
 
-  private print(p: PrunePlan): void {
+  private print(p: PruneResult): void {
     const mib = (n: number) => `${(n / 1048576).toFixed(2)} MiB`;
     for (const e of p.epochs) {
       const frames = e.frames.length ? `  frames ${e.frames[0]}${e.frames.length > 1 ? `..${e.frames[e.frames.length - 1]}` : ''}` : '';
       const labels = e.labels.length ? `  "${e.labels.join('", "')}"` : '';
       this.log(`epoch ${String(e.epoch).padStart(4)}  seq ${String(e.seq).padStart(6)}  ${e.time}  ${e.keep ? 'keep' : 'drop'}  ${e.reasons.join(',').padEnd(16)}${labels}${frames}`.trimEnd());
     }
+    const before = p.prunedBefore ? ` (${p.prunedBefore} epochs were pruned before)` : '';
+    if (p.dryRun) {
+      this.log(`dry run: would keep ${p.kept.epochs} epochs (${p.kept.frames} frames), drop ${p.dropped.epochs} epochs (${p.dropped.frames} frames), and free ${p.freed.blobs} blobs (${mib(p.freed.bytes)} of content)${before}`);
+      return;
+    }
+    const c = p.collected!;
+    const recorded = p.pruneSeq !== undefined ? ` (prune event ${p.pruneSeq})` : '';
+    this.log(`kept ${p.kept.epochs} epochs (${p.kept.frames} frames), dropped ${p.dropped.epochs} epochs (${p.dropped.frames} frames)${recorded}${before}`);
     this.log(
-      `dry run: would keep ${p.kept.epochs} epochs (${p.kept.frames} frames), drop ${p.dropped.epochs} epochs (${p.dropped.frames} frames), and free about ${p.freed.blobs} blobs (${mib(p.freed.bytes)} of content)`,
+      `removed ${c.removed.blobs} blobs (${mib(c.removed.rawBytes)} of content); compaction rewrote ${c.compacted.rewritten} and removed ${c.compacted.removed} storage files, ${mib(c.compacted.bytesFreed)} given back`,
     );
+  }
+}
+
+async function withReader<T>(location: string, fn: (j: Journal) => Promise<T>): Promise<T> {
+  const j = await Journal.open(location);
+  try {
+    return await fn(j);
+  } finally {
+    await j.close();
   }
 }

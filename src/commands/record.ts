@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { ErrorCodes, TtjError } from '../errors.js';
 import { untilStopped } from '../cli/stop-signal.js';
 import { TtjCommand, parseNamed } from '../cli/base-command.js';
 import { parseDuration, parseSize } from '../cli/units.js';
@@ -28,12 +29,16 @@ export default class Record extends TtjCommand<RecordResult> {
     accel: Flags.string({ description: 'kvm or tcg (default: kvm when /dev/kvm is usable)', options: ['kvm', 'tcg'] }),
     qmp: Flags.string({ description: 'QMP socket path' }),
     'sign-with': signWithFlag,
+    'keep-within': Flags.string({ description: 'prune epochs older than DURATION (before the newest one) while recording; labelled epochs stay', helpValue: 'DURATION' }),
+    'max-size': Flags.string({ description: 'prune the oldest epochs (labelled ones too) while the journal holds more than SIZE of blobs', helpValue: 'SIZE' }),
+    'warn-size': Flags.string({ description: 'warn once the journal holds more than SIZE of blobs (default: 80% of --max-size)', helpValue: 'SIZE' }),
   };
 
   async run(): Promise<RecordResult> {
     const { args, flags, argv } = await this.parse(Record);
     const extra = (argv as string[]).slice(1);
     const signWith = await signingKeyFrom(flags['sign-with']);
+    if (flags['warn-size'] !== undefined && flags['max-size'] === undefined) throw new TtjError(ErrorCodes.BAD_ARGUMENT, '--warn-size needs --max-size');
     return untilStopped(async (signal) => {
       const r = await record(args.journal, {
         signWith,
@@ -50,6 +55,12 @@ export default class Record extends TtjCommand<RecordResult> {
         qmpPath: flags.qmp,
         extraArgs: extra,
         signal,
+        window: {
+          keepWithinMs: flags['keep-within'] !== undefined ? parseDuration(flags['keep-within'], 'keep-within') : undefined,
+          maxSize: flags['max-size'] !== undefined ? parseSize(flags['max-size'], 'max-size') : undefined,
+          warnSize: flags['warn-size'] !== undefined ? parseSize(flags['warn-size'], 'warn-size') : undefined,
+          onWarn: (msg) => process.stderr.write(`\nwarning: ${msg}\n`),
+        },
         onEpoch: (e) => {
           if (this.interactive) process.stderr.write(`\repoch ${e.epoch}: paused ${e.pauseMs.toFixed(1)} ms, ${e.dirtyPages} dirty pages\x1b[K`);
         },

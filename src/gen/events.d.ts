@@ -29,8 +29,9 @@ export namespace ttj {
             label?: (ttj.v1.Label.$Properties|null);
             fork?: (ttj.v1.Fork.$Properties|null);
             vmConfig?: (ttj.v1.VmConfig.$Properties|null);
+            prune?: (ttj.v1.PruneRecord.$Properties|null);
             blob?: (ttj.v1.Blob.$Properties|null);
-            body?: ("header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"blob");
+            body?: ("header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"prune"|"blob");
             static create(properties: ttj.v1.Event.$Shape): ttj.v1.Event & ttj.v1.Event.$Shape;
             static create(properties?: ttj.v1.Event.$Properties): ttj.v1.Event;
             static encode(m: ttj.v1.Event.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
@@ -57,8 +58,9 @@ export namespace ttj {
                 label?: (ttj.v1.Label.$Properties|null);
                 fork?: (ttj.v1.Fork.$Properties|null);
                 vmConfig?: (ttj.v1.VmConfig.$Properties|null);
+                prune?: (ttj.v1.PruneRecord.$Properties|null);
                 blob?: (ttj.v1.Blob.$Properties|null);
-                body?: ("header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"blob");
+                body?: ("header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"prune"|"blob");
                 $unknowns?: Uint8Array[];
             }
             type $Shape = {
@@ -79,10 +81,11 @@ export namespace ttj {
               label?: ttj.v1.Label.$Shape|null;
               fork?: ttj.v1.Fork.$Shape|null;
               vmConfig?: ttj.v1.VmConfig.$Shape|null;
+              prune?: ttj.v1.PruneRecord.$Shape|null;
               blob?: ttj.v1.Blob.$Shape|null;
               $unknowns?: Uint8Array[];
             } & (
-              ({ body?: undefined; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "header"; header: ttj.v1.JournalHeader.$Shape; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "epochBegin"; header?: null; epochBegin: ttj.v1.EpochBegin.$Shape; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "memoryLayout"; header?: null; epochBegin?: null; memoryLayout: ttj.v1.MemoryLayout.$Shape; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "diskCreate"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate: ttj.v1.DiskCreate.$Shape; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "pages"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages: ttj.v1.PageBatch.$Shape; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "diskWrite"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite: ttj.v1.DiskWrite.$Shape; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "device"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device: ttj.v1.DeviceState.$Shape; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "epochCommit"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit: ttj.v1.EpochCommit.$Shape; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "frame"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame: ttj.v1.VideoFrame.$Shape; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "label"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label: ttj.v1.Label.$Shape; fork?: null; vmConfig?: null; blob?: null }|{ body?: "fork"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork: ttj.v1.Fork.$Shape; vmConfig?: null; blob?: null }|{ body?: "vmConfig"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig: ttj.v1.VmConfig.$Shape; blob?: null }|{ body?: "blob"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob: ttj.v1.Blob.$Shape })
+              ({ body?: undefined; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "header"; header: ttj.v1.JournalHeader.$Shape; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "epochBegin"; header?: null; epochBegin: ttj.v1.EpochBegin.$Shape; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "memoryLayout"; header?: null; epochBegin?: null; memoryLayout: ttj.v1.MemoryLayout.$Shape; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "diskCreate"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate: ttj.v1.DiskCreate.$Shape; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "pages"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages: ttj.v1.PageBatch.$Shape; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "diskWrite"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite: ttj.v1.DiskWrite.$Shape; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "device"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device: ttj.v1.DeviceState.$Shape; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "epochCommit"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit: ttj.v1.EpochCommit.$Shape; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "frame"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame: ttj.v1.VideoFrame.$Shape; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "label"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label: ttj.v1.Label.$Shape; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "fork"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork: ttj.v1.Fork.$Shape; vmConfig?: null; prune?: null; blob?: null }|{ body?: "vmConfig"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig: ttj.v1.VmConfig.$Shape; prune?: null; blob?: null }|{ body?: "prune"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune: ttj.v1.PruneRecord.$Shape; blob?: null }|{ body?: "blob"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob: ttj.v1.Blob.$Shape })
             );
         }
 
@@ -340,6 +343,30 @@ export namespace ttj {
                 $unknowns?: Uint8Array[];
             }
             type $Shape = ttj.v1.VideoFrame.$Properties;
+        }
+
+        interface IPruneRecord extends ttj.v1.PruneRecord.$Properties {
+        }
+
+        class PruneRecord {
+            constructor(p?: ttj.v1.PruneRecord.$Properties);
+            $unknowns?: Uint8Array[];
+            epochs: number[];
+            policy: string;
+            static create(properties: ttj.v1.PruneRecord.$Shape): ttj.v1.PruneRecord & ttj.v1.PruneRecord.$Shape;
+            static create(properties?: ttj.v1.PruneRecord.$Properties): ttj.v1.PruneRecord;
+            static encode(m: ttj.v1.PruneRecord.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
+            static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ttj.v1.PruneRecord & ttj.v1.PruneRecord.$Shape;
+            static getTypeUrl(prefix?: string): string;
+        }
+
+        namespace PruneRecord {
+            interface $Properties {
+                epochs?: (number[]|null);
+                policy?: (string|null);
+                $unknowns?: Uint8Array[];
+            }
+            type $Shape = ttj.v1.PruneRecord.$Properties;
         }
 
         interface ILabel extends ttj.v1.Label.$Properties {

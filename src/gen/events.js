@@ -48,8 +48,9 @@ export const ttj = $root.ttj = (() => {
              * @property {ttj.v1.Label.$Properties|null} [label] Event label
              * @property {ttj.v1.Fork.$Properties|null} [fork] Event fork
              * @property {ttj.v1.VmConfig.$Properties|null} [vmConfig] Event vmConfig
+             * @property {ttj.v1.PruneRecord.$Properties|null} [prune] Event prune
              * @property {ttj.v1.Blob.$Properties|null} [blob] Event blob
-             * @property {"header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"blob"} [body] Event body
+             * @property {"header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"prune"|"blob"} [body] Event body
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -81,10 +82,11 @@ export const ttj = $root.ttj = (() => {
              *   label?: ttj.v1.Label.$Shape|null;
              *   fork?: ttj.v1.Fork.$Shape|null;
              *   vmConfig?: ttj.v1.VmConfig.$Shape|null;
+             *   prune?: ttj.v1.PruneRecord.$Shape|null;
              *   blob?: ttj.v1.Blob.$Shape|null;
              *   $unknowns?: Array.<Uint8Array>;
              * } & (
-             *   ({ body?: undefined; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "header"; header: ttj.v1.JournalHeader.$Shape; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "epochBegin"; header?: null; epochBegin: ttj.v1.EpochBegin.$Shape; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "memoryLayout"; header?: null; epochBegin?: null; memoryLayout: ttj.v1.MemoryLayout.$Shape; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "diskCreate"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate: ttj.v1.DiskCreate.$Shape; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "pages"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages: ttj.v1.PageBatch.$Shape; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "diskWrite"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite: ttj.v1.DiskWrite.$Shape; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "device"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device: ttj.v1.DeviceState.$Shape; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "epochCommit"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit: ttj.v1.EpochCommit.$Shape; frame?: null; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "frame"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame: ttj.v1.VideoFrame.$Shape; label?: null; fork?: null; vmConfig?: null; blob?: null }|{ body?: "label"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label: ttj.v1.Label.$Shape; fork?: null; vmConfig?: null; blob?: null }|{ body?: "fork"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork: ttj.v1.Fork.$Shape; vmConfig?: null; blob?: null }|{ body?: "vmConfig"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig: ttj.v1.VmConfig.$Shape; blob?: null }|{ body?: "blob"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; blob: ttj.v1.Blob.$Shape })
+             *   ({ body?: undefined; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "header"; header: ttj.v1.JournalHeader.$Shape; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "epochBegin"; header?: null; epochBegin: ttj.v1.EpochBegin.$Shape; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "memoryLayout"; header?: null; epochBegin?: null; memoryLayout: ttj.v1.MemoryLayout.$Shape; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "diskCreate"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate: ttj.v1.DiskCreate.$Shape; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "pages"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages: ttj.v1.PageBatch.$Shape; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "diskWrite"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite: ttj.v1.DiskWrite.$Shape; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "device"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device: ttj.v1.DeviceState.$Shape; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "epochCommit"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit: ttj.v1.EpochCommit.$Shape; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "frame"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame: ttj.v1.VideoFrame.$Shape; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "label"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label: ttj.v1.Label.$Shape; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "fork"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork: ttj.v1.Fork.$Shape; vmConfig?: null; prune?: null; blob?: null }|{ body?: "vmConfig"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig: ttj.v1.VmConfig.$Shape; prune?: null; blob?: null }|{ body?: "prune"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune: ttj.v1.PruneRecord.$Shape; blob?: null }|{ body?: "blob"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob: ttj.v1.Blob.$Shape })
              * )} ttj.v1.Event.$Shape
              */
 
@@ -240,6 +242,14 @@ export const ttj = $root.ttj = (() => {
             Event.prototype.vmConfig = null;
 
             /**
+             * Event prune.
+             * @member {ttj.v1.PruneRecord.$Properties|null|undefined} prune
+             * @memberof ttj.v1.Event
+             * @instance
+             */
+            Event.prototype.prune = null;
+
+            /**
              * Event blob.
              * @member {ttj.v1.Blob.$Properties|null|undefined} blob
              * @memberof ttj.v1.Event
@@ -252,12 +262,12 @@ export const ttj = $root.ttj = (() => {
 
             /**
              * Event body.
-             * @member {"header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"blob"|undefined} body
+             * @member {"header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"prune"|"blob"|undefined} body
              * @memberof ttj.v1.Event
              * @instance
              */
             $Object.defineProperty(Event.prototype, "body", {
-                get: $util.oneOfGetter($oneOfFields = ["header", "epochBegin", "memoryLayout", "diskCreate", "pages", "diskWrite", "device", "epochCommit", "frame", "label", "fork", "vmConfig", "blob"]),
+                get: $util.oneOfGetter($oneOfFields = ["header", "epochBegin", "memoryLayout", "diskCreate", "pages", "diskWrite", "device", "epochCommit", "frame", "label", "fork", "vmConfig", "prune", "blob"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -327,6 +337,8 @@ export const ttj = $root.ttj = (() => {
                     $root.ttj.v1.Fork.encode(m.fork, w.uint32(/* id 20, wireType 2 =*/162).fork(), q + 1).ldelim();
                 if (m.vmConfig != null && $Object.hasOwnProperty.call(m, "vmConfig"))
                     $root.ttj.v1.VmConfig.encode(m.vmConfig, w.uint32(/* id 21, wireType 2 =*/170).fork(), q + 1).ldelim();
+                if (m.prune != null && $Object.hasOwnProperty.call(m, "prune"))
+                    $root.ttj.v1.PruneRecord.encode(m.prune, w.uint32(/* id 23, wireType 2 =*/186).fork(), q + 1).ldelim();
                 if (m.blob != null && $Object.hasOwnProperty.call(m, "blob"))
                     $root.ttj.v1.Blob.encode(m.blob, w.uint32(/* id 30, wireType 2 =*/242).fork(), q + 1).ldelim();
                 if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
@@ -500,6 +512,13 @@ export const ttj = $root.ttj = (() => {
                                 break;
                             m.vmConfig = $root.ttj.v1.VmConfig.decode(r, r.size(), $undefined, q + 1, m.vmConfig);
                             m.body = "vmConfig";
+                            continue;
+                        }
+                    case 23: {
+                            if (u !== 2)
+                                break;
+                            m.prune = $root.ttj.v1.PruneRecord.decode(r, r.size(), $undefined, q + 1, m.prune);
+                            m.body = "prune";
                             continue;
                         }
                     case 30: {
@@ -2643,6 +2662,199 @@ export const ttj = $root.ttj = (() => {
             };
 
             return VideoFrame;
+        })();
+
+        v1.PruneRecord = (function() {
+
+            /**
+             * Properties of a PruneRecord.
+             * @typedef {Object} ttj.v1.PruneRecord.$Properties
+             * @property {Array.<number>|null} [epochs] PruneRecord epochs
+             * @property {string|null} [policy] PruneRecord policy
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of a PruneRecord.
+             * @memberof ttj.v1
+             * @interface IPruneRecord
+             * @augments ttj.v1.PruneRecord.$Properties
+             * @deprecated Use ttj.v1.PruneRecord.$Properties instead.
+             */
+
+            /**
+             * Shape of a PruneRecord.
+             * @typedef {ttj.v1.PruneRecord.$Properties} ttj.v1.PruneRecord.$Shape
+             */
+
+            /**
+             * Constructs a new PruneRecord.
+             * @memberof ttj.v1
+             * @classdesc Represents a PruneRecord.
+             * @constructor
+             * @param {ttj.v1.PruneRecord.$Properties=} [p] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const PruneRecord = function (p) {
+                this.epochs = [];
+                if (p)
+                    for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                        if (p[ks[i]] != null && ks[i] !== "__proto__")
+                            this[ks[i]] = p[ks[i]];
+            };
+
+            /**
+             * PruneRecord epochs.
+             * @member {Array.<number>} epochs
+             * @memberof ttj.v1.PruneRecord
+             * @instance
+             */
+            PruneRecord.prototype.epochs = $util.emptyArray;
+
+            /**
+             * PruneRecord policy.
+             * @member {string} policy
+             * @memberof ttj.v1.PruneRecord
+             * @instance
+             */
+            PruneRecord.prototype.policy = "";
+
+            /**
+             * Creates a new PruneRecord instance using the specified properties.
+             * @function create
+             * @memberof ttj.v1.PruneRecord
+             * @static
+             * @param {ttj.v1.PruneRecord.$Properties=} [properties] Properties to set
+             * @returns {ttj.v1.PruneRecord} PruneRecord instance
+             * @type {{
+             *   (properties: ttj.v1.PruneRecord.$Shape): ttj.v1.PruneRecord & ttj.v1.PruneRecord.$Shape;
+             *   (properties?: ttj.v1.PruneRecord.$Properties): ttj.v1.PruneRecord;
+             * }}
+             */
+            PruneRecord.create = function(properties) {
+                return new PruneRecord(properties);
+            };
+
+            /**
+             * Encodes the specified PruneRecord message. Does not implicitly {@link ttj.v1.PruneRecord.verify|verify} messages.
+             * @function encode
+             * @memberof ttj.v1.PruneRecord
+             * @static
+             * @param {ttj.v1.PruneRecord.$Properties} m PruneRecord message or plain object to encode
+             * @param {$protobuf.Writer} [w] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            PruneRecord.encode = function (m, w, q) {
+                if (!w)
+                    w = $Writer.create();
+                if (q === $undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (m.epochs != null && m.epochs.length) {
+                    w.uint32(/* id 1, wireType 2 =*/10).uint64s(m.epochs);
+                }
+                if (m.policy != null && $Object.hasOwnProperty.call(m, "policy") && m.policy !== "")
+                    w.uint32(/* id 2, wireType 2 =*/18).string(m.policy);
+                if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                    for (var i = 0; i < m.$unknowns.length; ++i)
+                        w.raw(m.$unknowns[i]);
+                return w;
+            };
+
+            /**
+             * Decodes a PruneRecord message from the specified reader or buffer.
+             * @function decode
+             * @memberof ttj.v1.PruneRecord
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} r Reader or buffer to decode from
+             * @param {number} [l] Message length if known beforehand
+             * @returns {ttj.v1.PruneRecord & ttj.v1.PruneRecord.$Shape} PruneRecord
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            PruneRecord.decode = function (r, l, z, q, g) {
+                if (!(r instanceof $Reader))
+                    r = $Reader.create(r);
+                if (q === $undefined)
+                    q = 0;
+                if (q > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var c, m, v;
+                if (l === $undefined)
+                    c = r.len;
+                else {
+                    c = r.pos + l;
+                    if (c > r.len)
+                        throw $RangeError("index out of range");
+                    l = r.len;
+                    r.len = c;
+                }
+                m = g || new $root.ttj.v1.PruneRecord();
+                while (r.pos < c) {
+                    var s = r.pos;
+                    var t = r.tag();
+                    if (t === z) {
+                        z = $undefined;
+                        break;
+                    }
+                    var u = t & 7;
+                    switch (t >>>= 3) {
+                    case 1: {
+                            if (u === 2) {
+                                if (!(m.epochs && m.epochs.length))
+                                    m.epochs = [];
+                                r.uint64s(m.epochs);
+                                continue;
+                            }
+                            if (u !== 0)
+                                break;
+                            if (!(m.epochs && m.epochs.length))
+                                m.epochs = [];
+                            m.epochs.push(r.uint64());
+                            continue;
+                        }
+                    case 2: {
+                            if (u !== 2)
+                                break;
+                            if ((v = r.stringVerify()).length)
+                                m.policy = v;
+                            else
+                                delete m.policy;
+                            continue;
+                        }
+                    }
+                    r.skipType(u, q, t);
+                    if (!r.discardUnknown) {
+                        $util.makeProp(m, "$unknowns", false);
+                        (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                    }
+                }
+                if (l !== $undefined) {
+                    if (r.pos !== c)
+                        throw $RangeError("index out of range");
+                    r.len = l;
+                }
+                if (z !== $undefined)
+                    throw $Error("missing end group");
+                return m;
+            };
+
+            /**
+             * Gets the type url for PruneRecord
+             * @function getTypeUrl
+             * @memberof ttj.v1.PruneRecord
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            PruneRecord.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/ttj.v1.PruneRecord";
+            };
+
+            return PruneRecord;
         })();
 
         v1.Label = (function() {

@@ -7,6 +7,7 @@ import { FoldOutput } from './fold-output.js';
 import type { Journal } from './journal.js';
 import type { PageTable } from './page-table.js';
 import { resolvePoint, type ResolvedPoint } from './point.js';
+import { refusePruned } from './pruned-point.js';
 import { stateAt, type StateAt } from './state-at.js';
 import type { VmState } from './vm-state.js';
 
@@ -177,10 +178,11 @@ export async function foldState(j: Journal, at: string): Promise<{ point: Resolv
 /**
  * A point and the state there. The events replayed must reach the epoch the index
  * resolved the point to: a fold never writes another epoch's state under its name.
- * @throws TtjError CORRUPT_STORE when they do not (and what {@link resolvePoint} and {@link stateAt} throw).
+ * @throws TtjError CORRUPT_STORE when they do not, PRUNED for a point in pruned history (and what {@link resolvePoint} and {@link stateAt} throw).
  */
 async function pointState(j: Journal, text: string): Promise<{ point: ResolvedPoint; at: StateAt }> {
   const point = await resolvePoint(j, text);
+  await refusePruned(j, point);
   const at = await stateAt(j, point.seq);
   const folded = at.epoch ? at.epoch : { epoch: -1, seq: -1 };
   if (folded.epoch !== point.epoch || folded.seq !== point.epochSeq) {

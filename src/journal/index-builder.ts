@@ -6,7 +6,7 @@
 import type { ttj } from '../gen/events.js';
 import type { IndexEntry } from '../store/store.js';
 import { buf, type Event } from './codec.js';
-import { diskStatsKey, epochKey, frameKey, jsonValue, keyframeKey, labelKey, vmConfigKey, type DiskStats, type EpochEntry, type FrameEntry, type KeyframeEntry } from './index-keys.js';
+import { diskStatsKey, epochKey, frameKey, jsonValue, keyframeKey, labelKey, prunedKey, vmConfigKey, type DiskStats, type EpochEntry, type FrameEntry, type KeyframeEntry } from './index-keys.js';
 
 /** What an index builder needs of a disk it has no statistics for yet (one created before statistics existed). */
 export type DiskInfo = (name: string) => { size: number; blockSize: number } | undefined;
@@ -71,6 +71,12 @@ export class IndexBuilder {
         this.touchedDisks.add(d.disk);
         return;
       }
+      case 'prune':
+        for (const e of (ev.prune as ttj.v1.PruneRecord).epochs) {
+          const epoch = Number(e);
+          this.entries.push({ key: prunedKey(epoch), value: jsonValue({ epoch, seq, time: isoTime(timeUs) }) });
+        }
+        return;
       case 'vmConfig':
         this.entries.push({ key: vmConfigKey(seq), value: jsonValue({ seq, json: ev.vmConfig!.json || '{}' }) });
         return;

@@ -25,6 +25,9 @@ export const vmConfigKey = (seq: number) => `${VM_CONFIG_PREFIX}${pad(seq, 15)}`
 /** Prefix of the disk statistics entries. */
 export const DISK_STATS_PREFIX = 'dw/';
 export const diskStatsKey = (disk: string) => `${DISK_STATS_PREFIX}${disk}`;
+/** Prefix of the entries of epochs a prune dropped. */
+export const PRUNED_PREFIX = 'pr/';
+export const prunedKey = (epoch: number) => `${PRUNED_PREFIX}${pad(epoch)}`;
 export const labelPrefix = (text: string) => `${LABEL_PREFIX}${Buffer.from(text).toString('hex')}/`;
 
 /** What the index says of one committed epoch (also the `ttj log` entry). */
@@ -72,6 +75,15 @@ export interface LabelEntry {
   epoch: number;
   seq: number;
   text: string;
+}
+
+/** What the index says of an epoch a prune dropped (docs/format.md, "Pruned history"). */
+export interface PrunedEntry {
+  epoch: number;
+  /** Seq of the prune event that dropped it. */
+  seq: number;
+  /** ISO-8601 time of that prune event. */
+  time: string;
 }
 
 export interface KeyframeEntry {

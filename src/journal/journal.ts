@@ -15,6 +15,8 @@ import {
   labelPrefix,
   parseValue,
   prefixEnd,
+  PRUNED_PREFIX,
+  prunedKey,
   VM_CONFIG_PREFIX,
   vmConfigKey,
   type DiskStats,
@@ -22,6 +24,7 @@ import {
   type FrameEntry,
   type KeyframeEntry,
   type LabelEntry,
+  type PrunedEntry,
 } from './index-keys.js';
 import type { ttj } from '../gen/events.js';
 import { isPowerOfTwo } from '../util/power-of-two.js';
@@ -148,6 +151,22 @@ export class Journal {
   /** Frames, in order. */
   async *frames(): AsyncIterable<FrameEntry> {
     for await (const [, v] of this.store.indexRange({ gte: FRAME_PREFIX, lt: prefixEnd(FRAME_PREFIX) })) yield parseValue<FrameEntry>(v);
+  }
+
+  /** Every keyframe entry, in stream order. */
+  async *keyframes(): AsyncIterable<KeyframeEntry> {
+    for await (const [, v] of this.store.indexRange({ gte: KEYFRAME_PREFIX, lt: prefixEnd(KEYFRAME_PREFIX) })) yield parseValue<KeyframeEntry>(v);
+  }
+
+  /** The entry of epoch `n` when a prune dropped it (docs/format.md, "Pruned history"). */
+  async pruned(n: number): Promise<PrunedEntry | undefined> {
+    const v = await this.store.indexGet(prunedKey(n));
+    return v ? parseValue<PrunedEntry>(v) : undefined;
+  }
+
+  /** The epochs prunes dropped, ascending. */
+  async *prunedEpochs(): AsyncIterable<PrunedEntry> {
+    for await (const [, v] of this.store.indexRange({ gte: PRUNED_PREFIX, lt: prefixEnd(PRUNED_PREFIX) })) yield parseValue<PrunedEntry>(v);
   }
 
   /** The newest keyframe at or before `seq`. */

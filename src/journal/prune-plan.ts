@@ -8,12 +8,14 @@
  * and the history between two kept epochs that follow each other (so every `seq:N`
  * between them still folds). Everything else goes.
  *
- * The freed space is an ESTIMATE of the content blobs that become unreferenced: the
- * pages, disk blocks, device chunks and frame chunks named by events that go and
- * named by nothing that stays, with their stored lengths (uncompressed; the pack files
- * hold them compressed). Keyframe blobs (page-table chunks) are not counted: how a
- * pruned prefix is represented, and so which keyframes a prune writes, is not designed
- * yet (docs/architecture.md, "Retention (planned)").
+ * Epochs an earlier prune dropped are not planned again: the rules apply to the epochs
+ * still kept (so running the same prune again drops nothing more).
+ *
+ * The freed space is the content blobs that become unreferenced: the pages, disk
+ * blocks, device chunks and frame chunks named by events that go and named by nothing
+ * that stays, with their lengths (uncompressed; the pack files hold them compressed).
+ * Keyframes (their JSON and page-table chunks) always stay (docs/format.md, "Pruned
+ * history").
  */
 import { ErrorCodes, TtjError } from '../errors.js';
 import { ZERO_ADDR } from '../util/hash.js';
@@ -55,9 +57,12 @@ interface PlannedEpoch {
 export interface PrunePlan {
   journal: string;
   head: JournalHead;
-  /** True: nothing was changed (the only mode of this version). */
-  dryRun: true;
+  /** True: nothing was changed. */
+  dryRun: boolean;
+  /** The epochs still kept before this prune, each with the verdict (epochs dropped by earlier prunes are not listed). */
   epochs: PlannedEpoch[];
+  /** Epochs earlier prunes dropped. */
+  prunedBefore: number;
   kept: { epochs: number; frames: number };
   dropped: { epochs: number; frames: number };
   /** Estimate of the content blobs no kept point references any more, and their stored lengths (uncompressed). */
@@ -77,21 +82,25 @@ export async function prunePlan(j: Journal, opts: PrunePlanOptions): Promise<Pru
   const forkPointEpochs = [...(opts.policy.forkPointEpochs ?? [])];
   for (const p of opts.forkPoints ?? []) forkPointEpochs.push(await forkPointEpoch(j, p));
   const l = await log(j);
+  const prunedBefore = new Set<number>();
+  for await (const p of j.prunedEpochs()) prunedBefore.add(p.epoch);
+  const live = l.epochs.filter((e) => !prunedBefore.has(e.epoch));
   const verdicts = applyRetention(
-    l.epochs.map((e) => ({ epoch: e.epoch, seq: e.seq, timeUs: e.timeUs, labels: e.labels })),
+    live.map((e) => ({ epoch: e.epoch, seq: e.seq, timeUs: e.timeUs, labels: e.labels })),
     { ...opts.policy, forkPointEpochs },
   );
   const frames = new Map<number, number[]>();
   for (const f of l.frames) frames.set(f.epoch, [...(frames.get(f.epoch) ?? []), f.frame]);
-  const epochs = verdicts.map((v, i): PlannedEpoch => ({ ...v, time: l.epochs[i]!.time, labels: [...v.labels], frames: frames.get(v.epoch) ?? [] }));
+  const epochs = verdicts.map((v, i): PlannedEpoch => ({ ...v, time: live[i]!.time, labels: [...v.labels], frames: frames.get(v.epoch) ?? [] }));
   const count = (keep: boolean) => {
     const es = epochs.filter((e) => e.keep === keep);
     return { epochs: es.length, frames: es.reduce((n, e) => n + e.frames.length, 0) };
   };
   const dropped = count(false);
-  const keep = epochs.map((e) => e.keep);
-  const freed = dropped.epochs ? await storedSize(j, await unreferencedBlobs(j, keep)) : { blobs: 0, bytes: 0 };
-  return { journal: l.journal, head: l.head, dryRun: true, epochs, kept: count(true), dropped, freed };
+  const keep = l.epochs.map((e) => !prunedBefore.has(e.epoch));
+  for (const e of epochs) keep[e.epoch] = e.keep;
+  const freed = dropped.epochs ? await storedSize(j, (await unreferencedBlobs(j, keep)).addrs) : { blobs: 0, bytes: 0 };
+  return { journal: l.journal, head: l.head, dryRun: true, epochs, prunedBefore: prunedBefore.size, kept: count(true), dropped, freed };
 }
 
 /**
@@ -111,10 +120,27 @@ async function forkPointEpoch(j: Journal, p: string): Promise<number> {
  * blobs named in a kept stretch of history or by a frame of a kept epoch stay; at each
  * kept epoch's commit, the state's entries that changed since the previous kept commit
  * (the whole state at the first) stay, so the union of every kept state costs
- * O(changes), not O(kept epochs x state).
+ * O(changes), not O(kept epochs x state). Keyframe blobs (the JSON and the page-table
+ * chunks) always stay. Also returns the last seq walked (what a removal re-checks after).
  * @throws TtjError CORRUPT_EVENT, STATE_ROOT_MISMATCH (a damaged journal).
  */
-export async function unreferencedBlobs(j: Journal, keep: readonly boolean[]): Promise<Buffer[]> {
+export async function unreferencedBlobs(j: Journal, keep: readonly boolean[]): Promise<{ addrs: Buffer[]; planHead: number }> {
+  const { kept, named, planHead } = await walkKept(j, keep);
+  return { addrs: [...named].filter(([k]) => !kept.has(k)).map(([, a]) => a), planHead };
+}
+
+/**
+ * The blobs the kept points of a pruned journal need (see {@link unreferencedBlobs}), as a
+ * membership test: what `verify` requires to be stored.
+ * @throws TtjError CORRUPT_EVENT, STATE_ROOT_MISMATCH (a damaged journal).
+ */
+export async function keptBlobs(j: Journal, keep: readonly boolean[]): Promise<(addr: Buffer) => boolean> {
+  const { kept } = await walkKept(j, keep);
+  return (a) => kept.has(key(a));
+}
+
+/** One walk over the events: the blobs kept (latin1 keys) and every other one named, up to the head seq it read (`planHead`). */
+async function walkKept(j: Journal, keep: readonly boolean[]): Promise<{ kept: Set<string>; named: Map<string, Buffer>; planHead: number }> {
   const keptEpoch = (n: number) => keep[n] ?? true;
   // Events in (epoch n-1 commit, epoch n commit] stay when epochs n-1 and n both stay; events after the newest commit (the head's disks) always.
   const stretchKept = (n: number) => keptEpoch(n) && (n === 0 || keptEpoch(n - 1));
@@ -128,7 +154,8 @@ export async function unreferencedBlobs(j: Journal, keep: readonly boolean[]): P
   const dirty = new DirtySlots(state);
   let next = 0; // the epoch whose stretch the events belong to
   let keptBefore = false;
-  for await (const batch of j.storedEvents(0)) {
+  const planHead = (await j.storeHead())?.seq ?? -1;
+  for await (const batch of j.storedEvents(0, planHead + 1)) {
     for (const { seq, bytes } of batch) {
       const ev = r.feed(seq, bytes);
       const inKept = ev.body === 'frame' ? keptEpoch(Number(ev.frame!.epoch)) : stretchKept(next);
@@ -148,23 +175,28 @@ export async function unreferencedBlobs(j: Journal, keep: readonly boolean[]): P
       next++;
     }
   }
-  return [...named].filter(([k]) => !kept.has(k)).map(([, a]) => a);
+  for await (const kf of j.keyframes()) {
+    if (kf.seq > planHead) break;
+    await VmState.fromKeyframe(async (addrs) => {
+      addrs.forEach(keepAddr);
+      return j.blobs(addrs);
+    }, Buffer.from(kf.addr, 'hex'));
+  }
+  return { kept, named, planHead };
 }
 
-/**
- * How many blobs and their stored lengths.
- * @throws TtjError CORRUPT_BLOB for one that is not stored.
- */
+/** How many of `addrs` are stored, and their lengths (those an earlier prune removed are not counted). */
 async function storedSize(j: Journal, addrs: Buffer[]): Promise<PrunePlan['freed']> {
   let bytes = 0;
+  let blobs = 0;
   for (let i = 0; i < addrs.length; i += SIZE_BATCH) {
-    const part = addrs.slice(i, i + SIZE_BATCH);
-    (await j.blobSizes(part)).forEach((n, k) => {
-      if (n === undefined) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${part[k]!.toString('hex')} is named but not stored (ttj verify)`, { addr: part[k]!.toString('hex') });
+    for (const n of await j.blobSizes(addrs.slice(i, i + SIZE_BATCH))) {
+      if (n === undefined) continue;
+      blobs++;
       bytes += n;
-    });
+    }
   }
-  return { blobs: addrs.length, bytes };
+  return { blobs, bytes };
 }
 
 /** Every content address of a state: memory pages, disk blocks, device chunks (zero entries included; the caller skips them). */

@@ -5,6 +5,8 @@ import { buf, type Event } from './codec.js';
 import { CustodyCheck, type CustodyReport } from './custody-check.js';
 import { readChunked } from './fold.js';
 import { IndexBuilder } from './index-builder.js';
+import { splitAddrs } from './chunks.js';
+import { keptBlobs } from './prune-plan.js';
 import { parseValue } from './index-keys.js';
 import type { Journal } from './journal.js';
 import { Replayer } from './replayer.js';
@@ -34,6 +36,8 @@ export interface VerifyReport {
   blobsReferenced: number;
   blobsChecked: number;
   bytesChecked: number;
+  /** The prunes made (docs/format.md, "Pruned history"): each prune event's seq, time and the epochs it dropped. Absent: never pruned. */
+  pruned?: { seq: number; time: string; epochs: number[] }[];
   /** With `trust` or `head`: what the chain-of-custody checks proved. */
   custody?: CustodyReport;
   /** The first problem found, with its details (docs/cli.md, "Error details"). */
@@ -44,7 +48,8 @@ export interface VerifyReport {
  * Checks the whole journal: gapless sequence numbers, the hash chain, every
  * epoch's state root (replaying from the start), every keyframe against the
  * state it stands for, the index against the events, and that every blob named
- * is stored; with `deep`, re-reads and re-hashes every stored blob.
+ * is stored (in a pruned journal, every blob a kept point needs: docs/format.md, "Pruned
+ * history"); with `deep`, re-reads and re-hashes every stored blob.
  * Never throws for a damaged journal: the report says what is wrong.
  */
 export async function verify(j: Journal, opts: VerifyOptions = {}): Promise<VerifyReport> {
@@ -68,13 +73,17 @@ async function checkEvents(j: Journal, report: VerifyReport, opts: VerifyOptions
   if (!head) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, 'the journal has no events');
   const r = new Replayer(new VmState(j.pageSize), ZERO_ADDR, 0);
   const ix = new IndexBuilder(j.pageSize);
-  const needs = new BlobChecks(j);
+  // A pruned journal: only the blobs kept points need must be stored (the prune entries
+  // this relies on are then checked against the events with the rest of the index).
+  const kept = await keptOfPruned(j);
+  const needs = new BlobChecks(j, kept);
   for await (const batch of j.storedEvents(0, head.seq + 1)) {
     for (const { seq, bytes } of batch) {
       const ev = r.feed(seq, bytes);
       ix.feed(seq, ev);
       checkNumbering(ev, seq, report);
       if (custody.active) custody.feed(seq, ev, bytes, r.lastHash);
+      if (ev.body === 'prune') (report.pruned ??= []).push({ seq, time: new Date(Number(ev.timeUs) / 1000).toISOString(), epochs: (ev.prune!.epochs ?? []).map(Number) });
       if (ev.body === 'epochCommit') {
         const kf = buf(ev.epochCommit!.keyframe);
         if (kf.length) {
@@ -87,7 +96,7 @@ async function checkEvents(j: Journal, report: VerifyReport, opts: VerifyOptions
       }
       await needs.add(blobNeeds(ev, r.state, seq), seq);
       const content = opts.deep ? chunkedContent(ev, seq) : undefined;
-      if (content) await checkContent(j, content, seq);
+      if (content && (!kept || splitAddrs(content.chunkAddrs).every(kept))) await checkContent(j, content, seq);
     }
     report.events = batch[batch.length - 1]!.seq + 1;
     opts.onProgress?.('events', report.events, head.seq + 1);
@@ -99,6 +108,18 @@ async function checkEvents(j: Journal, report: VerifyReport, opts: VerifyOptions
   }
   custody.finish(head.seq);
   await checkIndex(j, ix, head.seq);
+}
+
+/** For a pruned journal, the test of the blobs its kept points need; undefined for one never pruned. */
+async function keptOfPruned(j: Journal): Promise<((addr: Buffer) => boolean) | undefined> {
+  const pruned = new Set<number>();
+  for await (const p of j.prunedEpochs()) pruned.add(p.epoch);
+  if (!pruned.size) return undefined;
+  const last = await j.lastEpoch();
+  return keptBlobs(
+    j,
+    Array.from({ length: (last?.epoch ?? -1) + 1 }, (_, n) => !pruned.has(n)),
+  );
 }
 
 /** Epochs and frames are numbered from 0 without gaps. */
@@ -120,10 +141,15 @@ class BlobChecks {
   private seqs: number[] = [];
   private checked = 0;
 
-  constructor(private readonly j: Journal) {}
+  /** @param kept for a pruned journal: the blobs that must be stored (others may be gone). */
+  constructor(
+    private readonly j: Journal,
+    private readonly kept?: (addr: Buffer) => boolean,
+  ) {}
 
   async add(needs: BlobNeed[], seq: number): Promise<void> {
     for (const n of needs) {
+      if (this.kept && !this.kept(n.addr)) continue;
       this.needs.push(n);
       this.seqs.push(seq);
     }

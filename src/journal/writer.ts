@@ -1,6 +1,6 @@
 import { ErrorCodes, isTtjError, TtjError } from '../errors.js';
 import { openStore } from '../store/open-store.js';
-import type { BlobPut, StoredEvent } from '../store/store.js';
+import type { BlobPut, CompactResult, RemoveBlobsOptions, RemovedBlobs, StoredEvent } from '../store/store.js';
 
 import { sha256 } from '../util/hash.js';
 import { blobNeeds, checkSizes, checkTails, chunkedContent, type BlobNeed, type ChunkedContent } from './blob-needs.js';
@@ -12,6 +12,7 @@ import type { DiskStats, EpochEntry, FrameEntry } from './index-keys.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE, headerEvent, Journal, readHeader, type OpenJournalOptions } from './journal.js';
 import type { SigningKey } from './signing-key.js';
 import { stateAt } from './state-at.js';
+import { prune, type PruneOptions } from './prune.js';
 import type { VmState } from './vm-state.js';
 
 /** A keyframe is written at least every this many epochs. */
@@ -111,6 +112,8 @@ export class JournalWriter extends Journal {
       const w = new JournalWriter(store, await readHeader(store));
       w.signer = opts.signWith;
       await w.load();
+      // `ttj prune` in another process asks this writer to prune (docs/architecture.md, "Retention").
+      store.serveRequests?.((name, args) => w.runRequest(name, args));
       return w;
     } catch (e) {
       await store.close();
@@ -276,12 +279,15 @@ export class JournalWriter extends Journal {
     if (open) throw badStream(`epoch ${open.epoch} is not committed at the end of the batch`);
     await this.checkBlobs(needs, needSeqs, chunked, blobs);
 
+    const givenKeys = new Set(allBlobs.map((b) => b.addr.toString('hex')));
+    const relies = needs.filter((n) => !givenKeys.has(n.addr.toString('hex'))).map((n) => n.addr);
     const res = await this.store
       .append({
         sync,
         expectedHead: this.headSeq,
         events: encoded,
         blobs: allBlobs,
+        relies,
         index: (written) => {
           // Cost of the batch goes on its (last) epoch.
           const last = ix.epochs[ix.epochs.length - 1];
@@ -378,6 +384,10 @@ export class JournalWriter extends Journal {
         this.pos.nextFrame++;
         return open;
       }
+      case 'prune':
+        if (open) throw badStream(`event ${seq}: a prune inside epoch ${open.epoch}`, seq);
+        this.checkPrune(ev, seq);
+        return open;
       case 'epochCommit':
         if (!open) throw badStream(`event ${seq}: commit without an open epoch`, seq);
         this.commitEpoch(ev, seq, open, blobs, keyframe);
@@ -385,6 +395,21 @@ export class JournalWriter extends Journal {
       default:
         return open;
     }
+  }
+
+  /**
+   * A prune record lists epochs committed before it, ascending, never the newest one (the
+   * head's state is always kept).
+   * @throws TtjError BAD_EVENT_STREAM.
+   */
+  private checkPrune(ev: IEvent, seq: number): void {
+    const epochs = (ev.prune!.epochs ?? []).map(Number);
+    if (!epochs.length) throw badStream(`event ${seq}: a prune that drops no epoch`, seq);
+    epochs.forEach((e, i) => {
+      if (!Number.isSafeInteger(e) || e < 0 || e >= this.pos.lastCommitted || (i > 0 && e <= epochs[i - 1]!)) {
+        throw badStream(`event ${seq}: a prune may drop committed epochs before the newest (${this.pos.lastCommitted}), ascending; got ${e}`, seq);
+      }
+    });
   }
 
   /** Fills in an epoch's commit: its counts, its state root (a given one must match) and, when due, a keyframe. */
@@ -460,6 +485,27 @@ export class JournalWriter extends Journal {
     return this.store.prefetchBlobs(addrs);
   }
 
+  /**
+   * Runs a request of another process (see {@link JournalStore.serveRequests}): `prune`
+   * with {@link PruneOptions} (policy and fork points).
+   * @throws TtjError BAD_ARGUMENT for another request.
+   */
+  private async runRequest(name: string, args: unknown): Promise<unknown> {
+    if (name !== 'prune') throw new TtjError(ErrorCodes.BAD_ARGUMENT, `unknown writer request ${JSON.stringify(name)}`);
+    const { policy, forkPoints } = args as PruneOptions;
+    return { ...(await prune(this, { policy, forkPoints })), ranBy: { pid: process.pid } };
+  }
+
+  /** Removes blobs in the store's writer turn (a prune: src/journal/prune.ts; see {@link JournalStore.removeBlobs}). */
+  removeBlobs(addrs: Buffer[], opts: RemoveBlobsOptions): Promise<RemovedBlobs> {
+    return this.store.removeBlobs(addrs, opts);
+  }
+
+  /** Gives back the space of removed blobs (see {@link JournalStore.compact}). */
+  compactStore(): Promise<CompactResult> {
+    return this.store.compact();
+  }
+
   /** Makes every commit so far durable (commits made with `sync: false`). */
   sync(): Promise<void> {
     return this.store.sync();
@@ -490,7 +536,7 @@ function continuesChain(g: Replicated, seq: number, prev: Buffer): void {
 
 /** Which body an event body object carries. */
 function bodyKind(e: IEvent): string {
-  for (const k of ['header', 'epochBegin', 'memoryLayout', 'diskCreate', 'pages', 'diskWrite', 'device', 'epochCommit', 'frame', 'label', 'fork', 'vmConfig', 'blob'] as const) {
+  for (const k of ['header', 'epochBegin', 'memoryLayout', 'diskCreate', 'pages', 'diskWrite', 'device', 'epochCommit', 'frame', 'label', 'fork', 'vmConfig', 'prune', 'blob'] as const) {
     if (e[k]) return k;
   }
   throw new TtjError(ErrorCodes.BAD_EVENT_STREAM, 'an event without a body');

@@ -19,9 +19,10 @@ const CACHED_LOOKUP_KEYS = 4096;
 
 export class BlobIndex {
   /**
-   * Recently appended or looked-up blob locations by blob key. Blobs are never moved
-   * or deleted, so an entry never goes stale; entries are added only once their
-   * LevelDB batch is written.
+   * Recently appended or looked-up blob locations by blob key; entries are added only
+   * once their LevelDB batch is written. A prune moves and deletes blobs: the writer
+   * updates its entries as it does ({@link placed}, {@link forget}); a reader in another
+   * process whose entry went stale finds the pack file gone and looks again (BlobReader).
    */
   private readonly locations = new Map<string, Buffer>();
   /**
@@ -98,6 +99,11 @@ export class BlobIndex {
   placed(key: string, location: Buffer): void {
     this.absent?.delete(key);
     this.remember(key, location);
+  }
+
+  /** Drops cached locations (blobs removed or moved, or found stale by a reader). */
+  forget(keys: Iterable<string>): void {
+    for (const k of keys) this.locations.delete(k);
   }
 
   /** Every blob's address, in storage order (pack, offset), so that reading them all back is sequential. */

@@ -4,9 +4,10 @@
  * items of stored (uncompressed) blocks copied straight from the file, adjacent ones
  * in one read.
  */
-import { ErrorCodes, TtjError } from '../errors.js';
+import { ErrorCodes, isTtjError, TtjError } from '../errors.js';
 import { sha256Ranges } from '../native/index.js';
 import type { BlobIndex } from './blob-index.js';
+import { blobKey } from './index-layout.js';
 import { isStored, type BlobLocation, type BlockScratch, type PackReader } from './pack-files.js';
 
 /** Pack blocks read and decompressed at once. */
@@ -28,10 +29,30 @@ export class BlobReader {
   }
 
   async readBlobs(addrs: Buffer[], onBlob: (index: number, data: Buffer) => void, opts: { verify?: boolean } = {}): Promise<void> {
-    await this.readLocated(addrs, await this.index.locate(addrs), onBlob, opts.verify !== false);
+    await this.retryMoved(addrs, async () => this.readLocated(addrs, await this.index.locate(addrs), onBlob, opts.verify !== false));
   }
 
-  async readBlobsInto(addrs: Buffer[], target: Buffer, at: number[]): Promise<void> {
+  readBlobsInto(addrs: Buffer[], target: Buffer, at: number[]): Promise<void> {
+    return this.retryMoved(addrs, () => this.readInto(addrs, target, at));
+  }
+
+  /**
+   * Runs a read again, once, with fresh locations when it met a pack file that is gone or
+   * cut short: a prune's compaction (src/store/pack-compaction.ts) moved the blobs after
+   * their locations were looked up. A second failure is reported.
+   */
+  private async retryMoved(addrs: Buffer[], read: () => Promise<void>): Promise<void> {
+    try {
+      await read();
+    } catch (e) {
+      if (!isTtjError(e) || e.code !== ErrorCodes.CORRUPT_BLOB || e.details.addr !== undefined) throw e;
+      this.index.forget(addrs.map(blobKey));
+      if (typeof e.details.pack === 'number') await this.packs.forget(e.details.pack);
+      await read();
+    }
+  }
+
+  private async readInto(addrs: Buffer[], target: Buffer, at: number[]): Promise<void> {
     const locs = await this.index.locate(addrs);
     // Items of stored blocks are copied from the pack files directly, adjacent ones
     // (a write that was appended together) in one read; the rest through the block cache.

@@ -8,7 +8,7 @@ import { ErrorCodes, isTtjError, TtjError, toTtjError } from '../errors.js';
 import { retryWithBackoff, TryAgain } from '../util/retry-with-backoff.js';
 import type { KvReader, KvWriter } from './kv.js';
 import { readerSocketName } from './kv-wire.js';
-import { serveKv } from './kv-server.js';
+import { serveKv, type WriterRequests } from './kv-server.js';
 import { LevelKv } from './level-kv.js';
 import { RemoteKv } from './remote-kv.js';
 import { ReconnectingKv } from './reconnecting-kv.js';
@@ -33,6 +33,8 @@ export interface OpenedIndex {
   stopServing(): Promise<void>;
   /** Releases the writer lock (a writer's; nothing for a reader). */
   releaseLock(): Promise<void>;
+  /** What a writer runs for other processes (undefined for a reader). */
+  readonly requests?: WriterRequests;
 }
 
 /**
@@ -53,12 +55,13 @@ export async function openIndex(dir: string, opts: OpenIndexOptions): Promise<Op
     throw e;
   }
   let stopServing = none;
+  const requests: WriterRequests = {};
   try {
-    stopServing = (await serveKv(kv, readerSocketName(dir), { role: 'writer', command: opts.command })).close;
+    stopServing = (await serveKv(kv, readerSocketName(dir), { role: 'writer', command: opts.command }, undefined, requests)).close;
   } catch {
     /* readers then wait for this writer to finish */
   }
-  return { kv, writable: true, stopServing, releaseLock: lock.release };
+  return { kv, writable: true, stopServing, releaseLock: lock.release, requests };
 }
 
 /** Asks the process holding a journal's index to hand it over; true when it did. */

@@ -7,12 +7,28 @@ import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
 const RANGE_BATCH = 2048;
 
 /**
+ * Work a writer runs for another process (`run` requests): `ttj prune` asks the live
+ * writer to prune, since only the writer may append and remove blobs. Set by the
+ * writer once it is ready (see {@link JournalStore.serveRequests}).
+ */
+export interface WriterRequests {
+  run?: (name: string, args: unknown) => Promise<unknown>;
+}
+
+/**
  * Serves read-only access to `kv` on an abstract unix socket, so that readers in
  * other processes (`ttj log`, `fold`, `verify`) work while this process holds the index.
  * A reader that holds the index gives it up when a writer asks (`handOver`): the
  * server answers, then calls `onHandOver`, which closes the index (and this server).
+ * A writer also runs `requests` (`run`: a prune asked by `ttj prune`).
  */
-export async function serveKv(kv: KvReader, socketName: string, who: { role: string; command?: string }, onHandOver?: () => void): Promise<{ close(): Promise<void> }> {
+export async function serveKv(
+  kv: KvReader,
+  socketName: string,
+  who: { role: string; command?: string },
+  onHandOver?: () => void,
+  requests?: WriterRequests,
+): Promise<{ close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);
@@ -23,7 +39,9 @@ export async function serveKv(kv: KvReader, socketName: string, who: { role: str
     frameReader(
       socket,
       (req) => {
-        chain = chain.then(() => answer(kv, socket, req, who, onHandOver));
+        // A run request (minutes, maybe) does not hold up the reads of its connection.
+        if (req.op === 'run') void run(socket, req, requests);
+        else chain = chain.then(() => answer(kv, socket, req, who, onHandOver));
       },
       () => undefined,
     );
@@ -42,6 +60,19 @@ export async function serveKv(kv: KvReader, socketName: string, who: { role: str
         server.close(() => resolve());
       }),
   };
+}
+
+/** Runs a `run` request and answers with its JSON result (or its error). */
+async function run(socket: Socket, req: Record<string, unknown>, requests: WriterRequests | undefined): Promise<void> {
+  const id = req.id;
+  try {
+    if (!requests?.run) throw new TtjError(ErrorCodes.LOCKED, 'the process holding the journal does not run requests (a reader, or a writer of an older ttj)');
+    const result = await requests.run(String(req.name), req.args);
+    if (!socket.destroyed) socket.write(Buffer.concat(encodeFrame({ id, ok: true, lens: [], result })));
+  } catch (e) {
+    const err = toTtjError(e);
+    if (!socket.destroyed) socket.write(Buffer.concat(encodeFrame({ id, ok: false, code: err.code, message: err.message, details: err.details })));
+  }
 }
 
 async function answer(kv: KvReader, socket: Socket, req: Record<string, unknown>, who: { role: string; command?: string }, onHandOver?: () => void): Promise<void> {

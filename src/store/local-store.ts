@@ -25,7 +25,8 @@ import { BlobIndex } from './blob-index.js';
 import { BlobReader } from './blob-reader.js';
 import { StoreAppender } from './store-appender.js';
 import { watchHead, type WatchHeadOptions } from './head-watch.js';
-import type { AppendBatch, AppendResult, IndexEntry, IndexRange, JournalStore, StoreHead, StoreStats, StoredEvent } from './store.js';
+import { compactLocal, removeLocalBlobs, type CompactionParts } from './pack-compaction.js';
+import type { AppendBatch, AppendResult, CompactResult, IndexEntry, IndexRange, JournalStore, RemoveBlobsOptions, RemovedBlobs, StoreHead, StoreStats, StoredEvent } from './store.js';
 
 /** Options of {@link LocalStore.open}. */
 export interface LocalStoreOptions {
@@ -69,6 +70,7 @@ export class LocalStore implements JournalStore {
   readonly writable: boolean;
   private readonly blobs: BlobIndex;
   private readonly reader: BlobReader;
+  private readonly packs: PackReader;
   /** The writer's appends (undefined when open read-only). */
   private readonly appender: StoreAppender | undefined;
   private closed = false;
@@ -82,7 +84,8 @@ export class LocalStore implements JournalStore {
     this.location = dir;
     this.writable = index.writable;
     this.blobs = new BlobIndex(index.kv, index.writable);
-    this.reader = new BlobReader(this.blobs, new PackReader(join(dir, 'packs'), undefined, { direct }));
+    this.packs = new PackReader(join(dir, 'packs'), undefined, { direct });
+    this.reader = new BlobReader(this.blobs, this.packs);
     if (index.writable) this.appender = new StoreAppender(dir, index.kv as KvWriter, this.blobs, new PackWriter(join(dir, 'packs'), compressionLevel, { direct }));
   }
 
@@ -188,6 +191,24 @@ export class LocalStore implements JournalStore {
 
   blobSizes(addrs: Buffer[]): Promise<(number | undefined)[]> {
     return this.blobs.blobSizes(addrs);
+  }
+
+  serveRequests(handler: (name: string, args: unknown) => Promise<unknown>): void {
+    if (this.index.requests) this.index.requests.run = handler;
+  }
+
+  removeBlobs(addrs: Buffer[], opts: RemoveBlobsOptions): Promise<RemovedBlobs> {
+    return removeLocalBlobs(this.compaction(), addrs, opts);
+  }
+
+  compact(): Promise<CompactResult> {
+    return compactLocal(this.compaction());
+  }
+
+  /** @throws TtjError READ_ONLY when open read-only. */
+  private compaction(): CompactionParts {
+    const appender = this.writing();
+    return { packsDir: join(this.location, 'packs'), kv: this.kv as KvWriter, blobs: this.blobs, reader: this.reader, packs: this.packs, appender };
   }
 
   async rebuildIndex(head: StoreHead, index: IndexEntry[]): Promise<void> {

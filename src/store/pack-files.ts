@@ -77,7 +77,7 @@ export function packFileName(dir: string, pack: number): string {
 }
 
 /** Pack numbers present in `dir`, ascending. */
-async function listPacks(dir: string): Promise<number[]> {
+export async function listPacks(dir: string): Promise<number[]> {
   let names: string[] = [];
   try {
     names = await readdir(dir);
@@ -309,6 +309,19 @@ export class PackWriter {
     if (this.fh) await this.fh.datasync();
   }
 
+  /** The pack file appends go to now (undefined until the first append, and after {@link finishPack}). */
+  get currentPack(): number | undefined {
+    return this.fh ? this.pack : undefined;
+  }
+
+  /** Closes the current pack file (durable, cut to its last block): the next append starts a new one, and this one may be compacted. */
+  async finishPack(): Promise<void> {
+    if (!this.fh) return;
+    await this.trimAllocated();
+    await this.fh.datasync();
+    await this.close();
+  }
+
   async close(): Promise<void> {
     await this.trimAllocated();
     if (this.fh) await this.fh.close();
@@ -482,6 +495,22 @@ export class PackReader {
       const b = { offset: off, rawLen: head.readUInt32LE(4), clen: head.readUInt32LE(8), items: head.readUInt32LE(12) };
       yield b;
       off += BLOCK_HEADER + b.clen;
+    }
+  }
+
+  /** Closes pack `pack` and drops its cached blocks (a compaction removed it). */
+  async forget(pack: number): Promise<void> {
+    const fh = this.fds.get(pack);
+    const dfh = this.directFds.get(pack);
+    this.fds.delete(pack);
+    this.directFds.delete(pack);
+    await fh?.then((h) => h.close()).catch(() => undefined);
+    await dfh?.then((h) => h?.close()).catch(() => undefined);
+    for (const [k, v] of this.cache) {
+      if (k.startsWith(`${pack}:`)) {
+        this.cache.delete(k);
+        this.cacheBytes -= v.length;
+      }
     }
   }
 

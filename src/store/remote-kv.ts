@@ -25,7 +25,7 @@ export class RemoteKv implements KvReader {
         if (!p) return;
         this.pending.delete(header.id as number);
         if (header.ok) p.resolve({ header, payload });
-        else p.reject(new TtjError((header.code as ErrorCode | undefined) ?? ErrorCodes.INTERNAL, `journal writer: ${String(header.message)}`));
+        else p.reject(new TtjError((header.code as ErrorCode | undefined) ?? ErrorCodes.INTERNAL, `journal writer: ${String(header.message)}`, (header.details as object | undefined) ?? {}));
       },
       (e) => this.failAll(e),
     );
@@ -76,6 +76,12 @@ export class RemoteKv implements KvReader {
   async handOver(): Promise<boolean> {
     const { header } = await this.request({ op: 'handOver' });
     return header.handedOver === true;
+  }
+
+  /** Asks the writer holding the journal to run `name` with `args` (a prune: {@link WriterRequests}); its result. */
+  async run(name: string, args: unknown): Promise<unknown> {
+    const { header } = await this.request({ op: 'run', name, args });
+    return header.result;
   }
 
   /** Who holds the index (pid, role, command). */

@@ -75,6 +75,36 @@ export class StoreAppender {
     });
   }
 
+  /**
+   * Runs `fn` in the writer's turn: no append, rebuild or sync runs meanwhile (a prune's
+   * removal and each step of a compaction: src/store/pack-compaction.ts).
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return this.queued(fn);
+  }
+
+  /** Inside {@link exclusive}: writes index operations on blob locations with the statistics they leave, durably. */
+  async writeBlobOps(ops: KvOp[], stats: StoreStats): Promise<void> {
+    const head = await this.head();
+    await this.kv.batch([...ops, { type: 'put', key: K_STATS, value: Buffer.from(JSON.stringify(stats)) }], { sync: true });
+    this.known = { head, stats };
+  }
+
+  /** Inside {@link exclusive}: appends blocks of blob bytes (a compaction's copies), durably; each item's location, group by group. */
+  writeCopies(groups: Buffer[][]): Promise<BlobLocation[][]> {
+    return this.writeBlocks(groups, true, this.writer.mark());
+  }
+
+  /** The pack file appends go to now (undefined: none open). */
+  get openPack(): number | undefined {
+    return this.writer.currentPack;
+  }
+
+  /** Inside {@link exclusive}: closes the pack file appends go to, so that a compaction may take it; the next append starts a new one. */
+  finishPack(): Promise<void> {
+    return this.writer.finishPack();
+  }
+
   /** Settles once everything queued has (whether it failed or not). */
   idle(): Promise<unknown> {
     return this.queue;
@@ -116,6 +146,7 @@ export class StoreAppender {
       const k = blobKey(b.addr);
       if (!fresh.has(k)) fresh.set(k, b.data);
     }
+    await this.checkRelied(batch.relies ?? [], fresh);
     const keys = [...fresh.keys()];
     const have = keys.length ? await this.blobs.lookup(keys) : [];
     keys.forEach((k, i) => {
@@ -177,6 +208,22 @@ export class StoreAppender {
     this.known = { head: { seq, hash }, stats };
     for (const [k, v] of placed) this.blobs.placed(k, v);
     return { head: { seq, hash }, newBlobs: fresh.size, newBytes, storedBytes };
+  }
+
+  /**
+   * The blobs a batch names without giving must still be stored (a prune may have
+   * removed one since the writer looked: then nothing of the batch is written).
+   * @throws TtjError CORRUPT_BLOB.
+   */
+  private async checkRelied(relies: Buffer[], given: Map<string, Buffer>): Promise<void> {
+    const keys = relies.map(blobKey).filter((k) => !given.has(k));
+    if (!keys.length) return;
+    const found = await this.blobs.lookup(keys);
+    const i = found.findIndex((v) => !v);
+    if (i >= 0) {
+      const addr = keys[i]!.slice(2);
+      throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addr} is named but no longer stored (a prune removed it); nothing was appended`, { addr });
+    }
   }
 
   /**

@@ -40,6 +40,12 @@ export interface AppendBatch {
   /** Blobs the events refer to. Already-stored ones are skipped (deduplication). */
   blobs?: BlobPut[];
   /**
+   * Blobs the events name without giving them (they were found stored): checked again
+   * inside the append, after any removal ({@link JournalStore.removeBlobs}) that ran
+   * meanwhile; one that is gone fails the append with CORRUPT_BLOB, nothing written.
+   */
+  relies?: Buffer[];
+  /**
    * Secondary index entries (epoch, frame and label lookups), written atomically
    * with the events. A function is called once the blobs are written, with what
    * that cost, so entries can record it.
@@ -62,6 +68,36 @@ export interface AppendResult {
   newBytes: number;
   /** Bytes written to blob storage (compressed, with headers). */
   storedBytes: number;
+}
+
+/** Options of {@link JournalStore.removeBlobs}. */
+export interface RemoveBlobsOptions {
+  /** The head seq the caller decided the removal at. */
+  planHead: number;
+  /** The blobs a stored event names: those named by an event appended after `planHead` are kept (appended meanwhile, they name them again). */
+  named: (event: StoredEvent) => Buffer[];
+}
+
+/** What {@link JournalStore.removeBlobs} did. */
+export interface RemovedBlobs {
+  /** Blobs removed (stored, and not named again). */
+  blobs: number;
+  /** Their uncompressed bytes. */
+  rawBytes: number;
+  /** Blobs kept because an event appended after the plan names them. */
+  spared: number;
+}
+
+/** What {@link JournalStore.compact} did. */
+export interface CompactResult {
+  /** Storage units (pack files, block rows) removed because no blob is left in them. */
+  removed: number;
+  /** Storage units whose live blobs were copied elsewhere before they were removed. */
+  rewritten: number;
+  /** Bytes of live blobs copied (uncompressed). */
+  bytesCopied: number;
+  /** Bytes of blob storage given back (compressed, with headers). */
+  bytesFreed: number;
 }
 
 /** Statistics of the store. */
@@ -153,6 +189,26 @@ export interface JournalStore {
    * or the store closes.
    */
   watchHead(after: number, opts?: { signal?: AbortSignal }): AsyncIterable<StoreHead>;
+  /**
+   * Removes blobs (a prune: src/journal/prune.ts), atomically, in the writer's turn
+   * between appends: blobs an event appended after `opts.planHead` names are kept, so an
+   * append that reused one never names a removed blob. Missing ones are skipped. The
+   * space is given back by {@link compact}.
+   * @throws TtjError READ_ONLY for readers.
+   */
+  removeBlobs(addrs: Buffer[], opts: RemoveBlobsOptions): Promise<RemovedBlobs>;
+  /**
+   * Gives back the space of removed blobs: storage holding no blob is deleted, storage
+   * mostly dead has its live blobs copied first (each step atomic, between appends;
+   * readers that had the old place retry). Safe to interrupt and to run again.
+   * @throws TtjError READ_ONLY for readers.
+   */
+  compact(): Promise<CompactResult>;
+  /**
+   * For a writer: runs `handler` for requests of other processes (`ttj prune` asks the
+   * live writer to prune). Optional: a backend without a channel to the writer leaves it out.
+   */
+  serveRequests?(handler: (name: string, args: unknown) => Promise<unknown>): void;
   indexGet(key: string): Promise<Buffer | undefined>;
   indexRange(range: IndexRange): AsyncIterable<[string, Buffer]>;
   stats(): Promise<StoreStats>;

@@ -87,7 +87,7 @@ describe('prune plan: kept and dropped epochs, and the blobs that only dropped o
   });
 
   const plan = (policy: RetentionPolicy, forkPoints?: string[]) => withJournal(J, (j) => prunePlan(j, { policy, forkPoints }));
-  const unreferenced = (keep: boolean[]) => withJournal(J, async (j) => (await unreferencedBlobs(j, keep)).map((a) => a.toString('hex')).sort());
+  const unreferenced = (keep: boolean[]) => withJournal(J, async (j) => (await unreferencedBlobs(j, keep)).addrs.map((a) => a.toString('hex')).sort());
 
   it('keep-last 2 without labelled epochs: the blobs only epochs 0..2 reference go, also T (between dropped epochs); X, B and W stay', async () => {
     const p = await plan({ keepLast: 2, keepLabelled: false });

@@ -11,7 +11,8 @@ import { ErrorCodes, TtjError } from '../../errors.js';
 import { sha256 } from '../../util/hash.js';
 import { encodeBlock } from '../block-codec.js';
 import { watchHeadWith, type WatchHeadOptions } from '../head-watch.js';
-import type { AppendBatch, AppendResult, BlobPut, IndexEntry, IndexRange, JournalStore, StoreHead, StoreStats, StoredEvent } from '../store.js';
+import type { AppendBatch, AppendResult, BlobPut, CompactResult, IndexEntry, IndexRange, JournalStore, RemoveBlobsOptions, RemovedBlobs, StoreHead, StoreStats, StoredEvent } from '../store.js';
+import { deleteDeadBlocks, removePgBlobs, vacuumBlobTables } from './pg-blob-removal.js';
 import { PgBlobIndex, type PgBlobLocation } from './pg-blob-index.js';
 import { PgBlobReader } from './pg-blob-reader.js';
 import { closeClient, closePool, connectClient, dropClient, makePool } from './pg-connect.js';
@@ -226,6 +227,8 @@ export class PgStore implements JournalStore {
       // commit): what ttj acknowledges must be on the standby when the primary is lost.
       const row = rowState((await q.query('SELECT head_seq, head_hash, blobs, raw_bytes, stored_bytes FROM ttj_journal WHERE id = $1 FOR UPDATE', [this.journalId], 'locking the head'))[0]!);
       const headSeq = row.head ? row.head.seq : -1;
+      // Fewer blobs than this writer left: a prune removed some, so what it remembers as stored may be gone.
+      if (this.known && row.stats.blobs < this.known.stats.blobs) this.blobIndex.clear();
       if (headSeq !== batch.expectedHead) {
         throw new TtjError(ErrorCodes.WRONG_EXPECTED_HEAD, `append expected head ${batch.expectedHead} but the head is ${headSeq}`, { expected: batch.expectedHead, actual: headSeq });
       }
@@ -234,6 +237,7 @@ export class PgStore implements JournalStore {
         if (past.length) throw new TtjError(ErrorCodes.CORRUPT_STORE, `the journal's index is damaged: events are stored beyond its head ${headSeq} (ttj repair rebuilds the index)`, { seq: headSeq + 1 });
       }
       const fresh = await this.newBlobs(batch.blobs ?? []);
+      await this.checkRelied(q, batch.relies ?? [], batch.blobs ?? []);
       const { placed, newBytes, storedBytes } = await this.writeBlobs(q, fresh);
       await this.insertEvents(q, batch.expectedHead + 1, batch.events);
       const index = typeof batch.index === 'function' ? batch.index({ newBlobs: fresh.length, newBytes, storedBytes }) : (batch.index ?? []);
@@ -257,6 +261,60 @@ export class PgStore implements JournalStore {
       else if (this.session!.healthy) await c.query('ROLLBACK').catch(() => undefined);
       throw e;
     }
+  }
+
+  /**
+   * The blobs a batch names without giving must be stored (a prune may have removed one
+   * since the writer looked); read under the row lock, so no removal runs meanwhile.
+   * @throws TtjError CORRUPT_BLOB.
+   */
+  private async checkRelied(q: Queryable, relies: Buffer[], given: BlobPut[]): Promise<void> {
+    const givenKeys = new Set(given.map((b) => b.addr.toString('hex')));
+    const need = [...new Map(relies.filter((a) => !givenKeys.has(a.toString('hex'))).map((a) => [a.toString('hex'), a])).values()];
+    if (!need.length) return;
+    const rows = await q.query('SELECT addr FROM ttj_blob WHERE journal = $1 AND addr = ANY($2::bytea[])', [this.journalId, need], 'checking named blobs');
+    const have = new Set(rows.map((r) => (r.addr as Buffer).toString('hex')));
+    const lost = need.find((a) => !have.has(a.toString('hex')));
+    if (lost) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${lost.toString('hex')} is named but no longer stored (a prune removed it); nothing was appended`, { addr: lost.toString('hex') });
+  }
+
+  removeBlobs(addrs: Buffer[], opts: RemoveBlobsOptions): Promise<RemovedBlobs> {
+    return this.underRowLock('removing blobs', (q) => removePgBlobs(q, this.journalId, addrs, opts));
+  }
+
+  async compact(): Promise<CompactResult> {
+    const r = await this.underRowLock('removing blocks', (q) => deleteDeadBlocks(q, this.journalId));
+    await vacuumBlobTables(this.pool).catch((e: unknown) => {
+      throw toStoreError(e, this.loc.display, 'vacuuming');
+    });
+    return r;
+  }
+
+  /**
+   * Runs `fn` in one transaction of the writer's session that holds the journal's row lock
+   * (as appends do), in the writer's turn; forgets cached blob knowledge after.
+   * @throws TtjError READ_ONLY for readers.
+   */
+  private underRowLock<T>(what: string, fn: (q: Queryable) => Promise<T>): Promise<T> {
+    if (!this.session) throw new TtjError(ErrorCodes.READ_ONLY, `the journal ${this.loc.display} is open read-only`);
+    const run = this.appending.then(async () => {
+      const c = this.session!.client;
+      const q = queryable(c, this.loc.display);
+      await c.query('BEGIN');
+      try {
+        await q.query('SELECT 1 FROM ttj_journal WHERE id = $1 FOR UPDATE', [this.journalId], 'locking the head');
+        const r = await fn(q);
+        await c.query('COMMIT');
+        return r;
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw toStoreError(e, this.loc.display, what);
+      } finally {
+        this.forget();
+      }
+    });
+    this.appending = run.catch(() => undefined);
+    return run;
   }
 
   /** The blobs of `blobs` the journal does not have yet (deduplicated). */
