@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { passwordFileFlag, readPassword } from '../cli/password.js';
 import { TtjCommand } from '../cli/base-command.js';
 import { parseDuration } from '../cli/units.js';
 import { ErrorCodes, TtjError } from '../errors.js';
@@ -24,6 +25,7 @@ export default class Prune extends TtjCommand<PrunePlan> {
     'keep-labelled': Flags.boolean({ description: 'keep every labelled epoch (--no-keep-labelled: only those --keep-label names)', default: true, allowNo: true }),
     'keep-fork-point': Flags.string({ description: 'a POINT (or seq) a fork of this journal was made from: its epoch is kept (repeatable)', multiple: true, helpValue: 'POINT' }),
     'dry-run': Flags.boolean({ description: 'only list what a prune would keep and drop, and the space it would free', default: false }),
+    'password-file': passwordFileFlag,
   };
 
   async run(): Promise<PrunePlan> {
@@ -38,7 +40,7 @@ export default class Prune extends TtjCommand<PrunePlan> {
       keepLabels: flags['keep-label'],
       keepLabelled: flags['keep-labelled'],
     };
-    const j = await Journal.open(args.journal);
+    const j = await Journal.open(args.journal, { password: await readPassword(flags['password-file']) });
     try {
       const plan = await prunePlan(j, { policy, forkPoints: flags['keep-fork-point'] });
       if (!this.jsonEnabled()) this.print(plan);

@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { untilStopped } from '../cli/stop-signal.js';
+import { passwordFileFlag, readPassword } from '../cli/password.js';
 import { TtjCommand, parseNamed } from '../cli/base-command.js';
 import { parseDuration, parseSize } from '../cli/units.js';
 import { record, type RecordResult } from '../capture/record.js';
@@ -28,6 +29,8 @@ export default class Record extends TtjCommand<RecordResult> {
     accel: Flags.string({ description: 'kvm or tcg (default: kvm when /dev/kvm is usable)', options: ['kvm', 'tcg'] }),
     qmp: Flags.string({ description: 'QMP socket path' }),
     'sign-with': signWithFlag,
+    encrypt: Flags.boolean({ description: 'when the journal is created: encrypt it with the password (TTJ_PASSWORD or --password-file)', default: false }),
+    'password-file': passwordFileFlag,
   };
 
   async run(): Promise<RecordResult> {
@@ -36,6 +39,8 @@ export default class Record extends TtjCommand<RecordResult> {
     const signWith = await signingKeyFrom(flags['sign-with']);
     return untilStopped(async (signal) => {
       const r = await record(args.journal, {
+        password: await readPassword(flags['password-file']),
+        encrypt: flags.encrypt,
         signWith,
         memorySize: flags.memory ? parseSize(flags.memory, 'memory') : undefined,
         disks: parseNamed(flags.disk, 'disk'),

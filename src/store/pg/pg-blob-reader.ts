@@ -6,6 +6,7 @@
 import { ErrorCodes, TtjError } from '../../errors.js';
 import { sha256Ranges } from '../../native/index.js';
 import { decodeBlock } from '../block-codec.js';
+import type { JournalCipher } from '../cipher.js';
 import type { PgBlobLocation } from './pg-blob-index.js';
 import { POOL_SIZE } from './pg-connect.js';
 import type { Queryable } from './pg-query.js';
@@ -24,6 +25,8 @@ export class PgBlobReader {
   constructor(
     private readonly db: Queryable,
     private readonly journalId: number,
+    /** An encrypted journal's cipher: its blocks are sealed for their row. */
+    private readonly cipher?: JournalCipher,
   ) {}
 
   /**
@@ -88,7 +91,7 @@ export class PgBlobReader {
     const out = new Map<number, Buffer>();
     for (const r of rows) {
       const id = Number(r.id);
-      out.set(id, decodeBlock(Buffer.from(r.data as string, 'base64'), { block: id }));
+      out.set(id, decodeBlock(Buffer.from(r.data as string, 'base64'), { block: id }, this.cipher && { cipher: this.cipher, place: `block ${id}` }));
     }
     return out;
   }
