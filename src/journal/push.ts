@@ -8,6 +8,7 @@
  */
 import { ErrorCodes, isTtjError, TtjError } from '../errors.js';
 import { journalKeyId } from '../store/journal-key.js';
+import { keyFileId } from '../store/cipher-keys.js';
 import { recordedLocation } from '../store/open-store.js';
 import type { BlobPut, StoredEvent } from '../store/store.js';
 import { decodeEvent } from './codec.js';
@@ -83,12 +84,13 @@ export interface PushResult {
  * Pushes `src` into `dest`: a journal open for writing, or a location (a directory or
  * URL), created as a copy of `src` when nothing is there. The destination ends with the
  * source's events, byte for byte (same seqs, times and hash chain).
- * @throws TtjError DIVERGED (first differing seq), FORKED, AHEAD: the destination is not a prefix of the source; nothing is written.
+ * @throws TtjError DIVERGED (first differing seq), FORKED, AHEAD: the destination is not a prefix of the source; KEY_MISMATCH: it is not encrypted with the source's key (or the source is plain and it is not); nothing is written.
  */
 export async function push(src: Journal, dest: JournalWriter | string, opts: PushOptions = {}): Promise<PushResult> {
   const opened = typeof dest === 'string' ? await openDestination(src, dest, opts.command ?? 'ttj push') : { w: dest, created: false };
   const w = opened.w;
   try {
+    checkSameKey(src, w);
     const commonSeq = opened.created ? -1 : await commonPrefix(src, w);
     const r: PushResult = {
       source: src.location,
@@ -193,6 +195,14 @@ async function openDestination(src: Journal, location: string, command: string):
     if (!isTtjError(e, ErrorCodes.NOT_A_JOURNAL)) throw e;
   }
   return { w: await JournalWriter.openWriter(location, { create: true, header, pageSize: src.pageSize, command, sameKeyAs }), created: true };
+}
+
+/** @throws TtjError KEY_MISMATCH when the two journals are not both plain or both of one master key. */
+function checkSameKey(src: Journal, dest: Journal): void {
+  const idOf = (j: Journal) => (j.key ? keyFileId(j.key.keyFile, {}) : 'plain');
+  const expected = idOf(src);
+  const actual = idOf(dest);
+  if (expected !== actual) throw new TtjError(ErrorCodes.KEY_MISMATCH, `${dest.location} is not encrypted with the source's key`, { location: dest.location, expected, actual });
 }
 
 /** @throws TtjError KEY_MISMATCH when the destination of a plain journal is encrypted. */
