@@ -84,7 +84,8 @@ export interface PushResult {
  * Pushes `src` into `dest`: a journal open for writing, or a location (a directory or
  * URL), created as a copy of `src` when nothing is there. The destination ends with the
  * source's events, byte for byte (same seqs, times and hash chain).
- * @throws TtjError DIVERGED (first differing seq), FORKED, AHEAD: the destination is not a prefix of the source; KEY_MISMATCH: it is not encrypted with the source's key (or the source is plain and it is not); nothing is written.
+ * @throws TtjError DIVERGED (first differing seq), FORKED, AHEAD: the destination is not a prefix of the source;
+ *   KEY_MISMATCH: it is not encrypted with the source's key (or the source is plain and it is not); nothing is written.
  */
 export async function push(src: Journal, dest: JournalWriter | string, opts: PushOptions = {}): Promise<PushResult> {
   const opened = typeof dest === 'string' ? await openDestination(src, dest, opts.command ?? 'ttj push') : { w: dest, created: false };

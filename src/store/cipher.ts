@@ -12,7 +12,7 @@ import { ErrorCodes, TtjError } from '../errors.js';
 const NONCE = 12;
 const TAG = 16;
 /** Bytes a sealed piece has beyond its plaintext. */
-export const SEAL_OVERHEAD = NONCE + TAG;
+const SEAL_OVERHEAD = NONCE + TAG;
 
 /** What a sealed piece is bound to: its kind and its place (the journal id is the cipher's). */
 export type SealContext = string;

@@ -11,7 +11,7 @@ import { DIR_MODE, FILE_MODE } from './file-modes.js';
 
 const MARKER_FILE = 'ttj-journal.json';
 /** An encrypted journal's key file (./cipher-keys.ts). */
-export const KEY_FILE = 'ttj-key.json';
+const KEY_FILE = 'ttj-key.json';
 /** The marker of the store layout this ttj writes; it reads exactly these versions. */
 const MARKER = { format: 'ttj-journal', version: 1 };
 /** The marker of an encrypted journal (version 2: a ttj that does not know encryption refuses it). */

@@ -47,7 +47,7 @@ function whereOf(location: string): { path?: string; location?: string } {
  * The key file of the journal at `location`, or undefined for a plain journal or none.
  * @throws TtjError CORRUPT_STORE when an encrypted journal's key file is gone; STORE_UNAVAILABLE...
  */
-export async function readJournalKeyFile(location: string): Promise<Buffer | undefined> {
+async function readJournalKeyFile(location: string): Promise<Buffer | undefined> {
   if (isPgLocation(location)) return (await pgBackend()).readPgKeyFile(location);
   return readKeyFile(location);
 }

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Every file under `dir` (recursively, LevelDB files and packs included), by path relative to `dir`. */
-export function allFiles(dir: string, rel = ''): string[] {
+function allFiles(dir: string, rel = ''): string[] {
   const out: string[] = [];
   for (const n of readdirSync(join(dir, rel))) {
     const p = join(rel, n);
