@@ -99,6 +99,19 @@ function encodePlainBlock(items: Buffer[], level: number): EncodedBlock {
 let dctx: InstanceType<typeof zstdBinding.DCtx> | undefined;
 
 /**
+ * The plain block (header included, as {@link decodeBlock} reads it) of a whole sealed
+ * block, opened for its place; its raw length is the one the sealed header says.
+ * @throws TtjError CORRUPT_BLOB when it is not sealed (an encrypted journal has only sealed blocks), does not open, or its lengths disagree.
+ */
+export function openBlock(block: Buffer, where: Record<string, unknown>, seal: BlockSeal): Buffer {
+  const damaged = (what: string) => new TtjError(ErrorCodes.CORRUPT_BLOB, `block ${JSON.stringify(where)} ${what}`, where);
+  if (block.length < BLOCK_HEADER || block.readUInt32LE(0) !== BLOCK_MAGIC_SEALED || block.length !== BLOCK_HEADER + block.readUInt32LE(8)) throw damaged('is not sealed');
+  const inner = seal.cipher.open(block.subarray(BLOCK_HEADER), seal.place, where);
+  if (inner.length < BLOCK_HEADER || inner.readUInt32LE(4) !== block.readUInt32LE(4)) throw damaged('has the wrong length');
+  return inner;
+}
+
+/**
  * The concatenated items of a whole encoded block (header included): a view into
  * `block` for a stored block, a new buffer otherwise. With `seal` (an encrypted
  * journal) the block must be sealed for its place, and is opened first.
@@ -111,11 +124,8 @@ export function decodeBlock(block: Buffer, where: Record<string, unknown>, seal?
   const rawLen = block.readUInt32LE(4);
   const clen = block.readUInt32LE(8);
   if (seal || magic === BLOCK_MAGIC_SEALED) {
-    // An encrypted journal has only sealed blocks (a plain one put in its place is damage), and a plain journal none.
-    if (!seal || magic !== BLOCK_MAGIC_SEALED || block.length !== BLOCK_HEADER + clen) throw damaged(seal ? 'is not sealed' : 'is sealed, in a journal that is not encrypted');
-    const inner = decodeBlock(seal.cipher.open(block.subarray(BLOCK_HEADER), seal.place, where), where);
-    if (inner.length !== rawLen) throw damaged('has the wrong length');
-    return inner;
+    if (!seal) throw damaged('is sealed, in a journal that is not encrypted');
+    return decodeBlock(openBlock(block, where, seal), where);
   }
   const stored = magic === BLOCK_MAGIC_STORED && clen === rawLen;
   if ((!stored && magic !== BLOCK_MAGIC) || block.length !== BLOCK_HEADER + clen) throw damaged('has a damaged header');

@@ -8,6 +8,7 @@
  */
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, type Cipher } from 'node:crypto';
 import { ErrorCodes, TtjError } from '../errors.js';
+import { sha256Ranges } from '../native/index.js';
 
 const NONCE = 12;
 const TAG = 16;
@@ -102,25 +103,29 @@ export class JournalCipher {
    * ({@link plainAddrs}) to list its blobs. Equal contents keep equal addresses (dedup).
    */
   storedAddrs(addrs: Buffer[]): Buffer[] {
+    return unpack(this.feistel(pack(addrs), [0, 1, 2, 3]));
+  }
+
+  /** {@link storedAddrs} of addresses packed one after the other (32 bytes each), packed the same way. */
+  storedAddrsPacked(addrs: Buffer): Buffer {
     return this.feistel(addrs, [0, 1, 2, 3]);
   }
 
   /** The content addresses of stored addresses (the inverse of {@link storedAddrs}). */
   plainAddrs(stored: Buffer[]): Buffer[] {
-    return this.feistel(stored, [3, 2, 1, 0]);
+    return unpack(this.feistel(pack(stored), [3, 2, 1, 0]));
   }
 
-  private feistel(addrs: Buffer[], order: number[]): Buffer[] {
-    const n = addrs.length;
-    if (!n) return [];
+  private feistel(addrs: Buffer, order: number[]): Buffer {
+    const n = addrs.length / 32;
+    if (!n) return Buffer.alloc(0);
     // Halves of all addresses side by side, so that each round is one AES call over the batch.
     const left = Buffer.allocUnsafe(16 * n);
     const right = Buffer.allocUnsafe(16 * n);
-    addrs.forEach((a, i) => {
-      if (a.length !== 32) throw new TtjError(ErrorCodes.INTERNAL, `a blob address has ${a.length} bytes, not 32`);
-      a.copy(left, 16 * i, 0, 16);
-      a.copy(right, 16 * i, 16, 32);
-    });
+    for (let i = 0; i < n; i++) {
+      addrs.copy(left, 16 * i, 32 * i, 32 * i + 16);
+      addrs.copy(right, 16 * i, 32 * i + 16, 32 * i + 32);
+    }
     // Forward: rounds 0..3 alternate R ^= F(L), L ^= F(R); the inverse undoes them in reverse order.
     for (const r of order) {
       const fromLeft = r % 2 === 0;
@@ -129,6 +134,33 @@ export class JournalCipher {
       const f = this.rounds[r]!.update(src);
       for (let i = 0; i < dst.length; i++) dst[i] = dst[i]! ^ f[i]!;
     }
-    return addrs.map((_, i) => Buffer.concat([left.subarray(16 * i, 16 * i + 16), right.subarray(16 * i, 16 * i + 16)]));
+    const out = Buffer.allocUnsafe(32 * n);
+    for (let i = 0; i < n; i++) {
+      left.copy(out, 32 * i, 16 * i, 16 * i + 16);
+      right.copy(out, 32 * i + 16, 16 * i, 16 * i + 16);
+    }
+    return out;
   }
+}
+
+/** 32-byte addresses one after the other. */
+function pack(addrs: Buffer[]): Buffer {
+  for (const a of addrs) if (a.length !== 32) throw new TtjError(ErrorCodes.INTERNAL, `a blob address has ${a.length} bytes, not 32`);
+  return Buffer.concat(addrs, 32 * addrs.length);
+}
+
+function unpack(packed: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let o = 0; o < packed.length; o += 32) out.push(packed.subarray(o, o + 32));
+  return out;
+}
+
+/**
+ * The addresses of the items of a block (at `offsets`, of `lengths`) as the store keeps them:
+ * their SHA-256 (hashed natively in one call), made keyed with an encrypted journal's `cipher`.
+ * What a store compares with the address a blob was asked by.
+ */
+export function storedAddressesOf(block: Buffer, offsets: Uint32Array, lengths: Uint32Array, cipher: JournalCipher | undefined): Buffer {
+  const hashes = sha256Ranges(block, offsets, lengths);
+  return cipher ? cipher.storedAddrsPacked(hashes) : hashes;
 }

@@ -100,7 +100,7 @@ export class LocalStore implements JournalStore {
     this.location = dir;
     this.writable = index.writable;
     this.blobs = new BlobIndex(index.kv, index.writable);
-    this.reader = new BlobReader(this.blobs, new PackReader(join(dir, 'packs'), undefined, { direct, cipher }));
+    this.reader = new BlobReader(this.blobs, new PackReader(join(dir, 'packs'), undefined, { direct, cipher }), cipher);
     if (index.writable) this.appender = new StoreAppender(dir, index.kv as KvWriter, this.blobs, new PackWriter(join(dir, 'packs'), compressionLevel, { direct, cipher }));
   }
 

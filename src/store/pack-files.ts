@@ -24,7 +24,7 @@ import { DIRECT_IO_ALIGN, openDirect, preadAligned, preallocate, pwriteAligned }
 import { zeroPage } from '../util/zero-page.js';
 import { DIR_MODE, fileModeIn } from './file-modes.js';
 import { sliceBuffers } from '../util/slice-buffers.js';
-import { BLOCK_HEADER, BLOCK_MAGIC, BLOCK_MAGIC_SEALED, BLOCK_MAGIC_STORED, decodeBlock, encodeBlock, type BlockSeal } from './block-codec.js';
+import { BLOCK_HEADER, BLOCK_MAGIC, BLOCK_MAGIC_SEALED, BLOCK_MAGIC_STORED, encodeBlock, openBlock, type BlockSeal } from './block-codec.js';
 import type { JournalCipher } from './cipher.js';
 
 /** Buffers per pwritev call (Linux's IOV_MAX). */
@@ -428,21 +428,21 @@ export class PackReader {
     if (scratch.packed.length < BLOCK_HEADER + loc.clen) scratch.packed = Buffer.allocUnsafe(BLOCK_HEADER + loc.clen);
     const buf = scratch.packed.subarray(0, BLOCK_HEADER + loc.clen);
     const { bytesRead } = await fh.read(buf, 0, buf.length, loc.offset);
-    if (this.cipher) {
-      if (bytesRead !== buf.length) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} is cut short`, where);
-      return decodeBlock(buf, where, packSeal(this.cipher, loc.pack, loc.offset));
-    }
-    const stored = isStored(loc);
-    if (bytesRead !== buf.length || buf.readUInt32LE(0) !== (stored ? BLOCK_MAGIC_STORED : BLOCK_MAGIC) || buf.readUInt32LE(4) !== loc.rawLen || buf.readUInt32LE(8) !== loc.clen) {
+    if (bytesRead !== buf.length) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} is cut short`, where);
+    // An encrypted journal's block is opened first; the plain block within is read as any other.
+    const plain = this.cipher ? openBlock(buf, where, packSeal(this.cipher, loc.pack, loc.offset)!) : buf;
+    const clen = this.cipher ? plain.readUInt32LE(8) : loc.clen;
+    const stored = this.cipher ? clen === loc.rawLen : isStored(loc);
+    if (plain.readUInt32LE(0) !== (stored ? BLOCK_MAGIC_STORED : BLOCK_MAGIC) || plain.readUInt32LE(4) !== loc.rawLen || plain.length !== BLOCK_HEADER + clen) {
       throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} has a damaged header`, where);
     }
-    if (stored) return buf.subarray(BLOCK_HEADER);
+    if (stored) return plain.subarray(BLOCK_HEADER);
     if (scratch.raw.length < loc.rawLen) scratch.raw = Buffer.allocUnsafe(loc.rawLen);
     let n: number;
     try {
       // Synchronous, on the JS thread: one context serves every read of this reader.
       this.dctx ??= new zstdBinding.DCtx();
-      n = this.dctx.decompress(scratch.raw, buf.subarray(BLOCK_HEADER));
+      n = this.dctx.decompress(scratch.raw, plain.subarray(BLOCK_HEADER));
     } catch (e) {
       throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} does not decompress`, where, { cause: e });
     }

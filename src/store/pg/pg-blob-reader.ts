@@ -4,9 +4,8 @@
  * checked against their addresses, small reads served from a cache of recent blocks.
  */
 import { ErrorCodes, TtjError } from '../../errors.js';
-import { sha256Ranges } from '../../native/index.js';
 import { decodeBlock } from '../block-codec.js';
-import type { JournalCipher } from '../cipher.js';
+import { storedAddressesOf, type JournalCipher } from '../cipher.js';
 import type { PgBlobLocation } from './pg-blob-index.js';
 import { POOL_SIZE } from './pg-connect.js';
 import type { Queryable } from './pg-query.js';
@@ -46,10 +45,11 @@ export class PgBlobReader {
     const deliver = (id: number, raw: Buffer) => {
       const items = byBlock.get(id)!;
       const hashes = verify
-        ? sha256Ranges(
+        ? storedAddressesOf(
             raw,
             Uint32Array.from(items, (i) => locs[i]!.itemOff),
             Uint32Array.from(items, (i) => locs[i]!.itemLen),
+            this.cipher,
           )
         : undefined;
       items.forEach((i, k) => {
