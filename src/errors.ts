@@ -82,6 +82,12 @@ export const ErrorCodes = {
   PRUNED: 'TTJ_PRUNED',
   /** An external tool an export runs (qemu-img, ffmpeg) is missing or failed. */
   TOOL_FAILED: 'TTJ_TOOL_FAILED',
+  /** The journal is encrypted and no password was given (`TTJ_PASSWORD` or `--password-file`); nothing was read or changed. */
+  PASSWORD_REQUIRED: 'TTJ_PASSWORD_REQUIRED',
+  /** The password given does not open the encrypted journal's key; nothing was read or changed. */
+  BAD_PASSWORD: 'TTJ_BAD_PASSWORD',
+  /** Push: one journal is encrypted and the other is not, or they are encrypted with different master keys; nothing was written. */
+  KEY_MISMATCH: 'TTJ_KEY_MISMATCH',
   /** Something failed that ttj did not expect; a bug. */
   INTERNAL: 'TTJ_INTERNAL',
 } as const;
@@ -355,6 +361,24 @@ export interface ErrorDetails {
     path?: string;
     /** The NBD error value a block device's failure answers the client with (default NBD_EIO). */
     nbdError?: number;
+  };
+  [ErrorCodes.PASSWORD_REQUIRED]: {
+    /** The journal (a directory), or its remote location. */
+    path?: string;
+    location?: string;
+  };
+  [ErrorCodes.BAD_PASSWORD]: {
+    /** The journal (a directory), or its remote location. */
+    path?: string;
+    location?: string;
+  };
+  [ErrorCodes.KEY_MISMATCH]: {
+    /** The destination of the push. */
+    location: string;
+    /** The source's key id (hex), or `plain` for a journal that is not encrypted. */
+    expected: string;
+    /** The destination's key id (hex), or `plain`. */
+    actual: string;
   };
   [ErrorCodes.INTERNAL]: {
     path?: string;

@@ -7,6 +7,9 @@
  *   ttj-step.js grep J TEXT         grep the whole history for TEXT
  *   ttj-step.js diff J A B          diff two points (page tables only, no bytes read)
  *   ttj-step.js noop                load the same modules and do nothing (the RSS constant)
+ * `openMs` (append, fold): the part of `ms` spent opening the journal (for an encrypted one,
+ * unlocking its key). With TTJ_PASSWORD set, the journal is opened with that password (and an appended one
+ * created encrypted): the bench's encrypted runs.
  * Prints one JSON line: ms (the step itself), cpuMs (its CPU time, all threads), startupMs (Node bootstrap + loading ttj,
  * before the step), maxRssKb (VmHWM), ruMaxRssKb (getrusage), readBytes, writeBytes, and
  * what the step returned.
@@ -32,6 +35,7 @@ function io(): { readBytes: number; writeBytes: number } {
 }
 
 const [op, journal, a, b] = process.argv.slice(2);
+const password = process.env.TTJ_PASSWORD;
 const io0 = io();
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
@@ -41,21 +45,23 @@ switch (op) {
     result = { noop: true };
     break;
   case 'append': {
-    const w = await JournalWriter.openWriter(journal!, { create: true, command: 'bench' });
+    const w = await JournalWriter.openWriter(journal!, { create: true, command: 'bench', password, encrypt: password !== undefined });
+    const openMs = performance.now() - t0;
     const r = await appendImages(w, { memory: a! });
     await w.close();
-    result = { epoch: r.epoch, dirtyPages: r.dirtyPages, zeroPages: r.zeroPages, newBlobs: r.newBlobs, newBytes: r.newBytes, storedBytes: r.storedBytes };
+    result = { openMs, epoch: r.epoch, dirtyPages: r.dirtyPages, zeroPages: r.zeroPages, newBlobs: r.newBlobs, newBytes: r.newBytes, storedBytes: r.storedBytes };
     break;
   }
   case 'fold': {
-    const j = await Journal.open(journal!);
+    const j = await Journal.open(journal!, { password });
+    const openMs = performance.now() - t0;
     const m = await fold(j, { at: a!, out: b! });
     await j.close();
-    result = { epoch: m.epoch, replayedEvents: m.replayedEvents, keyframeSeq: m.keyframeSeq };
+    result = { openMs, epoch: m.epoch, replayedEvents: m.replayedEvents, keyframeSeq: m.keyframeSeq };
     break;
   }
   case 'verify': {
-    const j = await Journal.open(journal!);
+    const j = await Journal.open(journal!, { password });
     const r = await verify(j, { deep: true });
     await j.close();
     if (!r.ok) throw new Error(`verify --deep failed: ${JSON.stringify(r.error)}`);
@@ -63,14 +69,14 @@ switch (op) {
     break;
   }
   case 'grep': {
-    const j = await Journal.open(journal!);
+    const j = await Journal.open(journal!, { password });
     const r = await grep(j, { text: a! });
     await j.close();
     result = { places: r.totalPlaces, spans: r.places.reduce((n, p) => n + p.spans.length, 0), searchedBlobs: r.searched.blobs, searchedBytes: r.searched.bytes };
     break;
   }
   case 'diff': {
-    const j = await Journal.open(journal!);
+    const j = await Journal.open(journal!, { password });
     const d = await diff(j, { a: a!, b: b! });
     await j.close();
     result = { changedPages: d.memory?.changedPages ?? 0, ranges: d.memory?.ranges.length ?? 0 };

@@ -19,6 +19,8 @@ const MAX_FPS = 30;
 
 /** Options of {@link recordVm}. */
 export interface RecordVmOptions {
+  /** The password of an encrypted journal (the CLI reads it from TTJ_PASSWORD or --password-file). */
+  password?: string;
   /** An epoch every this many ms. Default 500 ({@link MIN_INTERVAL_MS}..{@link MAX_INTERVAL_MS}). */
   intervalMs?: number;
   /** Frames per second between epochs (0: only the frame of each epoch). Default 10 (a whole number, at most {@link MAX_FPS}). */

@@ -20,6 +20,8 @@ import { checkRecordTiming, recordVm, type RecordSummary, type RecordVmOptions }
 
 /** Options of {@link record}. */
 export interface RecordOptions extends Omit<RecordVmOptions, 'disks'> {
+  /** A journal this record creates is encrypted with `password`. */
+  encrypt?: boolean;
   /** Guest RAM in bytes. Default 256 MiB (or the journal's memory size). */
   memorySize?: number;
   /** Disks: imported into the journal on first use, then served to QEMU over NBD from it. */
@@ -176,7 +178,7 @@ export async function record(journalDir: string, opts: RecordOptions = {}): Prom
     if (path !== undefined) checkReadable(what, path);
   const info = qemuInfo();
   const created = !(await Journal.exists(journalDir));
-  const w = await JournalWriter.openWriter(journalDir, { create: true, command: 'ttj record', signWith: opts.signWith });
+  const w = await JournalWriter.openWriter(journalDir, { create: true, command: 'ttj record', signWith: opts.signWith, password: opts.password, encrypt: opts.encrypt });
   const work = ramDirectory('ttj-record-', opts.ramDir);
   let vm: Vm | undefined;
   let served: RecordDisks | undefined;

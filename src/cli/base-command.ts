@@ -31,7 +31,11 @@ export function exitCodeFor(code: ErrorCode): number {
     case ErrorCodes.DIVERGED:
     case ErrorCodes.FORKED:
     case ErrorCodes.AHEAD:
+    case ErrorCodes.KEY_MISMATCH:
       return 9;
+    case ErrorCodes.PASSWORD_REQUIRED:
+    case ErrorCodes.BAD_PASSWORD:
+      return 10;
     default:
       return 1;
   }

@@ -15,11 +15,13 @@ export interface RunPushOptions {
   interactive: boolean;
   /** --json: nothing but the result on stdout. */
   json: boolean;
+  /** The source's password, when it is encrypted (the destination takes its key). */
+  password?: string;
 }
 
 /** Pushes `src` into `dest`; prints progress on a terminal, the lag while following (not with --json), and a summary. */
 export async function runPush(out: { log(msg: string): void }, o: RunPushOptions): Promise<PushResult> {
-  const src = await Journal.open(o.src);
+  const src = await Journal.open(o.src, { password: o.password });
   const bar = new Progress('pushing', o.interactive);
   try {
     // Without --follow a signal ends the process as usual: the destination stays at a batch boundary.

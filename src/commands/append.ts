@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Args, Flags } from '@oclif/core';
+import { passwordFileFlag, readPassword } from '../cli/password.js';
 import { TtjCommand, parseNamed } from '../cli/base-command.js';
 import { Progress } from '../cli/progress.js';
 import { parseSize } from '../cli/units.js';
@@ -39,6 +40,8 @@ export default class Append extends TtjCommand<AppendOutput> {
     events: Flags.string({ description: 'length-delimited protobuf events (FILE or - for stdin)', exclusive: ['memory', 'disk', 'device', 'frame', 'label'] }),
     'page-size': Flags.integer({ description: 'page size when the journal is created', default: 4096 }),
     'sign-with': signWithFlag,
+    encrypt: Flags.boolean({ description: 'when the journal is created: encrypt it with the password (TTJ_PASSWORD or --password-file)', default: false }),
+    'password-file': passwordFileFlag,
   };
 
   async run(): Promise<AppendOutput> {
@@ -55,7 +58,8 @@ export default class Append extends TtjCommand<AppendOutput> {
       throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'nothing to append: give --memory, --disk, --device, --frame, --label or --events');
     }
     const signWith = await signingKeyFrom(flags['sign-with']);
-    const w = await JournalWriter.openWriter(args.journal, { create: true, pageSize: flags['page-size'], command: 'ttj append', signWith });
+    const password = await readPassword(flags['password-file']);
+    const w = await JournalWriter.openWriter(args.journal, { create: true, pageSize: flags['page-size'], command: 'ttj append', signWith, password, encrypt: flags.encrypt });
     const bar = new Progress('scanning', this.interactive);
     try {
       if (stream) {

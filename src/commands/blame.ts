@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { passwordFileFlag, readPassword } from '../cli/password.js';
 import { TtjCommand } from '../cli/base-command.js';
 import { hexdump } from '../cli/hexdump.js';
 import { parseOffset } from '../cli/units.js';
@@ -27,6 +28,7 @@ export default class Blame extends TtjCommand<BlameOutput> {
     offset: Flags.string({ description: 'byte offset on the disk (decimal, 0x hex or a SIZE like 64K): its block', dependsOn: ['disk'] }),
     show: Flags.boolean({ description: 'print the content at --at as a hex dump' }),
     at: Flags.string({ description: 'POINT for --show (default head)', dependsOn: ['show'] }),
+    'password-file': passwordFileFlag,
   };
 
   async run(): Promise<BlameOutput> {
@@ -36,7 +38,7 @@ export default class Blame extends TtjCommand<BlameOutput> {
     else if (flags.phys !== undefined) target = { phys: parseOffset(flags.phys, 'phys') };
     else if (flags.disk !== undefined && flags.offset !== undefined) target = { disk: flags.disk, offset: parseOffset(flags.offset, 'offset') };
     else throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'give --page, --phys, or --disk with --offset');
-    const j = await Journal.open(args.journal);
+    const j = await Journal.open(args.journal, { password: await readPassword(flags['password-file']) });
     try {
       const r: BlameOutput = await blame(j, target);
       if (flags.show) {

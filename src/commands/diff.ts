@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { passwordFileFlag, readPassword } from '../cli/password.js';
 import { TtjCommand } from '../cli/base-command.js';
 import { sideBySide } from '../cli/hexdump.js';
 import { diffWithStates, type DiffPoint, type DiffResult } from '../journal/diff.js';
@@ -27,11 +28,12 @@ export default class Diff extends TtjCommand<DiffOutput> {
   static override flags = {
     hex: Flags.boolean({ description: 'show the bytes of the changed ranges, A beside B (the rows of 16 bytes that differ)' }),
     limit: Flags.integer({ description: 'ranges listed, and shown with --hex', default: DEFAULT_HEX_RANGES, min: 1 }),
+    'password-file': passwordFileFlag,
   };
 
   async run(): Promise<DiffOutput> {
     const { args, flags } = await this.parse(Diff);
-    const j = await Journal.open(args.journal);
+    const j = await Journal.open(args.journal, { password: await readPassword(flags['password-file']) });
     try {
       const { result, states } = await diffWithStates(j, { a: args.a, b: args.b });
       const out: DiffOutput = flags.hex ? { ...result, hex: await diffHex(j, result, states, flags.limit) } : result;

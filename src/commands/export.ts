@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { passwordFileFlag, readPassword } from '../cli/password.js';
 import { TtjCommand } from '../cli/base-command.js';
 import { DISK_FORMATS } from '../replay/export/export-disks.js';
 import { FRAME_FORMATS } from '../replay/export/export-frames.js';
@@ -24,11 +25,13 @@ export default class Export extends TtjCommand<ExportManifest> {
     frames: Flags.string({ description: 'also a video of the frames', options: [...FRAME_FORMATS] }),
     since: Flags.string({ description: 'with --frames: from this POINT', dependsOn: ['frames'] }),
     until: Flags.string({ description: 'with --frames: to this POINT', dependsOn: ['frames'] }),
+    'password-file': passwordFileFlag,
   };
 
   async run(): Promise<ExportManifest> {
     const { args, flags } = await this.parse(Export);
     const m = await exportPoint(args.journal, {
+      password: await readPassword(flags['password-file']),
       at: flags.at,
       out: flags.out,
       memoryFormat: flags['memory-format'] as (typeof MEMORY_FORMATS)[number],

@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { passwordFileFlag, readPassword } from '../cli/password.js';
 import { TtjCommand } from '../cli/base-command.js';
 import { Progress } from '../cli/progress.js';
 import { fold, type FoldManifest } from '../journal/fold.js';
@@ -12,11 +13,12 @@ export default class Fold extends TtjCommand<FoldManifest> {
   static override flags = {
     at: Flags.string({ description: 'POINT to fold at', default: 'head' }),
     out: Flags.string({ description: 'output directory', required: true }),
+    'password-file': passwordFileFlag,
   };
 
   async run(): Promise<FoldManifest> {
     const { args, flags } = await this.parse(Fold);
-    const j = await Journal.open(args.journal);
+    const j = await Journal.open(args.journal, { password: await readPassword(flags['password-file']) });
     const bar = new Progress('folding', this.interactive);
     try {
       const m = await fold(j, { at: flags.at, out: flags.out, onProgress: (d, t) => bar.update(d, t) });

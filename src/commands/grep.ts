@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { passwordFileFlag, readPassword } from '../cli/password.js';
 import { TtjCommand } from '../cli/base-command.js';
 import { Progress } from '../cli/progress.js';
 import { grep, type GrepMoment, type GrepPlace, type GrepResult } from '../journal/grep.js';
@@ -19,11 +20,12 @@ export default class Grep extends TtjCommand<GrepResult> {
     disk: Flags.string({ description: 'only search this disk' }),
     verify: Flags.boolean({ description: 'also re-hash every blob searched against its address (as verify --deep does)' }),
     limit: Flags.integer({ description: 'report at most this many places', default: 1000, min: 1 }),
+    'password-file': passwordFileFlag,
   };
 
   async run(): Promise<GrepResult> {
     const { args, flags } = await this.parse(Grep);
-    const j = await Journal.open(args.journal);
+    const j = await Journal.open(args.journal, { password: await readPassword(flags['password-file']) });
     const bar = new Progress('searching', this.interactive);
     try {
       const r = await grep(j, { ...flags, onProgress: (d, t) => bar.update(d, t, 'items') });

@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { passwordFileFlag, readPassword } from '../cli/password.js';
 import { TtjCommand } from '../cli/base-command.js';
 import { Journal } from '../journal/journal.js';
 import { log, type LogResult } from '../journal/log.js';
@@ -10,11 +11,12 @@ export default class Log extends TtjCommand<LogResult> {
   static override flags = {
     since: Flags.string({ description: 'only entries at or after this POINT' }),
     until: Flags.string({ description: 'only entries at or before this POINT' }),
+    'password-file': passwordFileFlag,
   };
 
   async run(): Promise<LogResult> {
     const { args, flags } = await this.parse(Log);
-    const j = await Journal.open(args.journal);
+    const j = await Journal.open(args.journal, { password: await readPassword(flags['password-file']) });
     try {
       const r = await log(j, { since: flags.since, until: flags.until });
       if (!this.jsonEnabled()) this.print(r);

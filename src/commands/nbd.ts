@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { untilStopped } from '../cli/stop-signal.js';
+import { passwordFileFlag, readPassword } from '../cli/password.js';
 import { TtjCommand } from '../cli/base-command.js';
 import { serveDisk } from '../replay/serve-disk.js';
 import { signWithFlag, signingKeyFrom } from '../cli/sign-with-flag.js';
@@ -34,11 +35,13 @@ export default class Nbd extends TtjCommand<NbdOutput> {
     port: Flags.integer({ description: 'TCP port on --host (0: any free port)' }),
     host: Flags.string({ description: 'TCP host', default: '127.0.0.1' }),
     'sign-with': signWithFlag,
+    'password-file': passwordFileFlag,
   };
 
   async run(): Promise<NbdOutput> {
     const { args, flags } = await this.parse(Nbd);
     const served = await serveDisk(args.journal, {
+      password: await readPassword(flags['password-file']),
       disk: flags.disk,
       at: flags.at,
       readOnly: flags['read-only'],

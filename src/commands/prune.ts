@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { passwordFileFlag, readPassword } from '../cli/password.js';
 import { TtjCommand } from '../cli/base-command.js';
 import { parseDuration } from '../cli/units.js';
 import { Journal } from '../journal/journal.js';
@@ -29,6 +30,7 @@ export default class Prune extends TtjCommand<PruneResult> {
     'keep-labelled': Flags.boolean({ description: 'keep every labelled epoch (--no-keep-labelled: only those --keep-label names)', default: true, allowNo: true }),
     'keep-fork-point': Flags.string({ description: 'a POINT (or seq) a fork of this journal was made from: its epoch is kept (repeatable)', multiple: true, helpValue: 'POINT' }),
     'dry-run': Flags.boolean({ description: 'only list what a prune would keep and drop, and the space it would free', default: false }),
+    'password-file': passwordFileFlag,
   };
 
   async run(): Promise<PruneResult> {
@@ -41,7 +43,8 @@ export default class Prune extends TtjCommand<PruneResult> {
       keepLabelled: flags['keep-labelled'],
     };
     const opts = { policy, forkPoints: flags['keep-fork-point'] };
-    const result = flags['dry-run'] ? await withReader(args.journal, (j) => prunePlan(j, opts)) : await pruneJournal(args.journal, opts);
+    const password = await readPassword(flags['password-file']);
+    const result = flags['dry-run'] ? await withReader(args.journal, password, (j) => prunePlan(j, opts)) : await pruneJournal(args.journal, { ...opts, password });
     if (!this.jsonEnabled()) this.print(result);
     return result;
   }
@@ -67,8 +70,8 @@ export default class Prune extends TtjCommand<PruneResult> {
   }
 }
 
-async function withReader<T>(location: string, fn: (j: Journal) => Promise<T>): Promise<T> {
-  const j = await Journal.open(location);
+async function withReader<T>(location: string, password: string | undefined, fn: (j: Journal) => Promise<T>): Promise<T> {
+  const j = await Journal.open(location, { password });
   try {
     return await fn(j);
   } finally {

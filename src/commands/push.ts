@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { TtjCommand } from '../cli/base-command.js';
+import { passwordFileFlag, readPassword } from '../cli/password.js';
 import { runPush } from '../cli/run-push.js';
 import type { PushResult } from '../journal/push.js';
 
@@ -15,10 +16,20 @@ export default class Push extends TtjCommand<PushResult> {
   static override flags = {
     follow: Flags.boolean({ description: 'after catching up, mirror each new commit as it lands (until SIGINT/SIGTERM)', default: false }),
     'batch-blobs': Flags.integer({ description: 'blobs named per batch before it is cut at the next epoch boundary', default: 8192, min: 1 }),
+    'password-file': passwordFileFlag,
   };
 
   async run(): Promise<PushResult> {
     const { args, flags } = await this.parse(Push);
-    return runPush(this, { src: args.src, dest: args.dest, follow: flags.follow, batchBlobs: flags['batch-blobs'], command: 'ttj push', interactive: this.interactive, json: this.jsonEnabled() });
+    return runPush(this, {
+      src: args.src,
+      dest: args.dest,
+      follow: flags.follow,
+      batchBlobs: flags['batch-blobs'],
+      command: 'ttj push',
+      interactive: this.interactive,
+      json: this.jsonEnabled(),
+      password: await readPassword(flags['password-file']),
+    });
   }
 }

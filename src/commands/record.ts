@@ -1,6 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { untilStopped } from '../cli/stop-signal.js';
+import { passwordFileFlag, readPassword } from '../cli/password.js';
 import { TtjCommand, parseNamed } from '../cli/base-command.js';
 import { parseDuration, parseSize } from '../cli/units.js';
 import { record, type RecordResult } from '../capture/record.js';
@@ -32,6 +33,8 @@ export default class Record extends TtjCommand<RecordResult> {
     'keep-within': Flags.string({ description: 'prune epochs older than DURATION (before the newest one) while recording; labelled epochs stay', helpValue: 'DURATION' }),
     'max-size': Flags.string({ description: 'prune the oldest epochs (labelled ones too) while the journal holds more than SIZE of blobs', helpValue: 'SIZE' }),
     'warn-size': Flags.string({ description: 'warn once the journal holds more than SIZE of blobs (default: 80% of --max-size)', helpValue: 'SIZE' }),
+    encrypt: Flags.boolean({ description: 'when the journal is created: encrypt it with the password (TTJ_PASSWORD or --password-file)', default: false }),
+    'password-file': passwordFileFlag,
   };
 
   async run(): Promise<RecordResult> {
@@ -41,6 +44,8 @@ export default class Record extends TtjCommand<RecordResult> {
     if (flags['warn-size'] !== undefined && flags['max-size'] === undefined) throw new TtjError(ErrorCodes.BAD_ARGUMENT, '--warn-size needs --max-size');
     return untilStopped(async (signal) => {
       const r = await record(args.journal, {
+        password: await readPassword(flags['password-file']),
+        encrypt: flags.encrypt,
         signWith,
         memorySize: flags.memory ? parseSize(flags.memory, 'memory') : undefined,
         disks: parseNamed(flags.disk, 'disk'),

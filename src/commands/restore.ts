@@ -1,5 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { untilStopped } from '../cli/stop-signal.js';
+import { passwordFileFlag, readPassword } from '../cli/password.js';
 import { TtjCommand } from '../cli/base-command.js';
 import { parseDuration } from '../cli/units.js';
 import { restore, type RestoreResult } from '../replay/restore.js';
@@ -25,12 +26,14 @@ export default class Restore extends TtjCommand<RestoreResult> {
     duration: Flags.string({ description: 'stop the VM after this long' }),
     interval: Flags.string({ description: 'with --fork: epoch interval', default: '500ms' }),
     fps: Flags.integer({ description: 'with --fork: frames per second', default: 10 }),
+    'password-file': passwordFileFlag,
   };
 
   async run(): Promise<RestoreResult> {
     const { args, flags, argv } = await this.parse(Restore);
     return untilStopped(async (signal) => {
       const r = await restore(args.journal, {
+        password: await readPassword(flags['password-file']),
         at: flags.at,
         fork: flags.fork,
         paused: flags.paused,

@@ -1,4 +1,5 @@
 import { Args, Flags } from '@oclif/core';
+import { passwordFileFlag, readPassword } from '../cli/password.js';
 import { TtjCommand } from '../cli/base-command.js';
 import { Progress } from '../cli/progress.js';
 import { TtjError } from '../errors.js';
@@ -15,12 +16,13 @@ export default class Verify extends TtjCommand<VerifyReport> {
     deep: Flags.boolean({ description: 're-read and re-hash every stored blob', default: false }),
     trust: Flags.string({ description: 'every event must be covered by a signature of this Ed25519 public key (PEM)' }),
     head: Flags.string({ description: 'the journal must extend this head hash published earlier (ttj log --json head.hash)' }),
+    'password-file': passwordFileFlag,
   };
 
   async run(): Promise<VerifyReport> {
     const { args, flags } = await this.parse(Verify);
     const trust = flags.trust === undefined ? undefined : await loadTrustedKey(flags.trust);
-    const j = await Journal.open(args.journal);
+    const j = await Journal.open(args.journal, { password: await readPassword(flags['password-file']) });
     const bar = new Progress('verifying', this.interactive);
     let r: VerifyReport;
     try {

@@ -26,7 +26,7 @@ export interface ForkResult {
  * Returns the new journal open for writing.
  * @throws TtjError JOURNAL_EXISTS, BAD_POINT, POINT_NOT_FOUND.
  */
-export async function forkJournal(parent: Journal, at: string, dir: string, command = 'ttj fork', signWith?: SigningKey): Promise<ForkResult> {
+export async function forkJournal(parent: Journal, at: string, dir: string, command = 'ttj fork', signWith?: SigningKey, password?: string): Promise<ForkResult> {
   if (await journalExists(dir)) throw new TtjError(ErrorCodes.JOURNAL_EXISTS, `${dir} is already a journal; a fork needs a new one`, { path: dir });
   const { point, state } = await foldState(parent, at);
   if (point.epoch < 0) throw new TtjError(ErrorCodes.NO_EPOCH, `nothing to fork at ${at}: no epoch is committed there`);
@@ -85,7 +85,7 @@ export async function forkJournal(parent: Journal, at: string, dir: string, comm
     const data = await parent.blobs(part);
     part.forEach((addr, k) => blobs.push({ addr, data: data[k]! }));
   }
-  const writer = await JournalWriter.openWriter(dir, { create: true, pageSize: parent.pageSize, command, signWith });
+  const writer = await JournalWriter.openWriter(dir, { create: true, pageSize: parent.pageSize, command, signWith, password, encrypt: parent.encrypted });
   try {
     await writer.commit(bodies, blobs);
   } catch (e) {

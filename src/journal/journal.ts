@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { journalExists, openStore, removeJournal, type OpenStoreOptions } from '../store/open-store.js';
 import type { JournalStore, StoredEvent, StoreHead, StoreStats } from '../store/store.js';
+import { EncryptedStore } from '../store/encrypted-store.js';
+import type { JournalKeySource } from '../store/journal-key.js';
 import { decodeEvent, encodeEvent } from './codec.js';
 import {
   DISK_STATS_PREFIX,
@@ -113,6 +115,16 @@ export class Journal {
 
   get location(): string {
     return this.store.location;
+  }
+
+  /** True for an encrypted journal (docs/format.md, "Encryption"). */
+  get encrypted(): boolean {
+    return this.store instanceof EncryptedStore;
+  }
+
+  /** An encrypted journal's unlocked key (its key file and ciphers), for opening a replica of it (push); undefined for a plain journal. */
+  get key(): JournalKeySource | undefined {
+    return this.store instanceof EncryptedStore ? this.store.key : undefined;
   }
 
   /** The head of the stream, with the newest epoch and frame. */

@@ -6,7 +6,10 @@
  * atomic append ({@link JournalWriter.appendReplicated}). A push that is interrupted
  * leaves the destination at a batch boundary, and running it again continues there.
  */
-import { ErrorCodes, isTtjError } from '../errors.js';
+import { ErrorCodes, isTtjError, TtjError } from '../errors.js';
+import { journalKeyId } from '../store/journal-key.js';
+import { keyFileId } from '../store/cipher-keys.js';
+import { recordedLocation } from '../store/open-store.js';
 import type { BlobPut, StoredEvent } from '../store/store.js';
 import { decodeEvent } from './codec.js';
 import { commonPrefix } from './common-prefix.js';
@@ -81,12 +84,14 @@ export interface PushResult {
  * Pushes `src` into `dest`: a journal open for writing, or a location (a directory or
  * URL), created as a copy of `src` when nothing is there. The destination ends with the
  * source's events, byte for byte (same seqs, times and hash chain).
- * @throws TtjError DIVERGED (first differing seq), FORKED, AHEAD: the destination is not a prefix of the source; nothing is written.
+ * @throws TtjError DIVERGED (first differing seq), FORKED, AHEAD: the destination is not a prefix of the source;
+ *   KEY_MISMATCH: it is not encrypted with the source's key (or the source is plain and it is not); nothing is written.
  */
 export async function push(src: Journal, dest: JournalWriter | string, opts: PushOptions = {}): Promise<PushResult> {
   const opened = typeof dest === 'string' ? await openDestination(src, dest, opts.command ?? 'ttj push') : { w: dest, created: false };
   const w = opened.w;
   try {
+    checkSameKey(src, w);
     const commonSeq = opened.created ? -1 : await commonPrefix(src, w);
     const r: PushResult = {
       source: src.location,
@@ -180,13 +185,31 @@ async function missingBlobs(src: Journal, w: JournalWriter, batch: PushBatch, r:
 /** Opens the destination for writing; a missing one is created with the source's header. */
 async function openDestination(src: Journal, location: string, command: string): Promise<{ w: JournalWriter; created: boolean }> {
   const header = await firstEvent(src);
+  // An encrypted journal goes only to a journal of its own master key (one created gets its
+  // key file), so what lands there is sealed as at the source; a plain one only to a plain one.
+  const sameKeyAs = src.key;
+  if (!sameKeyAs) await refuseEncryptedDestination(location);
   try {
     // An existing store without events (a push killed as it made it) gets the source's header too.
-    return { w: await JournalWriter.openWriter(location, { create: false, header, command }), created: false };
+    return { w: await JournalWriter.openWriter(location, { create: false, header, command, sameKeyAs }), created: false };
   } catch (e) {
     if (!isTtjError(e, ErrorCodes.NOT_A_JOURNAL)) throw e;
   }
-  return { w: await JournalWriter.openWriter(location, { create: true, header, pageSize: src.pageSize, command }), created: true };
+  return { w: await JournalWriter.openWriter(location, { create: true, header, pageSize: src.pageSize, command, sameKeyAs }), created: true };
+}
+
+/** @throws TtjError KEY_MISMATCH when the two journals are not both plain or both of one master key. */
+function checkSameKey(src: Journal, dest: Journal): void {
+  const idOf = (j: Journal) => (j.key ? keyFileId(j.key.keyFile, {}) : 'plain');
+  const expected = idOf(src);
+  const actual = idOf(dest);
+  if (expected !== actual) throw new TtjError(ErrorCodes.KEY_MISMATCH, `${dest.location} is not encrypted with the source's key`, { location: dest.location, expected, actual });
+}
+
+/** @throws TtjError KEY_MISMATCH when the destination of a plain journal is encrypted. */
+async function refuseEncryptedDestination(location: string): Promise<void> {
+  const actual = await journalKeyId(location);
+  if (actual !== 'plain') throw new TtjError(ErrorCodes.KEY_MISMATCH, `${recordedLocation(location)} is encrypted and the source is not`, { location: recordedLocation(location), expected: 'plain', actual });
 }
 
 /** The stored bytes of event 0 (the header). */

@@ -17,6 +17,8 @@ import { VmState } from './vm-state.js';
 export interface RepairOptions {
   /** Only say what would change. Default false. */
   dryRun?: boolean;
+  /** The password of an encrypted journal. */
+  password?: string;
 }
 
 /** What a repair found and did (`ttj repair --json`). */
@@ -41,7 +43,7 @@ export interface RepairReport {
  */
 export async function repairJournal(dir: string, opts: RepairOptions = {}): Promise<RepairReport> {
   const dryRun = !!opts.dryRun;
-  const store = await openStore(dir, { write: !dryRun, repair: true, command: 'ttj repair' });
+  const store = await openStore(dir, { write: !dryRun, repair: true, command: 'ttj repair', password: opts.password });
   try {
     const last = await store.lastStoredEvent();
     if (!last) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, `${dir} holds no events to rebuild an index from`, { path: dir });

@@ -60,7 +60,7 @@ export async function restore(journalDir: string, opts: RestoreOptions): Promise
   if (opts.fork && (opts.detach || opts.paused)) throw new TtjError(ErrorCodes.BAD_ARGUMENT, '--fork records the restored VM in this process: it cannot be combined with --detach or --paused');
   if (opts.fork) checkRecordTiming(opts);
   qemuInfo();
-  const j = await Journal.open(journalDir);
+  const j = await Journal.open(journalDir, { password: opts.password });
   const work = ramDirectory('ttj-restore-', opts.ramDir);
   let keep = false;
   let writer: JournalWriter | undefined;
@@ -95,7 +95,7 @@ export async function restore(journalDir: string, opts: RestoreOptions): Promise
     let devices: Awaited<ReturnType<typeof serveVmDisks>>['devices'] = [];
     if (opts.fork) {
       const parent = j;
-      writer = (await forkJournal(parent, opts.at, opts.fork, 'ttj restore --fork')).writer;
+      writer = (await forkJournal(parent, opts.at, opts.fork, 'ttj restore --fork', undefined, opts.password)).writer;
       const served = await serveVmDisks(
         writer,
         config.disks.map((d) => d.name),

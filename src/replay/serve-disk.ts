@@ -9,6 +9,8 @@ import { startNbdServer, type NbdServer } from '../capture/nbd/index.js';
 
 /** Options of {@link serveDisk}. */
 export interface ServeDiskOptions {
+  /** The password of an encrypted journal (the CLI reads it from TTJ_PASSWORD or --password-file). */
+  password?: string;
   /** The disk (export name). */
   disk: string;
   /** Serve the disk as it was at this POINT (default: the live head). */
@@ -49,7 +51,7 @@ export async function serveDisk(journalDir: string, opts: ServeDiskOptions): Pro
   if (opts.fork && !opts.at) throw new TtjError(ErrorCodes.BAD_ARGUMENT, '--fork needs --at POINT');
   if ((opts.at || opts.readOnly) && !opts.fork) {
     if (!opts.readOnly) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'serving a past point needs --read-only, or --fork NEW_JOURNAL for a writable branch');
-    journal = await Journal.open(journalDir);
+    journal = await Journal.open(journalDir, { password: opts.password });
     try {
       const at = opts.at ?? 'head';
       const { state } = await foldState(journal, at);
@@ -62,16 +64,16 @@ export async function serveDisk(journalDir: string, opts: ServeDiskOptions): Pro
     }
   } else if (opts.at && opts.fork) {
     // A writable branch: the fork journal takes the writes, the parent is never changed.
-    const parent = await Journal.open(journalDir);
+    const parent = await Journal.open(journalDir, { password: opts.password });
     try {
-      writer = (await forkJournal(parent, opts.at, opts.fork, 'ttj nbd', opts.signWith)).writer;
+      writer = (await forkJournal(parent, opts.at, opts.fork, 'ttj nbd', opts.signWith, opts.password)).writer;
     } finally {
       await parent.close();
     }
     journal = writer;
     device = JournalBlockDevice.live(writer, opts.disk);
   } else {
-    writer = await JournalWriter.openWriter(journalDir, { create: false, command: 'ttj nbd', signWith: opts.signWith });
+    writer = await JournalWriter.openWriter(journalDir, { create: false, command: 'ttj nbd', signWith: opts.signWith, password: opts.password });
     journal = writer;
     try {
       device = JournalBlockDevice.live(writer, opts.disk);

@@ -5,7 +5,7 @@
  * in one read.
  */
 import { ErrorCodes, isTtjError, TtjError } from '../errors.js';
-import { sha256Ranges } from '../native/index.js';
+import { storedAddressesOf, type JournalCipher } from './cipher.js';
 import type { BlobIndex } from './blob-index.js';
 import { blobKey } from './index-layout.js';
 import { isStored, type BlobLocation, type BlockScratch, type PackReader } from './pack-files.js';
@@ -20,6 +20,8 @@ export class BlobReader {
   constructor(
     private readonly index: BlobIndex,
     private readonly packs: PackReader,
+    /** An encrypted journal's cipher: blob addresses are keyed (../store/cipher.ts). */
+    private readonly cipher?: JournalCipher,
   ) {}
 
   async getBlobs(addrs: Buffer[], opts: { verify?: boolean } = {}): Promise<Buffer[]> {
@@ -90,10 +92,11 @@ export class BlobReader {
         const locsOf = items.map((i) => locs[i]!);
         // All items of a block are hashed in one call (natively, with SHA-NI when there).
         const hashes = verify
-          ? sha256Ranges(
+          ? storedAddressesOf(
               block,
               Uint32Array.from(locsOf, (l) => l.itemOff),
               Uint32Array.from(locsOf, (l) => l.itemLen),
+              this.cipher,
             )
           : undefined;
         items.forEach((i, k) => {

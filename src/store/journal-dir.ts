@@ -2,7 +2,7 @@
  * A journal directory and its marker (`ttj-journal.json`): recognising a journal,
  * refusing a store layout this ttj cannot read, and making a new journal's directory.
  */
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ErrorCodes, isTtjError, TtjError, toTtjError } from '../errors.js';
 import { makeDirs } from '../util/make-dirs.js';
@@ -10,9 +10,13 @@ import { LOCK_FILE } from './writer-lock.js';
 import { DIR_MODE, FILE_MODE } from './file-modes.js';
 
 const MARKER_FILE = 'ttj-journal.json';
+/** An encrypted journal's key file (./cipher-keys.ts). */
+const KEY_FILE = 'ttj-key.json';
 /** The marker of the store layout this ttj writes; it reads exactly these versions. */
 const MARKER = { format: 'ttj-journal', version: 1 };
-const READABLE_MARKER_VERSIONS = new Set([1]);
+/** The marker of an encrypted journal (version 2: a ttj that does not know encryption refuses it). */
+const ENCRYPTED_MARKER = { format: 'ttj-journal', version: 2 };
+const READABLE_MARKER_VERSIONS = new Set([1, 2]);
 
 /** True when `dir` holds a journal marker (false also when it cannot be read). */
 export async function isJournalDir(dir: string): Promise<boolean> {
@@ -20,12 +24,64 @@ export async function isJournalDir(dir: string): Promise<boolean> {
 }
 
 /**
+ * The key file of the encrypted journal `dir`, or undefined when `dir` is not an
+ * encrypted journal (no journal, or a plain one).
+ * @throws TtjError CORRUPT_STORE when the marker says encrypted and the key file is gone; PERMISSION...
+ */
+export async function readKeyFile(dir: string): Promise<Buffer | undefined> {
+  const marker = await readMarker(dir);
+  if (marker?.version !== ENCRYPTED_MARKER.version) return undefined;
+  try {
+    return await readFile(join(dir, KEY_FILE));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new TtjError(ErrorCodes.CORRUPT_STORE, `${dir} is an encrypted journal whose key file ${KEY_FILE} is missing`, { path: dir });
+    throw toTtjError(e, { path: dir, what: 'reading the journal key file' });
+  }
+}
+
+/**
+ * Replaces the key file of the encrypted journal `dir` at once (a new file renamed
+ * over the old, both synced): a crash leaves the old one or the new one.
+ */
+export async function replaceKeyFile(dir: string, bytes: Buffer): Promise<void> {
+  const tmp = join(dir, `${KEY_FILE}.tmp`);
+  try {
+    await writeSynced(tmp, bytes);
+    await rename(tmp, join(dir, KEY_FILE));
+    await syncDir(dir);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw toTtjError(e, { path: dir, what: 'writing the journal key file' });
+  }
+}
+
+async function writeSynced(path: string, bytes: Buffer): Promise<void> {
+  const fh = await open(path, 'w', FILE_MODE);
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
  * Makes sure `dir` is a journal this ttj reads, creating it (when `create`) where
- * there is none. Returns the undo of a creation (for an open that fails later: what
+ * there is none: an encrypted one when `keyFile` is given (its key file written before
+ * its marker). Returns the undo of a creation (for an open that fails later: what
  * it made removed again), or undefined when the journal was there.
  * @throws TtjError NOT_A_JOURNAL, NOT_A_DIRECTORY, UNSUPPORTED_VERSION, PERMISSION...
  */
-export async function prepareJournalDir(dir: string, create: boolean): Promise<(() => Promise<void>) | undefined> {
+export async function prepareJournalDir(dir: string, create: boolean, keyFile?: Buffer): Promise<(() => Promise<void>) | undefined> {
   const marker = await readMarker(dir);
   if (marker) {
     checkMarkerVersion(dir, marker);
@@ -42,7 +98,7 @@ export async function prepareJournalDir(dir: string, create: boolean): Promise<(
   }
   if (!create) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, exists ? `${dir} is not a ttj journal` : `no journal at ${dir}`, { path: dir });
   if (exists && (await readdir(dir)).length > 0) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, `${dir} exists, is not empty and is not a ttj journal`, { path: dir });
-  return createJournalDir(dir);
+  return createJournalDir(dir, keyFile);
 }
 
 /**
@@ -88,11 +144,11 @@ function checkMarkerVersion(dir: string, m: { version: unknown }): void {
  * it made removed again (for an open that fails later, on a full disk say); a failure
  * here undoes itself.
  */
-async function createJournalDir(dir: string): Promise<() => Promise<void>> {
+async function createJournalDir(dir: string, keyFile: Buffer | undefined): Promise<() => Promise<void>> {
   let madeDir = false;
   const undo = async () => {
     if (madeDir) await rm(dir, { recursive: true, force: true });
-    else for (const name of [MARKER_FILE, 'packs', 'index', LOCK_FILE]) await rm(join(dir, name), { recursive: true, force: true });
+    else for (const name of [MARKER_FILE, KEY_FILE, 'packs', 'index', LOCK_FILE]) await rm(join(dir, name), { recursive: true, force: true });
   };
   try {
     // Parents as the umask makes them; the journal's own directory (unless given empty) the owner's only.
@@ -104,7 +160,8 @@ async function createJournalDir(dir: string): Promise<() => Promise<void>> {
       },
     );
     await mkdir(join(dir, 'packs'), { mode: DIR_MODE });
-    await writeFile(join(dir, MARKER_FILE), JSON.stringify(MARKER) + '\n', { mode: FILE_MODE });
+    if (keyFile) await writeSynced(join(dir, KEY_FILE), keyFile);
+    await writeFile(join(dir, MARKER_FILE), JSON.stringify(keyFile ? ENCRYPTED_MARKER : MARKER) + '\n', { mode: FILE_MODE });
   } catch (e) {
     await undo().catch(() => undefined);
     throw toTtjError(e, { path: dir, what: 'creating the journal' });

@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import { ErrorCodes, TtjError } from '../errors.js';
 import type { KvWriter } from './kv.js';
 import { PackReader, PackWriter } from './pack-files.js';
-import { prepareJournalDir } from './journal-dir.js';
+import { prepareJournalDir, readKeyFile } from './journal-dir.js';
+import type { JournalCipher } from './cipher.js';
 import { openIndex, type OpenedIndex } from './index-opener.js';
 import { eventKey, indexKey, INDEX_KEYS, lastStoredEvent, readHead, readStats } from './index-layout.js';
 import { BlobIndex } from './blob-index.js';
@@ -49,6 +50,13 @@ export interface LocalStoreOptions {
    * environment variable.
    */
   cache?: CacheMode;
+  /**
+   * An encrypted journal's cipher (./cipher.ts; `openStore` unlocks it from the key
+   * file): blocks are sealed and opened with it. Required exactly for encrypted journals.
+   */
+  cipher?: JournalCipher;
+  /** With `create`: make the journal encrypted, with this key file (./cipher-keys.ts). */
+  keyFile?: Buffer;
 }
 
 /** Pack-file cache modes (see {@link LocalStoreOptions.cache}). */
@@ -62,6 +70,15 @@ function resolveCacheMode(mode?: string): CacheMode {
   const m = mode ?? process.env.TTJ_CACHE ?? 'none';
   if (m !== 'none' && m !== 'writeback') throw new TtjError(ErrorCodes.BAD_ARGUMENT, `cache mode must be none or writeback, not ${JSON.stringify(m)}`, { mode: m });
   return m;
+}
+
+/**
+ * An encrypted journal is opened with its cipher, a plain one without.
+ * @throws TtjError PASSWORD_REQUIRED for an encrypted journal without a cipher; INTERNAL for a plain one with one.
+ */
+function checkCipher(dir: string, cipher: boolean, encrypted: boolean): void {
+  if (encrypted && !cipher) throw new TtjError(ErrorCodes.PASSWORD_REQUIRED, `${dir} is an encrypted journal: give its password (openStore unlocks its key)`, { path: dir });
+  if (cipher && !encrypted) throw new TtjError(ErrorCodes.INTERNAL, `${dir} is not encrypted, and a cipher was given`, { path: dir });
 }
 
 /** The embedded store: a journal directory with a LevelDB index and append-only pack files (see the module comment); opened by {@link LocalStore.open}. */
@@ -80,13 +97,14 @@ export class LocalStore implements JournalStore {
     private readonly index: OpenedIndex,
     direct: boolean,
     compressionLevel: number,
+    cipher: JournalCipher | undefined,
   ) {
     this.location = dir;
     this.writable = index.writable;
     this.blobs = new BlobIndex(index.kv, index.writable);
-    this.packs = new PackReader(join(dir, 'packs'), undefined, { direct });
-    this.reader = new BlobReader(this.blobs, this.packs);
-    if (index.writable) this.appender = new StoreAppender(dir, index.kv as KvWriter, this.blobs, new PackWriter(join(dir, 'packs'), compressionLevel, { direct }));
+    this.packs = new PackReader(join(dir, 'packs'), undefined, { direct, cipher });
+    this.reader = new BlobReader(this.blobs, this.packs, cipher);
+    if (index.writable) this.appender = new StoreAppender(dir, index.kv as KvWriter, this.blobs, new PackWriter(join(dir, 'packs'), compressionLevel, { direct, cipher }));
   }
 
   private get kv() {
@@ -101,7 +119,8 @@ export class LocalStore implements JournalStore {
     const write = !!(opts.write || opts.create);
     const direct = resolveCacheMode(opts.cache) === 'none';
     /** Removes the journal this open created, when the open fails after all. */
-    const undoCreate = await prepareJournalDir(dir, !!opts.create);
+    const undoCreate = await prepareJournalDir(dir, !!opts.create, opts.keyFile);
+    if (!undoCreate) checkCipher(dir, !!opts.cipher, !!(await readKeyFile(dir)));
     let index: OpenedIndex;
     try {
       index = await openIndex(dir, { write, command: opts.command ?? 'ttj', waitMs: opts.waitMs ?? 30000 });
@@ -109,7 +128,7 @@ export class LocalStore implements JournalStore {
       await undoCreate?.().catch(() => undefined);
       throw e;
     }
-    const store = new LocalStore(dir, index, direct, opts.compressionLevel ?? 1);
+    const store = new LocalStore(dir, index, direct, opts.compressionLevel ?? 1, opts.cipher);
     if (opts.repair) return store;
     try {
       await store.checkHead();

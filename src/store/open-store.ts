@@ -10,9 +10,15 @@ import { isJournalDir } from './journal-dir.js';
 import { LocalStore, type LocalStoreOptions } from './local-store.js';
 import { isPgLocation, parsePgLocation } from './pg/pg-location.js';
 import type { JournalStore } from './store.js';
+import { EncryptedStore } from './encrypted-store.js';
+import { unlockJournal, type EncryptionOptions } from './journal-key.js';
 
-/** Options of {@link openStore}: those of the embedded store (other backends take what applies to them). */
-export type OpenStoreOptions = LocalStoreOptions;
+/**
+ * Options of {@link openStore}: those of the embedded store (other backends take what
+ * applies to them), and the password of an encrypted journal (or, with `create` and
+ * `encrypt`, of a new one).
+ */
+export type OpenStoreOptions = Omit<LocalStoreOptions, 'cipher' | 'keyFile'> & EncryptionOptions;
 
 /** The PostgreSQL backend, loaded when a location needs it (`pg` adds to every command's start-up otherwise). */
 const pgBackend = () => import('./pg/pg-store.js');
@@ -29,13 +35,18 @@ function refuseUnknownScheme(location: string): never {
 }
 
 /**
- * Opens the store at `location` for reading, or (with `write`/`create`) for writing.
- * @throws TtjError BAD_ARGUMENT for a URL of a scheme no backend serves; what the backend throws (NOT_A_JOURNAL, LOCKED, ...).
+ * Opens the store at `location` for reading, or (with `write`/`create`) for writing. An
+ * encrypted journal is unlocked with `opts.password` and seen through its cipher
+ * (./encrypted-store.ts): above the store, it reads as a plain one.
+ * @throws TtjError BAD_ARGUMENT for a URL of a scheme no backend serves; PASSWORD_REQUIRED, BAD_PASSWORD; what the backend throws (NOT_A_JOURNAL, LOCKED, ...).
  */
 export async function openStore(location: string, opts: OpenStoreOptions = {}): Promise<JournalStore> {
-  if (isPgLocation(location)) return (await pgBackend()).PgStore.open(location, opts);
-  if (isUrlLocation(location)) refuseUnknownScheme(location);
-  return LocalStore.open(location, opts);
+  if (!isPgLocation(location) && isUrlLocation(location)) refuseUnknownScheme(location);
+  const { password, encrypt, sameKeyAs, ...rest } = opts;
+  const key = await unlockJournal(location, { password, encrypt, sameKeyAs, create: opts.create, exists: () => journalExists(location) });
+  const backendOpts = { ...rest, cipher: key?.cipher, keyFile: key?.create ? key.keyFile : undefined };
+  const store = isPgLocation(location) ? await (await pgBackend()).PgStore.open(location, backendOpts) : await LocalStore.open(location, backendOpts);
+  return key ? new EncryptedStore(store, key) : store;
 }
 
 /**

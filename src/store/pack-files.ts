@@ -24,7 +24,8 @@ import { DIRECT_IO_ALIGN, openDirect, preadAligned, preallocate, pwriteAligned }
 import { zeroPage } from '../util/zero-page.js';
 import { DIR_MODE, fileModeIn } from './file-modes.js';
 import { sliceBuffers } from '../util/slice-buffers.js';
-import { BLOCK_HEADER, BLOCK_MAGIC, BLOCK_MAGIC_STORED, encodeBlock } from './block-codec.js';
+import { BLOCK_HEADER, BLOCK_MAGIC, BLOCK_MAGIC_SEALED, BLOCK_MAGIC_STORED, encodeBlock, openBlock, type BlockSeal } from './block-codec.js';
+import type { JournalCipher } from './cipher.js';
 
 /** Buffers per pwritev call (Linux's IOV_MAX). */
 const IOV_MAX = 1024;
@@ -99,6 +100,13 @@ export interface PackFileOptions {
   direct?: boolean;
   /** A writer starts a new pack file once the current one holds this many bytes. Default {@link PACK_ROTATE_BYTES}. */
   rotateBytes?: number;
+  /** An encrypted journal's cipher: every block is sealed for its pack and offset (./block-codec.ts). */
+  cipher?: JournalCipher;
+}
+
+/** The seal of the block at `offset` of `pack` in an encrypted journal (undefined for a plain one). */
+function packSeal(cipher: JournalCipher | undefined, pack: number, offset: number): BlockSeal | undefined {
+  return cipher && { cipher, place: `pack ${pack} offset ${offset}` };
 }
 
 /**
@@ -136,6 +144,7 @@ export class PackWriter {
   private readonly wantDirect: boolean;
 
   private readonly rotateBytes: number;
+  private readonly cipher: JournalCipher | undefined;
 
   constructor(
     private readonly dir: string,
@@ -144,6 +153,7 @@ export class PackWriter {
   ) {
     this.wantDirect = opts.direct ?? true;
     this.rotateBytes = opts.rotateBytes ?? PACK_ROTATE_BYTES;
+    this.cipher = opts.cipher;
   }
 
   private async ensureOpen(): Promise<void> {
@@ -238,7 +248,7 @@ export class PackWriter {
     const out: BlobLocation[][] = [];
     let offset = this.size;
     for (const items of groups) {
-      const { head, body, clen, rawLen } = encodeBlock(items, this.level);
+      const { head, body, clen, rawLen } = encodeBlock(items, this.level, packSeal(this.cipher, this.pack, offset));
       iov.push(head, ...body);
       const locs: BlobLocation[] = [];
       let itemOff = 0;
@@ -356,6 +366,7 @@ export class PackReader {
   private readonly cache = new Map<string, Buffer>();
   private readonly inflight = new Map<string, Promise<Buffer>>();
   private cacheBytes = 0;
+  private readonly cipher: JournalCipher | undefined;
 
   constructor(
     private readonly dir: string,
@@ -363,6 +374,7 @@ export class PackReader {
     opts: PackFileOptions = {},
   ) {
     this.direct = opts.direct ?? true;
+    this.cipher = opts.cipher;
   }
 
   private directFd(pack: number): Promise<FileHandle | undefined> {
@@ -429,17 +441,21 @@ export class PackReader {
     if (scratch.packed.length < BLOCK_HEADER + loc.clen) scratch.packed = Buffer.allocUnsafe(BLOCK_HEADER + loc.clen);
     const buf = scratch.packed.subarray(0, BLOCK_HEADER + loc.clen);
     const { bytesRead } = await fh.read(buf, 0, buf.length, loc.offset);
-    const stored = isStored(loc);
-    if (bytesRead !== buf.length || buf.readUInt32LE(0) !== (stored ? BLOCK_MAGIC_STORED : BLOCK_MAGIC) || buf.readUInt32LE(4) !== loc.rawLen || buf.readUInt32LE(8) !== loc.clen) {
+    if (bytesRead !== buf.length) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} is cut short`, where);
+    // An encrypted journal's block is opened first; the plain block within is read as any other.
+    const plain = this.cipher ? openBlock(buf, where, packSeal(this.cipher, loc.pack, loc.offset)!) : buf;
+    const clen = this.cipher ? plain.readUInt32LE(8) : loc.clen;
+    const stored = this.cipher ? clen === loc.rawLen : isStored(loc);
+    if (plain.readUInt32LE(0) !== (stored ? BLOCK_MAGIC_STORED : BLOCK_MAGIC) || plain.readUInt32LE(4) !== loc.rawLen || plain.length !== BLOCK_HEADER + clen) {
       throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} has a damaged header`, where);
     }
-    if (stored) return buf.subarray(BLOCK_HEADER);
+    if (stored) return plain.subarray(BLOCK_HEADER);
     if (scratch.raw.length < loc.rawLen) scratch.raw = Buffer.allocUnsafe(loc.rawLen);
     let n: number;
     try {
       // Synchronous, on the JS thread: one context serves every read of this reader.
       this.dctx ??= new zstdBinding.DCtx();
-      n = this.dctx.decompress(scratch.raw, buf.subarray(BLOCK_HEADER));
+      n = this.dctx.decompress(scratch.raw, plain.subarray(BLOCK_HEADER));
     } catch (e) {
       throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} does not decompress`, where, { cause: e });
     }
@@ -491,7 +507,7 @@ export class PackReader {
     while (off + BLOCK_HEADER <= size) {
       await fh.read(head, 0, BLOCK_HEADER, off);
       const magic = head.readUInt32LE(0);
-      if (magic !== BLOCK_MAGIC && magic !== BLOCK_MAGIC_STORED) return; // an uncommitted tail
+      if (magic !== BLOCK_MAGIC && magic !== BLOCK_MAGIC_STORED && magic !== BLOCK_MAGIC_SEALED) return; // an uncommitted tail
       const b = { offset: off, rawLen: head.readUInt32LE(4), clen: head.readUInt32LE(8), items: head.readUInt32LE(12) };
       yield b;
       off += BLOCK_HEADER + b.clen;

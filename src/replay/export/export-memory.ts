@@ -21,6 +21,8 @@ export interface MemoryExportInput {
   /** The journal and point (a recorded VM is restored there for its CPU state). */
   journal: string;
   at: string;
+  /** The password of an encrypted journal (the CLI reads it from TTJ_PASSWORD or --password-file). */
+  password?: string;
   /** Scratch space (QEMU's own dump goes there). */
   workDir: string;
   outDir: string;
@@ -61,7 +63,7 @@ export async function exportMemory(input: MemoryExportInput): Promise<MemoryExpo
     return { file, format: 'lime', ranges };
   }
   if (input.machine) {
-    const q = await qemuCoreNotes(input.journal, input.at, input.folded, input.size, input.machine, input.workDir);
+    const q = await qemuCoreNotes(input.journal, input.at, input.folded, input.size, input.machine, input.workDir, input.password);
     await writeElfCore({ memory: input.folded, ranges: q.ranges, notes: Buffer.concat([q.notes, encodeNotes([input.ttjNote])]), machine: q.machine, out });
     return { file, format: 'elf', ranges: q.ranges, cpuState: 'qemu', elfMachine: q.machine };
   }

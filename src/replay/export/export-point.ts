@@ -14,6 +14,8 @@ import { fileSha256 } from './file-sha256.js';
 
 /** Options of {@link exportPoint}. */
 export interface ExportOptions {
+  /** The password of an encrypted journal (the CLI reads it from TTJ_PASSWORD or --password-file). */
+  password?: string;
   /** The POINT to export. */
   at: string;
   /** Output directory (created 0700 with its parents). */
@@ -45,7 +47,7 @@ export async function exportPoint(journal: string, opts: ExportOptions): Promise
   const diskFormat = checkFormat('disk-format', opts.diskFormat ?? 'qcow2', DISK_FORMATS);
   if (opts.frames) checkFormat('frames', opts.frames.format, FRAME_FORMATS);
   if (!opts.out) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'the output directory is empty (give --out DIR)', { flag: 'out' });
-  const j = await Journal.open(journal);
+  const j = await Journal.open(journal, { password: opts.password });
   let work: string | undefined;
   try {
     await makeDirs(join(opts.out, 'disks'), MODE_DIR);
@@ -79,7 +81,7 @@ export async function exportPoint(journal: string, opts: ExportOptions): Promise
     if (m.memory) {
       await rm(join(opts.out, `memory.${memoryFormat}`), { force: true });
       const ttjNote = { name: 'TTJ', type: NT_TTJ_POINT, desc: Buffer.from(JSON.stringify({ journal: j.location, point: m.point, seq: m.seq, epoch: m.epoch, stateRoot: m.stateRoot, chainHash })) };
-      const mem = await exportMemory({ format: memoryFormat, folded: join(folded, m.memory.file), size: m.memory.size, machine, journal, at: opts.at, workDir: work, outDir: opts.out, ttjNote });
+      const mem = await exportMemory({ format: memoryFormat, folded: join(folded, m.memory.file), size: m.memory.size, machine, journal, at: opts.at, workDir: work, outDir: opts.out, ttjNote, password: opts.password });
       manifest.memory = { ...mem, size: m.memory.size, root: m.memory.root };
     }
     if (opts.frames) manifest.frames = await exportFrames(j, { ...opts.frames, workDir: work, outDir: opts.out });

@@ -24,9 +24,9 @@ export interface QemuCoreNotes {
  * `memory`: the CPU state is only taken from a VM that holds exactly the folded RAM.
  * @throws TtjError INCOMPATIBLE_VM (no recorded VM, or QEMU's memory differs from the fold), QEMU_MISSING, QEMU_FAILED, QMP_ERROR.
  */
-export async function qemuCoreNotes(journal: string, at: string, memory: string, memorySize: number, machine: string, workDir: string): Promise<QemuCoreNotes> {
+export async function qemuCoreNotes(journal: string, at: string, memory: string, memorySize: number, machine: string, workDir: string, password?: string): Promise<QemuCoreNotes> {
   const dump = join(workDir, 'qemu-core.elf');
-  const res = await restore(journal, { at, paused: true, detach: true, qmpPath: join(workDir, 'qmp.sock') });
+  const res = await restore(journal, { at, paused: true, detach: true, qmpPath: join(workDir, 'qmp.sock'), password });
   try {
     const qmp = await QmpClient.connect(res.qmp);
     try {

@@ -4,8 +4,8 @@
  * checked against their addresses, small reads served from a cache of recent blocks.
  */
 import { ErrorCodes, TtjError } from '../../errors.js';
-import { sha256Ranges } from '../../native/index.js';
 import { decodeBlock } from '../block-codec.js';
+import { storedAddressesOf, type JournalCipher } from '../cipher.js';
 import type { PgBlobLocation } from './pg-blob-index.js';
 import { POOL_SIZE } from './pg-connect.js';
 import type { Queryable } from './pg-query.js';
@@ -24,6 +24,8 @@ export class PgBlobReader {
   constructor(
     private readonly db: Queryable,
     private readonly journalId: number,
+    /** An encrypted journal's cipher: its blocks are sealed for their row. */
+    private readonly cipher?: JournalCipher,
   ) {}
 
   /**
@@ -43,10 +45,11 @@ export class PgBlobReader {
     const deliver = (id: number, raw: Buffer) => {
       const items = byBlock.get(id)!;
       const hashes = verify
-        ? sha256Ranges(
+        ? storedAddressesOf(
             raw,
             Uint32Array.from(items, (i) => locs[i]!.itemOff),
             Uint32Array.from(items, (i) => locs[i]!.itemLen),
+            this.cipher,
           )
         : undefined;
       items.forEach((i, k) => {
@@ -88,7 +91,7 @@ export class PgBlobReader {
     const out = new Map<number, Buffer>();
     for (const r of rows) {
       const id = Number(r.id);
-      out.set(id, decodeBlock(Buffer.from(r.data as string, 'base64'), { block: id }));
+      out.set(id, decodeBlock(Buffer.from(r.data as string, 'base64'), { block: id }, this.cipher && { cipher: this.cipher, place: `block ${id}` }));
     }
     return out;
   }

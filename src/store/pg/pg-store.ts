@@ -10,6 +10,8 @@ import type pg from 'pg';
 import { ErrorCodes, TtjError } from '../../errors.js';
 import { sha256 } from '../../util/hash.js';
 import { encodeBlock } from '../block-codec.js';
+import type { JournalCipher } from '../cipher.js';
+import { deletePgKey, insertPgKey } from './pg-key.js';
 import { watchHeadWith, type WatchHeadOptions } from '../head-watch.js';
 import type { AppendBatch, AppendResult, BlobPut, CompactResult, IndexEntry, IndexRange, JournalStore, RemoveBlobsOptions, RemovedBlobs, StoreHead, StoreStats, StoredEvent } from '../store.js';
 import { deleteDeadBlocks, removePgBlobs, vacuumBlobTables } from './pg-blob-removal.js';
@@ -39,6 +41,10 @@ export interface PgStoreOptions {
   compressionLevel?: number;
   /** Open a damaged index to rebuild it (`ttj repair`): the head is not checked against the events. Default false. */
   repair?: boolean;
+  /** An encrypted journal's cipher (`openStore` unlocks it from the key row): blocks are sealed with it. */
+  cipher?: JournalCipher;
+  /** With `create`: make the journal encrypted, with this key file (../cipher-keys.ts). */
+  keyFile?: Buffer;
 }
 
 /** True when the database at `location` holds the journal it names (false also when the server cannot say: no schema, no database). */
@@ -86,12 +92,13 @@ export class PgStore implements JournalStore {
     private readonly journalId: number,
     private readonly session: PgWriterSession | undefined,
     private readonly compressionLevel: number,
+    private readonly cipher: JournalCipher | undefined,
   ) {
     // Without its password: the location shows in messages, output and a fork's header.
     this.location = loc.display;
     this.db = queryable(pool, loc.display);
     this.blobIndex = new PgBlobIndex(this.db, journalId, this.writable);
-    this.reader = new PgBlobReader(this.db, journalId);
+    this.reader = new PgBlobReader(this.db, journalId, cipher);
   }
 
   get writable(): boolean {
@@ -108,9 +115,9 @@ export class PgStore implements JournalStore {
     const pool = makePool(loc, command);
     let session: PgWriterSession | undefined;
     try {
-      const id = await openJournalRow(pool, loc, !!opts.create);
+      const id = await openJournalRow(pool, loc, !!opts.create, opts.keyFile);
       if (opts.write || opts.create) session = await PgWriterSession.acquire(loc, id, command);
-      const store = new PgStore(loc, pool, id, session, opts.compressionLevel ?? 1);
+      const store = new PgStore(loc, pool, id, session, opts.compressionLevel ?? 1, opts.cipher);
       if (!opts.repair) await store.checkHead();
       return store;
     } catch (e) {
@@ -349,7 +356,7 @@ export class PgStore implements JournalStore {
     const ids = (await q.query('SELECT nextval(pg_get_serial_sequence($1, $2)) AS id FROM generate_series(1, $3)', ['ttj_block', 'id', groups.length], 'numbering blocks')).map((r) => Number(r.id));
     for (let g = 0; g < groups.length; g++) {
       const items = groups[g]!.map((b) => b.data);
-      const enc = encodeBlock(items, this.compressionLevel);
+      const enc = encodeBlock(items, this.compressionLevel, this.cipher && { cipher: this.cipher, place: `block ${ids[g]}` });
       const data = Buffer.concat([enc.head, ...enc.body]);
       storedBytes += data.length;
       await q.query('INSERT INTO ttj_block (id, journal, data) VALUES ($1, $2, $3)', [ids[g], this.journalId, data], 'writing blob bytes');
@@ -582,6 +589,7 @@ export class PgStore implements JournalStore {
     const c = this.session!.client;
     await c.query('BEGIN');
     try {
+      await deletePgKey(c, this.journalId);
       for (const t of ['ttj_index', 'ttj_event', 'ttj_blob', 'ttj_block']) await c.query(`DELETE FROM ${t} WHERE journal = $1`, [this.journalId]);
       await c.query('DELETE FROM ttj_journal WHERE id = $1', [this.journalId]);
       await c.query('COMMIT');
@@ -605,7 +613,7 @@ export class PgStore implements JournalStore {
 }
 
 /** The journal's id, the journal (and the schema) made first when `create`. */
-async function openJournalRow(pool: pg.Pool, loc: PgLocation, create: boolean): Promise<number> {
+async function openJournalRow(pool: pg.Pool, loc: PgLocation, create: boolean, keyFile: Buffer | undefined): Promise<number> {
   let c: pg.PoolClient;
   try {
     c = await pool.connect();
@@ -619,6 +627,7 @@ async function openJournalRow(pool: pg.Pool, loc: PgLocation, create: boolean): 
     } else await checkSchema(c, loc.display);
     const r = await c.query('SELECT id FROM ttj_journal WHERE name = $1', [loc.journal]);
     if (!r.rows.length) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, `no journal at ${loc.display}`, { location: loc.display });
+    if (create && keyFile) await insertPgKey(c, Number(r.rows[0].id), keyFile);
     return Number(r.rows[0].id);
   } catch (e) {
     throw toStoreError(e, loc.display, 'opening the journal');

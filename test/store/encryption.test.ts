@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCodes, isTtjError } from '../../src/errors.js';
+import { appendImages } from '../../src/journal/append-images.js';
+import { fold } from '../../src/journal/fold.js';
+import { Journal } from '../../src/journal/journal.js';
+import { push } from '../../src/journal/push.js';
+import { verify } from '../../src/journal/verify.js';
+import { JournalWriter } from '../../src/journal/writer.js';
+import { changePassword } from '../../src/store/journal-key.js';
+import { storeComplianceSuite } from '../../src/store/compliance-suite.js';
+import { openStore } from '../../src/store/open-store.js';
+import { fileHashes } from '../helpers/file-hashes.js';
+import { filesContaining } from '../helpers/files-containing.js';
+import { MARKER, PW, recordSecrets, secretImages } from '../helpers/secret-journal.js';
+import { ttj } from '../helpers/run-ttj.js';
+import { useTmp } from '../helpers/tmp.js';
+
+// The embedded store's contract holds through the cipher too.
+storeComplianceSuite('LevelDB index + pack files, encrypted', {
+  open: (dir) => openStore(dir, { create: true, encrypt: true, password: PW }),
+  reader: (dir) => openStore(dir, { password: PW }),
+});
+
+async function headHash(j: string, password: string): Promise<string> {
+  const journal = await Journal.open(j, { password });
+  try {
+    return (await journal.head()).hash;
+  } finally {
+    await journal.close();
+  }
+}
+
+async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (e: unknown) => isTtjError(e) && e.code === code);
+}
+
+describe('encryption at rest', function () {
+  this.timeout(120000);
+  const tmp = useTmp();
+
+  it('no file of an encrypted journal holds what the guest wrote, nor the SHA-256 of a page; the plain journal holds both (the scan can fail)', async () => {
+    const plain = await recordSecrets(tmp.path('plain'), tmp.dir, { encrypt: false });
+    assert.ok(filesContaining(tmp.path('plain'), [MARKER]).length > 0);
+    assert.ok(filesContaining(tmp.path('plain'), [plain.randomPageHash]).length > 0);
+    const s = await recordSecrets(tmp.path('enc'), tmp.dir, { encrypt: true });
+    assert.deepEqual(filesContaining(tmp.path('enc'), [MARKER, s.randomPageHash]), []);
+    // With the password, everything is there.
+    const j = await Journal.open(tmp.path('enc'), { password: PW });
+    try {
+      assert.equal(j.encrypted, true);
+      const m = await fold(j, { at: 'head', out: tmp.path('out') });
+      assert.ok(readFileSync(tmp.path('out', m.memory!.file)).equals(readFileSync(s.memory)));
+      const r = await verify(j, { deep: true });
+      assert.equal(r.ok, true, JSON.stringify(r.error));
+      assert.equal(r.epochs, 2);
+    } finally {
+      await j.close();
+    }
+  });
+
+  it('blobs are deduplicated inside an encrypted journal', async () => {
+    const J = tmp.path('j');
+    const img = secretImages(tmp.dir, 3);
+    const w = await JournalWriter.openWriter(J, { encrypt: true, password: PW });
+    try {
+      const first = await appendImages(w, { memory: img.memory });
+      const again = await appendImages(w, { memory: img.memory, label: 'same' });
+      assert.ok(first.newBlobs > 0);
+      assert.equal(again.newBlobs, 0);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('without the password, or with a wrong one, a clear code and nothing changed', async () => {
+    const J = tmp.path('j');
+    const s = await recordSecrets(J, tmp.dir, { encrypt: true });
+    const before = fileHashes(J);
+    await expectCode(Journal.open(J), ErrorCodes.PASSWORD_REQUIRED);
+    await expectCode(Journal.open(J, { password: 'wrong' }), ErrorCodes.BAD_PASSWORD);
+    await expectCode(JournalWriter.openWriter(J, { password: 'wrong' }), ErrorCodes.BAD_PASSWORD);
+    const cli = ttj(['append', J, '--memory', s.memory, '--json'], { env: { ...process.env, TTJ_PASSWORD: 'wrong' } });
+    assert.equal(cli.status, 10);
+    assert.equal(cli.json.error.code, ErrorCodes.BAD_PASSWORD);
+    const none = ttj(['log', J, '--json'], { env: { ...process.env, TTJ_PASSWORD: '' } });
+    assert.notEqual(none.status, 0);
+    assert.deepEqual(fileHashes(J), before);
+  });
+
+  it('a flipped ciphertext byte in a pack is caught by fold and verify --deep', async () => {
+    const J = tmp.path('j');
+    await recordSecrets(J, tmp.dir, { encrypt: true });
+    const packs = readdirSync(join(J, 'packs'));
+    const p = join(J, 'packs', packs[packs.length - 1]!);
+    const b = readFileSync(p);
+    b[Math.floor(b.length / 3)]! ^= 0x10;
+    writeFileSync(p, b);
+    const j = await Journal.open(J, { password: PW });
+    try {
+      const r = await verify(j, { deep: true });
+      assert.equal(r.ok, false);
+      assert.equal(r.error!.code, ErrorCodes.CORRUPT_BLOB);
+      await expectCode(fold(j, { at: 'head', out: tmp.path('out') }), ErrorCodes.CORRUPT_BLOB);
+    } finally {
+      await j.close();
+    }
+    const cli = ttj(['verify', J, '--deep', '--json'], { env: { ...process.env, TTJ_PASSWORD: PW } });
+    assert.equal(cli.status, 3);
+    assert.equal(cli.json.error.code, ErrorCodes.CORRUPT_BLOB);
+  });
+
+  it('ttj key passwd: the old password fails after, the new one works, the data is untouched', async () => {
+    const J = tmp.path('j');
+    const pwFile = tmp.path('old.txt');
+    const newFile = tmp.path('new.txt');
+    writeFileSync(pwFile, `${PW}\n`);
+    writeFileSync(newFile, 'a new password\n');
+    await recordSecrets(J, tmp.dir, { encrypt: true });
+    // The data: the packs, and the events (by the head hash); LevelDB rewrites its own files on any open.
+    const packs = fileHashes(join(J, 'packs'));
+    const head = await headHash(J, PW);
+    const bad = ttj(['key', 'passwd', J, '--password-file', newFile, '--new-password-file', pwFile, '--json']);
+    assert.equal(bad.json.error.code, ErrorCodes.BAD_PASSWORD);
+    const r = ttj(['key', 'passwd', J, '--password-file', pwFile, '--new-password-file', newFile, '--json']);
+    assert.equal(r.status, 0, r.stderr);
+    await expectCode(Journal.open(J, { password: PW }), ErrorCodes.BAD_PASSWORD);
+    const j = await Journal.open(J, { password: 'a new password' });
+    try {
+      assert.equal((await verify(j, { deep: true })).ok, true);
+    } finally {
+      await j.close();
+    }
+    assert.deepEqual(fileHashes(join(J, 'packs')), packs);
+    assert.equal(await headHash(J, 'a new password'), head);
+    await changePassword(J, 'a new password', PW);
+    await (await Journal.open(J, { password: PW })).close();
+  });
+
+  it('ttj init --encrypt needs a password, and creates nothing without one', () => {
+    const J = tmp.path('j');
+    const r = ttj(['init', J, '--encrypt', '--json'], { env: { ...process.env, TTJ_PASSWORD: undefined } });
+    assert.equal(r.status, 10);
+    assert.equal(r.json.error.code, ErrorCodes.PASSWORD_REQUIRED);
+    assert.deepEqual(readdirSync(tmp.dir), []);
+    const ok = ttj(['init', J, '--encrypt', '--json'], { env: { ...process.env, TTJ_PASSWORD: PW } });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(ok.json.encrypted, true);
+    const log = ttj(['log', J, '--json'], { env: { ...process.env, TTJ_PASSWORD: undefined } });
+    assert.equal(log.status, 10);
+    assert.equal(log.json.error.code, ErrorCodes.PASSWORD_REQUIRED);
+  });
+
+  it('push moves ciphertext only: the new destination has the same key, and none of its files hold the marker', async () => {
+    const J = tmp.path('j');
+    await recordSecrets(J, tmp.dir, { encrypt: true });
+    const src = await Journal.open(J, { password: PW });
+    try {
+      const r = await push(src, tmp.path('copy'));
+      assert.equal(r.created, true);
+    } finally {
+      await src.close();
+    }
+    assert.deepEqual(filesContaining(tmp.path('copy'), [MARKER]), []);
+    assert.ok(readFileSync(tmp.path('copy', 'ttj-key.json')).equals(readFileSync(join(J, 'ttj-key.json'))));
+    const copy = await Journal.open(tmp.path('copy'), { password: PW });
+    try {
+      assert.equal((await verify(copy, { deep: true })).ok, true);
+      assert.equal((await copy.head()).hash, await headHash(J, PW));
+    } finally {
+      await copy.close();
+    }
+  });
+
+  it('push refuses a destination that is plain or of another key, and a plain source into an encrypted one (TTJ_KEY_MISMATCH, nothing written)', async () => {
+    const J = tmp.path('j');
+    await recordSecrets(J, tmp.dir, { encrypt: true });
+    await recordSecrets(tmp.path('plain'), tmp.dir, { encrypt: false });
+    await (await JournalWriter.openWriter(tmp.path('other'), { encrypt: true, password: PW })).close();
+    const plainBefore = fileHashes(tmp.path('plain'));
+    const src = await Journal.open(J, { password: PW });
+    try {
+      await expectCode(push(src, tmp.path('plain')), ErrorCodes.KEY_MISMATCH);
+      await expectCode(push(src, tmp.path('other')), ErrorCodes.KEY_MISMATCH);
+    } finally {
+      await src.close();
+    }
+    assert.deepEqual(fileHashes(tmp.path('plain')), plainBefore);
+    const cli = ttj(['push', tmp.path('plain'), J, '--json']);
+    assert.equal(cli.status, 9);
+    assert.equal(cli.json.error.code, ErrorCodes.KEY_MISMATCH);
+  });
+});
