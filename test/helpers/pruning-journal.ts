@@ -46,7 +46,7 @@ export async function appendPruningEpochs(w: JournalWriter, work: string, from: 
     }
     // Content that comes back: page 7 takes page 3's content of three epochs ago.
     if (e % 5 === 4) mem.copy(mem, 7 * PPS, 3 * PPS, 4 * PPS);
-    randomPage(disk.subarray((e % DISK_BLOCKS) * PPS, (e % DISK_BLOCKS + 1) * PPS), r);
+    randomPage(disk.subarray((e % DISK_BLOCKS) * PPS, ((e % DISK_BLOCKS) + 1) * PPS), r);
     if (e < from) continue;
     writeFileSync(diskPath, disk);
     await appendImages(w, {
