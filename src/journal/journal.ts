@@ -4,6 +4,8 @@ import { journalExists, openStore, removeJournal, type OpenStoreOptions } from '
 import type { JournalStore, StoredEvent, StoreHead, StoreStats } from '../store/store.js';
 import { decodeEvent, encodeEvent } from './codec.js';
 import {
+  AUDIO_PREFIX,
+  audioKey,
   DISK_STATS_PREFIX,
   EPOCH_PREFIX,
   epochKey,
@@ -17,6 +19,7 @@ import {
   prefixEnd,
   VM_CONFIG_PREFIX,
   vmConfigKey,
+  type AudioEntry,
   type DiskStats,
   type EpochEntry,
   type FrameEntry,
@@ -148,6 +151,15 @@ export class Journal {
   /** Frames, in order. */
   async *frames(): AsyncIterable<FrameEntry> {
     for await (const [, v] of this.store.indexRange({ gte: FRAME_PREFIX, lt: prefixEnd(FRAME_PREFIX) })) yield parseValue<FrameEntry>(v);
+  }
+
+  /**
+   * The audio chunks whose events lie in `from <= seq < to` (default: all), in stream
+   * order, from the index (a range read: no events are scanned). See docs/format.md, "Audio".
+   */
+  async *audio(opts: { from?: number; to?: number } = {}): AsyncIterable<AudioEntry> {
+    const range = { gte: audioKey(opts.from ?? 0), lt: opts.to === undefined ? prefixEnd(AUDIO_PREFIX) : audioKey(opts.to) };
+    for await (const [, v] of this.store.indexRange(range)) yield parseValue<AudioEntry>(v);
   }
 
   /** The newest keyframe at or before `seq`. */

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, TtjError } from '../../errors.js';
 import { buf } from '../../journal/codec.js';
-import { readChunked } from '../../journal/fold.js';
+import { readChunked } from '../../journal/read-chunked.js';
 import type { Journal } from '../../journal/journal.js';
 import type { FrameEntry } from '../../journal/index-keys.js';
 import { resolvePoint } from '../../journal/point.js';
