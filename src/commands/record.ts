@@ -28,6 +28,7 @@ export default class Record extends TtjCommand<RecordResult> {
     accel: Flags.string({ description: 'kvm or tcg (default: kvm when /dev/kvm is usable)', options: ['kvm', 'tcg'] }),
     qmp: Flags.string({ description: 'QMP socket path' }),
     'sign-with': signWithFlag,
+    audio: Flags.boolean({ description: "record the guest's sound (the PC speaker; sound devices wired to audiodev ttjsnd) as audio events" }),
   };
 
   async run(): Promise<RecordResult> {
@@ -37,6 +38,7 @@ export default class Record extends TtjCommand<RecordResult> {
     return untilStopped(async (signal) => {
       const r = await record(args.journal, {
         signWith,
+        audio: flags.audio,
         memorySize: flags.memory ? parseSize(flags.memory, 'memory') : undefined,
         disks: parseNamed(flags.disk, 'disk'),
         kernel: flags.kernel,
@@ -55,8 +57,9 @@ export default class Record extends TtjCommand<RecordResult> {
         },
       });
       if (this.interactive) process.stderr.write('\n');
+      const sound = r.audio ? `, ${r.audio.seconds.toFixed(1)} s of sound` : '';
       this.log(
-        `recorded ${r.epochs} epochs and ${r.frames} frames (${(r.bytesStored / 1048576).toFixed(1)} MiB stored); VM pause per epoch p50 ${r.pauseMs.p50.toFixed(1)} ms, p99 ${r.pauseMs.p99.toFixed(1)} ms, max ${r.pauseMs.max.toFixed(1)} ms; stopped by ${r.stoppedBy}`,
+        `recorded ${r.epochs} epochs and ${r.frames} frames${sound} (${(r.bytesStored / 1048576).toFixed(1)} MiB stored); VM pause per epoch p50 ${r.pauseMs.p50.toFixed(1)} ms, p99 ${r.pauseMs.p99.toFixed(1)} ms, max ${r.pauseMs.max.toFixed(1)} ms; stopped by ${r.stoppedBy}`,
       );
       return r;
     });
