@@ -100,7 +100,7 @@ export function serialArgs(serial: boolean, out: SerialOutput): string[] {
 }
 
 /** The id of the audio backend ttj adds for a recording with sound (wire other sound devices to it: `audiodev=ttjsnd`). */
-export const AUDIODEV_ID = 'ttjsnd';
+const AUDIODEV_ID = 'ttjsnd';
 /** The PCM QEMU writes for ttj: 44.1 kHz, mono, signed 16-bit. */
 const AUDIO_OUT = 'out.frequency=44100,out.channels=1,out.format=s16';
 
