@@ -11,8 +11,10 @@ import { audioBetween } from '../../src/journal/audio.js';
 import { fold } from '../../src/journal/fold.js';
 import { log } from '../../src/journal/log.js';
 import { verify } from '../../src/journal/verify.js';
+import { exportPoint } from '../../src/replay/export/export-point.js';
 import { WAV_HEADER_BYTES } from '../../src/util/wav.js';
 import { ensureToneGuest, TONE_HZ } from '../../journal-tools/guests/guests.js';
+import { decodeAudio, ffprobeAudio } from '../helpers/export-checks.js';
 import { useShmTmp } from '../helpers/tmp.js';
 import { energyAt, firstChannel } from '../helpers/tone.js';
 import { withJournal } from '../helpers/with-journal.js';
@@ -24,7 +26,7 @@ describe('ttj record --audio (the boot-sector guest with a PC-speaker tone) @slo
   this.timeout(180000);
   const tmp = useShmTmp();
 
-  it('records the tone as audio events: between two frames its energy is at 880 Hz; fold writes it; verify --deep accepts it', async () => {
+  it('records the tone as audio events: between two frames its energy is at 880 Hz; fold writes it; verify --deep accepts it; the exported mp4 plays it', async () => {
     const disk = tmp.path('boot.img');
     copyFileSync(await ensureToneGuest(), disk);
     const J = tmp.path('vm.ttj');
@@ -55,5 +57,11 @@ describe('ttj record --audio (the boot-sector guest with a PC-speaker tone) @slo
       const s = firstChannel(wav.subarray(WAV_HEADER_BYTES), 1);
       assert.ok(energyAt(s, TONE_HZ, 44100) > 20 * energyAt(s, 440, 44100));
     });
+    const x = await exportPoint(J, { at: 'head', out: tmp.path('export'), memoryFormat: 'raw', frames: { format: 'mp4' } });
+    assert.ok(x.frames!.audio && x.frames!.audio.seconds > 1, JSON.stringify(x.frames));
+    const video = tmp.path('export', 'frames.mp4');
+    assert.deepEqual(ffprobeAudio(video), { codec: 'aac', sampleRate: 44100, channels: 1 });
+    const decoded = decodeAudio(video, 44100).slice(44100 / 2);
+    assert.ok(energyAt(decoded, TONE_HZ, 44100) > 20 * energyAt(decoded, 440, 44100), 'the video plays the tone');
   });
 });
