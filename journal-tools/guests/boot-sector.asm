@@ -11,6 +11,10 @@
 ; booted with -drive file=boot.img,format=raw), every step writes one sector by ATA
 ; PIO at LBA 64 + (c mod 64), filled with the u32 c (128 times). No drive, or a
 ; drive that does not answer in time, is skipped.
+; Tone (only when assembled with -DTONE: out/boot-tone.img, build-boot-sector.sh --tone):
+; PIT channel 2 in mode 3 (square wave) with divisor TONE_DIVISOR, gated to the PC
+; speaker (port 0x61 bits 0 and 1) before the first step and left on: a steady
+; 1193182 / 1356 = 879.9 Hz square wave. Everything else is the same as without it.
 ; Pace: one step, then a BIOS wait (int 15h, ah=86h) of 50 ms: ~20 steps/s under
 ; both KVM and TCG. The work of a step is tiny, so a pause almost always lands in
 ; the wait, between steps.
@@ -24,6 +28,7 @@ COUNTER   equ 0x10000
 REGION    equ 0x100000
 LBA_BASE  equ 64
 LBA_COUNT equ 64
+TONE_DIVISOR equ 1356
 
 start:
     cli
@@ -48,6 +53,17 @@ start:
     call unreal
     mov dword [fs:dword COUNTER], 0
     mov dword [fs:dword COUNTER+4], 0x434a5454     ; "TTJC"
+%ifdef TONE
+    mov al, 0xb6                 ; PIT: channel 2, lobyte/hibyte, mode 3, binary
+    out 0x43, al
+    mov ax, TONE_DIVISOR
+    out 0x42, al
+    mov al, ah
+    out 0x42, al
+    in al, 0x61                  ; speaker: gate channel 2 (bit 0), data on (bit 1)
+    or al, 3
+    out 0x61, al
+%endif
 
 step:
     call unreal

@@ -29,6 +29,12 @@ export const LBA_BASE = 64;
 export const LBA_COUNT = 64;
 /** Milliseconds the boot-sector guest waits between steps (BIOS wait): ~20 steps/s. */
 export const STEP_MS = 50;
+/** The PIT divisor of the tone the boot-sector guest built with `--tone` plays on the PC speaker. */
+export const TONE_DIVISOR = 1356;
+/** The PIT's input clock, Hz. */
+export const PIT_HZ = 1193182;
+/** The frequency of that tone, Hz (879.9: a square wave, so also odd harmonics at 3x, 5x, ...). */
+export const TONE_HZ = PIT_HZ / TONE_DIVISOR;
 /** A kernel command line for the Linux guest: console on ttyS0. */
 export const LINUX_APPEND = 'console=ttyS0 quiet';
 
@@ -50,11 +56,12 @@ export function guestsDir(): string {
 
 const execFileP = promisify(execFile);
 let bootSector: Promise<string> | undefined;
+let toneGuest: Promise<string> | undefined;
 let linux: Promise<{ kernel: string; initrd: string }> | undefined;
 
-async function run(script: string): Promise<string> {
+async function run(script: string, args: string[] = []): Promise<string> {
   try {
-    const { stdout } = await execFileP('bash', [join(guestsDir(), script)], { maxBuffer: 1 << 20 });
+    const { stdout } = await execFileP('bash', [join(guestsDir(), script), ...args], { maxBuffer: 1 << 20 });
     return stdout.trim();
   } catch (e) {
     const err = e as { stderr?: string; message: string };
@@ -81,6 +88,18 @@ export function ensureBootSectorGuest(): Promise<string> {
     throw e;
   });
   return bootSector;
+}
+
+/**
+ * The boot-sector guest built with `--tone` (out/boot-tone.img): the same guest, which
+ * also plays a steady {@link TONE_HZ} Hz square wave on the PC speaker from its start.
+ */
+export function ensureToneGuest(): Promise<string> {
+  toneGuest ??= run('build-boot-sector.sh', ['--tone']).catch((e) => {
+    toneGuest = undefined;
+    throw e;
+  });
+  return toneGuest;
 }
 
 /** {@link ensureBootSectorGuest}, synchronously. */

@@ -7,6 +7,7 @@ export { record, type RecordOptions, type RecordResult } from '../capture/record
 export { recordVm, type RecordVmOptions, type RecordSummary } from '../capture/record-vm.js';
 export { restore, type RestoreOptions, type RestoreResult } from '../replay/restore.js';
 export { Vm, type StartVmOptions, type VmExit } from '../capture/qemu/vm.js';
+export { WavTap } from '../capture/qemu/wav-tap.js';
 export type { VmConfig, DiskSource } from '../capture/qemu/vm-config.js';
 export { QmpClient, type QmpEvent } from '../capture/qemu/qmp-client.js';
 export { qemuInfo, kvmUsable, defaultAccel, type QemuInfo } from '../capture/qemu/qemu-info.js';

@@ -2,10 +2,12 @@ import { performance } from 'node:perf_hooks';
 import { EMPTY, ReplaySubject, exhaustMap, from, interval, lastValueFrom, map, merge, concatMap, takeUntil, timer, filter } from 'rxjs';
 import { ErrorCodes, TtjError, withContext } from '../errors.js';
 import { appendImages } from '../journal/append-images.js';
+import { bytesPerFrame } from '../journal/audio-format.js';
 import type { JournalWriter } from '../journal/writer.js';
 import type { JournalBlockDevice } from './journal-block-device.js';
 import { RamSnapshots, readRam } from './qemu/ram-snapshot.js';
 import type { Vm } from './qemu/vm.js';
+import type { WavTap } from './qemu/wav-tap.js';
 
 /**
  * The shortest epoch interval, ms. An epoch pauses the VM for its device state, frame and
@@ -31,6 +33,11 @@ export interface RecordVmOptions {
   signal?: AbortSignal;
   /** Disks served to the VM from the journal; their writes are held at each epoch. */
   disks?: JournalBlockDevice[];
+  /**
+   * The sound the guest plays (the VM started with `audioPath`): read at each capture and
+   * appended as audio events before it (docs/qemu.md, "Sound").
+   */
+  audio?: WavTap;
   /** Called after each epoch is appended. */
   onEpoch?: (e: { epoch: number; pauseMs: number; dirtyPages: number; storedBytes: number }) => void;
 }
@@ -54,9 +61,12 @@ export interface RecordSummary {
   missedEpochTicks: number;
   missedFrameTicks: number;
   stoppedBy: 'duration' | 'signal' | 'poweroff';
+  /** With sound: what was appended as audio events. */
+  audio?: { events: number; samples: number; seconds: number; sampleRate: number; channels: number; format: string };
 }
 
-type Captured = { kind: 'epoch'; ram: Buffer; device: Buffer; frame: Buffer; pauseMs: number } | { kind: 'frame'; frame: Buffer };
+/** A capture; `sound` is the audio stream position (sample frames) read at it. */
+type Captured = ({ kind: 'epoch'; ram: Buffer; device: Buffer; frame: Buffer; pauseMs: number } | { kind: 'frame'; frame: Buffer }) & { sound?: number };
 
 /**
  * Checks the epoch interval and frame rate of a recording (call it before creating
@@ -151,11 +161,11 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
         const [device, frame] = await Promise.all([finish(), vm.screendump()]);
         return { device, frame };
       })();
-      const [, { device, frame }] = await Promise.all([readRam(vm.ramPath, ram), deviceAndFrame]);
+      const [, { device, frame }, sound] = await Promise.all([readRam(vm.ramPath, ram), deviceAndFrame, opts.audio?.mark()]);
       await vm.resume();
       const pauseMs = performance.now() - t0;
       pauses.push(pauseMs);
-      return { kind: 'epoch', ram, device, frame, pauseMs };
+      return { kind: 'epoch', ram, device, frame, pauseMs, sound };
     } catch (e) {
       pool.release(ram);
       for (const d of opts.disks ?? []) d.release();
@@ -169,23 +179,34 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
   };
   const captureFrame = async (): Promise<Captured | undefined> => {
     try {
-      return { kind: 'frame', frame: await vm.screendump() };
+      const frame = await vm.screendump();
+      return { kind: 'frame', frame, sound: await opts.audio?.mark() };
     } catch (e) {
       if (!vm.running || stopped) return undefined;
       throw e;
     }
   };
+  /** The sound read up to a capture and not appended yet (none before the first epoch: there is nothing to bind it to). */
+  const soundUpTo = (c: Captured) => {
+    const a = c.sound === undefined ? undefined : opts.audio?.take(c.sound);
+    if (!a || w.lastCommittedEpoch < 0) return [];
+    const s = (summary.audio ??= { events: 0, samples: 0, seconds: 0, sampleRate: a.sampleRate, channels: a.channels, format: a.format });
+    s.events++;
+    s.samples += a.pcm.length / bytesPerFrame(a);
+    s.seconds = s.samples / s.sampleRate;
+    return [a];
+  };
   const append = async (c: Captured | undefined): Promise<void> => {
     if (!c) return;
     if (c.kind === 'frame') {
       if (w.lastCommittedEpoch < 0) return;
-      const r = await appendImages(w, { frames: [c.frame] });
+      const r = await appendImages(w, { audio: soundUpTo(c), frames: [c.frame] });
       summary.frames++;
       summary.bytesStored += r.storedBytes;
       return;
     }
     try {
-      const r = await appendImages(w, { memory: c.ram, device: c.device, frames: [c.frame], memoryFingerprints: fingerprints });
+      const r = await appendImages(w, { audio: soundUpTo(c), memory: c.ram, device: c.device, frames: [c.frame], memoryFingerprints: fingerprints });
       fingerprints = r.memoryFingerprints;
       summary.epochs++;
       summary.frames++;

@@ -15,13 +15,19 @@ import { FileBlockDevice, startNbdServer, type BlockDevice, type NbdServer } fro
 import { HandoverBlockDevice } from './handover-block-device.js';
 import { defaultAccel, qemuInfo } from './qemu/qemu-info.js';
 import { Vm } from './qemu/vm.js';
+import { WavTap } from './qemu/wav-tap.js';
 import type { DiskSource, VmConfig } from './qemu/vm-config.js';
 import { checkRecordTiming, recordVm, type RecordSummary, type RecordVmOptions } from './record-vm.js';
 
 /** Options of {@link record}. */
-export interface RecordOptions extends Omit<RecordVmOptions, 'disks'> {
+export interface RecordOptions extends Omit<RecordVmOptions, 'disks' | 'audio'> {
   /** A journal this record creates is encrypted with `password`. */
   encrypt?: boolean;
+  /**
+   * Record the guest's sound: QEMU writes what the PC speaker (and any sound device wired
+   * to audiodev `ttjsnd`) plays, and each capture appends it as an audio event (docs/qemu.md, "Sound").
+   */
+  audio?: boolean;
   /** Guest RAM in bytes. Default 256 MiB (or the journal's memory size). */
   memorySize?: number;
   /** Disks: imported into the journal on first use, then served to QEMU over NBD from it. */
@@ -182,6 +188,7 @@ export async function record(journalDir: string, opts: RecordOptions = {}): Prom
   const work = ramDirectory('ttj-record-', opts.ramDir);
   let vm: Vm | undefined;
   let served: RecordDisks | undefined;
+  let tap: WavTap | undefined;
   let failed = true;
   try {
     const have = w.headState.memory ? w.headState.memorySize : undefined;
@@ -202,7 +209,9 @@ export async function record(journalDir: string, opts: RecordOptions = {}): Prom
       extraArgs: opts.extraArgs ?? [],
     };
     served = await serveRecordDisks(w, opts.disks ?? [], work);
-    vm = await Vm.start({ config, ramPath: join(work, 'ram'), disks: served.sources, consolePath: opts.consolePath, qmpPath: opts.qmpPath, paused: true });
+    const audioPath = opts.audio ? join(work, 'audio.wav') : undefined;
+    vm = await Vm.start({ config, ramPath: join(work, 'ram'), disks: served.sources, consolePath: opts.consolePath, qmpPath: opts.qmpPath, paused: true, audioPath });
+    tap = audioPath ? new WavTap(audioPath) : undefined;
     // QEMU is up: from here on the journal changes (new disks imported, the config stored).
     const devices = await served.attach();
     // The configuration QEMU was started with (the machine resolved to its versioned
@@ -215,6 +224,7 @@ export async function record(journalDir: string, opts: RecordOptions = {}): Prom
     const summary = await recordVm(w, vm, {
       ...opts,
       disks: devices,
+      audio: tap,
       onEpoch: (e) => {
         opts.onEpoch?.(e);
         window.poke();
@@ -226,6 +236,7 @@ export async function record(journalDir: string, opts: RecordOptions = {}): Prom
     return { ...summary, journal: journalDir, prunes: window.prunes, qemu: { version: info.version, accel: started.accel, machine: started.machine, exit: { code: exit.code, signal: exit.signal } } };
   } finally {
     if (vm?.running) await vm.kill();
+    await tap?.close();
     await served?.close();
     const noEpoch = w.lastCommittedEpoch < 0;
     await w.close();

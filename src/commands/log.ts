@@ -5,7 +5,7 @@ import { Journal } from '../journal/journal.js';
 import { log, type LogResult } from '../journal/log.js';
 
 export default class Log extends TtjCommand<LogResult> {
-  static override summary = 'List epochs, frames, labels and sizes.';
+  static override summary = 'List epochs, frames, audio, labels and sizes.';
   static override examples = ['<%= config.bin %> log vm.ttj', '<%= config.bin %> log vm.ttj --since epoch:3 --until frame:20 --json'];
   static override args = { journal: Args.string({ description: 'journal directory', required: true }) };
   static override flags = {
@@ -30,6 +30,8 @@ export default class Log extends TtjCommand<LogResult> {
     const mib = (n: number) => `${(n / 1048576).toFixed(2)} MiB`;
     this.log(`journal ${r.journal}: head seq ${r.head.seq}, ${r.head.epoch + 1} epochs, ${r.head.frame + 1} frames, ${mib(r.store.storedBytes)} stored for ${mib(r.store.rawBytes)} of content`);
     for (const d of r.disks) this.log(`disk ${d.disk}: ${mib(d.size)} in ${(d.blockSize ?? r.pageSize) / 1024} KiB blocks, ${d.writes} writes (${d.blocks} blocks), last at seq ${d.lastSeq}`);
+    const audio = new Map<number, number>();
+    for (const a of r.audio) audio.set(a.epoch, (audio.get(a.epoch) ?? 0) + a.samples / a.sampleRate);
     const frames = new Map<number, number[]>();
     for (const f of r.frames) frames.set(f.epoch, [...(frames.get(f.epoch) ?? []), f.frame]);
     for (const e of r.epochs) {
@@ -37,8 +39,9 @@ export default class Log extends TtjCommand<LogResult> {
       const frText = fr ? `  frames ${fr[0]}${fr.length > 1 ? `..${fr[fr.length - 1]}` : ''}` : '';
       const lbl = e.labels.length ? `  "${e.labels.join('", "')}"` : '';
       const signer = e.signer ? `  signed ${e.signer.slice(0, 16)}` : '';
+      const au = audio.has(e.epoch) ? `  audio ${audio.get(e.epoch)!.toFixed(2)} s` : '';
       this.log(
-        `epoch ${String(e.epoch).padStart(4)}  seq ${String(e.seq).padStart(6)}  ${e.time}  dirty ${String(e.dirtyPages).padStart(6)}  zero ${String(e.zeroPages).padStart(5)}  disk ${String(e.diskBlocks).padStart(5)}  stored ${mib(e.storedBytes)}${e.keyframe ? '  keyframe' : ''}${signer}${lbl}${frText}`,
+        `epoch ${String(e.epoch).padStart(4)}  seq ${String(e.seq).padStart(6)}  ${e.time}  dirty ${String(e.dirtyPages).padStart(6)}  zero ${String(e.zeroPages).padStart(5)}  disk ${String(e.diskBlocks).padStart(5)}  stored ${mib(e.storedBytes)}${e.keyframe ? '  keyframe' : ''}${signer}${lbl}${frText}${au}`,
       );
     }
   }

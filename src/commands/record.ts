@@ -35,6 +35,7 @@ export default class Record extends TtjCommand<RecordResult> {
     'warn-size': Flags.string({ description: 'warn once the journal holds more than SIZE of blobs (default: 80% of --max-size)', helpValue: 'SIZE' }),
     encrypt: Flags.boolean({ description: 'when the journal is created: encrypt it with the password (TTJ_PASSWORD or --password-file)', default: false }),
     'password-file': passwordFileFlag,
+    audio: Flags.boolean({ description: "record the guest's sound (the PC speaker; sound devices wired to audiodev ttjsnd) as audio events" }),
   };
 
   async run(): Promise<RecordResult> {
@@ -47,6 +48,7 @@ export default class Record extends TtjCommand<RecordResult> {
         password: await readPassword(flags['password-file']),
         encrypt: flags.encrypt,
         signWith,
+        audio: flags.audio,
         memorySize: flags.memory ? parseSize(flags.memory, 'memory') : undefined,
         disks: parseNamed(flags.disk, 'disk'),
         kernel: flags.kernel,
@@ -71,8 +73,9 @@ export default class Record extends TtjCommand<RecordResult> {
         },
       });
       if (this.interactive) process.stderr.write('\n');
+      const sound = r.audio ? `, ${r.audio.seconds.toFixed(1)} s of sound` : '';
       this.log(
-        `recorded ${r.epochs} epochs and ${r.frames} frames (${(r.bytesStored / 1048576).toFixed(1)} MiB stored); VM pause per epoch p50 ${r.pauseMs.p50.toFixed(1)} ms, p99 ${r.pauseMs.p99.toFixed(1)} ms, max ${r.pauseMs.max.toFixed(1)} ms; stopped by ${r.stoppedBy}`,
+        `recorded ${r.epochs} epochs and ${r.frames} frames${sound} (${(r.bytesStored / 1048576).toFixed(1)} MiB stored); VM pause per epoch p50 ${r.pauseMs.p50.toFixed(1)} ms, p99 ${r.pauseMs.p99.toFixed(1)} ms, max ${r.pauseMs.max.toFixed(1)} ms; stopped by ${r.stoppedBy}`,
       );
       return r;
     });

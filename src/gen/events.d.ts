@@ -29,9 +29,10 @@ export namespace ttj {
             label?: (ttj.v1.Label.$Properties|null);
             fork?: (ttj.v1.Fork.$Properties|null);
             vmConfig?: (ttj.v1.VmConfig.$Properties|null);
+            audio?: (ttj.v1.AudioChunk.$Properties|null);
             prune?: (ttj.v1.PruneRecord.$Properties|null);
             blob?: (ttj.v1.Blob.$Properties|null);
-            body?: ("header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"prune"|"blob");
+            body?: ("header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"audio"|"prune"|"blob");
             static create(properties: ttj.v1.Event.$Shape): ttj.v1.Event & ttj.v1.Event.$Shape;
             static create(properties?: ttj.v1.Event.$Properties): ttj.v1.Event;
             static encode(m: ttj.v1.Event.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
@@ -58,9 +59,10 @@ export namespace ttj {
                 label?: (ttj.v1.Label.$Properties|null);
                 fork?: (ttj.v1.Fork.$Properties|null);
                 vmConfig?: (ttj.v1.VmConfig.$Properties|null);
+                audio?: (ttj.v1.AudioChunk.$Properties|null);
                 prune?: (ttj.v1.PruneRecord.$Properties|null);
                 blob?: (ttj.v1.Blob.$Properties|null);
-                body?: ("header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"prune"|"blob");
+                body?: ("header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"audio"|"prune"|"blob");
                 $unknowns?: Uint8Array[];
             }
             type $Shape = {
@@ -81,11 +83,12 @@ export namespace ttj {
               label?: ttj.v1.Label.$Shape|null;
               fork?: ttj.v1.Fork.$Shape|null;
               vmConfig?: ttj.v1.VmConfig.$Shape|null;
+              audio?: ttj.v1.AudioChunk.$Shape|null;
               prune?: ttj.v1.PruneRecord.$Shape|null;
               blob?: ttj.v1.Blob.$Shape|null;
               $unknowns?: Uint8Array[];
             } & (
-              ({ body?: undefined; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "header"; header: ttj.v1.JournalHeader.$Shape; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "epochBegin"; header?: null; epochBegin: ttj.v1.EpochBegin.$Shape; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "memoryLayout"; header?: null; epochBegin?: null; memoryLayout: ttj.v1.MemoryLayout.$Shape; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "diskCreate"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate: ttj.v1.DiskCreate.$Shape; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "pages"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages: ttj.v1.PageBatch.$Shape; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "diskWrite"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite: ttj.v1.DiskWrite.$Shape; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "device"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device: ttj.v1.DeviceState.$Shape; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "epochCommit"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit: ttj.v1.EpochCommit.$Shape; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "frame"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame: ttj.v1.VideoFrame.$Shape; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "label"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label: ttj.v1.Label.$Shape; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "fork"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork: ttj.v1.Fork.$Shape; vmConfig?: null; prune?: null; blob?: null }|{ body?: "vmConfig"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig: ttj.v1.VmConfig.$Shape; prune?: null; blob?: null }|{ body?: "prune"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune: ttj.v1.PruneRecord.$Shape; blob?: null }|{ body?: "blob"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob: ttj.v1.Blob.$Shape })
+              ({ body?: undefined; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "header"; header: ttj.v1.JournalHeader.$Shape; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "epochBegin"; header?: null; epochBegin: ttj.v1.EpochBegin.$Shape; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "memoryLayout"; header?: null; epochBegin?: null; memoryLayout: ttj.v1.MemoryLayout.$Shape; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "diskCreate"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate: ttj.v1.DiskCreate.$Shape; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "pages"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages: ttj.v1.PageBatch.$Shape; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "diskWrite"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite: ttj.v1.DiskWrite.$Shape; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "device"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device: ttj.v1.DeviceState.$Shape; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "epochCommit"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit: ttj.v1.EpochCommit.$Shape; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "frame"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame: ttj.v1.VideoFrame.$Shape; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "label"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label: ttj.v1.Label.$Shape; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "fork"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork: ttj.v1.Fork.$Shape; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "vmConfig"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig: ttj.v1.VmConfig.$Shape; audio?: null; prune?: null; blob?: null }|{ body?: "audio"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio: ttj.v1.AudioChunk.$Shape; prune?: null; blob?: null }|{ body?: "prune"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune: ttj.v1.PruneRecord.$Shape; blob?: null }|{ body?: "blob"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob: ttj.v1.Blob.$Shape })
             );
         }
 
@@ -343,6 +346,44 @@ export namespace ttj {
                 $unknowns?: Uint8Array[];
             }
             type $Shape = ttj.v1.VideoFrame.$Properties;
+        }
+
+        interface IAudioChunk extends ttj.v1.AudioChunk.$Properties {
+        }
+
+        class AudioChunk {
+            constructor(p?: ttj.v1.AudioChunk.$Properties);
+            $unknowns?: Uint8Array[];
+            epoch: number;
+            firstSample: number;
+            sampleRate: number;
+            channels: number;
+            format: string;
+            length: number;
+            chunkSize: number;
+            chunkAddrs: Uint8Array;
+            contentHash: Uint8Array;
+            static create(properties: ttj.v1.AudioChunk.$Shape): ttj.v1.AudioChunk & ttj.v1.AudioChunk.$Shape;
+            static create(properties?: ttj.v1.AudioChunk.$Properties): ttj.v1.AudioChunk;
+            static encode(m: ttj.v1.AudioChunk.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
+            static decode(r: ($protobuf.Reader|Uint8Array), l?: number): ttj.v1.AudioChunk & ttj.v1.AudioChunk.$Shape;
+            static getTypeUrl(prefix?: string): string;
+        }
+
+        namespace AudioChunk {
+            interface $Properties {
+                epoch?: (number|null);
+                firstSample?: (number|null);
+                sampleRate?: (number|null);
+                channels?: (number|null);
+                format?: (string|null);
+                length?: (number|null);
+                chunkSize?: (number|null);
+                chunkAddrs?: (Uint8Array|null);
+                contentHash?: (Uint8Array|null);
+                $unknowns?: Uint8Array[];
+            }
+            type $Shape = ttj.v1.AudioChunk.$Properties;
         }
 
         interface IPruneRecord extends ttj.v1.PruneRecord.$Properties {

@@ -48,9 +48,10 @@ export const ttj = $root.ttj = (() => {
              * @property {ttj.v1.Label.$Properties|null} [label] Event label
              * @property {ttj.v1.Fork.$Properties|null} [fork] Event fork
              * @property {ttj.v1.VmConfig.$Properties|null} [vmConfig] Event vmConfig
+             * @property {ttj.v1.AudioChunk.$Properties|null} [audio] Event audio
              * @property {ttj.v1.PruneRecord.$Properties|null} [prune] Event prune
              * @property {ttj.v1.Blob.$Properties|null} [blob] Event blob
-             * @property {"header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"prune"|"blob"} [body] Event body
+             * @property {"header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"audio"|"prune"|"blob"} [body] Event body
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -82,11 +83,12 @@ export const ttj = $root.ttj = (() => {
              *   label?: ttj.v1.Label.$Shape|null;
              *   fork?: ttj.v1.Fork.$Shape|null;
              *   vmConfig?: ttj.v1.VmConfig.$Shape|null;
+             *   audio?: ttj.v1.AudioChunk.$Shape|null;
              *   prune?: ttj.v1.PruneRecord.$Shape|null;
              *   blob?: ttj.v1.Blob.$Shape|null;
              *   $unknowns?: Array.<Uint8Array>;
              * } & (
-             *   ({ body?: undefined; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "header"; header: ttj.v1.JournalHeader.$Shape; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "epochBegin"; header?: null; epochBegin: ttj.v1.EpochBegin.$Shape; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "memoryLayout"; header?: null; epochBegin?: null; memoryLayout: ttj.v1.MemoryLayout.$Shape; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "diskCreate"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate: ttj.v1.DiskCreate.$Shape; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "pages"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages: ttj.v1.PageBatch.$Shape; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "diskWrite"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite: ttj.v1.DiskWrite.$Shape; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "device"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device: ttj.v1.DeviceState.$Shape; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "epochCommit"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit: ttj.v1.EpochCommit.$Shape; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "frame"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame: ttj.v1.VideoFrame.$Shape; label?: null; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "label"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label: ttj.v1.Label.$Shape; fork?: null; vmConfig?: null; prune?: null; blob?: null }|{ body?: "fork"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork: ttj.v1.Fork.$Shape; vmConfig?: null; prune?: null; blob?: null }|{ body?: "vmConfig"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig: ttj.v1.VmConfig.$Shape; prune?: null; blob?: null }|{ body?: "prune"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune: ttj.v1.PruneRecord.$Shape; blob?: null }|{ body?: "blob"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; prune?: null; blob: ttj.v1.Blob.$Shape })
+             *   ({ body?: undefined; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "header"; header: ttj.v1.JournalHeader.$Shape; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "epochBegin"; header?: null; epochBegin: ttj.v1.EpochBegin.$Shape; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "memoryLayout"; header?: null; epochBegin?: null; memoryLayout: ttj.v1.MemoryLayout.$Shape; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "diskCreate"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate: ttj.v1.DiskCreate.$Shape; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "pages"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages: ttj.v1.PageBatch.$Shape; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "diskWrite"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite: ttj.v1.DiskWrite.$Shape; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "device"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device: ttj.v1.DeviceState.$Shape; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "epochCommit"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit: ttj.v1.EpochCommit.$Shape; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "frame"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame: ttj.v1.VideoFrame.$Shape; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "label"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label: ttj.v1.Label.$Shape; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "fork"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork: ttj.v1.Fork.$Shape; vmConfig?: null; audio?: null; prune?: null; blob?: null }|{ body?: "vmConfig"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig: ttj.v1.VmConfig.$Shape; audio?: null; prune?: null; blob?: null }|{ body?: "audio"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio: ttj.v1.AudioChunk.$Shape; prune?: null; blob?: null }|{ body?: "prune"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune: ttj.v1.PruneRecord.$Shape; blob?: null }|{ body?: "blob"; header?: null; epochBegin?: null; memoryLayout?: null; diskCreate?: null; pages?: null; diskWrite?: null; device?: null; epochCommit?: null; frame?: null; label?: null; fork?: null; vmConfig?: null; audio?: null; prune?: null; blob: ttj.v1.Blob.$Shape })
              * )} ttj.v1.Event.$Shape
              */
 
@@ -242,6 +244,14 @@ export const ttj = $root.ttj = (() => {
             Event.prototype.vmConfig = null;
 
             /**
+             * Event audio.
+             * @member {ttj.v1.AudioChunk.$Properties|null|undefined} audio
+             * @memberof ttj.v1.Event
+             * @instance
+             */
+            Event.prototype.audio = null;
+
+            /**
              * Event prune.
              * @member {ttj.v1.PruneRecord.$Properties|null|undefined} prune
              * @memberof ttj.v1.Event
@@ -262,12 +272,12 @@ export const ttj = $root.ttj = (() => {
 
             /**
              * Event body.
-             * @member {"header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"prune"|"blob"|undefined} body
+             * @member {"header"|"epochBegin"|"memoryLayout"|"diskCreate"|"pages"|"diskWrite"|"device"|"epochCommit"|"frame"|"label"|"fork"|"vmConfig"|"audio"|"prune"|"blob"|undefined} body
              * @memberof ttj.v1.Event
              * @instance
              */
             $Object.defineProperty(Event.prototype, "body", {
-                get: $util.oneOfGetter($oneOfFields = ["header", "epochBegin", "memoryLayout", "diskCreate", "pages", "diskWrite", "device", "epochCommit", "frame", "label", "fork", "vmConfig", "prune", "blob"]),
+                get: $util.oneOfGetter($oneOfFields = ["header", "epochBegin", "memoryLayout", "diskCreate", "pages", "diskWrite", "device", "epochCommit", "frame", "label", "fork", "vmConfig", "audio", "prune", "blob"]),
                 set: $util.oneOfSetter($oneOfFields)
             });
 
@@ -337,6 +347,8 @@ export const ttj = $root.ttj = (() => {
                     $root.ttj.v1.Fork.encode(m.fork, w.uint32(/* id 20, wireType 2 =*/162).fork(), q + 1).ldelim();
                 if (m.vmConfig != null && $Object.hasOwnProperty.call(m, "vmConfig"))
                     $root.ttj.v1.VmConfig.encode(m.vmConfig, w.uint32(/* id 21, wireType 2 =*/170).fork(), q + 1).ldelim();
+                if (m.audio != null && $Object.hasOwnProperty.call(m, "audio"))
+                    $root.ttj.v1.AudioChunk.encode(m.audio, w.uint32(/* id 22, wireType 2 =*/178).fork(), q + 1).ldelim();
                 if (m.prune != null && $Object.hasOwnProperty.call(m, "prune"))
                     $root.ttj.v1.PruneRecord.encode(m.prune, w.uint32(/* id 23, wireType 2 =*/186).fork(), q + 1).ldelim();
                 if (m.blob != null && $Object.hasOwnProperty.call(m, "blob"))
@@ -512,6 +524,13 @@ export const ttj = $root.ttj = (() => {
                                 break;
                             m.vmConfig = $root.ttj.v1.VmConfig.decode(r, r.size(), $undefined, q + 1, m.vmConfig);
                             m.body = "vmConfig";
+                            continue;
+                        }
+                    case 22: {
+                            if (u !== 2)
+                                break;
+                            m.audio = $root.ttj.v1.AudioChunk.decode(r, r.size(), $undefined, q + 1, m.audio);
+                            m.body = "audio";
                             continue;
                         }
                     case 23: {
@@ -2662,6 +2681,332 @@ export const ttj = $root.ttj = (() => {
             };
 
             return VideoFrame;
+        })();
+
+        v1.AudioChunk = (function() {
+
+            /**
+             * Properties of an AudioChunk.
+             * @typedef {Object} ttj.v1.AudioChunk.$Properties
+             * @property {number|null} [epoch] AudioChunk epoch
+             * @property {number|null} [firstSample] AudioChunk firstSample
+             * @property {number|null} [sampleRate] AudioChunk sampleRate
+             * @property {number|null} [channels] AudioChunk channels
+             * @property {string|null} [format] AudioChunk format
+             * @property {number|null} [length] AudioChunk length
+             * @property {number|null} [chunkSize] AudioChunk chunkSize
+             * @property {Uint8Array|null} [chunkAddrs] AudioChunk chunkAddrs
+             * @property {Uint8Array|null} [contentHash] AudioChunk contentHash
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+
+            /**
+             * Properties of an AudioChunk.
+             * @memberof ttj.v1
+             * @interface IAudioChunk
+             * @augments ttj.v1.AudioChunk.$Properties
+             * @deprecated Use ttj.v1.AudioChunk.$Properties instead.
+             */
+
+            /**
+             * Shape of an AudioChunk.
+             * @typedef {ttj.v1.AudioChunk.$Properties} ttj.v1.AudioChunk.$Shape
+             */
+
+            /**
+             * Constructs a new AudioChunk.
+             * @memberof ttj.v1
+             * @classdesc Represents an AudioChunk.
+             * @constructor
+             * @param {ttj.v1.AudioChunk.$Properties=} [p] Properties to set
+             * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
+             */
+            const AudioChunk = function (p) {
+                if (p)
+                    for (var ks = $Object.keys(p), i = 0; i < ks.length; ++i)
+                        if (p[ks[i]] != null && ks[i] !== "__proto__")
+                            this[ks[i]] = p[ks[i]];
+            };
+
+            /**
+             * AudioChunk epoch.
+             * @member {number} epoch
+             * @memberof ttj.v1.AudioChunk
+             * @instance
+             */
+            AudioChunk.prototype.epoch = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * AudioChunk firstSample.
+             * @member {number} firstSample
+             * @memberof ttj.v1.AudioChunk
+             * @instance
+             */
+            AudioChunk.prototype.firstSample = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * AudioChunk sampleRate.
+             * @member {number} sampleRate
+             * @memberof ttj.v1.AudioChunk
+             * @instance
+             */
+            AudioChunk.prototype.sampleRate = 0;
+
+            /**
+             * AudioChunk channels.
+             * @member {number} channels
+             * @memberof ttj.v1.AudioChunk
+             * @instance
+             */
+            AudioChunk.prototype.channels = 0;
+
+            /**
+             * AudioChunk format.
+             * @member {string} format
+             * @memberof ttj.v1.AudioChunk
+             * @instance
+             */
+            AudioChunk.prototype.format = "";
+
+            /**
+             * AudioChunk length.
+             * @member {number} length
+             * @memberof ttj.v1.AudioChunk
+             * @instance
+             */
+            AudioChunk.prototype.length = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
+
+            /**
+             * AudioChunk chunkSize.
+             * @member {number} chunkSize
+             * @memberof ttj.v1.AudioChunk
+             * @instance
+             */
+            AudioChunk.prototype.chunkSize = 0;
+
+            /**
+             * AudioChunk chunkAddrs.
+             * @member {Uint8Array} chunkAddrs
+             * @memberof ttj.v1.AudioChunk
+             * @instance
+             */
+            AudioChunk.prototype.chunkAddrs = $util.newBuffer([]);
+
+            /**
+             * AudioChunk contentHash.
+             * @member {Uint8Array} contentHash
+             * @memberof ttj.v1.AudioChunk
+             * @instance
+             */
+            AudioChunk.prototype.contentHash = $util.newBuffer([]);
+
+            /**
+             * Creates a new AudioChunk instance using the specified properties.
+             * @function create
+             * @memberof ttj.v1.AudioChunk
+             * @static
+             * @param {ttj.v1.AudioChunk.$Properties=} [properties] Properties to set
+             * @returns {ttj.v1.AudioChunk} AudioChunk instance
+             * @type {{
+             *   (properties: ttj.v1.AudioChunk.$Shape): ttj.v1.AudioChunk & ttj.v1.AudioChunk.$Shape;
+             *   (properties?: ttj.v1.AudioChunk.$Properties): ttj.v1.AudioChunk;
+             * }}
+             */
+            AudioChunk.create = function(properties) {
+                return new AudioChunk(properties);
+            };
+
+            /**
+             * Encodes the specified AudioChunk message. Does not implicitly {@link ttj.v1.AudioChunk.verify|verify} messages.
+             * @function encode
+             * @memberof ttj.v1.AudioChunk
+             * @static
+             * @param {ttj.v1.AudioChunk.$Properties} m AudioChunk message or plain object to encode
+             * @param {$protobuf.Writer} [w] Writer to encode to
+             * @returns {$protobuf.Writer} Writer
+             */
+            AudioChunk.encode = function (m, w, q) {
+                if (!w)
+                    w = $Writer.create();
+                if (q === $undefined)
+                    q = 0;
+                if (q > $util.recursionLimit)
+                    throw $Error("max depth exceeded");
+                if (m.epoch != null && $Object.hasOwnProperty.call(m, "epoch") && (typeof m.epoch === "object" ? m.epoch.low || m.epoch.high : m.epoch !== 0))
+                    w.uint32(/* id 1, wireType 0 =*/8).uint64(m.epoch);
+                if (m.firstSample != null && $Object.hasOwnProperty.call(m, "firstSample") && (typeof m.firstSample === "object" ? m.firstSample.low || m.firstSample.high : m.firstSample !== 0))
+                    w.uint32(/* id 2, wireType 0 =*/16).uint64(m.firstSample);
+                if (m.sampleRate != null && $Object.hasOwnProperty.call(m, "sampleRate") && m.sampleRate !== 0)
+                    w.uint32(/* id 3, wireType 0 =*/24).uint32(m.sampleRate);
+                if (m.channels != null && $Object.hasOwnProperty.call(m, "channels") && m.channels !== 0)
+                    w.uint32(/* id 4, wireType 0 =*/32).uint32(m.channels);
+                if (m.format != null && $Object.hasOwnProperty.call(m, "format") && m.format !== "")
+                    w.uint32(/* id 5, wireType 2 =*/42).string(m.format);
+                if (m.length != null && $Object.hasOwnProperty.call(m, "length") && (typeof m.length === "object" ? m.length.low || m.length.high : m.length !== 0))
+                    w.uint32(/* id 6, wireType 0 =*/48).uint64(m.length);
+                if (m.chunkSize != null && $Object.hasOwnProperty.call(m, "chunkSize") && m.chunkSize !== 0)
+                    w.uint32(/* id 7, wireType 0 =*/56).uint32(m.chunkSize);
+                if (m.chunkAddrs != null && $Object.hasOwnProperty.call(m, "chunkAddrs") && m.chunkAddrs.length)
+                    w.uint32(/* id 8, wireType 2 =*/66).bytes(m.chunkAddrs);
+                if (m.contentHash != null && $Object.hasOwnProperty.call(m, "contentHash") && m.contentHash.length)
+                    w.uint32(/* id 9, wireType 2 =*/74).bytes(m.contentHash);
+                if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
+                    for (var i = 0; i < m.$unknowns.length; ++i)
+                        w.raw(m.$unknowns[i]);
+                return w;
+            };
+
+            /**
+             * Decodes an AudioChunk message from the specified reader or buffer.
+             * @function decode
+             * @memberof ttj.v1.AudioChunk
+             * @static
+             * @param {$protobuf.Reader|Uint8Array} r Reader or buffer to decode from
+             * @param {number} [l] Message length if known beforehand
+             * @returns {ttj.v1.AudioChunk & ttj.v1.AudioChunk.$Shape} AudioChunk
+             * @throws {Error} If the payload is not a reader or valid buffer
+             * @throws {$protobuf.util.ProtocolError} If required fields are missing
+             */
+            AudioChunk.decode = function (r, l, z, q, g) {
+                if (!(r instanceof $Reader))
+                    r = $Reader.create(r);
+                if (q === $undefined)
+                    q = 0;
+                if (q > $Reader.recursionLimit)
+                    throw $Error("max depth exceeded");
+                var c, m, v;
+                if (l === $undefined)
+                    c = r.len;
+                else {
+                    c = r.pos + l;
+                    if (c > r.len)
+                        throw $RangeError("index out of range");
+                    l = r.len;
+                    r.len = c;
+                }
+                m = g || new $root.ttj.v1.AudioChunk();
+                while (r.pos < c) {
+                    var s = r.pos;
+                    var t = r.tag();
+                    if (t === z) {
+                        z = $undefined;
+                        break;
+                    }
+                    var u = t & 7;
+                    switch (t >>>= 3) {
+                    case 1: {
+                            if (u !== 0)
+                                break;
+                            if (typeof (v = r.uint64()) === "object" ? v.low || v.high : v !== 0)
+                                m.epoch = v;
+                            else
+                                delete m.epoch;
+                            continue;
+                        }
+                    case 2: {
+                            if (u !== 0)
+                                break;
+                            if (typeof (v = r.uint64()) === "object" ? v.low || v.high : v !== 0)
+                                m.firstSample = v;
+                            else
+                                delete m.firstSample;
+                            continue;
+                        }
+                    case 3: {
+                            if (u !== 0)
+                                break;
+                            if (v = r.uint32())
+                                m.sampleRate = v;
+                            else
+                                delete m.sampleRate;
+                            continue;
+                        }
+                    case 4: {
+                            if (u !== 0)
+                                break;
+                            if (v = r.uint32())
+                                m.channels = v;
+                            else
+                                delete m.channels;
+                            continue;
+                        }
+                    case 5: {
+                            if (u !== 2)
+                                break;
+                            if ((v = r.stringVerify()).length)
+                                m.format = v;
+                            else
+                                delete m.format;
+                            continue;
+                        }
+                    case 6: {
+                            if (u !== 0)
+                                break;
+                            if (typeof (v = r.uint64()) === "object" ? v.low || v.high : v !== 0)
+                                m.length = v;
+                            else
+                                delete m.length;
+                            continue;
+                        }
+                    case 7: {
+                            if (u !== 0)
+                                break;
+                            if (v = r.uint32())
+                                m.chunkSize = v;
+                            else
+                                delete m.chunkSize;
+                            continue;
+                        }
+                    case 8: {
+                            if (u !== 2)
+                                break;
+                            if ((v = r.bytes()).length)
+                                m.chunkAddrs = v;
+                            else
+                                delete m.chunkAddrs;
+                            continue;
+                        }
+                    case 9: {
+                            if (u !== 2)
+                                break;
+                            if ((v = r.bytes()).length)
+                                m.contentHash = v;
+                            else
+                                delete m.contentHash;
+                            continue;
+                        }
+                    }
+                    r.skipType(u, q, t);
+                    if (!r.discardUnknown) {
+                        $util.makeProp(m, "$unknowns", false);
+                        (m.$unknowns || (m.$unknowns = [])).push(r.raw(s, r.pos));
+                    }
+                }
+                if (l !== $undefined) {
+                    if (r.pos !== c)
+                        throw $RangeError("index out of range");
+                    r.len = l;
+                }
+                if (z !== $undefined)
+                    throw $Error("missing end group");
+                return m;
+            };
+
+            /**
+             * Gets the type url for AudioChunk
+             * @function getTypeUrl
+             * @memberof ttj.v1.AudioChunk
+             * @static
+             * @param {string} [prefix] Custom type url prefix, defaults to `"type.googleapis.com"`
+             * @returns {string} The type url
+             */
+            AudioChunk.getTypeUrl = function(prefix) {
+                if (prefix === $undefined)
+                    prefix = "type.googleapis.com";
+                return prefix + "/ttj.v1.AudioChunk";
+            };
+
+            return AudioChunk;
         })();
 
         v1.PruneRecord = (function() {

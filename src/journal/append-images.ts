@@ -1,7 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
 import type { BlobPut } from '../store/store.js';
-import { chunkContent, DEVICE_CHUNK, FRAME_CHUNK } from './chunks.js';
+import type { PcmLayout } from './audio-format.js';
+import { AUDIO_CHUNK, chunkContent, DEVICE_CHUNK, FRAME_CHUNK } from './chunks.js';
 import type { IEvent } from './codec.js';
 import { DISK_SECTOR, isDiskSize } from './disk-geometry.js';
 import { diffImage } from './image-diff.js';
@@ -44,6 +45,14 @@ export function checkDiskImageSize(size: number, path: string): void {
   }
 }
 
+/** PCM sound the guest played, appended as an audio event (docs/format.md, "Audio"). */
+export interface AudioInput extends PcmLayout {
+  /** Interleaved samples: a whole number of sample frames. */
+  pcm: Buffer;
+  /** Index of its first sample frame in its recording's stream. */
+  firstSample: number;
+}
+
 /** Inputs of one epoch appended from plain images (any hypervisor's). */
 export interface ImageEpochInput {
   /** A raw guest RAM image (a file or its bytes); its size is fixed by the first one appended. */
@@ -52,6 +61,11 @@ export interface ImageEpochInput {
   disks?: { name: string; path: string }[];
   /** An opaque device state (a file or its bytes). */
   device?: string | Buffer;
+  /**
+   * Sound the guest played up to this capture, appended first (before the epoch and the
+   * frames), so it is bound to the epoch committed before; that epoch must exist.
+   */
+  audio?: AudioInput[];
   /** PNG frames (files or bytes), appended after the epoch and bound to it. */
   frames?: (string | Buffer)[];
   /** A label for the epoch (or, with no images, for the last committed epoch). */
@@ -153,8 +167,10 @@ export async function appendImages(w: JournalWriter, input: ImageEpochInput): Pr
     frames.push({ data, ...pngInfo(data, typeof f === 'string' ? f : `frame ${i}`) });
   }
   const hasEpoch = !!(input.memory || disks.length || device);
-  if (!hasEpoch && !frames.length && !input.label) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'nothing to append: give --memory, --disk, --device, --frame or --label');
+  const audio = (input.audio ?? []).filter((a) => a.pcm.length > 0);
+  if (!hasEpoch && !frames.length && !audio.length && !input.label) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'nothing to append: give --memory, --disk, --device, --frame or --label');
   if (!hasEpoch && w.lastCommittedEpoch < 0) throw new TtjError(ErrorCodes.NO_EPOCH, 'the journal has no committed epoch to bind frames or a label to');
+  if (audio.length && w.lastCommittedEpoch < 0) throw new TtjError(ErrorCodes.NO_EPOCH, 'the journal has no committed epoch to bind audio to');
 
   // 2. Build the epoch.
   const bodies: IEvent[] = [];
@@ -166,6 +182,13 @@ export async function appendImages(w: JournalWriter, input: ImageEpochInput): Pr
   let zeroPages = 0;
   let diskBlocks = 0;
   let memoryFingerprints: Buffer | undefined;
+  // The sound played up to this capture comes first: bound to the epoch before.
+  for (const a of audio) {
+    const c = chunkContent(a.pcm, AUDIO_CHUNK);
+    const { sampleRate, channels, format, firstSample } = a;
+    bodies.push({ audio: { firstSample, sampleRate, channels, format, length: a.pcm.length, chunkSize: AUDIO_CHUNK, chunkAddrs: c.chunkAddrs, contentHash: c.contentHash } });
+    blobs.push(...c.blobs);
+  }
   if (hasEpoch) {
     bodies.push({ epochBegin: { epoch: w.nextEpochNumber } });
     if (input.memory) {

@@ -1,6 +1,6 @@
 /**
  * What an event asks of the blobs it names: each one's size, and for chunked content
- * (device state, frames) the hash of the whole. The writer refuses an event whose
+ * (device state, frames, audio) the hash of the whole. The writer refuses an event whose
  * blobs do not meet these, and `verify` checks them, so that whatever is appended and
  * verified also folds (a fold checks the same things).
  */
@@ -58,9 +58,10 @@ export function blobNeeds(ev: Event, state: VmState, seq: number): BlobNeed[] {
       }));
     }
     case 'device':
-    case 'frame': {
+    case 'frame':
+    case 'audio': {
       const c = chunkedContent(ev, seq)!;
-      const cs = (ev.body === 'device' ? ev.device : ev.frame)!.chunkSize ?? 0;
+      const cs = chunkedBody(ev)!.chunkSize ?? 0;
       return splitAddrs(c.chunkAddrs).map((addr, i) => ({ addr, size: Math.min(cs, c.length - i * cs), what: `chunk ${i} of ${c.what}` }));
     }
     default:
@@ -81,20 +82,33 @@ export function namedBlobs(ev: Event, seq: number): Buffer[] {
       return splitAddrs(buf(ev.diskWrite!.addrs));
     case 'device':
     case 'frame':
+    case 'audio':
       return splitAddrs(chunkedContent(ev, seq)!.chunkAddrs);
     default:
       return [];
   }
 }
 
+/** The chunked body of a device, frame or audio event (undefined for other events). */
+function chunkedBody(ev: Event): Pick<ttj.v1.IDeviceState, 'length' | 'chunkSize' | 'chunkAddrs' | 'contentHash'> | undefined {
+  return ev.body === 'device' ? ev.device! : ev.body === 'frame' ? ev.frame! : ev.body === 'audio' ? ev.audio! : undefined;
+}
+
+/** What a chunked event's content is, for messages. */
+function chunkedWhat(ev: Event, seq: number): string {
+  if (ev.body === 'device') return 'the device state';
+  if (ev.body === 'frame') return `frame ${Number(ev.frame!.frame)}`;
+  return `the audio of event ${seq}`;
+}
+
 /**
- * The chunked content of a device or frame event (undefined for other events).
+ * The chunked content of a device, frame or audio event (undefined for other events).
  * @throws TtjError CORRUPT_EVENT when its chunk list does not match its length and chunk size.
  */
 export function chunkedContent(ev: Event, seq: number): ChunkedContent | undefined {
-  const c = ev.body === 'device' ? ev.device : ev.body === 'frame' ? ev.frame : undefined;
+  const c = chunkedBody(ev);
   if (!c) return undefined;
-  const what = ev.body === 'device' ? 'the device state' : `frame ${Number(ev.frame!.frame)}`;
+  const what = chunkedWhat(ev, seq);
   const length = Number(c.length);
   const chunkAddrs = buf(c.chunkAddrs);
   const contentHash = buf(c.contentHash);

@@ -6,6 +6,9 @@ export const DEVICE_CHUNK = 4096;
 /** Chunk size of frames (256 KiB: bounded blobs for remote stores). */
 export const FRAME_CHUNK = 256 * 1024;
 
+/** Chunk size of audio (8 KiB: silence and repeated sound are stored once). */
+export const AUDIO_CHUNK = 8192;
+
 /** Splits `data` into content-addressed chunks. */
 export function chunkContent(data: Buffer, chunkSize: number): { chunkAddrs: Buffer; contentHash: Buffer; blobs: BlobPut[] } {
   const blobs: BlobPut[] = [];

@@ -1,8 +1,9 @@
 import type { FileHandle } from 'node:fs/promises';
 import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
 import { sha256 } from '../util/hash.js';
+import { audioInRange, wavBytes, type AudioClip } from './audio.js';
+import { readChunked } from './read-chunked.js';
 import { buf } from './codec.js';
-import { splitAddrs } from './chunks.js';
 import { FoldOutput } from './fold-output.js';
 import type { Journal } from './journal.js';
 import type { PageTable } from './page-table.js';
@@ -40,11 +41,14 @@ export interface FoldManifest {
   disks: { name: string; file: string; size: number; root: string }[];
   device?: { file: string; size: number; sha256: string };
   frameImage?: { file: string; width: number; height: number; size: number; sha256: string };
+  /** The sound of the epoch interval before the folded epoch's capture (see {@link epochAudio}), when any was recorded. */
+  audio?: { file: string; sampleRate: number; channels: number; format: string; samples: number; seconds: number; size: number; sha256: string };
 }
 
 /**
  * Folds the journal at a POINT into `out`: memory.raw, disks/NAME.raw, device.bin,
- * frame.png (for frame points) and manifest.json, files 0600 in directories created
+ * frame.png (for frame points), audio.wav (the sound of the epoch interval that ended
+ * in the folded epoch, when recorded: {@link epochAudio}) and manifest.json, files 0600 in directories created
  * 0700 (see {@link FoldOutput}: the outputs of an earlier fold into `out` that this
  * one does not write are removed). Every blob is checked against its address and
  * every state root met on the way; on any error nothing of this fold is left in `out`.
@@ -96,6 +100,13 @@ export async function fold(j: Journal, opts: FoldOptions): Promise<FoldManifest>
       const data = await readChunked(j, buf(f.chunkAddrs), buf(f.contentHash), `frame ${rp.frame.frame}`);
       await out.writeFile('frame.png', data);
       m.frameImage = { file: 'frame.png', width: f.width ?? 0, height: f.height ?? 0, size: data.length, sha256: buf(f.contentHash).toString('hex') };
+    }
+    const clip = await epochAudio(j, rp.epoch);
+    if (clip) {
+      const data = wavBytes(clip);
+      await out.writeFile('audio.wav', data);
+      const { sampleRate, channels, format, samples } = clip;
+      m.audio = { file: 'audio.wav', sampleRate, channels, format, samples, seconds: samples / sampleRate, size: data.length, sha256: sha256(data).toString('hex') };
     }
     await out.writeFile('manifest.json', JSON.stringify(m, null, 2) + '\n');
     await out.commit();
@@ -162,11 +173,16 @@ async function writeTable(j: Journal, table: PageTable, pageSize: number, size: 
   }
 }
 
-/** Reads chunked content (device state, frames) and checks its whole hash. */
-export async function readChunked(j: Journal, chunkAddrs: Buffer, contentHash: Buffer, what: string): Promise<Buffer> {
-  const data = Buffer.concat(await j.blobs(splitAddrs(chunkAddrs)));
-  if (!sha256(data).equals(contentHash)) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `${what} does not hash to its recorded content hash`, { expected: contentHash.toString('hex') });
-  return data;
+/**
+ * The sound the guest played in the epoch interval that ended at epoch `epoch`'s capture:
+ * the audio events after epoch `epoch - 1`'s commit (from the start for epoch 0) and
+ * before epoch `epoch`'s first event. Undefined when there is none.
+ */
+async function epochAudio(j: Journal, epoch: number): Promise<AudioClip | undefined> {
+  const e = epoch >= 0 ? await j.epoch(epoch) : undefined;
+  if (!e) return undefined;
+  const before = epoch > 0 ? await j.epoch(epoch - 1) : undefined;
+  return audioInRange(j, before ? before.seq + 1 : 0, e.beginSeq);
 }
 
 /** Folds only the state (content addresses) at a point: no bytes written. */

@@ -6,7 +6,23 @@
 import type { ttj } from '../gen/events.js';
 import type { IndexEntry } from '../store/store.js';
 import { buf, type Event } from './codec.js';
-import { diskStatsKey, epochKey, frameKey, jsonValue, keyframeKey, labelKey, prunedKey, vmConfigKey, type DiskStats, type EpochEntry, type FrameEntry, type KeyframeEntry } from './index-keys.js';
+import { bytesPerFrame } from './audio-format.js';
+import {
+  audioKey,
+  diskStatsKey,
+  epochKey,
+  frameKey,
+  jsonValue,
+  keyframeKey,
+  labelKey,
+  prunedKey,
+  vmConfigKey,
+  type AudioEntry,
+  type DiskStats,
+  type EpochEntry,
+  type FrameEntry,
+  type KeyframeEntry,
+} from './index-keys.js';
 
 /** What an index builder needs of a disk it has no statistics for yet (one created before statistics existed). */
 export type DiskInfo = (name: string) => { size: number; blockSize: number } | undefined;
@@ -18,7 +34,7 @@ const isoTime = (us: number) => new Date(us / 1000).toISOString();
  * with its seq, time, and the epoch its frame or label is bound to).
  */
 export class IndexBuilder {
-  /** vm/, lb/, fr/ and kf/ entries, in stream order. */
+  /** vm/, lb/, fr/, au/ and kf/ entries, in stream order. */
   private readonly entries: IndexEntry[] = [];
   /** Epochs committed by the events fed. */
   readonly epochs: EpochEntry[] = [];
@@ -108,6 +124,24 @@ export class IndexBuilder {
         };
         this.frames.push(entry);
         this.entries.push({ key: frameKey(entry.frame), value: jsonValue(entry) });
+        return;
+      }
+      case 'audio': {
+        const a = ev.audio as ttj.v1.AudioChunk;
+        const bytes = Number(a.length);
+        const entry: AudioEntry = {
+          seq,
+          epoch: Number(a.epoch),
+          time: isoTime(timeUs),
+          timeUs,
+          firstSample: Number(a.firstSample),
+          samples: bytes / bytesPerFrame(a),
+          sampleRate: a.sampleRate,
+          channels: a.channels,
+          format: a.format,
+          bytes,
+        };
+        this.entries.push({ key: audioKey(seq), value: jsonValue(entry) });
         return;
       }
       case 'epochCommit': {

@@ -12,6 +12,9 @@ export const epochKey = (epoch: number) => `${EPOCH_PREFIX}${pad(epoch)}`;
 /** Prefix of the frame entries. */
 export const FRAME_PREFIX = 'fr/';
 export const frameKey = (frame: number) => `${FRAME_PREFIX}${pad(frame)}`;
+/** Prefix of the audio entries, keyed by the seq of their event (stream order). */
+export const AUDIO_PREFIX = 'au/';
+export const audioKey = (seq: number) => `${AUDIO_PREFIX}${pad(seq, 15)}`;
 /** Prefix of the keyframe entries. */
 export const KEYFRAME_PREFIX = 'kf/';
 export const keyframeKey = (seq: number) => `${KEYFRAME_PREFIX}${pad(seq, 15)}`;
@@ -67,6 +70,25 @@ export interface FrameEntry {
   format: string;
   width: number;
   height: number;
+  bytes: number;
+}
+
+/** What the index says of one audio chunk (docs/format.md, "Audio"). */
+export interface AudioEntry {
+  /** Seq of its event. */
+  seq: number;
+  /** The epoch it is bound to (the last committed before it). */
+  epoch: number;
+  /** ISO-8601 time it was appended. */
+  time: string;
+  timeUs: number;
+  /** Index of its first sample frame in its recording's stream. */
+  firstSample: number;
+  /** Sample frames it holds. */
+  samples: number;
+  sampleRate: number;
+  channels: number;
+  format: string;
   bytes: number;
 }
 

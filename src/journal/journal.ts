@@ -6,6 +6,8 @@ import { EncryptedStore } from '../store/encrypted-store.js';
 import type { JournalKeySource } from '../store/journal-key.js';
 import { decodeEvent, encodeEvent } from './codec.js';
 import {
+  AUDIO_PREFIX,
+  audioKey,
   DISK_STATS_PREFIX,
   EPOCH_PREFIX,
   epochKey,
@@ -21,6 +23,7 @@ import {
   prunedKey,
   VM_CONFIG_PREFIX,
   vmConfigKey,
+  type AudioEntry,
   type DiskStats,
   type EpochEntry,
   type FrameEntry,
@@ -179,6 +182,15 @@ export class Journal {
   /** The epochs prunes dropped, ascending. */
   async *prunedEpochs(): AsyncIterable<PrunedEntry> {
     for await (const [, v] of this.store.indexRange({ gte: PRUNED_PREFIX, lt: prefixEnd(PRUNED_PREFIX) })) yield parseValue<PrunedEntry>(v);
+  }
+
+  /**
+   * The audio chunks whose events lie in `from <= seq < to` (default: all), in stream
+   * order, from the index (a range read: no events are scanned). See docs/format.md, "Audio".
+   */
+  async *audio(opts: { from?: number; to?: number } = {}): AsyncIterable<AudioEntry> {
+    const range = { gte: audioKey(opts.from ?? 0), lt: opts.to === undefined ? prefixEnd(AUDIO_PREFIX) : audioKey(opts.to) };
+    for await (const [, v] of this.store.indexRange(range)) yield parseValue<AudioEntry>(v);
   }
 
   /** The newest keyframe at or before `seq`. */

@@ -1,5 +1,5 @@
 import type { Journal, JournalHead } from './journal.js';
-import type { DiskStats, EpochEntry, FrameEntry } from './index-keys.js';
+import type { AudioEntry, DiskStats, EpochEntry, FrameEntry } from './index-keys.js';
 import { resolvePoint } from './point.js';
 
 /** Options of {@link log}. */
@@ -17,12 +17,14 @@ export interface LogResult {
   head: JournalHead;
   epochs: EpochEntry[];
   frames: FrameEntry[];
+  /** Audio chunks (docs/format.md, "Audio"), in stream order. */
+  audio: AudioEntry[];
   /** Every disk (its size and block size) and its writes so far (outside and inside epochs). */
   disks: DiskStats[];
   store: { blobs: number; rawBytes: number; storedBytes: number };
 }
 
-/** Epochs, frames, labels and sizes, from the index (cost grows with the entries listed, not the events). */
+/** Epochs, frames, audio, labels and sizes, from the index (cost grows with the entries listed, not the events). */
 export async function log(j: Journal, opts: LogOptions = {}): Promise<LogResult> {
   const head = await j.head();
   const lo = opts.since ? (await resolvePoint(j, opts.since)).seq : 0;
@@ -36,6 +38,8 @@ export async function log(j: Journal, opts: LogOptions = {}): Promise<LogResult>
   }
   const frames: FrameEntry[] = [];
   for await (const f of j.frames()) if (f.seq >= lo && f.seq <= hi) frames.push(f);
+  const audio: AudioEntry[] = [];
+  for await (const a of j.audio({ from: lo, to: hi + 1 })) audio.push(a);
   const disks = (await j.diskStats()).map((d) => ({ ...d, blockSize: d.blockSize ?? j.pageSize }));
-  return { journal: j.location, pageSize: j.pageSize, head, epochs, frames, disks, store: await j.storeStats() };
+  return { journal: j.location, pageSize: j.pageSize, head, epochs, frames, audio, disks, store: await j.storeStats() };
 }

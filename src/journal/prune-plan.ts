@@ -158,7 +158,8 @@ async function walkKept(j: Journal, keep: readonly boolean[]): Promise<{ kept: S
   for await (const batch of j.storedEvents(0, planHead + 1)) {
     for (const { seq, bytes } of batch) {
       const ev = r.feed(seq, bytes);
-      const inKept = ev.body === 'frame' ? keptEpoch(Number(ev.frame!.epoch)) : stretchKept(next);
+      const bound = ev.body === 'frame' ? ev.frame!.epoch : ev.body === 'audio' ? ev.audio!.epoch : undefined;
+      const inKept = bound !== undefined && bound !== null ? keptEpoch(Number(bound)) : stretchKept(next);
       for (const a of namedBlobs(ev, seq)) {
         const k = key(a);
         if (inKept) kept.add(k);

@@ -3,7 +3,7 @@ import { ZERO_ADDR } from '../util/hash.js';
 import { blobNeeds, checkSizes, checkTails, chunkedContent, type BlobNeed, type ChunkedContent } from './blob-needs.js';
 import { buf, type Event } from './codec.js';
 import { CustodyCheck, type CustodyReport } from './custody-check.js';
-import { readChunked } from './fold.js';
+import { readChunked } from './read-chunked.js';
 import { IndexBuilder } from './index-builder.js';
 import { splitAddrs } from './chunks.js';
 import { keptBlobs } from './prune-plan.js';

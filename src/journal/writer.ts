@@ -4,6 +4,7 @@ import type { BlobPut, CompactResult, RemoveBlobsOptions, RemovedBlobs, StoredEv
 
 import { sha256 } from '../util/hash.js';
 import { blobNeeds, checkSizes, checkTails, chunkedContent, type BlobNeed, type ChunkedContent } from './blob-needs.js';
+import { checkAudioShape } from './audio-format.js';
 import { buf, decodeEvent, encodeEvent, eventHash, type Event, type IEvent } from './codec.js';
 import { splitAddrs } from './chunks.js';
 import { encodeSigned } from './event-signature.js';
@@ -388,6 +389,13 @@ export class JournalWriter extends Journal {
         if (open) throw badStream(`event ${seq}: a prune inside epoch ${open.epoch}`, seq);
         this.checkPrune(ev, seq);
         return open;
+      case 'audio': {
+        if (open) throw badStream(`event ${seq}: audio inside epoch ${open.epoch}; audio follows the commit`, seq);
+        if (this.pos.lastCommitted < 0) throw new TtjError(ErrorCodes.NO_EPOCH, 'audio needs a committed epoch to bind to', { seq });
+        checkAudioShape(ev.audio!, seq);
+        ev.audio = { ...ev.audio, epoch: this.pos.lastCommitted };
+        return open;
+      }
       case 'epochCommit':
         if (!open) throw badStream(`event ${seq}: commit without an open epoch`, seq);
         this.commitEpoch(ev, seq, open, blobs, keyframe);
@@ -536,7 +544,7 @@ function continuesChain(g: Replicated, seq: number, prev: Buffer): void {
 
 /** Which body an event body object carries. */
 function bodyKind(e: IEvent): string {
-  for (const k of ['header', 'epochBegin', 'memoryLayout', 'diskCreate', 'pages', 'diskWrite', 'device', 'epochCommit', 'frame', 'label', 'fork', 'vmConfig', 'prune', 'blob'] as const) {
+  for (const k of ['header', 'epochBegin', 'memoryLayout', 'diskCreate', 'pages', 'diskWrite', 'device', 'epochCommit', 'frame', 'audio', 'label', 'fork', 'vmConfig', 'prune', 'blob'] as const) {
     if (e[k]) return k;
   }
   throw new TtjError(ErrorCodes.BAD_EVENT_STREAM, 'an event without a body');

@@ -48,3 +48,20 @@ export function readLime(file: string): { magic: number; version: number; start:
 export function fileSha(file: string): string {
   return createHash('sha256').update(readFileSync(file)).digest('hex');
 }
+
+/** The audio stream of a video file (ffprobe): its codec, sample rate and channels; undefined when it has none. */
+export function ffprobeAudio(file: string): { codec: string; sampleRate: number; channels: number } | undefined {
+  const out = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'a', '-show_entries', 'stream=codec_name,sample_rate,channels', '-of', 'json', file], { encoding: 'utf8' })) as {
+    streams: { codec_name: string; sample_rate: string; channels: number }[];
+  };
+  const s = out.streams[0];
+  return s && { codec: s.codec_name, sampleRate: Number(s.sample_rate), channels: s.channels };
+}
+
+/** The first audio stream of a video file decoded by ffmpeg: mono signed 16-bit samples at `rate` Hz. */
+export function decodeAudio(file: string, rate: number): number[] {
+  const pcm = execFileSync('ffmpeg', ['-v', 'error', '-nostdin', '-i', file, '-map', '0:a:0', '-ac', '1', '-ar', String(rate), '-f', 's16le', '-'], { maxBuffer: 256 << 20 });
+  const out: number[] = [];
+  for (let i = 0; i + 2 <= pcm.length; i += 2) out.push(pcm.readInt16LE(i));
+  return out;
+}

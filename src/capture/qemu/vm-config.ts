@@ -99,6 +99,19 @@ export function serialArgs(serial: boolean, out: SerialOutput): string[] {
   return ['-serial', out.consolePath ? `file:${out.consolePath}` : 'null'];
 }
 
+/** The id of the audio backend ttj adds for a recording with sound (wire other sound devices to it: `audiodev=ttjsnd`). */
+const AUDIODEV_ID = 'ttjsnd';
+/** The PCM QEMU writes for ttj: 44.1 kHz, mono, signed 16-bit. */
+const AUDIO_OUT = 'out.frequency=44100,out.channels=1,out.format=s16';
+
+/**
+ * The QEMU arguments that write what the guest plays to the WAV file `path`: a `wav`
+ * audio backend with id {@link AUDIODEV_ID}, and the machine's PC speaker wired to it.
+ */
+export function audioArgs(path: string): string[] {
+  return ['-audiodev', `wav,id=${AUDIODEV_ID},path=${escapeOpt(path)},${AUDIO_OUT}`, '-machine', `pcspk-audiodev=${AUDIODEV_ID}`];
+}
+
 /**
  * The QEMU command line for a config (without QMP, serial, `-S`, `-incoming`): guest
  * RAM in the shared file `ramPath`, a standard VGA (screendumps) and no display.

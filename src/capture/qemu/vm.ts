@@ -12,7 +12,7 @@ import type { Readable } from 'node:stream';
 import { ErrorCodes, TtjError, isTtjError, withContext } from '../../errors.js';
 import { QmpClient } from './qmp-client.js';
 import { defaultAccel, qemuInfo, resolveMachine } from './qemu-info.js';
-import { completeConfig, qemuArgs, serialArgs, type DiskSource, type VmConfig, type VmSpec } from './vm-config.js';
+import { audioArgs, completeConfig, qemuArgs, serialArgs, type DiskSource, type VmConfig, type VmSpec } from './vm-config.js';
 
 /** Options of {@link startVm}. */
 export interface StartVmOptions {
@@ -33,6 +33,12 @@ export interface StartVmOptions {
   consolePath?: string;
   /** Expose the serial console as {@link Vm.console} (a stream of QEMU's stdout). Not with `detached`. */
   consoleStream?: boolean;
+  /**
+   * Write what the guest plays to this WAV file as it plays (QEMU's `wav` audio backend,
+   * the PC speaker wired to it; see {@link audioArgs}). Not part of the VM's configuration:
+   * the device state loads with or without it.
+   */
+  audioPath?: string;
   /** The source of each disk named in `config.disks`. */
   disks?: Record<string, DiskSource>;
   /** Start with `-incoming defer`, waiting for {@link Vm.loadDeviceState}. Implies `paused`. */
@@ -123,6 +129,7 @@ export class Vm {
       '-qmp',
       `unix:${qmpPath},server=on,wait=off`,
       ...serialArgs(config.serial, opts),
+      ...(opts.audioPath ? audioArgs(opts.audioPath) : []),
       ...(opts.paused || opts.incoming ? ['-S'] : []),
       ...(opts.incoming ? ['-incoming', 'defer'] : []),
     ];

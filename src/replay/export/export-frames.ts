@@ -1,8 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCodes, TtjError } from '../../errors.js';
+import { audioInRange, wavBytes } from '../../journal/audio.js';
 import { buf } from '../../journal/codec.js';
-import { readChunked } from '../../journal/fold.js';
+import { readChunked } from '../../journal/read-chunked.js';
 import type { Journal } from '../../journal/journal.js';
 import type { FrameEntry } from '../../journal/index-keys.js';
 import { resolvePoint } from '../../journal/point.js';
@@ -25,6 +26,12 @@ const CODECS: Record<FrameFormat, string[]> = {
   webm: ['-c:v', 'libvpx-vp9', '-pix_fmt', 'yuv420p', '-b:v', '0', '-crf', '32'],
 };
 
+/** The audio encoder of each format (when the journal recorded sound). */
+const AUDIO_CODECS: Record<FrameFormat, string[]> = {
+  mp4: ['-c:a', 'aac', '-b:a', '128k'],
+  webm: ['-c:a', 'libopus', '-b:a', '96k'],
+};
+
 /** What `--frames` wrote. */
 export interface FramesExport {
   file: string;
@@ -38,13 +45,19 @@ export interface FramesExport {
   until: string;
   /** Seconds from the first frame to the last (each frame is shown until the next; the last one for one millisecond). */
   durationSeconds: number;
+  /**
+   * The sound track, when the journal recorded sound between the first and the last
+   * frame: the audio events after the first frame and before the last, from the first frame's time.
+   */
+  audio?: { events: number; samples: number; seconds: number; sampleRate: number; channels: number };
 }
 
 /**
  * Writes the journal's frames from `since` to `until` (POINTs; `frame:N` is frame N
  * itself, any other point its seq) as `frames.FORMAT` in `outDir` with ffmpeg: every frame once, at its recorded
  * time relative to the first (variable frame rate, millisecond timestamps). Each PNG is
- * checked against its recorded content hash.
+ * checked against its recorded content hash. When the journal recorded sound between the
+ * first and the last frame, the video has it as its audio track (AAC in mp4, Opus in webm).
  * @throws TtjError POINT_NOT_FOUND (no frame in the span), BAD_POINT, TOOL_FAILED (ffmpeg).
  */
 export async function exportFrames(j: Journal, opts: { format: FrameFormat; since?: string; until?: string; workDir: string; outDir: string }): Promise<FramesExport> {
@@ -69,6 +82,9 @@ export async function exportFrames(j: Journal, opts: { format: FrameFormat; sinc
     list += `file ${name}\noption framerate ${TICKS_PER_SECOND}\nduration ${(ticks / TICKS_PER_SECOND).toFixed(3)}\n`;
   }
   await writeFile(join(dir, 'list.ffconcat'), list);
+  const last = frames[frames.length - 1]!;
+  const clip = await audioInRange(j, frames[0]!.seq + 1, last.seq);
+  if (clip) await writeFile(join(dir, 'audio.wav'), wavBytes(clip));
   const file = `frames.${opts.format}`;
   await runTool('ffmpeg', [
     '-nostdin',
@@ -81,14 +97,15 @@ export async function exportFrames(j: Journal, opts: { format: FrameFormat; sinc
     '0',
     '-i',
     join(dir, 'list.ffconcat'),
+    ...(clip ? ['-i', join(dir, 'audio.wav'), '-map', '0:v', '-map', '1:a'] : []),
     '-fps_mode',
     'passthrough',
     '-vf',
     EVEN_SIZE,
     ...CODECS[opts.format],
+    ...(clip ? AUDIO_CODECS[opts.format] : []),
     join(opts.outDir, file),
   ]);
-  const last = frames[frames.length - 1]!;
   return {
     file,
     format: opts.format,
@@ -98,6 +115,7 @@ export async function exportFrames(j: Journal, opts: { format: FrameFormat; sinc
     since: frames[0]!.time,
     until: last.time,
     durationSeconds: (last.timeUs - t0) / 1e6,
+    audio: clip && { events: clip.chunks.length, samples: clip.samples, seconds: clip.samples / clip.sampleRate, sampleRate: clip.sampleRate, channels: clip.channels },
   };
 }
 
