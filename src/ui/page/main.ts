@@ -199,7 +199,10 @@ function forkInfo() {
 function rangeResult() {
   const r = s.range;
   if (!r) return html`<p class="muted" id="range-hint">Drag over the lanes to compare two epochs.</p>`;
-  const frames = s.t.frames.filter((f) => f.epoch >= r.from && f.epoch <= r.to).length;
+  // What lies between the two epoch commits in the stream (as `ttj log --since epoch:A --until epoch:B` lists it).
+  const lo = s.t.epochs[r.from]?.seq ?? 0;
+  const hi = s.t.epochs[r.to]?.seq ?? 0;
+  const frames = s.t.frames.filter((f) => f.seq >= lo && f.seq <= hi).length;
   const d = r.diff;
   return html`<div
     id="range-result"
