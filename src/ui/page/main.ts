@@ -262,10 +262,9 @@ function update(): void {
 
 async function main(): Promise<void> {
   try {
-    const t = await getTimeline();
-    s = { t, gaps: gaps(t.frames), i: 0, playing: false, live: 'connecting' };
+    const [t, vm] = await Promise.all([getTimeline(), getVm()]);
+    s = { t, gaps: gaps(t.frames), i: 0, playing: false, live: 'connecting', vm: vm.vm ?? undefined };
     app().replaceChildren();
-    s.vm = (await getVm()).vm ?? undefined;
     update();
     if (s.vm) screen.connect(document.getElementById('vm-screen')!, s.vm);
     document.addEventListener('keydown', onKey);
