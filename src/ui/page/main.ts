@@ -143,7 +143,12 @@ function markers() {
       return html`<div class="epoch-marker ${e.labels.length ? 'labelled' : ''}" style="left:${pct(f)}" title="epoch ${e.epoch}${e.labels.length ? `: ${e.labels.join(', ')}` : ''}"></div>`;
     })}
   ${s.gaps.map((g) => html`<div class="gap" style="left:${pct(g.before)};width:calc(${pct(g.after)} - ${pct(g.before)})" title="nothing recorded for ${(g.ms / 1000).toFixed(1)} s"></div>`)}
-  ${epochs.filter((e) => e.labels.length).map((e) => html`<div class="label-marker" style="left:${pct(firstFrameOf(frames, e))}">${e.labels.join(', ')}</div>`)}`;
+  ${epochs
+    .filter((e) => e.labels.length)
+    .map((e) => {
+      const f = firstFrameOf(frames, e);
+      return html`<div class="label-marker ${f > 0.8 * frames.length ? 'end' : ''}" style="left:${pct(f)}">${e.labels.join(', ')}</div>`;
+    })}`;
 }
 
 function filmstrip() {
