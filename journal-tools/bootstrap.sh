@@ -2,7 +2,7 @@
 # Installs the Debian packages ttj's tests and demo use, when missing.
 # Usage: journal-tools/bootstrap.sh [--bench]   (--bench adds borgbackup, restic)
 set -euo pipefail
-pkgs=(qemu-system-x86 qemu-utils libnbd-bin nasm busybox-static zstd cpio postgresql-15 binutils ffmpeg)
+pkgs=(qemu-system-x86 qemu-utils libnbd-bin nasm busybox-static zstd cpio postgresql-15 binutils ffmpeg chromium chromium-driver)
 if [ "${1:-}" = "--bench" ]; then pkgs+=(borgbackup restic); fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -11,6 +11,7 @@ import type { PushVmFigures } from './push-vm.js';
 import type { GrepFigures } from './grep-history.js';
 import type { DiffFoldFigures } from './diff-fold.js';
 import type { CliStartFigures } from './cli-start.js';
+import type { UiOpenFigures } from './ui-open.js';
 
 export interface BenchResult {
   date: string;
@@ -38,6 +39,9 @@ export interface BenchResult {
   /** ttj diff of two epochs against the fold of one (absent in results from before diff existed). */
   diffFold?: DiffFoldFigures;
   diffFoldSkipped?: string;
+  /** ttj ui opening and scrubbing a journal of 10,000 frames in Chromium (absent in results from before the ui existed). */
+  uiOpen?: UiOpenFigures;
+  uiOpenSkipped?: string;
   /** Push to an empty destination, then of one more epoch (absent in results from before push existed). */
   push?: PushFigures;
   /** Moving a recorded VM: a second push against QEMU's migration stream (undefined with --no-record or without QEMU). */
@@ -196,6 +200,22 @@ export function targets(r: BenchResult): Target[] {
       kind: 'max',
       value: r.diffFold?.ratio,
       skipped: r.diffFoldSkipped ?? (r.diffFold ? undefined : 'not measured'),
+    },
+    {
+      id: 'uiOpen',
+      what: `ttj ui: a journal of ${r.uiOpen?.frames ?? 10000} frames opened in Chromium (page load to every frame on the scrubber, frame 0 drawn), ms`,
+      limit: 2000,
+      kind: 'max',
+      value: r.uiOpen?.openMs,
+      skipped: r.uiOpenSkipped ?? (r.uiOpen ? undefined : 'not measured'),
+    },
+    {
+      id: 'uiOpenVsLog',
+      what: `ttj ui: opening the page / ttj log of the same journal in-process (the index listing it draws from)`,
+      limit: 10,
+      kind: 'max',
+      value: r.uiOpen?.ratio,
+      skipped: r.uiOpenSkipped ?? (r.uiOpen ? undefined : 'not measured'),
     },
     {
       id: 'nbdProtoWrite',

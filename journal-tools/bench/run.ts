@@ -7,7 +7,7 @@
  *
  * Flags: --size MiB (256), --epochs N (8), --long-epochs N (300), --quick (64 MiB, 120
  * long epochs, shorter optional sections), --out DIR (bench-results/), --no-docs (leave
- * docs/benchmarks.md alone), --no-record (no QEMU guest: also no moving a VM), --no-nbd, --no-pg, --no-grep.
+ * docs/benchmarks.md alone), --no-record (no QEMU guest: also no moving a VM), --no-nbd, --no-pg, --no-grep, --no-ui.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
@@ -31,6 +31,7 @@ import { pushVm, type PushVmFigures } from './push-vm.js';
 import { grepFigures, type GrepFigures } from './grep-history.js';
 import { diffFoldFigures, type DiffFoldFigures } from './diff-fold.js';
 import { cliStartFigures, type CliStartFigures } from './cli-start.js';
+import { haveChromium, uiOpenFigures, type UiOpenFigures } from './ui-open.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const argv = process.argv.slice(2);
@@ -141,6 +142,19 @@ try {
     cliStartSkipped = `failed: ${(e as Error).message.split('\n')[0]}`;
     log(`CLI start: ${cliStartSkipped}`);
   }
+  let uiOpen: UiOpenFigures | undefined;
+  let uiOpenSkipped: string | undefined;
+  if (argv.includes('--no-ui')) uiOpenSkipped = 'skipped (--no-ui)';
+  else if (!haveChromium()) uiOpenSkipped = 'chromium not installed';
+  else {
+    log('ui: a journal of 10,000 frames opened and scrubbed in ttj ui (Chromium), against ttj log of it...');
+    try {
+      uiOpen = await uiOpenFigures(scratch, quick ? 2000 : 10000);
+    } catch (e) {
+      uiOpenSkipped = `failed: ${(e as Error).message.split('\n')[0]}`;
+    }
+  }
+  if (uiOpenSkipped) log(`ui: ${uiOpenSkipped}`);
 
   log(`long history: ${longEpochs} epochs of a ${LONG.sizeMiB} MiB guest, ${LONG.dirtyPages} dirty pages each; fold early vs last (median of 5)...`);
   const long = await runLongHistory(scratch, LONG.sizeMiB, longEpochs, LONG.dirtyPages);
@@ -218,6 +232,8 @@ try {
     grepSkipped,
     diffFold,
     diffFoldSkipped,
+    uiOpen,
+    uiOpenSkipped,
     push: pushed,
     pushVm: movedVm,
     pushVmSkipped: movedVmSkipped,

@@ -3,10 +3,11 @@
  * initramfs whose init counts "tick N" on the serial console and dirties memory)
  * with `ttj record` for ~20 s, shows the timeline, restores it from a middle video
  * frame with `ttj restore`, and shows the restored VM's console continuing from
- * there. Then `ttj verify --deep`.
+ * there. Then `ttj verify --deep`, and the recording's web timeline: a `ttj ui` server
+ * started detached (the demo ends; the page stays), its URL printed last.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureLinuxGuest } from '../guests/index.js';
@@ -26,6 +27,33 @@ function ttj(args: string[], quiet = false): string {
 
 const ticks = (file: string) => (existsSync(file) ? (readFileSync(file, 'utf8').match(/tick \d+/g) ?? []) : []);
 
+/** The `ttj ui` a previous demo left running: {url, port, pid} (its --json line). */
+const uiInfo = join(work, 'ui.json');
+function stopPreviousUi(): void {
+  try {
+    const { pid } = JSON.parse(readFileSync(uiInfo, 'utf8')) as { pid: number };
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    // none, or gone already
+  }
+}
+
+/** Starts `ttj ui J --json` detached (it outlives the demo) and returns its {url, pid} once it listens. */
+function startUiDetached(journal: string): { url: string; pid: number } {
+  const out = openSync(uiInfo, 'w');
+  const child = spawn(process.execPath, [bin, 'ui', journal, '--json'], { detached: true, stdio: ['ignore', out, 'ignore'] });
+  child.unref();
+  closeSync(out);
+  const wait = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 300; i++) {
+    const line = readFileSync(uiInfo, 'utf8').split('\n')[0]!;
+    if (line.endsWith('}')) return JSON.parse(line) as { url: string; pid: number };
+    Atomics.wait(wait, 0, 0, 100);
+  }
+  throw new Error('ttj ui did not start within 30 s');
+}
+
+stopPreviousUi();
 rmSync(work, { recursive: true, force: true });
 mkdirSync(work, { recursive: true });
 console.log('Building the Linux guest from Debian packages (linux-image-cloud-amd64, busybox-static)...');
@@ -76,3 +104,8 @@ console.log(`The restored VM's console picks up at "${restored[0] ?? '?'}" and r
 console.log(`(the original run had reached "${recorded[recorded.length - 1] ?? '?'}": the VM went back in time and continued from frame ${frame}).`);
 
 ttj(['verify', J, '--deep']);
+
+const ui = startUiDetached(J);
+console.log(`\nThe recording's web timeline (ttj ui ${J}; docs/ui.md), running in the background as pid ${ui.pid}:`);
+console.log(`  ${ui.url}`);
+console.log(`(stop it with: kill ${ui.pid}; the next npm run demo stops it too)`);

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { QmpClient } from '../../src/capture/qemu/qmp-client.js';
 import { ensureBootSectorGuest } from '../../journal-tools/guests/index.js';
 import { runOk } from '../helpers/run-process.js';
-import { freePort } from '../helpers/free-port.js';
+import { freePort } from '../../src/util/free-port.js';
 import { startTtj, ttjAsync } from '../helpers/run-ttj.js';
 import { useShmTmp } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait-for.js';

@@ -22,3 +22,38 @@ export function decodePng(b: Buffer): { width: number; height: number; bitDepth:
   assert.equal(raw.length, height * (1 + (width * channels * bitDepth) / 8), 'pixel data of the whole image');
   return { width, height, bitDepth, colorType, raw };
 }
+
+/** The Paeth predictor of the PNG filters. */
+function paeth(a: number, b: number, c: number): number {
+  const p = a + b - c;
+  const pa = Math.abs(p - a);
+  const pb = Math.abs(p - b);
+  const pc = Math.abs(p - c);
+  return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+}
+
+/** A PNG's pixels as RGBA, 8 bits a channel (grey, RGB or RGBA images of depth 8, not interlaced): what a canvas's getImageData gives. */
+export function pngPixels(b: Buffer): { width: number; height: number; rgba: Uint8Array } {
+  const { width, height, bitDepth, colorType, raw } = decodePng(b);
+  assert.equal(bitDepth, 8, 'an 8-bit PNG');
+  const ch = colorType === 2 ? 3 : colorType === 6 ? 4 : 1;
+  const stride = width * ch;
+  const px = new Uint8Array(stride * height);
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (stride + 1)]!;
+    for (let x = 0; x < stride; x++) {
+      const v = raw[y * (stride + 1) + 1 + x]!;
+      const a = x >= ch ? px[y * stride + x - ch]! : 0;
+      const up = y > 0 ? px[(y - 1) * stride + x]! : 0;
+      const c = x >= ch && y > 0 ? px[(y - 1) * stride + x - ch]! : 0;
+      const pred = filter === 0 ? 0 : filter === 1 ? a : filter === 2 ? up : filter === 3 ? (a + up) >> 1 : paeth(a, up, c);
+      px[y * stride + x] = (v + pred) & 0xff;
+    }
+  }
+  const rgba = new Uint8Array(width * height * 4);
+  for (let i = 0; i < width * height; i++) {
+    for (let k = 0; k < 3; k++) rgba[i * 4 + k] = px[i * ch + (ch === 1 ? 0 : k)]!;
+    rgba[i * 4 + 3] = ch === 4 ? px[i * 4 + 3]! : 255;
+  }
+  return { width, height, rgba };
+}

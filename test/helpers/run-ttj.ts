@@ -48,6 +48,8 @@ export interface TtjRun {
 export interface TtjProcess {
   line(re: RegExp, timeoutMs?: number): Promise<RegExpExecArray>;
   stop(): Promise<TtjRun>;
+  /** The first line it prints on stdout, parsed as JSON (a command that reports once it is ready, e.g. `ttj ui --json`). */
+  firstJson<T>(timeoutMs?: number): Promise<T>;
   done: Promise<TtjRun>;
 }
 
@@ -73,6 +75,7 @@ export function startTtj(args: string[]): TtjProcess {
   return {
     done,
     line: (re, timeoutMs = 60000) => waitFor(() => re.exec(stderr), timeoutMs, `${re} on the stderr of ttj ${args[0]}`) as Promise<RegExpExecArray>,
+    firstJson: async <T>(timeoutMs = 60000) => JSON.parse(await waitFor(() => /^.*\n/.exec(stdout)?.[0] ?? '', timeoutMs, `a JSON line on the stdout of ttj ${args[0]}`)) as T,
     stop: () => {
       child.kill('SIGINT');
       return done;

@@ -1,0 +1,67 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Journal } from '../journal/journal.js';
+import { sendError, sendStatus } from './http-reply.js';
+import { route } from './routes.js';
+import { newToken, tokenMatches } from './token.js';
+import { VmSession } from './vm-session.js';
+
+/** Options of {@link startUiServer}. */
+export interface UiServerOptions {
+  /** TCP port on 127.0.0.1 (default 0: a random free port). */
+  port?: number;
+  /** The access token (default: a new random one). */
+  token?: string;
+}
+
+/** A running `ttj ui` server (see {@link startUiServer}). */
+export interface UiServer {
+  /** The page's URL, with the token. */
+  url: string;
+  port: number;
+  token: string;
+  /** Stops the server: closes its connections and event streams, stops a VM restored from the page, closes the journal. */
+  close(): Promise<void>;
+}
+
+/**
+ * `ttj ui`: serves the web timeline of the journal at `location` on 127.0.0.1. Every
+ * request must carry the server's random token (`?token=`), else it gets 403: the
+ * port is reachable by every local user, the token only by whoever started it.
+ * @throws TtjError NOT_A_JOURNAL (and what {@link Journal.open} throws); BAD_ARGUMENT when the port is taken.
+ */
+export async function startUiServer(location: string, opts: UiServerOptions = {}): Promise<UiServer> {
+  const journal = await Journal.open(location);
+  const token = opts.token ?? newToken();
+  const closing = new AbortController();
+  const vm = new VmSession(location);
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (!tokenMatches(url, token)) return sendStatus(res, 403, 'forbidden: this ttj ui needs the token in its URL');
+    route({ journal, vm, closing: closing.signal, token }, req, res, url).catch((e: unknown) => sendError(res, e));
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
+    });
+  } catch (e) {
+    await journal.close();
+    throw e;
+  }
+  const port = (server.address() as AddressInfo).port;
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${port}/?token=${token}`,
+    port,
+    token,
+    close: () =>
+      (closed ??= (async () => {
+        closing.abort();
+        await vm.stop();
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+        await journal.close();
+      })()),
+  };
+}
