@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { ErrorCodes, TtjError } from '../errors.js';
-import { readChunked } from '../journal/fold.js';
+import { readChunked } from '../journal/read-chunked.js';
 import type { Journal } from '../journal/journal.js';
 
 /**
