@@ -208,20 +208,30 @@ function newerThan(entry: Record<string, unknown>, headSeq: number): boolean {
   return seq > headSeq;
 }
 
+/** Blobs re-read per batch of verify --deep (each batch looks its locations up at once). */
+const DEEP_BATCH = 16384;
+
 async function checkBlobs(j: Journal, report: VerifyReport, opts: VerifyOptions): Promise<void> {
   const total = (await j.storeStats()).blobs;
   let batch: Buffer[] = [];
+  // One batch is read (decompressed and hashed in the worker pool) while the next is listed and located.
+  let reading: Promise<void> = Promise.resolve();
   const flush = async () => {
     if (!batch.length) return;
-    const data = await j.blobs(batch); // re-hashes each one
-    report.blobsChecked += data.length;
-    report.bytesChecked += data.reduce((a, b) => a + b.length, 0);
-    opts.onProgress?.('blobs', report.blobsChecked, total);
+    const addrs = batch;
     batch = [];
+    await reading;
+    reading = j.readBlobs(addrs, (_, data) => {
+      // readBlobs re-hashes each one against its address.
+      report.blobsChecked++;
+      report.bytesChecked += data.length;
+    });
+    reading.then(() => opts.onProgress?.('blobs', report.blobsChecked, total)).catch(() => undefined);
   };
   for await (const addr of j.listBlobs()) {
     batch.push(addr);
-    if (batch.length >= 4096) await flush();
+    if (batch.length >= DEEP_BATCH) await flush();
   }
   await flush();
+  await reading;
 }

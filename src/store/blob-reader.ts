@@ -62,19 +62,20 @@ export class BlobReader {
     // the block cache alone; small reads share the cache.
     const bulk = blocks.length > BULK_READ_BLOCKS;
     const worker = async () => {
-      const scratch: BlockScratch | undefined = bulk ? { packed: Buffer.allocUnsafe(0), raw: Buffer.allocUnsafe(0) } : undefined;
+      const scratch: BlockScratch | undefined = bulk ? { packed: Buffer.alloc(0), raw: Buffer.alloc(0) } : undefined;
       while (next < blocks.length) {
         const { loc, items } = blocks[next++]!;
-        const block = scratch ? await this.packs.readBlockInto(loc, scratch) : await this.packs.readBlock(loc);
         const locsOf = items.map((i) => locs[i]!);
-        // All items of a block are hashed in one call (natively, with SHA-NI when there).
-        const hashes = verify
-          ? sha256Ranges(
-              block,
-              Uint32Array.from(locsOf, (l) => l.itemOff),
-              Uint32Array.from(locsOf, (l) => l.itemLen),
-            )
-          : undefined;
+        // All items of a block are hashed in one call (natively, with SHA-NI when there;
+        // in the decoding worker for a bulk read).
+        const ranges = verify ? { offsets: Uint32Array.from(locsOf, (l) => l.itemOff), lengths: Uint32Array.from(locsOf, (l) => l.itemLen) } : undefined;
+        let block: Buffer;
+        let hashes: Buffer | undefined;
+        if (scratch) ({ items: block, hashes } = await this.packs.readBlockInto(loc, scratch, ranges));
+        else {
+          block = await this.packs.readBlock(loc);
+          hashes = ranges ? sha256Ranges(block, ranges.offsets, ranges.lengths) : undefined;
+        }
         items.forEach((i, k) => {
           const l = locsOf[k]!;
           const data = block.subarray(l.itemOff, l.itemOff + l.itemLen);
