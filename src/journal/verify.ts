@@ -5,6 +5,7 @@ import { buf, type Event } from './codec.js';
 import { CustodyCheck, type CustodyReport } from './custody-check.js';
 import { readChunked } from './fold.js';
 import { IndexBuilder } from './index-builder.js';
+import { decodePool } from '../store/block-decode.js';
 import { parseValue } from './index-keys.js';
 import type { Journal } from './journal.js';
 import { Replayer } from './replayer.js';
@@ -52,8 +53,11 @@ export async function verify(j: Journal, opts: VerifyOptions = {}): Promise<Veri
   try {
     const custody = new CustodyCheck(opts.trust, opts.head);
     if (custody.active) report.custody = custody.report;
-    await checkEvents(j, report, opts, custody);
-    if (opts.deep) await checkBlobs(j, report, opts);
+    // The blobs are re-read (in the worker pool) while the events are checked (on this
+    // thread); a problem in the events is reported first, as when they ran one after the other.
+    const blobs = opts.deep ? checkBlobs(j, report, opts) : undefined;
+    blobs?.catch(() => undefined);
+    await settleBoth(checkEvents(j, report, opts, custody), blobs);
     report.ok = true;
   } catch (e) {
     const err = isTtjError(e) ? e : toTtjError(e);
@@ -61,6 +65,17 @@ export async function verify(j: Journal, opts: VerifyOptions = {}): Promise<Veri
     report.error = { code: err.code, message: err.message, seq: err.seq, details };
   }
   return report;
+}
+
+/** Waits for both; throws `first`'s error if it failed, else `second`'s. */
+async function settleBoth(first: Promise<void>, second: Promise<void> | undefined): Promise<void> {
+  try {
+    await first;
+  } catch (e) {
+    await second?.catch(() => undefined);
+    throw e;
+  }
+  await second;
 }
 
 async function checkEvents(j: Journal, report: VerifyReport, opts: VerifyOptions, custody: CustodyCheck): Promise<void> {
@@ -208,30 +223,22 @@ function newerThan(entry: Record<string, unknown>, headSeq: number): boolean {
   return seq > headSeq;
 }
 
-/** Blobs re-read per batch of verify --deep (each batch looks its locations up at once). */
-const DEEP_BATCH = 16384;
+/** More blobs than this are read back in bulk (the worker pool). */
+const BULK_BLOBS = 8192;
 
 async function checkBlobs(j: Journal, report: VerifyReport, opts: VerifyOptions): Promise<void> {
   const total = (await j.storeStats()).blobs;
-  let batch: Buffer[] = [];
-  // One batch is read (decompressed and hashed in the worker pool) while the next is listed and located.
-  let reading: Promise<void> = Promise.resolve();
-  const flush = async () => {
-    if (!batch.length) return;
-    const addrs = batch;
-    batch = [];
-    await reading;
-    reading = j.readBlobs(addrs, (_, data) => {
-      // readBlobs re-hashes each one against its address.
-      report.blobsChecked++;
-      report.bytesChecked += data.length;
-    });
-    reading.then(() => opts.onProgress?.('blobs', report.blobsChecked, total)).catch(() => undefined);
-  };
-  for await (const addr of j.listBlobs()) {
-    batch.push(addr);
-    if (batch.length >= DEEP_BATCH) await flush();
-  }
-  await flush();
-  await reading;
+  // Workers start loading while the blobs are listed (a small journal is read on this thread).
+  if (total > BULK_BLOBS) decodePool()?.warm();
+  let next = 4096;
+  // Re-hashes each one against its address (decompressed and hashed in the worker pool).
+  await j.readAllBlobs((_, data) => {
+    report.blobsChecked++;
+    report.bytesChecked += data.length;
+    if (report.blobsChecked >= next) {
+      opts.onProgress?.('blobs', report.blobsChecked, total);
+      next += 4096;
+    }
+  });
+  opts.onProgress?.('blobs', report.blobsChecked, total);
 }

@@ -50,6 +50,11 @@ export class BlobReader {
     await Promise.all(reads);
   }
 
+  /** Every blob located by `locs` (in storage order), each block read and decoded once, checked against `addrs`. */
+  readAllLocated(addrs: Buffer[], locs: BlobLocation[], onBlob: (addr: Buffer, data: Buffer) => void): Promise<void> {
+    return this.readLocated(addrs, locs, (i, data) => onBlob(addrs[i]!, data), true);
+  }
+
   close(): Promise<void> {
     return this.packs.close();
   }
@@ -95,7 +100,16 @@ export class BlobReader {
         });
       }
     };
-    await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, blocks.length) }, worker));
+    // On a failure the other readers stop at their next block, and all have stopped
+    // before the failure is thrown (none reads on after the caller closed the store).
+    const readers = Array.from({ length: Math.min(READ_CONCURRENCY, blocks.length) }, () =>
+      worker().catch((e: unknown) => {
+        next = blocks.length;
+        throw e;
+      }),
+    );
+    const failed = (await Promise.allSettled(readers)).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }
 

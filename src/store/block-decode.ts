@@ -156,6 +156,11 @@ export class BlockDecodePool {
     });
   }
 
+  /** Starts the workers now (they load while the caller does other work), not on the first job. */
+  warm(): void {
+    if (!this.broken) this.start();
+  }
+
   /** Stops the workers (pending jobs fail). */
   async close(): Promise<void> {
     const ws = this.workers ?? [];
