@@ -7,7 +7,8 @@
  *
  * Flags: --size MiB (256), --epochs N (8), --long-epochs N (300), --quick (64 MiB, 120
  * long epochs, shorter optional sections), --out DIR (bench-results/), --no-docs (leave
- * docs/benchmarks.md alone), --no-record (no QEMU guest: also no moving a VM), --no-nbd, --no-pg, --no-grep.
+ * docs/benchmarks.md alone), --no-record (no QEMU guest: also no moving a VM), --no-nbd, --no-pg, --no-grep,
+ * --scaling (or TTJ_BENCH_SCALING=1: the scaling section, journal-tools/bench/scaling.ts; a few minutes more).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
@@ -30,6 +31,7 @@ import { pushBytes } from './push-bytes.js';
 import { pushVm, type PushVmFigures } from './push-vm.js';
 import { grepFigures, type GrepFigures } from './grep-history.js';
 import { diffFoldFigures, type DiffFoldFigures } from './diff-fold.js';
+import { scalingFigures, type ScalingFigures } from './scaling.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const argv = process.argv.slice(2);
@@ -183,6 +185,19 @@ try {
   }
   if (movedVmSkipped) log(`moving a VM: ${movedVmSkipped}`);
 
+  let scaling: ScalingFigures | undefined;
+  let scalingSkipped: string | undefined;
+  if (!argv.includes('--scaling') && process.env.TTJ_BENCH_SCALING !== '1') scalingSkipped = 'opt-in: run with --scaling (or TTJ_BENCH_SCALING=1)';
+  else if (!installed('qemu-system-x86_64')) scalingSkipped = 'qemu-system-x86_64 not installed';
+  else {
+    try {
+      scaling = await scalingFigures(scratch, { sizes: quick ? [64, 256] : undefined, histories: quick ? [10, 100] : undefined, log });
+    } catch (e) {
+      scalingSkipped = `failed: ${(e as Error).message.split('\n')[0]}`;
+      log(`scaling: ${scalingSkipped}`);
+    }
+  }
+
   log('page scanner (benchScan)...');
   const scan = await optionalScan(size);
 
@@ -211,6 +226,8 @@ try {
     push: pushed,
     pushVm: movedVm,
     pushVmSkipped: movedVmSkipped,
+    scaling,
+    scalingSkipped,
     ratios: undefined!,
   };
   result.ratios = computeRatios(result);

@@ -58,7 +58,7 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
         `The fold does one batched LevelDB lookup per non-zero page, reads and decompresses each 1 MiB block once, checks every page's SHA-256 and the state root (a fold is a proof, not only a copy) and writes ${w.sizeMiB} MiB. ` +
         (ok
           ? `${peerName} pays more per chunk (${id === 'foldBorg' ? 'Python, per-chunk decompression' : 'per-blob decryption and MAC checks, a larger index'}).`
-          : `Most of it runs on the JS thread: zstd decompression (zstd-napi is synchronous), SHA-256 of every page (native but synchronous per block), copying pages out of their blocks into the group being written (two reused 32 MiB group buffers; blocks decompressed into reused buffers too, so GC stays small). The limit leaves ${ms(0.5 * (p?.restoreMs[last] ?? NaN))} for the process, ~${ms(f.startupMs)} of it Node's startup; getting there needs decompression and hashing off the JS thread on both cores and runs written straight from the blocks.`)
+          : `Decompression and SHA-256 of the blocks run in a pool of worker threads (one per core, src/store/block-decode.ts; the buffers go to a worker and back without copies); the JS thread locates the pages (LevelDB getMany), copies them out of their blocks into the group being written and writes. On two cores the workers and the JS thread share the CPU with the kernel's writeback of the output, so the gain over one thread is bounded (${tCores} cores used). The limit leaves ${ms(0.5 * (p?.restoreMs[last] ?? NaN))} for the process, ~${ms(f.startupMs)} of it Node's startup and ~${ms(f.startupMs / 4)} more starting the workers; writing runs straight from the decompressed blocks (pwritev) instead of copying them into the group is the next step.`)
       );
     }
     case 'rssAppend':
@@ -77,6 +77,26 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
       return ok
         ? 'The pause is the RAM copy plus device-state migration and screendump, which overlap.'
         : 'The pause is dominated by copying the RAM file into the capture buffer (memory bandwidth, ~20 ms for 256 MiB); the device-state migration and screendump overlap it. Scanning fingerprints of the mapped RAM file during the pause and copying only changed pages would shorten it.';
+    case 'verifyGBps':
+    case 'verifyRestic': {
+      const v = t.verify;
+      const rc = peer(r, 'restic');
+      const gb = Number(v.bytesChecked) / 1e9;
+      return (
+        `verify --deep re-read and re-hashed ${(gb * 1000).toFixed(0)} MB of blobs (${String(v.blobsChecked)} blobs) in ${ms(v.ms)} in-process (${ms(v.processMs)} as a process, ${(v.cpuMs / v.ms).toFixed(2)} cores), against ${ms(rc?.checkMs ?? NaN)} for restic check --read-data of its repository of the same epochs (${((rc?.bytes ?? NaN) / 1048576).toFixed(0)} MiB, ${((rc?.checkCpuMs ?? NaN) / (rc?.checkMs ?? NaN)).toFixed(2)} cores). ` +
+        'The step is not only the blobs: it replays every event, checks the hash chain, every state root and keyframe and the index against the events (on the JS thread), while the blobs are listed from the index with their locations, each pack block read once and decompressed and hashed in the worker pool. ' +
+        (ok ? '' : 'The blob phase alone runs near the pool\'s speed; what remains is the event and index checks on the JS thread and listing 50 k LevelDB entries, which the GB/s figure counts too, and the two cores shared by the JS thread and both workers.')
+      );
+    }
+    case 'pause1g':
+      return ok ? 'The pause is the RAM copy, at memory bandwidth.' : 'As for the 256 MiB guest, the pause copies the whole RAM file (1 GiB) while the VM is stopped; on TCG the guest\'s vCPU thread also competes for the two cores. Copying only the pages whose fingerprint changed (scanned in place in the mapped RAM file) would make it follow the pages changed, not the RAM size.';
+    case 'recordRss': {
+      const p = r.pause?.find((x) => x.sizeMiB === 1024);
+      return (
+        `Peak ${((p?.peakRssKb ?? NaN) / 1024).toFixed(0)} MiB for a 1 GiB guest: \`ttj record\` keeps two capture buffers the size of the guest RAM (one epoch is appended while the next is captured), plus the page tables and fingerprints. ` +
+        (ok ? '' : 'Reading the RAM file in place (mapped) and copying only changed pages into a small staging buffer would bound it by the pages changed per epoch.')
+      );
+    }
     case 'nbdWrite':
       return ok
         ? 'Requests are received by the native socket pump (a thread of its own; a payload that arrives in several pieces is still one view of its receive buffer, so it reaches the journal without a copy); every block-aligned write is hashed as it arrives (SHA-256, natively, the writes of one event-loop turn in one job, two blocks at a time on SHA-NI), appended to a pack file with direct I/O (random data as a stored block, in 4 MiB pieces written in parallel into a file allocated ahead, so that they run as parallel overwrites) and indexed in LevelDB before it is acknowledged; group commits are pipelined (one building while one commits). Across runs on this machine the ratio moves between about 0.57 and 0.69 (qemu-nbd itself between ~1.1 and ~1.9 GB/s on these copies); over 1 GiB copies (the sustained row) it is about 0.6–0.75.'
