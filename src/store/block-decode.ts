@@ -175,8 +175,9 @@ export class BlockDecodePool {
   }
 
   private spawn(): PoolWorker {
-    const worker = new Worker(new URL('./block-decode-worker.js', import.meta.url));
-    worker.unref();
+    // Node's flags but --input-type (which a worker started from a file refuses).
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    const worker = new Worker(new URL('./block-decode-worker.js', import.meta.url), { execArgv });
     const pw: PoolWorker = { worker, pending: new Map() };
     worker.on('message', (r: WorkerReply) => this.settle(pw, r));
     const fail = (e: Error) => {
@@ -187,6 +188,8 @@ export class BlockDecodePool {
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`block decode worker exited (${code})`)));
+    // After the listeners: adding a 'message' listener refs the worker again.
+    worker.unref();
     return pw;
   }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -81,6 +82,19 @@ describe('block decoding: on the JS thread and in the worker pool', function () 
     }
     const ok = copyOf(await pool.decode(buffers(b.bytes), b.job));
     assert.ok(ok.hashes.equals(copyOf(decodeBlockInto(buffers(b.bytes), b.job)).hashes));
+  });
+
+  it('the pool does not keep a process alive: one that started the workers and decoded a block exits by itself', () => {
+    const mod = new URL('../../src/store/block-decode.js', import.meta.url).href;
+    const script = `import { decodePool, ownBuffer } from ${JSON.stringify(mod)};
+      const p = decodePool(); p.warm();
+      const bytes = Buffer.from(${JSON.stringify(block(items(3, false, 9)).bytes.toString('base64'))}, 'base64');
+      const packed = ownBuffer(bytes.length); bytes.copy(packed);
+      const d = await p.decode({ packed, raw: ownBuffer(0) }, { len: bytes.length, rawLen: bytes.readUInt32LE(4), stored: false });
+      console.log(d.items.length);`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60000 });
+    assert.equal(r.status, 0, `exited by itself: ${r.stderr}`);
+    assert.ok(Number(r.stdout) > 0);
   });
 
   it('ttj fold and verify --deep give the same answers with the pool and with TTJ_WORKERS=0, and verify --deep catches a flipped byte on both', async () => {
