@@ -150,7 +150,7 @@ export function scalingMarkdown(s: ScalingFigures): string[] {
   const g = s.guests;
   if (g.length) {
     const guestRows: Row[] = [
-      { what: 'pause p50 (ms)', cells: g.map((x) => f1(x.pauseP50Ms)), values: g.map((x) => x.pauseP50Ms), cause: 'the paused VM waits while its whole RAM file is copied into the capture buffer: memory bandwidth, linear in the guest size' },
+      { what: 'pause p50 (ms)', cells: g.map((x) => f1(x.pauseP50Ms)), values: g.map((x) => x.pauseP50Ms), cause: 'the VM is stopped while its whole RAM file is copied into the capture buffer (memory bandwidth: proportional to the guest size) and while QEMU saves its device state and a screendump (a fixed cost, which dominates on small guests)' },
       { what: 'pause p99 (ms)', cells: g.map((x) => f1(x.pauseP99Ms)), values: g.map((x) => x.pauseP99Ms), cause: 'the copy above, plus whatever else holds the CPU at that moment (an append of the previous epoch, other processes on the 2 cores)' },
       { what: 'bytes stored per epoch', cells: g.map((x) => kib(x.bytesPerEpoch)), values: g.map((x) => x.bytesPerEpoch), cause: 'only the pages the guest changed are stored (and its zero pages never): it follows what the guest writes, not its size' },
       {
@@ -159,7 +159,7 @@ export function scalingMarkdown(s: ScalingFigures): string[] {
         values: g.map((x) => x.peakRssKb),
         cause: "two capture buffers the size of the guest's RAM (one is appended while the next epoch is captured), plus the page tables (32 bytes a page) and fingerprints (16 bytes a page)",
       },
-      { what: 'fold of the last epoch (ms, in-step)', cells: g.map((x) => f0(x.foldMs)), values: g.map((x) => x.foldMs), cause: 'a fold writes the whole memory (zero pages included) and reads every non-zero page: linear in the guest size' },
+      { what: 'fold of the last epoch (ms, in-step)', cells: g.map((x) => f0(x.foldMs)), values: g.map((x) => x.foldMs), cause: 'a fold writes the whole memory (zero pages included: proportional to the guest size), reads every non-zero page, and pays a fixed cost (loading the state, starting the decode workers)' },
     ];
     md.push(
       `### Guest size (\`ttj record\` of the boot-sector guest, ${g[0]!.accel}, ${s.seconds} s each, an epoch every 500 ms)`,
@@ -182,7 +182,7 @@ export function scalingMarkdown(s: ScalingFigures): string[] {
         values: h.map((x) => x.foldLastMs),
         cause: 'a keyframe every 64 epochs bounds the events a fold replays, so a fold costs reading the state, whatever the length of the history',
       },
-      { what: 'index on disk', cells: h.map((x) => kib(x.indexBytes)), values: h.map((x) => x.indexBytes), cause: "one location entry per stored page, the events and an entry per epoch, plus LevelDB's log and table files: linear in the pages stored" },
+      { what: 'index on disk', cells: h.map((x) => kib(x.indexBytes)), values: h.map((x) => x.indexBytes), cause: "one location entry per stored page, the events and an entry per epoch, plus LevelDB's log and table files: it grows with the pages stored, the first state's being most of it in a short history" },
       { what: 'journal on disk', cells: h.map((x) => kib(x.journalBytes)), values: h.map((x) => x.journalBytes), cause: 'the first state plus the pages each epoch changes' },
     ];
     md.push(
