@@ -179,7 +179,7 @@ export function targets(r: BenchResult): Target[] {
     { id: 'pause1g', what: 'VM pause per epoch of ttj record, p50, 1 GiB guest (ms)', limit: 40, kind: 'max', value: pause1g?.pauseP50Ms, skipped: noRecord ?? (pause1g ? undefined : 'not measured (--quick)') },
     {
       id: 'recordRss',
-      what: 'Peak RSS of ttj record beyond an idle Node+ttj (the guest RAM is QEMU\'s) / guest size, 1 GiB guest',
+      what: "Peak RSS of ttj record beyond an idle Node+ttj (the guest RAM is QEMU's) / guest size, 1 GiB guest",
       limit: 0.5,
       kind: 'max',
       value: x.recordRssVsGuest?.[1024],

@@ -8,10 +8,12 @@
  * Flags: --size MiB (256), --epochs N (8), --long-epochs N (300), --quick (64 MiB, 120
  * long epochs, shorter optional sections), --out DIR (bench-results/), --no-docs (leave
  * docs/benchmarks.md alone), --no-record (no QEMU guest: also no moving a VM), --no-nbd, --no-pg, --no-grep,
- * --scaling (or TTJ_BENCH_SCALING=1: the scaling section, journal-tools/bench/scaling.ts; a few minutes more).
+ * --scaling (or TTJ_BENCH_SCALING=1: the scaling section, journal-tools/bench/scaling.ts; a few minutes more),
+ * --render FILE (no measuring: rewrite docs/benchmarks.md from the figures of an earlier run's bench.json, with
+ * this checkout's targets and explanations).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +52,13 @@ const outDir = argv.includes('--out') ? resolve(argv[argv.indexOf('--out') + 1]!
 const DIRTY = 0.05;
 const LONG = { sizeMiB: 32, dirtyPages: 8 };
 if ((size * 1048576) % PAGE) throw new Error('--size must be a whole number of pages');
+
+if (argv.includes('--render')) {
+  const r = JSON.parse(readFileSync(resolve(argv[argv.indexOf('--render') + 1]!), 'utf8')) as BenchResult;
+  r.ratios = computeRatios(r);
+  writeDocs(r, join(root, 'docs', 'benchmarks.md'));
+  process.exit(0);
+}
 
 const log = (s: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}\n`);
 const started = performance.now();

@@ -150,16 +150,37 @@ export function scalingMarkdown(s: ScalingFigures): string[] {
   const g = s.guests;
   if (g.length) {
     const guestRows: Row[] = [
-      { what: 'pause p50 (ms)', cells: g.map((x) => f1(x.pauseP50Ms)), values: g.map((x) => x.pauseP50Ms), cause: 'the VM is stopped while its whole RAM file is copied into the capture buffer (memory bandwidth: proportional to the guest size) and while QEMU saves its device state and a screendump (a fixed cost, which dominates on small guests)' },
-      { what: 'pause p99 (ms)', cells: g.map((x) => f1(x.pauseP99Ms)), values: g.map((x) => x.pauseP99Ms), cause: 'the copy above, plus whatever else holds the CPU at that moment (an append of the previous epoch, other processes on the 2 cores)' },
-      { what: 'bytes stored per epoch', cells: g.map((x) => kib(x.bytesPerEpoch)), values: g.map((x) => x.bytesPerEpoch), cause: 'only the pages the guest changed are stored (and its zero pages never): it follows what the guest writes, not its size' },
+      {
+        what: 'pause p50 (ms)',
+        cells: g.map((x) => f1(x.pauseP50Ms)),
+        values: g.map((x) => x.pauseP50Ms),
+        cause:
+          'the VM is stopped while its whole RAM file is copied into the capture buffer (memory bandwidth: proportional to the guest size) and while QEMU saves its device state and a screendump (a fixed cost, which dominates on small guests)',
+      },
+      {
+        what: 'pause p99 (ms)',
+        cells: g.map((x) => f1(x.pauseP99Ms)),
+        values: g.map((x) => x.pauseP99Ms),
+        cause: 'the copy above, plus whatever else holds the CPU at that moment (an append of the previous epoch, other processes on the 2 cores)',
+      },
+      {
+        what: 'bytes stored per epoch',
+        cells: g.map((x) => kib(x.bytesPerEpoch)),
+        values: g.map((x) => x.bytesPerEpoch),
+        cause: 'only the pages the guest changed are stored (and its zero pages never): it follows what the guest writes, not its size',
+      },
       {
         what: 'peak RSS of ttj record',
         cells: g.map((x) => `${kib(x.peakRssKb * 1024)} (${((x.peakRssKb * 1024) / (x.sizeMiB * 1048576)).toFixed(2)}×)`),
         values: g.map((x) => x.peakRssKb),
         cause: "two capture buffers the size of the guest's RAM (one is appended while the next epoch is captured), plus the page tables (32 bytes a page) and fingerprints (16 bytes a page)",
       },
-      { what: 'fold of the last epoch (ms, in-step)', cells: g.map((x) => f0(x.foldMs)), values: g.map((x) => x.foldMs), cause: 'a fold writes the whole memory (zero pages included: proportional to the guest size), reads every non-zero page, and pays a fixed cost (loading the state, starting the decode workers)' },
+      {
+        what: 'fold of the last epoch (ms, in-step)',
+        cells: g.map((x) => f0(x.foldMs)),
+        values: g.map((x) => x.foldMs),
+        cause: 'a fold writes the whole memory (zero pages included: proportional to the guest size), reads every non-zero page, and pays a fixed cost (loading the state, starting the decode workers)',
+      },
     ];
     md.push(
       `### Guest size (\`ttj record\` of the boot-sector guest, ${g[0]!.accel}, ${s.seconds} s each, an epoch every 500 ms)`,
@@ -182,7 +203,12 @@ export function scalingMarkdown(s: ScalingFigures): string[] {
         values: h.map((x) => x.foldLastMs),
         cause: 'a keyframe every 64 epochs bounds the events a fold replays, so a fold costs reading the state, whatever the length of the history',
       },
-      { what: 'index on disk', cells: h.map((x) => kib(x.indexBytes)), values: h.map((x) => x.indexBytes), cause: "one location entry per stored page, the events and an entry per epoch, plus LevelDB's log and table files: it grows with the pages stored, the first state's being most of it in a short history" },
+      {
+        what: 'index on disk',
+        cells: h.map((x) => kib(x.indexBytes)),
+        values: h.map((x) => x.indexBytes),
+        cause: "one location entry per stored page, the events and an entry per epoch, plus LevelDB's log and table files: it grows with the pages stored, the first state's being most of it in a short history",
+      },
       { what: 'journal on disk', cells: h.map((x) => kib(x.journalBytes)), values: h.map((x) => x.journalBytes), cause: 'the first state plus the pages each epoch changes' },
     ];
     md.push(
@@ -209,7 +235,13 @@ function table(head: string, cols: string[], xs: number[], rows: Row[]): string[
     const finite = exps.filter(Number.isFinite);
     const worst = finite.length ? Math.max(...finite) : NaN;
     out.push(`| ${r.what} | ${r.cells.join(' | ')} | ${finite.map((e) => e.toFixed(2)).join(', ')} |`);
-    const shape = !Number.isFinite(worst) ? 'not measurable' : worst > SUPERLINEAR ? `**faster than linear** (exponent up to ${worst.toFixed(2)})` : worst > 0.6 ? 'about linear or slower' : 'much slower than linear (nearly flat)';
+    const shape = !Number.isFinite(worst)
+      ? 'not measurable'
+      : worst > SUPERLINEAR
+        ? `**faster than linear** (exponent up to ${worst.toFixed(2)})`
+        : worst > 0.6
+          ? 'about linear or slower'
+          : 'much slower than linear (nearly flat)';
     notes.push(`- **${r.what}**: ${shape}: ${r.cause}.`);
   }
   return [...out, '', 'Growth: the exponent between neighbouring columns (log of the ratio of the values / log of the ratio of the sizes; 1 is linear, 0 flat).', '', ...notes];
@@ -224,7 +256,12 @@ async function main(argv: string[]): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ttj-scaling-'));
   const t0 = performance.now();
   try {
-    const s = await scalingFigures(dir, { sizes: list('sizes'), histories: list('histories'), seconds: list('seconds')?.[0], log: (m) => process.stderr.write(`[scaling ${((performance.now() - t0) / 1000).toFixed(0)} s] ${m}\n`) });
+    const s = await scalingFigures(dir, {
+      sizes: list('sizes'),
+      histories: list('histories'),
+      seconds: list('seconds')?.[0],
+      log: (m) => process.stderr.write(`[scaling ${((performance.now() - t0) / 1000).toFixed(0)} s] ${m}\n`),
+    });
     process.stdout.write(JSON.stringify(s, null, 2) + '\n\n' + scalingMarkdown(s).join('\n') + '\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -85,11 +85,15 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
       return (
         `verify --deep re-read and re-hashed ${(gb * 1000).toFixed(0)} MB of blobs (${String(v.blobsChecked)} blobs) in ${ms(v.ms)} in-process (${ms(v.processMs)} as a process, ${(v.cpuMs / v.ms).toFixed(2)} cores), against ${ms(rc?.checkMs ?? NaN)} for restic check --read-data of its repository of the same epochs (${((rc?.bytes ?? NaN) / 1048576).toFixed(0)} MiB, ${((rc?.checkCpuMs ?? NaN) / (rc?.checkMs ?? NaN)).toFixed(2)} cores). ` +
         'The step is not only the blobs: it replays every event, checks the hash chain, every state root and keyframe and the index against the events (on the JS thread), while the blobs are listed from the index with their locations, each pack block read once and decompressed and hashed in the worker pool. ' +
-        (ok ? '' : 'The blob phase alone runs near the pool\'s speed; what remains is the event and index checks on the JS thread and listing 50 k LevelDB entries, which the GB/s figure counts too, and the two cores shared by the JS thread and both workers.')
+        (ok
+          ? ''
+          : "The blob phase alone runs near the pool's speed; what remains is the event and index checks on the JS thread and listing 50 k LevelDB entries, which the GB/s figure counts too, and the two cores shared by the JS thread and both workers.")
       );
     }
     case 'pause1g':
-      return ok ? 'The pause is the RAM copy, at memory bandwidth.' : 'As for the 256 MiB guest, the pause copies the whole RAM file (1 GiB) while the VM is stopped; on TCG the guest\'s vCPU thread also competes for the two cores. Copying only the pages whose fingerprint changed (scanned in place in the mapped RAM file) would make it follow the pages changed, not the RAM size.';
+      return ok
+        ? 'The pause is the RAM copy, at memory bandwidth.'
+        : "As for the 256 MiB guest, the pause copies the whole RAM file (1 GiB) while the VM is stopped; on TCG the guest's vCPU thread also competes for the two cores. Copying only the pages whose fingerprint changed (scanned in place in the mapped RAM file) would make it follow the pages changed, not the RAM size.";
     case 'recordRss': {
       const p = r.pause?.find((x) => x.sizeMiB === 1024);
       return (

@@ -407,12 +407,7 @@ export class PackReader {
    * (into `scratch.raw` for a compressed block, each grown when too small; a stored
    * block's items are returned from `scratch.packed`), in `pool` when given.
    */
-  private async readRaw(
-    loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>,
-    scratch: BlockScratch,
-    ranges?: { offsets: Uint32Array; lengths: Uint32Array },
-    pool?: BlockDecodePool,
-  ): Promise<Decoded> {
+  private async readRaw(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>, scratch: BlockScratch, ranges?: { offsets: Uint32Array; lengths: Uint32Array }, pool?: BlockDecodePool): Promise<Decoded> {
     const where = { pack: loc.pack, offset: loc.offset };
     const fh = await this.fd(loc.pack);
     const len = BLOCK_HEADER + loc.clen;

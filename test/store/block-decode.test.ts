@@ -77,7 +77,11 @@ describe('block decoding: on the JS thread and in the worker pool', function () 
       ['a raw length the frame does not have', b.bytes, { ...b.job, rawLen: b.job.rawLen + 4096 }, 'has the wrong length'],
     ];
     for (const [what, bytes, job, failure] of cases) {
-      assert.throws(() => decodeBlockInto(buffers(bytes), job), (e) => e instanceof DecodeError && e.failure === failure, `${what}, on the JS thread`);
+      assert.throws(
+        () => decodeBlockInto(buffers(bytes), job),
+        (e) => e instanceof DecodeError && e.failure === failure,
+        `${what}, on the JS thread`,
+      );
       await assert.rejects(pool.decode(buffers(bytes), job), (e) => e instanceof DecodeError && e.failure === failure, `${what}, in the pool`);
     }
     const ok = copyOf(await pool.decode(buffers(b.bytes), b.job));
