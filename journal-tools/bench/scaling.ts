@@ -54,6 +54,8 @@ export interface HistoryScale {
 
 export interface ScalingFigures {
   guests: GuestScale[];
+  /** Guest sizes `ttj record` failed at, and why. */
+  failedGuests?: { sizeMiB: number; error: string }[];
   histories: HistoryScale[];
   /** Seconds each guest was recorded. */
   seconds: number;
@@ -79,10 +81,19 @@ export async function scalingFigures(dir: string, opts: ScalingOptions = {}): Pr
   const image = ensureBootSectorGuest();
   const out = join(dir, 'scale-fold');
   const guests: GuestScale[] = [];
+  const failed: { sizeMiB: number; error: string }[] = [];
   for (const sizeMiB of sizes) {
     log(`scaling: ttj record of a ${sizeMiB} MiB guest for ${seconds} s, then a fold of its last epoch...`);
     const J = join(dir, `scale-rec-${sizeMiB}.ttj`);
-    const r = recordStep(J, sizeMiB, seconds, image);
+    let r: ReturnType<typeof recordStep>;
+    try {
+      r = recordStep(J, sizeMiB, seconds, image);
+    } catch (e) {
+      // One size that cannot be recorded (memory, limits) is reported, not the end of the table.
+      failed.push({ sizeMiB, error: (e as Error).message.split('\n').find((l) => /Error|error/.test(l)) ?? 'failed' });
+      rmSync(J, { recursive: true, force: true });
+      continue;
+    }
     rmSync(out, { recursive: true, force: true });
     const f = ttjStep('fold', J, `epoch:${r.epochs - 1}`, out);
     rmSync(out, { recursive: true, force: true });
@@ -120,7 +131,7 @@ export async function scalingFigures(dir: string, opts: ScalingOptions = {}): Pr
     rmSync(J, { recursive: true, force: true });
     histories.push({ epochs, foldLastMs: f.ms, foldLastProcessMs: f.processMs, replayedEvents: f.replayedEvents as number, indexBytes: bytes.index, journalBytes: bytes.total });
   }
-  return { guests, histories, seconds, history: HISTORY };
+  return { guests, failedGuests: failed, histories, seconds, history: HISTORY };
 }
 
 /** Growth exponent of `y` against `x` between two points: 1 is linear, 0 flat, above 1 faster than linear. */
@@ -191,6 +202,8 @@ export function scalingMarkdown(s: ScalingFigures): string[] {
         g.map((x) => x.sizeMiB),
         guestRows,
       ),
+      '',
+      ...(s.failedGuests ?? []).map((f) => `- **${f.sizeMiB} MiB**: \`ttj record\` failed: ${f.error}`),
       '',
     );
   }

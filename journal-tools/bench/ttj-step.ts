@@ -80,7 +80,7 @@ switch (op) {
   case 'record': {
     // Loaded here only: the capture modules (QEMU, NBD) would add to every other step's startup.
     const { record } = await import('../../src/capture/record.js');
-    const r = await record(journal!, { memorySize: Number(a) << 20, disks: [{ name: 'boot', path: process.argv[6]! }], intervalMs: 500, fps: 10, durationMs: Number(b) * 1000 });
+    const r = await record(journal!, { memorySize: Number(a) * 1048576, disks: [{ name: 'boot', path: process.argv[6]! }], intervalMs: 500, fps: 10, durationMs: Number(b) * 1000 });
     result = { accel: r.qemu.accel, epochs: r.epochs, frames: r.frames, missedEpochTicks: r.missedEpochTicks, pauseP50Ms: r.pauseMs.p50, pauseP99Ms: r.pauseMs.p99, bytesStored: r.bytesStored };
     break;
   }
