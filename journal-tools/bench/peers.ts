@@ -74,6 +74,9 @@ export interface PeerRun {
   restoreCpuMs: Record<string, number>;
   /** CPU ms of each ingest. */
   ingestCpuMs: number[];
+  /** Checking the whole repository, every stored byte re-read (restic check --read-data), median of 3: wall and CPU ms. */
+  checkMs?: number;
+  checkCpuMs?: number;
 }
 
 /** borg with its best setting for page images. Each image `eN.raw` is one archive. */
@@ -135,7 +138,18 @@ export function runRestic(images: string[], dir: string, restoreEpochs: number[]
     restoreCpuMs[e] = m.cpuMs;
     rmSync(out, { recursive: true, force: true });
   }
-  return { name: 'restic', ingestMs, ingestCpuMs, bytes: duBytes(repo), bytesPerEpoch: sizes.slice(1).map((b, i) => b - sizes[i]!), restoreMs, restoreCpuMs };
+  const check = medianOf(3, () => timed('restic', ['check', '--read-data', '--repo', repo, '-q']));
+  return {
+    name: 'restic',
+    ingestMs,
+    ingestCpuMs,
+    bytes: duBytes(repo),
+    bytesPerEpoch: sizes.slice(1).map((b, i) => b - sizes[i]!),
+    restoreMs,
+    restoreCpuMs,
+    checkMs: check.ms,
+    checkCpuMs: check.cpuMs,
+  };
 }
 
 /** The baseline: every epoch as a full checkpoint compressed with zstd -1 (one thread); restore = zstd -d. */

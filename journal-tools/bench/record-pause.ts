@@ -4,12 +4,12 @@
  * size of QEMU's own full save (`migrate` of device state and RAM to a file).
  */
 import { join } from 'node:path';
-import { record } from '../../src/capture/record.js';
 import { Vm } from '../../src/capture/qemu/vm.js';
 import { kvmUsable } from '../../src/capture/qemu/qemu-info.js';
 import { ensureBootSectorGuest } from '../guests/index.js';
 import { ramDirectory } from '../../src/capture/record.js';
 import { rmSync } from 'node:fs';
+import { ttjStep } from './ttj.js';
 
 export interface PauseFigures {
   sizeMiB: number;
@@ -23,6 +23,8 @@ export interface PauseFigures {
   bytesPerEpoch: number;
   qemuFullSaveBytes: number;
   ratioToFullSave: number;
+  /** Peak RSS (VmHWM) of the process running `ttj record`, which reads the guest's RAM file (QEMU's own memory not included). */
+  peakRssKb?: number;
 }
 
 /** QEMU's own checkpoint size: a full migration (device state + RAM) of the running guest. */
@@ -51,24 +53,42 @@ export async function recordPause(dir: string, sizes: number[], seconds = 6): Pr
   const out: PauseFigures[] = [];
   for (const sizeMiB of sizes) {
     const J = join(dir, `rec-${sizeMiB}.ttj`);
-    const r = await record(J, { memorySize: sizeMiB << 20, disks: [{ name: 'boot', path: image }], intervalMs: 500, fps: 10, durationMs: seconds * 1000 });
+    const r = recordStep(J, sizeMiB, seconds, image);
     const full = await qemuFullSave(sizeMiB, image, dir);
     // Epoch 0 stores the whole first state; the steady cost is the later epochs'.
     const bytesPerEpoch = r.epochs > 1 ? r.bytesStored / r.epochs : r.bytesStored;
     out.push({
       sizeMiB,
-      accel: r.qemu.accel,
+      accel: r.accel,
       epochs: r.epochs,
       frames: r.frames,
       fpsSustained: r.frames / seconds,
       missedEpochTicks: r.missedEpochTicks,
-      pauseP50Ms: r.pauseMs.p50,
-      pauseP99Ms: r.pauseMs.p99,
+      pauseP50Ms: r.pauseP50Ms,
+      pauseP99Ms: r.pauseP99Ms,
       bytesPerEpoch,
       qemuFullSaveBytes: full,
       ratioToFullSave: bytesPerEpoch / full,
+      peakRssKb: r.maxRssKb,
     });
     rmSync(J, { recursive: true, force: true });
   }
   return out;
+}
+
+/** What a `ttj record` step reports (ttj-step.ts). */
+export interface RecordStep {
+  accel: string;
+  epochs: number;
+  frames: number;
+  missedEpochTicks: number;
+  pauseP50Ms: number;
+  pauseP99Ms: number;
+  bytesStored: number;
+  maxRssKb: number;
+}
+
+/** `ttj record` of the boot-sector guest `image` into `journal`, in a child process of its own (so that its peak RSS is its own). */
+export function recordStep(journal: string, sizeMiB: number, seconds: number, image: string): RecordStep {
+  return ttjStep('record', journal, String(sizeMiB), String(seconds), image) as unknown as RecordStep;
 }

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { later, margin, met, median, peer, targets, type BenchResult } from './result.js';
 import { PROFILE_NOTES, why } from './why.js';
 import type { PushVmFigures } from './push-vm.js';
+import { scalingMarkdown } from './scaling.js';
 
 const num = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? 'n/a' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 const mib = (n: number | undefined) => (n === undefined ? 'n/a' : n < 1048576 ? `${(n / 1024).toFixed(0)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
@@ -187,18 +188,21 @@ export function writeDocs(r: BenchResult, path: string): void {
     md.push(
       '## Recording (`ttj record`, boot-sector guest, an epoch every 500 ms, 10 fps)',
       '',
-      '| guest | accel | epochs | frames/s | epoch ticks lost | pause p50 (ms) | pause p99 (ms) | bytes stored per epoch | QEMU full save | ratio |',
-      '|---|---|---|---|---|---|---|---|---|---|',
+      '| guest | accel | epochs | frames/s | epoch ticks lost | pause p50 (ms) | pause p99 (ms) | bytes stored per epoch | QEMU full save | ratio | peak RSS of ttj record |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
       ...r.pause.map(
         (p) =>
-          `| ${p.sizeMiB} MiB | ${p.accel} | ${p.epochs} | ${num(p.fpsSustained)} | ${p.missedEpochTicks} | ${num(p.pauseP50Ms)} | ${num(p.pauseP99Ms)} | ${mib(p.bytesPerEpoch)} | ${mib(p.qemuFullSaveBytes)} | ${p.ratioToFullSave.toFixed(4)} |`,
+          `| ${p.sizeMiB} MiB | ${p.accel} | ${p.epochs} | ${num(p.fpsSustained)} | ${p.missedEpochTicks} | ${num(p.pauseP50Ms)} | ${num(p.pauseP99Ms)} | ${mib(p.bytesPerEpoch)} | ${mib(p.qemuFullSaveBytes)} | ${p.ratioToFullSave.toFixed(4)} | ${p.peakRssKb ? mib(p.peakRssKb * 1024) : 'n/a'} |`,
       ),
       '',
     );
   }
+  md.push('## Scaling', '');
+  if (r.scaling) md.push('How the cost grows with the work (`journal-tools/bench/scaling.ts`, run with `npm run bench -- --scaling` or on its own).', '', ...scalingMarkdown(r.scaling));
+  else md.push(`Not measured in this run: ${r.scalingSkipped ?? 'run with --scaling'}.`, '');
   md.push(PROFILE_NOTES, '');
   md.push(
-    `Raw figures: \`bench-results/bench.json\` (git-ignored) after \`npm run bench\`; flags: \`--size MiB\`, \`--epochs N\`, \`--long-epochs N\`, \`--quick\`, \`--out DIR\`, \`--no-docs\`, \`--no-record\` (also skips moving a VM), \`--no-nbd\`, \`--no-pg\`.`,
+    `Raw figures: \`bench-results/bench.json\` (git-ignored) after \`npm run bench\`; flags: \`--size MiB\`, \`--epochs N\`, \`--long-epochs N\`, \`--quick\`, \`--out DIR\`, \`--no-docs\`, \`--no-record\` (also skips moving a VM), \`--no-nbd\`, \`--no-pg\`, \`--scaling\` (adds the scaling section: guests of 64 MiB to 4 GiB, histories of 10 to 1000 epochs; a few minutes more).`,
     '',
   );
   writeFileSync(path, md.join('\n'));

@@ -4,6 +4,7 @@ import type { PeerRun } from './peers.js';
 import type { LongRun, TtjRun } from './ttj.js';
 import type { NbdFigures, NbdSustainedFigures } from './nbd-throughput.js';
 import type { PauseFigures } from './record-pause.js';
+import type { ScalingFigures } from './scaling.js';
 import type { NbdProtocolFigures, ScanFigures } from './optional.js';
 import type { PgStoreFigures } from './pg-store.js';
 import type { PushFigures } from './push-bytes.js';
@@ -50,6 +51,9 @@ export interface BenchResult {
   /** Start-up of `ttj --version`, `--help` and `log` against `node -e 0` (absent in results from before it was measured). */
   cliStart?: CliStartFigures;
   cliStartSkipped?: string;
+  /** How costs grow with guest size and history length (with --scaling or TTJ_BENCH_SCALING=1). */
+  scaling?: ScalingFigures;
+  scalingSkipped?: string;
   ratios: Ratios;
 }
 
@@ -79,6 +83,12 @@ export interface Ratios {
   longFoldLateVsEarly: number;
   /** ttj append (process) of a later epoch / zstd -1 of the same full image. */
   ingestVsZstd?: number;
+  /** verify --deep: GB of blobs re-read and re-hashed per second of the step (in-process). */
+  verifyGBps?: number;
+  /** verify --deep (process) / restic check --read-data (process) of the same history. */
+  verifyVsResticCheck?: number;
+  /** Peak RSS of `ttj record` beyond an idle Node+ttj process / guest size, by guest MiB. */
+  recordRssVsGuest?: Record<number, number>;
 }
 
 export function computeRatios(r: BenchResult): Ratios {
@@ -110,6 +120,9 @@ export function computeRatios(r: BenchResult): Ratios {
       verify: (ttj.verify.maxRssKb - baseKb) / guestKb,
     },
     longFoldLateVsEarly: r.long.foldLate.ms / r.long.foldEarly.ms,
+    verifyGBps: Number(ttj.verify.bytesChecked) / 1e9 / (ttj.verify.ms / 1000),
+    verifyVsResticCheck: restic?.checkMs ? ttj.verify.processMs / restic.checkMs : undefined,
+    recordRssVsGuest: r.pause?.length ? Object.fromEntries(r.pause.filter((p) => p.peakRssKb).map((p) => [p.sizeMiB, (p.peakRssKb! - baseKb) / (p.sizeMiB * 1024)])) : undefined,
   };
 }
 
@@ -131,10 +144,13 @@ const worst = (o: Record<number, number>) => (Object.keys(o).length ? Math.max(.
 export function targets(r: BenchResult): Target[] {
   const x = r.ratios;
   const pause256 = r.pause?.find((p) => p.sizeMiB === 256);
+  const pause1g = r.pause?.find((p) => p.sizeMiB === 1024);
+  const noRecord = r.pause ? undefined : 'not measured (QEMU missing or --no-record)';
+  const restic = peer(r, 'restic');
   const nbd1 = r.nbdProtocol?.cases.find((c) => c.connections === 1) ?? r.nbdProtocol?.cases[0];
   const missing = (name: string) => (r.missingPeers.includes(name) ? `${name} not installed` : undefined);
   return [
-    { id: 'ingest', what: 'Ingest: ttj append of a later epoch / borg create of the same image (both as processes)', limit: 0.2, kind: 'max', value: x.ingestVsBorg, skipped: missing('borg') },
+    { id: 'ingest', what: 'Ingest: ttj append of a later epoch / borg create of the same image (both as processes)', limit: 0.25, kind: 'max', value: x.ingestVsBorg, skipped: missing('borg') },
     { id: 'bytesBorg', what: `Storage after ${r.workload.epochs} epochs: ttj / borg`, limit: 1, kind: 'max', value: x.bytesVsBorg, skipped: missing('borg') },
     { id: 'bytesZstd', what: `Storage after ${r.workload.epochs} epochs: ttj / ${r.workload.epochs} zstd -1 full checkpoints`, limit: 0.15, kind: 'max', value: x.bytesVsZstdFull, skipped: missing('zstd') },
     { id: 'foldBorg', what: `Fold: ttj fold / borg extract of the same epoch (worst of epochs ${r.workload.foldEpochs.join(' and ')})`, limit: 0.5, kind: 'max', value: worst(x.foldVsBorg), skipped: missing('borg') },
@@ -158,7 +174,25 @@ export function targets(r: BenchResult): Target[] {
       skipped: r.scanSkipped ?? (r.scan && !r.scan.nativeLoaded ? 'native addon not loaded' : undefined),
     },
     { id: 'scanRatio', what: 'Native page scan / TypeScript fallback', limit: 10, kind: 'min', value: r.scan?.ratio, skipped: r.scanSkipped ?? (r.scan && !r.scan.nativeLoaded ? 'native addon not loaded' : undefined) },
-    { id: 'pause', what: 'VM pause per epoch of ttj record, p50, 256 MiB guest (ms)', limit: 30, kind: 'max', value: pause256?.pauseP50Ms, skipped: r.pause ? undefined : 'not measured (QEMU missing or --no-record)' },
+    { id: 'verifyGBps', what: 'verify --deep: GB/s of blobs re-read and re-hashed (in-step time)', limit: 1, kind: 'min', value: x.verifyGBps },
+    {
+      id: 'verifyRestic',
+      what: `verify --deep / restic check --read-data of the same ${r.workload.epochs} epochs (both as processes)`,
+      limit: 0.5,
+      kind: 'max',
+      value: x.verifyVsResticCheck,
+      skipped: missing('restic') ?? (restic && !restic.checkMs ? 'not measured' : undefined),
+    },
+    { id: 'pause', what: 'VM pause per epoch of ttj record, p50, 256 MiB guest (ms)', limit: 20, kind: 'max', value: pause256?.pauseP50Ms, skipped: noRecord },
+    { id: 'pause1g', what: 'VM pause per epoch of ttj record, p50, 1 GiB guest (ms)', limit: 40, kind: 'max', value: pause1g?.pauseP50Ms, skipped: noRecord ?? (pause1g ? undefined : 'not measured (--quick)') },
+    {
+      id: 'recordRss',
+      what: "Peak RSS of ttj record beyond an idle Node+ttj (the guest RAM is QEMU's) / guest size, 1 GiB guest",
+      limit: 0.5,
+      kind: 'max',
+      value: x.recordRssVsGuest?.[1024],
+      skipped: noRecord ?? (pause1g ? undefined : 'not measured (--quick)'),
+    },
     {
       id: 'nbdWrite',
       what: 'NBD sequential write, journal-backed: ttj nbd / qemu-nbd',

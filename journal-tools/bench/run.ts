@@ -7,10 +7,13 @@
  *
  * Flags: --size MiB (256), --epochs N (8), --long-epochs N (300), --quick (64 MiB, 120
  * long epochs, shorter optional sections), --out DIR (bench-results/), --no-docs (leave
- * docs/benchmarks.md alone), --no-record (no QEMU guest: also no moving a VM), --no-nbd, --no-pg, --no-grep, --no-ui.
+ * docs/benchmarks.md alone), --no-record (no QEMU guest: also no moving a VM), --no-nbd, --no-pg, --no-grep, --no-ui,
+ * --scaling (or TTJ_BENCH_SCALING=1: the scaling section, journal-tools/bench/scaling.ts; a few minutes more),
+ * --render FILE (no measuring: rewrite docs/benchmarks.md from the figures of an earlier run's bench.json, with
+ * this checkout's targets and explanations).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +35,7 @@ import { grepFigures, type GrepFigures } from './grep-history.js';
 import { diffFoldFigures, type DiffFoldFigures } from './diff-fold.js';
 import { cliStartFigures, type CliStartFigures } from './cli-start.js';
 import { haveChromium, uiOpenFigures, type UiOpenFigures } from './ui-open.js';
+import { scalingFigures, type ScalingFigures } from './scaling.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const argv = process.argv.slice(2);
@@ -50,6 +54,13 @@ const outDir = argv.includes('--out') ? resolve(argv[argv.indexOf('--out') + 1]!
 const DIRTY = 0.05;
 const LONG = { sizeMiB: 32, dirtyPages: 8 };
 if ((size * 1048576) % PAGE) throw new Error('--size must be a whole number of pages');
+
+if (argv.includes('--render')) {
+  const r = JSON.parse(readFileSync(resolve(argv[argv.indexOf('--render') + 1]!), 'utf8')) as BenchResult;
+  r.ratios = computeRatios(r);
+  writeDocs(r, join(root, 'docs', 'benchmarks.md'));
+  process.exit(0);
+}
 
 const log = (s: string) => process.stderr.write(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${s}\n`);
 const started = performance.now();
@@ -207,6 +218,19 @@ try {
   }
   if (movedVmSkipped) log(`moving a VM: ${movedVmSkipped}`);
 
+  let scaling: ScalingFigures | undefined;
+  let scalingSkipped: string | undefined;
+  if (!argv.includes('--scaling') && process.env.TTJ_BENCH_SCALING !== '1') scalingSkipped = 'opt-in: run with --scaling (or TTJ_BENCH_SCALING=1)';
+  else if (!installed('qemu-system-x86_64')) scalingSkipped = 'qemu-system-x86_64 not installed';
+  else {
+    try {
+      scaling = await scalingFigures(scratch, { sizes: quick ? [64, 256] : undefined, histories: quick ? [10, 100] : undefined, log });
+    } catch (e) {
+      scalingSkipped = `failed: ${(e as Error).message.split('\n')[0]}`;
+      log(`scaling: ${scalingSkipped}`);
+    }
+  }
+
   log('page scanner (benchScan)...');
   const scan = await optionalScan(size);
 
@@ -239,6 +263,8 @@ try {
     pushVmSkipped: movedVmSkipped,
     cliStart,
     cliStartSkipped,
+    scaling,
+    scalingSkipped,
     ratios: undefined!,
   };
   result.ratios = computeRatios(result);

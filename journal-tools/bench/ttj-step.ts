@@ -6,6 +6,7 @@
  *   ttj-step.js verify J            verify --deep
  *   ttj-step.js grep J TEXT         grep the whole history for TEXT
  *   ttj-step.js diff J A B          diff two points (page tables only, no bytes read)
+ *   ttj-step.js record J MIB SECONDS IMAGE   ttj record of the boot-sector guest IMAGE (MIB of RAM, an epoch every 500 ms, 10 fps)
  *   ttj-step.js noop                load the same modules and do nothing (the RSS constant)
  * `openMs` (append, fold): the part of `ms` spent opening the journal (for an encrypted one,
  * unlocking its key). With TTJ_PASSWORD set, the journal is opened with that password (and an appended one
@@ -80,6 +81,13 @@ switch (op) {
     const d = await diff(j, { a: a!, b: b! });
     await j.close();
     result = { changedPages: d.memory?.changedPages ?? 0, ranges: d.memory?.ranges.length ?? 0 };
+    break;
+  }
+  case 'record': {
+    // Loaded here only: the capture modules (QEMU, NBD) would add to every other step's startup.
+    const { record } = await import('../../src/capture/record.js');
+    const r = await record(journal!, { memorySize: Number(a) * 1048576, disks: [{ name: 'boot', path: process.argv[6]! }], intervalMs: 500, fps: 10, durationMs: Number(b) * 1000 });
+    result = { accel: r.qemu.accel, epochs: r.epochs, frames: r.frames, missedEpochTicks: r.missedEpochTicks, pauseP50Ms: r.pauseMs.p50, pauseP99Ms: r.pauseMs.p99, bytesStored: r.bytesStored };
     break;
   }
   default:

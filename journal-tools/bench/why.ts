@@ -58,7 +58,7 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
         `The fold does one batched LevelDB lookup per non-zero page, reads and decompresses each 1 MiB block once, checks every page's SHA-256 and the state root (a fold is a proof, not only a copy) and writes ${w.sizeMiB} MiB. ` +
         (ok
           ? `${peerName} pays more per chunk (${id === 'foldBorg' ? 'Python, per-chunk decompression' : 'per-blob decryption and MAC checks, a larger index'}).`
-          : `Most of it runs on the JS thread: zstd decompression (zstd-napi is synchronous), SHA-256 of every page (native but synchronous per block), copying pages out of their blocks into the group being written (two reused 32 MiB group buffers; blocks decompressed into reused buffers too, so GC stays small). The limit leaves ${ms(0.5 * (p?.restoreMs[last] ?? NaN))} for the process, ~${ms(f.startupMs)} of it Node's startup; getting there needs decompression and hashing off the JS thread on both cores and runs written straight from the blocks.`)
+          : `Decompression and SHA-256 of the blocks run in a pool of worker threads (one per core, src/store/block-decode.ts; the buffers go to a worker and back without copies); the JS thread locates the pages (LevelDB getMany), copies them out of their blocks into the group being written and writes. On two cores the workers and the JS thread share the CPU with the kernel's writeback of the output, so the gain over one thread is bounded (${tCores} cores used). The limit leaves ${ms(0.5 * (p?.restoreMs[last] ?? NaN))} for the process, ~${ms(f.startupMs)} of it Node's startup and ~${ms(f.startupMs / 4)} more starting the workers; writing runs straight from the decompressed blocks (pwritev) instead of copying them into the group is the next step.`)
       );
     }
     case 'rssAppend':
@@ -77,6 +77,30 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
       return ok
         ? 'The pause is the RAM copy plus device-state migration and screendump, which overlap.'
         : 'The pause is dominated by copying the RAM file into the capture buffer (memory bandwidth, ~20 ms for 256 MiB); the device-state migration and screendump overlap it. Scanning fingerprints of the mapped RAM file during the pause and copying only changed pages would shorten it.';
+    case 'verifyGBps':
+    case 'verifyRestic': {
+      const v = t.verify;
+      const rc = peer(r, 'restic');
+      const gb = Number(v.bytesChecked) / 1e9;
+      return (
+        `verify --deep re-read and re-hashed ${(gb * 1000).toFixed(0)} MB of blobs (${String(v.blobsChecked)} blobs) in ${ms(v.ms)} in-process (${ms(v.processMs)} as a process, ${(v.cpuMs / v.ms).toFixed(2)} cores), against ${ms(rc?.checkMs ?? NaN)} for restic check --read-data of its repository of the same epochs (${((rc?.bytes ?? NaN) / 1048576).toFixed(0)} MiB, ${((rc?.checkCpuMs ?? NaN) / (rc?.checkMs ?? NaN)).toFixed(2)} cores). ` +
+        'The step is not only the blobs: it replays every event, checks the hash chain, every state root and keyframe and the index against the events (on the JS thread), while the blobs are listed from the index with their locations, each pack block read once and decompressed and hashed in the worker pool. ' +
+        (ok
+          ? ''
+          : "The blob phase alone runs near the pool's speed; what remains is the event and index checks on the JS thread and listing 50 k LevelDB entries, which the GB/s figure counts too, and the two cores shared by the JS thread and both workers.")
+      );
+    }
+    case 'pause1g':
+      return ok
+        ? 'The pause is the RAM copy, at memory bandwidth.'
+        : "As for the 256 MiB guest, the pause copies the whole RAM file (1 GiB) while the VM is stopped; on TCG the guest's vCPU thread also competes for the two cores. Copying only the pages whose fingerprint changed (scanned in place in the mapped RAM file) would make it follow the pages changed, not the RAM size.";
+    case 'recordRss': {
+      const p = r.pause?.find((x) => x.sizeMiB === 1024);
+      return (
+        `Peak ${((p?.peakRssKb ?? NaN) / 1024).toFixed(0)} MiB for a 1 GiB guest: \`ttj record\` keeps two capture buffers the size of the guest RAM (one epoch is appended while the next is captured), plus the page tables and fingerprints. ` +
+        (ok ? '' : 'Reading the RAM file in place (mapped) and copying only changed pages into a small staging buffer would bound it by the pages changed per epoch.')
+      );
+    }
     case 'nbdWrite':
       return ok
         ? 'Requests are received by the native socket pump (a thread of its own; a payload that arrives in several pieces is still one view of its receive buffer, so it reaches the journal without a copy); every block-aligned write is hashed as it arrives (SHA-256, natively, the writes of one event-loop turn in one job, two blocks at a time on SHA-NI), appended to a pack file with direct I/O (random data as a stored block, in 4 MiB pieces written in parallel into a file allocated ahead, so that they run as parallel overwrites) and indexed in LevelDB before it is acknowledged; group commits are pipelined (one building while one commits). Across runs on this machine the ratio moves between about 0.57 and 0.69 (qemu-nbd itself between ~1.1 and ~1.9 GB/s on these copies); over 1 GiB copies (the sustained row) it is about 0.6–0.75.'
@@ -173,10 +197,11 @@ export const PROFILE_NOTES = `## Where the time goes (CPU profiles)
 From \`node --cpu-prof dist/journal-tools/bench/ttj-step.js append|fold ...\` on the 256 MiB workload (2 cores), and timing the pieces of an append separately:
 
 - **Append of a later epoch** (~250–300 ms in-process, ~100 ms more as a process): Node startup and loading ttj's modules ~90–100 ms (level, protobufjs, zstd-napi, oclif not included); opening the journal (LevelDB open, loading the head state: the page table and keyframe) ~30 ms; reading the 256 MiB image in 32 MiB chunks ~30 ms; the page scan (zero pages, fingerprints) ~20–30 ms; native SHA-256 of the ~39 k non-zero pages ~45 ms; building the blob list, compressing ~8 MB of changed pages in 1 MiB zstd blocks (synchronous, on the JS thread) ~20 ms; pack fdatasync and a synchronous LevelDB batch. The JS thread is idle about half the time: read, scan and hash run one after another, chunk by chunk.
-- **Fold of an epoch** (~550–620 ms in-process, from ~650–700 before its group buffers and decompression buffers were reused): CPU-bound on the JS thread. zstd decompression ~20% (synchronous, into a reused buffer per reader), SHA-256 of every page ~18% (native, but called synchronously per block), zero-filling and copying pages into the group ~10%, LevelDB \`getMany\` of the locations ~5%, GC ~5% (was ~15% with a zeroed 32 MiB group buffer per 8192 pages and a new 1 MiB buffer per block); writing the 256 MiB output overlaps in the libuv pool.
+- **Fold of an epoch** (before round two ~550–620 ms in-process, CPU-bound on the JS thread: zstd decompression ~20%, SHA-256 of every page ~18%, copying and zero-filling pages into the group ~10%, LevelDB \`getMany\` ~5%, GC ~5%): decompression and SHA-256 now run in a pool of worker threads, one per core (\`src/store/block-decode.ts\`; each block's buffers are transferred to a worker and back, not copied). In a profile of the new fold (\`node --cpu-prof\` writes one profile per thread) each worker spends most of its time in \`decodeBlockInto\` (zstd) and \`sha256Ranges\`; the JS thread keeps the lookups, the page copies, the writes and posting the blocks (\`postMessage\`, a few %). Starting a worker costs ~30–60 ms of CPU (Node's worker bootstrap, zstd-napi and the addon), started while the state is loaded. On this 2-core machine the two workers and the JS thread share the cores with the kernel's writeback of the output, so the fold uses a little over one core rather than two.
+- **verify --deep** (before round two ~2.1 s in-process for 217 MB of blobs): the blobs were listed from the index, then looked up again in batches of 4096 (a second LevelDB \`getMany\` of every blob), copied out one by one and hashed on the JS thread after the event checks. Now the listing carries each blob's location (\`JournalStore.readAllBlobs\`), each block is read once and decoded and hashed in the worker pool, and this runs alongside the event checks. What remains on the JS thread is replaying and checking the events and the index (~0.5–0.7 s for this history) and iterating the ~52 k LevelDB blob entries (~0.2–0.3 s, most of it LevelDB's iterator and GC).
 
 Suggestions for the library, biggest first:
-1. Fold: decompress and hash blocks off the JS thread (an async native call or the existing scanner pool; zstd-napi only decompresses synchronously), so two cores work (the group buffers and decompression buffers are reused already); write the non-zero runs straight from the decompressed blocks (pwritev) instead of copying them into the group.
+1. Fold: write the non-zero runs straight from the decompressed blocks (pwritev of views, holes for zero runs) instead of copying them into the group; look up the next group's locations while this one is decoded. verify --deep: keep the blob listing (addresses and locations) in a compact form instead of one object per blob, and check the events of one batch while the next is read.
 2. Append from files: persist the page fingerprints of the head (keyed by head seq, beside the journal) so a file append hashes only pages whose fingerprint changed, as \`ttj record\` does in memory; and double-buffer the 32 MiB reads so reading overlaps scanning and hashing.
 3. Compress the epoch's blocks in parallel off the JS thread (zstd compress is synchronous today).
 4. CLI startup: commands now load only their own modules (oclif.manifest.json) and \`--version\` skips oclif (see the targets \`ttj --version\` and \`ttj log\`); oclif's own modules remain (an esbuild bundle was tried and started slower).

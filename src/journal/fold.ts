@@ -5,6 +5,7 @@ import { audioInRange, wavBytes, type AudioClip } from './audio.js';
 import { readChunked } from './read-chunked.js';
 import { buf } from './codec.js';
 import { FoldOutput } from './fold-output.js';
+import { decodePool } from '../store/block-decode.js';
 import type { Journal } from './journal.js';
 import type { PageTable } from './page-table.js';
 import { resolvePoint, type ResolvedPoint } from './point.js';
@@ -14,6 +15,9 @@ import type { VmState } from './vm-state.js';
 
 /** Pages fetched and written per step of a fold. */
 const FOLD_GROUP_PAGES = 8192;
+
+/** Folds of more bytes than this read their blocks in bulk (the worker pool). */
+const BULK_FOLD_BYTES = 32 * 1024 * 1024;
 
 /** Options of {@link fold}. */
 export interface FoldOptions {
@@ -58,10 +62,12 @@ export async function fold(j: Journal, opts: FoldOptions): Promise<FoldManifest>
   const { point: rp, at } = await pointState(j, opts.at);
   const st = at.state;
   if (rp.epoch < 0 && st.disks.size === 0) throw new TtjError(ErrorCodes.NO_EPOCH, `nothing to fold at ${opts.at}: no epoch is committed there`, { point: opts.at });
+  const total = st.memorySize + [...st.disks.values()].reduce((a, d) => a + d.size, 0);
+  // Workers that decompress and hash the blocks start loading while the first pages are located.
+  if (total >= BULK_FOLD_BYTES) decodePool()?.warm();
   let out: FoldOutput | undefined;
   try {
     out = await FoldOutput.create(opts.out);
-    const total = st.memorySize + [...st.disks.values()].reduce((a, d) => a + d.size, 0);
     let written = 0;
     const progress = (n: number) => {
       written += n;

@@ -313,6 +313,11 @@ export class Journal {
     return this.store.listBlobs();
   }
 
+  /** Every stored blob read back once, checked against its address (see {@link JournalStore.readAllBlobs}). */
+  readAllBlobs(onBlob: (addr: Buffer, data: Buffer) => void): Promise<void> {
+    return this.store.readAllBlobs(onBlob);
+  }
+
   /** How many blobs the store holds and their raw and stored bytes. */
   storeStats(): Promise<StoreStats> {
     return this.store.stats();

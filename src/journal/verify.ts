@@ -7,6 +7,7 @@ import { readChunked } from './read-chunked.js';
 import { IndexBuilder } from './index-builder.js';
 import { splitAddrs } from './chunks.js';
 import { keptBlobs } from './prune-plan.js';
+import { decodePool } from '../store/block-decode.js';
 import { parseValue } from './index-keys.js';
 import type { Journal } from './journal.js';
 import { Replayer } from './replayer.js';
@@ -57,8 +58,11 @@ export async function verify(j: Journal, opts: VerifyOptions = {}): Promise<Veri
   try {
     const custody = new CustodyCheck(opts.trust, opts.head);
     if (custody.active) report.custody = custody.report;
-    await checkEvents(j, report, opts, custody);
-    if (opts.deep) await checkBlobs(j, report, opts);
+    // The blobs are re-read (in the worker pool) while the events are checked (on this
+    // thread); a problem in the events is reported first, as when they ran one after the other.
+    const blobs = opts.deep ? checkBlobs(j, report, opts) : undefined;
+    blobs?.catch(() => undefined);
+    await settleBoth(checkEvents(j, report, opts, custody), blobs);
     report.ok = true;
   } catch (e) {
     const err = isTtjError(e) ? e : toTtjError(e);
@@ -66,6 +70,17 @@ export async function verify(j: Journal, opts: VerifyOptions = {}): Promise<Veri
     report.error = { code: err.code, message: err.message, seq: err.seq, details };
   }
   return report;
+}
+
+/** Waits for both; throws `first`'s error if it failed, else `second`'s. */
+async function settleBoth(first: Promise<void>, second: Promise<void> | undefined): Promise<void> {
+  try {
+    await first;
+  } catch (e) {
+    await second?.catch(() => undefined);
+    throw e;
+  }
+  await second;
 }
 
 async function checkEvents(j: Journal, report: VerifyReport, opts: VerifyOptions, custody: CustodyCheck): Promise<void> {
@@ -234,20 +249,22 @@ function newerThan(entry: Record<string, unknown>, headSeq: number): boolean {
   return seq > headSeq;
 }
 
+/** More blobs than this are read back in bulk (the worker pool). */
+const BULK_BLOBS = 8192;
+
 async function checkBlobs(j: Journal, report: VerifyReport, opts: VerifyOptions): Promise<void> {
   const total = (await j.storeStats()).blobs;
-  let batch: Buffer[] = [];
-  const flush = async () => {
-    if (!batch.length) return;
-    const data = await j.blobs(batch); // re-hashes each one
-    report.blobsChecked += data.length;
-    report.bytesChecked += data.reduce((a, b) => a + b.length, 0);
-    opts.onProgress?.('blobs', report.blobsChecked, total);
-    batch = [];
-  };
-  for await (const addr of j.listBlobs()) {
-    batch.push(addr);
-    if (batch.length >= 4096) await flush();
-  }
-  await flush();
+  // Workers start loading while the blobs are listed (a small journal is read on this thread).
+  if (total > BULK_BLOBS) decodePool()?.warm();
+  let next = 4096;
+  // Re-hashes each one against its address (decompressed and hashed in the worker pool).
+  await j.readAllBlobs((_, data) => {
+    report.blobsChecked++;
+    report.bytesChecked += data.length;
+    if (report.blobsChecked >= next) {
+      opts.onProgress?.('blobs', report.blobsChecked, total);
+      next += 4096;
+    }
+  });
+  opts.onProgress?.('blobs', report.blobsChecked, total);
 }

@@ -108,13 +108,15 @@ export class BlobIndex {
 
   /** Every blob's address, in storage order (pack, offset), so that reading them all back is sequential. */
   async *listBlobs(): AsyncIterable<Buffer> {
-    const all: { addr: Buffer; pack: number; offset: number }[] = [];
-    for await (const [k, v] of this.kv.range(BLOB_KEYS)) {
-      const l = decodeLocation(v);
-      all.push({ addr: Buffer.from(k.slice(2), 'hex'), pack: l.pack, offset: l.offset });
-    }
-    all.sort((a, b) => a.pack - b.pack || a.offset - b.offset);
-    for (const b of all) yield b.addr;
+    yield* (await this.listLocated()).addrs;
+  }
+
+  /** Every blob's address and location, in storage order (pack, block offset, item offset). */
+  async listLocated(): Promise<{ addrs: Buffer[]; locs: BlobLocation[] }> {
+    const all: { addr: Buffer; loc: BlobLocation }[] = [];
+    for await (const [k, v] of this.kv.range(BLOB_KEYS)) all.push({ addr: Buffer.from(k.slice(2), 'hex'), loc: decodeLocation(v) });
+    all.sort((a, b) => a.loc.pack - b.loc.pack || a.loc.offset - b.loc.offset || a.loc.itemOff - b.loc.itemOff);
+    return { addrs: all.map((b) => b.addr), locs: all.map((b) => b.loc) };
   }
 
   /** The store statistics counted from the blob locations themselves. */

@@ -5,7 +5,8 @@
  * in one read.
  */
 import { ErrorCodes, isTtjError, TtjError } from '../errors.js';
-import { storedAddressesOf, type JournalCipher } from './cipher.js';
+import type { JournalCipher } from './cipher.js';
+import { sha256Ranges } from '../native/index.js';
 import type { BlobIndex } from './blob-index.js';
 import { blobKey } from './index-layout.js';
 import { isStored, type BlobLocation, type BlockScratch, type PackReader } from './pack-files.js';
@@ -73,6 +74,11 @@ export class BlobReader {
     await Promise.all(reads);
   }
 
+  /** Every blob located by `locs` (in storage order), each block read and decoded once, checked against `addrs`. */
+  readAllLocated(addrs: Buffer[], locs: BlobLocation[], onBlob: (addr: Buffer, data: Buffer) => void): Promise<void> {
+    return this.readLocated(addrs, locs, (i, data) => onBlob(addrs[i]!, data), true);
+  }
+
   close(): Promise<void> {
     return this.packs.close();
   }
@@ -85,20 +91,22 @@ export class BlobReader {
     // the block cache alone; small reads share the cache.
     const bulk = blocks.length > BULK_READ_BLOCKS;
     const worker = async () => {
-      const scratch: BlockScratch | undefined = bulk ? { packed: Buffer.allocUnsafe(0), raw: Buffer.allocUnsafe(0) } : undefined;
+      const scratch: BlockScratch | undefined = bulk ? { packed: Buffer.alloc(0), raw: Buffer.alloc(0) } : undefined;
       while (next < blocks.length) {
         const { loc, items } = blocks[next++]!;
-        const block = scratch ? await this.packs.readBlockInto(loc, scratch) : await this.packs.readBlock(loc);
         const locsOf = items.map((i) => locs[i]!);
-        // All items of a block are hashed in one call (natively, with SHA-NI when there).
-        const hashes = verify
-          ? storedAddressesOf(
-              block,
-              Uint32Array.from(locsOf, (l) => l.itemOff),
-              Uint32Array.from(locsOf, (l) => l.itemLen),
-              this.cipher,
-            )
-          : undefined;
+        // All items of a block are hashed in one call (natively, with SHA-NI when there;
+        // in the decoding worker for a bulk read).
+        const ranges = verify ? { offsets: Uint32Array.from(locsOf, (l) => l.itemOff), lengths: Uint32Array.from(locsOf, (l) => l.itemLen) } : undefined;
+        let block: Buffer;
+        let hashes: Buffer | undefined;
+        if (scratch) ({ items: block, hashes } = await this.packs.readBlockInto(loc, scratch, ranges));
+        else {
+          block = await this.packs.readBlock(loc);
+          hashes = ranges ? sha256Ranges(block, ranges.offsets, ranges.lengths) : undefined;
+        }
+        // An encrypted journal keeps blobs under keyed addresses (./cipher.ts).
+        if (hashes && this.cipher) hashes = this.cipher.storedAddrsPacked(hashes);
         items.forEach((i, k) => {
           const l = locsOf[k]!;
           const data = block.subarray(l.itemOff, l.itemOff + l.itemLen);
@@ -118,7 +126,16 @@ export class BlobReader {
         });
       }
     };
-    await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, blocks.length) }, worker));
+    // On a failure the other readers stop at their next block, and all have stopped
+    // before the failure is thrown (none reads on after the caller closed the store).
+    const readers = Array.from({ length: Math.min(READ_CONCURRENCY, blocks.length) }, () =>
+      worker().catch((e: unknown) => {
+        next = blocks.length;
+        throw e;
+      }),
+    );
+    const failed = (await Promise.allSettled(readers)).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 }
 

@@ -123,6 +123,9 @@ export function storeComplianceSuite(name: string, factory: StoreFactory): void 
       const listed: string[] = [];
       for await (const x of store.listBlobs()) listed.push(x.toString('hex'));
       assert.deepEqual(listed.sort(), [a.addr.toString('hex'), b.addr.toString('hex')].sort());
+      const all: string[] = [];
+      await store.readAllBlobs((addr, data) => all.push(`${addr.toString('hex')}:${data.toString()}`));
+      assert.deepEqual(all.sort(), [a, b].map((x) => `${x.addr.toString('hex')}:${x.data.toString()}`).sort(), 'readAllBlobs: every blob once, with its bytes');
       const st = await store.stats();
       assert.equal(st.blobs, 2);
       assert.ok(st.storedBytes > 0 && st.storedBytes < st.rawBytes);

@@ -164,6 +164,11 @@ export class EncryptedStore implements JournalStore {
     for await (const h of this.inner.watchHead(after, opts)) yield (await this.plainHead(h))!;
   }
 
+  /** Every blob read back by the backend (checked against its keyed address), named by its content address. */
+  readAllBlobs(onBlob: (addr: Buffer, data: Buffer) => void): Promise<void> {
+    return this.inner.readAllBlobs((addr, data) => onBlob(this.cipher.plainAddrs([addr])[0]!, data));
+  }
+
   /** The backend removes the blobs by their keyed addresses; events appended since the plan are opened to see what they name. */
   removeBlobs(addrs: Buffer[], opts: RemoveBlobsOptions): Promise<RemovedBlobs> {
     return this.inner.removeBlobs(this.cipher.storedAddrs(addrs), {

@@ -260,6 +260,11 @@ export class LocalStore implements JournalStore {
     return this.blobs.listBlobs();
   }
 
+  async readAllBlobs(onBlob: (addr: Buffer, data: Buffer) => void): Promise<void> {
+    const { addrs, locs } = await this.blobs.listLocated();
+    await this.reader.readAllLocated(addrs, locs, onBlob);
+  }
+
   watchHead(after: number, opts: WatchHeadOptions = {}): AsyncIterable<StoreHead> {
     return watchHead(
       join(this.location, 'index'),

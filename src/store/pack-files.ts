@@ -17,7 +17,6 @@
 import { constants as fsConstants } from 'node:fs';
 import { open, readdir, mkdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import zstdBinding from 'zstd-napi/binding.js';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { pread } from '../util/positional-io.js';
 import { DIRECT_IO_ALIGN, openDirect, preadAligned, preallocate, pwriteAligned } from '../native/direct-io.js';
@@ -26,6 +25,8 @@ import { DIR_MODE, fileModeIn } from './file-modes.js';
 import { sliceBuffers } from '../util/slice-buffers.js';
 import { BLOCK_HEADER, BLOCK_MAGIC, BLOCK_MAGIC_SEALED, BLOCK_MAGIC_STORED, encodeBlock, openBlock, type BlockSeal } from './block-codec.js';
 import type { JournalCipher } from './cipher.js';
+import { DecodeError, decodeBlockInto, decodePool, ownBuffer, type BlockDecodePool, type DecodeBuffers, type Decoded, type DecodeJob } from './block-decode.js';
+import { sha256Ranges } from '../native/index.js';
 
 /** Buffers per pwritev call (Linux's IOV_MAX). */
 const IOV_MAX = 1024;
@@ -348,17 +349,9 @@ function lastBytes(parts: Buffer[], n: number): Buffer {
 }
 
 /** Reused buffers of one bulk reader ({@link PackReader.readBlockInto}). */
-export interface BlockScratch {
-  /** A block as read from the pack file. */
-  packed: Buffer;
-  /** Its decompressed items. */
-  raw: Buffer;
-}
+export type BlockScratch = DecodeBuffers;
 
-/** Reads and decompresses blocks, with a small cache of recent blocks. */
 export class PackReader {
-  /** zstd decompression context, made on first use. */
-  private dctx: InstanceType<typeof zstdBinding.DCtx> | undefined;
   private readonly fds = new Map<number, Promise<FileHandle>>();
   /** Direct I/O handles for stored-block reads (undefined: the file system refuses them). */
   private readonly directFds = new Map<number, Promise<FileHandle | undefined>>();
@@ -420,26 +413,31 @@ export class PackReader {
   }
 
   /**
-   * For bulk reads (a fold): the block at `loc` decompressed into `scratch` (grown when
-   * too small) instead of a new buffer, and not kept in the block cache (a bulk read
-   * would only churn it). The view returned is valid until `scratch` is used again.
-   * A block already in the cache is returned from there.
+   * For bulk reads (a fold, verify --deep): the block at `loc` decompressed into
+   * `scratch` (grown when too small) instead of a new buffer, and not kept in the block
+   * cache (a bulk read would only churn it); with `ranges`, the SHA-256 of those item
+   * ranges too. Decompression and hashing run in the worker pool (./block-decode.ts)
+   * when there is one. The views returned are valid until `scratch` is used again. A
+   * block already in the cache is returned from there.
    * @throws TtjError CORRUPT_BLOB when the block is damaged.
    */
-  async readBlockInto(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>, scratch: BlockScratch): Promise<Buffer> {
-    return this.cache.get(`${loc.pack}:${loc.offset}`) ?? this.readRaw(loc, scratch);
+  async readBlockInto(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>, scratch: BlockScratch, ranges?: { offsets: Uint32Array; lengths: Uint32Array }): Promise<Decoded> {
+    const hit = this.cache.get(`${loc.pack}:${loc.offset}`);
+    if (hit) return { items: hit, hashes: ranges ? sha256Ranges(hit, ranges.offsets, ranges.lengths) : undefined };
+    return this.readRaw(loc, scratch, ranges, decodePool());
   }
 
   /**
-   * Reads the block at `loc` into `scratch.packed`, checks its header and decompresses
-   * it into `scratch.raw` (each grown when too small); a stored block's items are
-   * returned from `scratch.packed`.
+   * Reads the block at `loc` into `scratch.packed`, checks its header and decodes it
+   * (into `scratch.raw` for a compressed block, each grown when too small; a stored
+   * block's items are returned from `scratch.packed`), in `pool` when given.
    */
-  private async readRaw(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>, scratch: BlockScratch): Promise<Buffer> {
+  private async readRaw(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>, scratch: BlockScratch, ranges?: { offsets: Uint32Array; lengths: Uint32Array }, pool?: BlockDecodePool): Promise<Decoded> {
     const where = { pack: loc.pack, offset: loc.offset };
     const fh = await this.fd(loc.pack);
-    if (scratch.packed.length < BLOCK_HEADER + loc.clen) scratch.packed = Buffer.allocUnsafe(BLOCK_HEADER + loc.clen);
-    const buf = scratch.packed.subarray(0, BLOCK_HEADER + loc.clen);
+    const len = BLOCK_HEADER + loc.clen;
+    if (scratch.packed.length < len) scratch.packed = ownBuffer(len);
+    const buf = scratch.packed.subarray(0, len);
     const { bytesRead } = await fh.read(buf, 0, buf.length, loc.offset);
     if (bytesRead !== buf.length) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} is cut short`, where);
     // An encrypted journal's block is opened first; the plain block within is read as any other.
@@ -449,23 +447,22 @@ export class PackReader {
     if (plain.readUInt32LE(0) !== (stored ? BLOCK_MAGIC_STORED : BLOCK_MAGIC) || plain.readUInt32LE(4) !== loc.rawLen || plain.length !== BLOCK_HEADER + clen) {
       throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} has a damaged header`, where);
     }
-    if (stored) return plain.subarray(BLOCK_HEADER);
-    if (scratch.raw.length < loc.rawLen) scratch.raw = Buffer.allocUnsafe(loc.rawLen);
-    let n: number;
+    // A sealed block is decoded from its opened copy; the scratch keeps its decompression buffer.
+    const bufs: DecodeBuffers = this.cipher ? { packed: plain, raw: scratch.raw } : scratch;
+    const job: DecodeJob = { len: plain.length, rawLen: loc.rawLen, stored, offsets: ranges?.offsets, lengths: ranges?.lengths };
     try {
-      // Synchronous, on the JS thread: one context serves every read of this reader.
-      this.dctx ??= new zstdBinding.DCtx();
-      n = this.dctx.decompress(scratch.raw, plain.subarray(BLOCK_HEADER));
+      const decoded = pool ? await pool.decode(bufs, job) : decodeBlockInto(bufs, job);
+      if (bufs !== scratch) scratch.raw = bufs.raw;
+      return decoded;
     } catch (e) {
-      throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} does not decompress`, where, { cause: e });
+      if (e instanceof DecodeError) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} ${e.failure}`, where, { cause: e });
+      throw e;
     }
-    if (n !== loc.rawLen) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} has the wrong length`, where);
-    return scratch.raw.subarray(0, n);
   }
 
   private async loadBlock(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>, key: string): Promise<Buffer> {
     // Buffers of its own, of the block's sizes: it is kept in the cache.
-    const raw = await this.readRaw(loc, { packed: Buffer.alloc(0), raw: Buffer.alloc(0) });
+    const raw = (await this.readRaw(loc, { packed: Buffer.alloc(0), raw: Buffer.alloc(0) })).items;
     this.cache.set(key, raw);
     this.cacheBytes += raw.length;
     while (this.cacheBytes > this.cacheLimit && this.cache.size > 1) {

@@ -184,6 +184,13 @@ export interface JournalStore {
   /** Every stored blob address, in storage order (reading them back in this order is sequential). */
   listBlobs(): AsyncIterable<Buffer>;
   /**
+   * Reads every stored blob back once, in storage order, each checked against its
+   * address (verify --deep, grep): `onBlob(addr, data)` per blob, `data` only valid
+   * during the call. Faster than {@link listBlobs} and {@link readBlobs}: no second lookup.
+   * @throws TtjError CORRUPT_BLOB for the first one that is damaged or does not hash to its address.
+   */
+  readAllBlobs(onBlob: (addr: Buffer, data: Buffer) => void): Promise<void>;
+  /**
    * The head each time it moves past `after` (a seq), as appends land, by this or another
    * process; without polling where the backend can be notified. Ends when `signal` aborts
    * or the store closes.

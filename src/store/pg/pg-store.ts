@@ -523,6 +523,20 @@ export class PgStore implements JournalStore {
     }
   }
 
+  async readAllBlobs(onBlob: (addr: Buffer, data: Buffer) => void): Promise<void> {
+    let batch: Buffer[] = [];
+    const flush = async () => {
+      const addrs = batch;
+      batch = [];
+      await this.readBlobs(addrs, (i, data) => onBlob(addrs[i]!, data));
+    };
+    for await (const addr of this.listBlobs()) {
+      batch.push(addr);
+      if (batch.length >= 4096) await flush();
+    }
+    if (batch.length) await flush();
+  }
+
   watchHead(after: number, opts: WatchHeadOptions = {}): AsyncIterable<StoreHead> {
     // Woken by the commits' NOTIFY; the safety check covers a lost LISTEN session.
     const subscribe = async (poke: () => void) => {

@@ -1,0 +1,221 @@
+/**
+ * Decoding a pack block read in bulk (a fold, verify --deep): its items decompressed
+ * and each hashed, on the JS thread ({@link decodeBlockInto}) or on a small pool of
+ * worker threads ({@link BlockDecodePool}, ./block-decode-worker.ts) so that both
+ * cores decompress and hash while the JS thread reads and writes. Both give the same
+ * bytes and hashes (test/store/block-decode.test.ts); the pool is used when worker
+ * threads start, and `TTJ_WORKERS=0` turns it off.
+ *
+ * @module
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import zstdBinding from 'zstd-napi/binding.js';
+import { sha256Ranges } from '../native/index.js';
+import { BLOCK_HEADER } from './block-codec.js';
+
+/** A block's buffers, reused from block to block: what was read, and its decompressed items. */
+export interface DecodeBuffers {
+  /** The block as read from the pack file (header included), in its first `len` bytes. */
+  packed: Buffer;
+  /** Its decompressed items (grown when too small; unused for a stored block). */
+  raw: Buffer;
+}
+
+/** One block to decode: which bytes of `packed` it is, and the item ranges to hash. */
+export interface DecodeJob {
+  /** Bytes of the block in `packed` (header + body). */
+  len: number;
+  /** Decompressed length (the header's). */
+  rawLen: number;
+  /** A stored (uncompressed) block: its items follow the header as they are. */
+  stored: boolean;
+  /** Item ranges in the decompressed bytes to hash (none: no hashing). */
+  offsets?: Uint32Array;
+  lengths?: Uint32Array;
+}
+
+/** A decoded block: its items (a view into the buffers) and, when asked, their SHA-256 (32 bytes each). */
+export interface Decoded {
+  items: Buffer;
+  hashes?: Buffer;
+}
+
+/** Why a block did not decode (the caller names the block in its error). */
+export type DecodeFailure = 'does not decompress' | 'has the wrong length';
+
+/** A block that did not decode. */
+export class DecodeError extends Error {
+  constructor(readonly failure: DecodeFailure) {
+    super(failure);
+  }
+}
+
+/** A buffer with an ArrayBuffer of its own (never Node's shared pool): it can be transferred to a worker. */
+export function ownBuffer(n: number): Buffer {
+  return Buffer.from(new ArrayBuffer(n));
+}
+
+/** zstd decompression context of this thread, made on first use. */
+let dctx: InstanceType<typeof zstdBinding.DCtx> | undefined;
+
+/**
+ * Decodes on this thread: decompresses into `bufs.raw` (replaced by a larger buffer
+ * when too small) and hashes the item ranges.
+ * @throws DecodeError when the body does not decompress to `rawLen` bytes.
+ */
+export function decodeBlockInto(bufs: DecodeBuffers, job: DecodeJob): Decoded {
+  let items: Buffer;
+  if (job.stored) items = bufs.packed.subarray(BLOCK_HEADER, job.len);
+  else {
+    if (bufs.raw.length < job.rawLen) bufs.raw = ownBuffer(job.rawLen);
+    let n: number;
+    try {
+      dctx ??= new zstdBinding.DCtx();
+      n = dctx.decompress(bufs.raw, bufs.packed.subarray(BLOCK_HEADER, job.len));
+    } catch {
+      throw new DecodeError('does not decompress');
+    }
+    if (n !== job.rawLen) throw new DecodeError('has the wrong length');
+    items = bufs.raw.subarray(0, n);
+  }
+  const hashes = job.offsets && job.lengths ? sha256Ranges(items, job.offsets, job.lengths) : undefined;
+  return { items, hashes };
+}
+
+/** A message to a worker: a job and the buffers it may use (transferred). */
+export interface WorkerRequest extends DecodeJob {
+  id: number;
+  packed: ArrayBuffer;
+  raw: ArrayBuffer;
+}
+
+/** A worker's answer: the buffers back (transferred), the items' place and hashes, or why it failed. */
+export interface WorkerReply {
+  id: number;
+  packed: ArrayBuffer;
+  raw: ArrayBuffer;
+  /** Where the items are: in `raw` (compressed block) or `packed` (stored block), and how long. */
+  itemsLen: number;
+  hashes?: Uint8Array;
+  failure?: DecodeFailure;
+  /** Anything else that went wrong (a bug: the job is failed with it). */
+  error?: string;
+}
+
+interface Pending {
+  bufs: DecodeBuffers;
+  job: DecodeJob;
+  resolve(d: Decoded): void;
+  reject(e: unknown): void;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  pending: Map<number, Pending>;
+}
+
+/** Workers in the pool: one per core, at most 4 (the JS thread reads and writes meanwhile). */
+const MAX_WORKERS = 4;
+
+/**
+ * Worker threads that decode blocks. Buffers go to a worker and come back without a
+ * copy (transferred): while a job runs, its {@link DecodeBuffers} must not be used.
+ * Workers are started on first use and do not keep the process alive when idle.
+ */
+export class BlockDecodePool {
+  private workers: PoolWorker[] | undefined;
+  private nextId = 0;
+  private broken: Error | undefined;
+
+  constructor(readonly size: number = Math.max(1, Math.min(MAX_WORKERS, availableParallelism()))) {}
+
+  /**
+   * Decodes in a worker; `bufs` is updated to the buffers the worker returns (the items
+   * and hashes are views into them, valid until `bufs` is used again). Falls back to
+   * this thread when the workers cannot run.
+   * @throws DecodeError as {@link decodeBlockInto}.
+   */
+  decode(bufs: DecodeBuffers, job: DecodeJob): Promise<Decoded> {
+    if (this.broken) return Promise.resolve().then(() => decodeBlockInto(bufs, job));
+    const workers = this.start();
+    const w = workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    const id = this.nextId++;
+    // Fresh buffers of their own when the ones given cannot be transferred (Node's pool, a view).
+    if (!transferable(bufs.packed)) {
+      const own = ownBuffer(bufs.packed.length);
+      bufs.packed.copy(own, 0, 0, job.len);
+      bufs.packed = own;
+    }
+    if (!transferable(bufs.raw)) bufs.raw = ownBuffer(job.stored ? 0 : job.rawLen);
+    const msg: WorkerRequest = { ...job, id, packed: bufs.packed.buffer as ArrayBuffer, raw: bufs.raw.buffer as ArrayBuffer };
+    return new Promise<Decoded>((resolve, reject) => {
+      if (w.pending.size === 0) w.worker.ref();
+      w.pending.set(id, { bufs, job, resolve, reject });
+      w.worker.postMessage(msg, [msg.packed, msg.raw]);
+    });
+  }
+
+  /** Starts the workers now (they load while the caller does other work), not on the first job. */
+  warm(): void {
+    if (!this.broken) this.start();
+  }
+
+  /** Stops the workers (pending jobs fail). */
+  async close(): Promise<void> {
+    const ws = this.workers ?? [];
+    this.workers = undefined;
+    await Promise.all(ws.map((w) => w.worker.terminate()));
+  }
+
+  private start(): PoolWorker[] {
+    if (this.workers) return this.workers;
+    this.workers = Array.from({ length: this.size }, () => this.spawn());
+    return this.workers;
+  }
+
+  private spawn(): PoolWorker {
+    // Node's flags but --input-type (which a worker started from a file refuses).
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    const worker = new Worker(new URL('./block-decode-worker.js', import.meta.url), { execArgv });
+    const pw: PoolWorker = { worker, pending: new Map() };
+    worker.on('message', (r: WorkerReply) => this.settle(pw, r));
+    const fail = (e: Error) => {
+      this.broken ??= e;
+      for (const p of pw.pending.values()) p.reject(e);
+      pw.pending.clear();
+      if (this.workers?.includes(pw)) this.workers = undefined;
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`block decode worker exited (${code})`)));
+    // After the listeners: adding a 'message' listener refs the worker again.
+    worker.unref();
+    return pw;
+  }
+
+  private settle(pw: PoolWorker, r: WorkerReply): void {
+    const p = pw.pending.get(r.id);
+    if (!p) return;
+    pw.pending.delete(r.id);
+    if (pw.pending.size === 0) pw.worker.unref();
+    p.bufs.packed = Buffer.from(r.packed);
+    p.bufs.raw = Buffer.from(r.raw);
+    if (r.failure) return p.reject(new DecodeError(r.failure));
+    if (r.error) return p.reject(new Error(r.error));
+    const items = p.job.stored ? p.bufs.packed.subarray(BLOCK_HEADER, BLOCK_HEADER + r.itemsLen) : p.bufs.raw.subarray(0, r.itemsLen);
+    p.resolve({ items, hashes: r.hashes ? Buffer.from(r.hashes.buffer, r.hashes.byteOffset, r.hashes.byteLength) : undefined });
+  }
+}
+
+/** True when `b` is the whole of an ArrayBuffer that is not Node's shared buffer pool. */
+function transferable(b: Buffer): boolean {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && !(b.buffer instanceof SharedArrayBuffer);
+}
+
+let shared: BlockDecodePool | undefined | null;
+
+/** The process's pool, or `undefined` when `TTJ_WORKERS=0` or worker threads are unavailable. */
+export function decodePool(): BlockDecodePool | undefined {
+  if (shared === undefined) shared = process.env.TTJ_WORKERS === '0' ? null : new BlockDecodePool();
+  return shared ?? undefined;
+}

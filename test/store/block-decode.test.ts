@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BLOCK_HEADER, encodeBlock } from '../../src/store/block-codec.js';
+import { BlockDecodePool, DecodeError, decodeBlockInto, ownBuffer, type DecodeBuffers, type DecodeJob, type Decoded } from '../../src/store/block-decode.js';
+import { JournalWriter } from '../../src/journal/writer.js';
+import { appendImages } from '../../src/journal/append-images.js';
+import { memoryImage } from '../helpers/images.js';
+import { ttj } from '../helpers/run-ttj.js';
+import { useTmp } from '../helpers/tmp.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest();
+
+/** Text-like pages (compress well) or random ones (stored as they are). */
+function items(n: number, random: boolean, seed: number): Buffer[] {
+  return Array.from({ length: n }, (_, i) => (random ? randomBytes(4096 + i) : Buffer.from(`page ${seed}/${i} `.repeat(300 + i))));
+}
+
+/** An encoded block as a pack file holds it, and the job that decodes and hashes its items. */
+function block(its: Buffer[]): { bytes: Buffer; job: DecodeJob } {
+  const b = encodeBlock(its, 1);
+  const bytes = Buffer.concat([b.head, ...b.body]);
+  const offsets = new Uint32Array(its.length);
+  let at = 0;
+  its.forEach((it, i) => {
+    offsets[i] = at;
+    at += it.length;
+  });
+  return { bytes, job: { len: bytes.length, rawLen: b.rawLen, stored: b.clen === b.rawLen, offsets, lengths: Uint32Array.from(its, (it) => it.length) } };
+}
+
+/** `bytes` in reused buffers, as a bulk reader holds them (larger than the block, from an earlier one). */
+function buffers(bytes: Buffer, spare = 1000): DecodeBuffers {
+  const packed = ownBuffer(bytes.length + spare);
+  bytes.copy(packed);
+  return { packed, raw: ownBuffer(16) };
+}
+
+/** What a decode gave, copied (the views are only valid until the buffers are reused). */
+const copyOf = (d: Decoded) => ({ items: Buffer.from(d.items), hashes: Buffer.from(d.hashes ?? Buffer.alloc(0)) });
+
+describe('block decoding: on the JS thread and in the worker pool', function () {
+  const tmp = useTmp();
+  let pool: BlockDecodePool;
+  beforeEach(() => (pool = new BlockDecodePool(2)));
+  afterEach(() => pool.close());
+
+  it('both give the same items and the SHA-256 of each, for compressed and stored blocks, many at once with reused buffers', async () => {
+    const blocks = [items(40, false, 1), items(3, true, 2), items(1, false, 3), items(25, false, 4), items(5, true, 5)].map((its) => ({ its, ...block(its) }));
+    assert.ok(blocks.some((b) => b.job.stored) && blocks.some((b) => !b.job.stored), 'both kinds of block');
+    // Two readers, each reusing its buffers from block to block, both workers busy.
+    const reader = async (mine: typeof blocks) => {
+      const bufs: DecodeBuffers = { packed: ownBuffer(0), raw: ownBuffer(0) };
+      for (const b of mine) {
+        if (bufs.packed.length < b.bytes.length) bufs.packed = ownBuffer(b.bytes.length);
+        b.bytes.copy(bufs.packed);
+        const got = copyOf(await pool.decode(bufs, b.job));
+        const inline = copyOf(decodeBlockInto(buffers(b.bytes), b.job));
+        assert.ok(got.items.equals(Buffer.concat(b.its)), 'the items, in the pool');
+        assert.ok(inline.items.equals(got.items), 'the same items on the JS thread');
+        assert.ok(got.hashes.equals(Buffer.concat(b.its.map(sha))), 'the SHA-256 of each item, in the pool');
+        assert.ok(inline.hashes.equals(got.hashes), 'the same hashes on the JS thread');
+      }
+    };
+    await Promise.all([reader([...blocks, ...blocks]), reader([...blocks].reverse())]);
+  });
+
+  it('a damaged body or a wrong length fails alike on both paths, and the pool keeps working', async () => {
+    const b = block(items(30, false, 7));
+    assert.equal(b.job.stored, false);
+    const flipped = Buffer.from(b.bytes);
+    flipped[BLOCK_HEADER + Math.floor((flipped.length - BLOCK_HEADER) / 2)]! ^= 0xff;
+    const cases: [string, Buffer, DecodeJob, string][] = [
+      ['a flipped byte', flipped, b.job, 'does not decompress'],
+      ['a raw length the frame does not have', b.bytes, { ...b.job, rawLen: b.job.rawLen + 4096 }, 'has the wrong length'],
+    ];
+    for (const [what, bytes, job, failure] of cases) {
+      assert.throws(
+        () => decodeBlockInto(buffers(bytes), job),
+        (e) => e instanceof DecodeError && e.failure === failure,
+        `${what}, on the JS thread`,
+      );
+      await assert.rejects(pool.decode(buffers(bytes), job), (e) => e instanceof DecodeError && e.failure === failure, `${what}, in the pool`);
+    }
+    const ok = copyOf(await pool.decode(buffers(b.bytes), b.job));
+    assert.ok(ok.hashes.equals(copyOf(decodeBlockInto(buffers(b.bytes), b.job)).hashes));
+  });
+
+  it('the pool does not keep a process alive: one that started the workers and decoded a block exits by itself', () => {
+    const mod = new URL('../../src/store/block-decode.js', import.meta.url).href;
+    const script = `import { decodePool, ownBuffer } from ${JSON.stringify(mod)};
+      const p = decodePool(); p.warm();
+      const bytes = Buffer.from(${JSON.stringify(block(items(3, false, 9)).bytes.toString('base64'))}, 'base64');
+      const packed = ownBuffer(bytes.length); bytes.copy(packed);
+      const d = await p.decode({ packed, raw: ownBuffer(0) }, { len: bytes.length, rawLen: bytes.readUInt32LE(4), stored: false });
+      console.log(d.items.length);`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60000 });
+    assert.equal(r.status, 0, `exited by itself: ${r.stderr}`);
+    assert.ok(Number(r.stdout) > 0);
+  });
+
+  it('ttj fold and verify --deep give the same answers with the pool and with TTJ_WORKERS=0, and verify --deep catches a flipped byte on both', async () => {
+    const J = tmp.path('j');
+    // 24 MiB of memory-like pages: a bulk read of many blocks.
+    const mem = memoryImage(6144, 4096, 11);
+    writeFileSync(tmp.path('m.raw'), mem);
+    const w = await JournalWriter.openWriter(J);
+    await appendImages(w, { memory: tmp.path('m.raw') });
+    await w.close();
+    const runs = { pool: { ...process.env }, inline: { ...process.env, TTJ_WORKERS: '0' } };
+    const checked: [number, number][] = [];
+    for (const [name, env] of Object.entries(runs)) {
+      const f = ttj(['fold', J, '--at', 'head', '--out', tmp.path(`out-${name}`), '--json'], { env });
+      assert.equal(f.status, 0, f.stderr);
+      assert.ok(readFileSync(join(tmp.path(`out-${name}`), 'memory.raw')).equals(mem), `${name}: the bytes appended`);
+      const v = ttj(['verify', J, '--deep', '--json'], { env });
+      assert.equal(v.status, 0, v.stderr);
+      checked.push([v.json.blobsChecked, v.json.bytesChecked]);
+    }
+    assert.ok(checked[0]![0] > 1000, 'many blobs re-hashed');
+    assert.deepEqual(checked[1], checked[0], 'the same blobs and bytes re-hashed');
+    const p = join(J, 'packs', readdirSync(join(J, 'packs')).sort().pop()!);
+    const bytes = readFileSync(p);
+    const heads: number[] = [];
+    for (let at = bytes.indexOf('TTJB'); at >= 0; at = bytes.indexOf('TTJB', at + 1)) heads.push(at);
+    bytes[heads[Math.floor(heads.length / 2)]! + BLOCK_HEADER + 100]! ^= 0x01;
+    writeFileSync(p, bytes);
+    for (const [name, env] of Object.entries(runs)) {
+      const v = ttj(['verify', J, '--deep', '--json'], { env });
+      assert.notEqual(v.status, 0, `${name}: verify --deep fails`);
+      assert.match(v.stdout + v.stderr, /TTJ_CORRUPT_BLOB/, name);
+    }
+  });
+});
