@@ -10,6 +10,7 @@ import type { PushFigures } from './push-bytes.js';
 import type { PushVmFigures } from './push-vm.js';
 import type { GrepFigures } from './grep-history.js';
 import type { DiffFoldFigures } from './diff-fold.js';
+import type { EncryptionFigures } from './encryption.js';
 
 export interface BenchResult {
   date: string;
@@ -42,6 +43,9 @@ export interface BenchResult {
   /** Moving a recorded VM: a second push against QEMU's migration stream (undefined with --no-record or without QEMU). */
   pushVm?: PushVmFigures;
   pushVmSkipped?: string;
+  /** An encrypted journal against a plain one (absent in results from before encryption existed). */
+  encryption?: EncryptionFigures;
+  encryptionSkipped?: string;
   ratios: Ratios;
 }
 
@@ -224,6 +228,22 @@ export function targets(r: BenchResult): Target[] {
       kind: 'min',
       value: r.pgStore?.ratio.append,
       skipped: r.pgStoreSkipped ?? (r.pgStore ? undefined : 'not measured'),
+    },
+    {
+      id: 'encAppend',
+      what: `Encrypted journal: append of a whole ${r.encryption?.sizeMiB ?? r.workload.sizeMiB} MiB epoch, throughput / a plain journal's (after opening; unlocking the key ${r.encryption ? `${Math.round(r.encryption.unlockMs)} ms` : ''} apart)`,
+      limit: 0.8,
+      kind: 'min',
+      value: r.encryption?.ratio.append,
+      skipped: r.encryptionSkipped ?? (r.encryption ? undefined : 'not measured'),
+    },
+    {
+      id: 'encFold',
+      what: "Encrypted journal: fold of a later epoch, throughput / a plain journal's (after opening)",
+      limit: 0.8,
+      kind: 'min',
+      value: r.encryption?.ratio.fold,
+      skipped: r.encryptionSkipped ?? (r.encryption ? undefined : 'not measured'),
     },
     {
       id: 'pgFold',

@@ -3,7 +3,7 @@
  * memory-like images, measured in one run; fold cost over a long history; and, when
  * available, NBD throughput against qemu-nbd, VM pauses of `ttj record`, moving a
  * recorded VM with `ttj push` against QEMU's migration stream, and the native page
- * scanner. Prints a table, writes OUT/bench.json and rewrites docs/benchmarks.md.
+ * scanner; an encrypted journal against a plain one. Prints a table, writes OUT/bench.json and rewrites docs/benchmarks.md.
  *
  * Flags: --size MiB (256), --epochs N (8), --long-epochs N (300), --quick (64 MiB, 120
  * long epochs, shorter optional sections), --out DIR (bench-results/), --no-docs (leave
@@ -30,6 +30,7 @@ import { pushBytes } from './push-bytes.js';
 import { pushVm, type PushVmFigures } from './push-vm.js';
 import { grepFigures, type GrepFigures } from './grep-history.js';
 import { diffFoldFigures, type DiffFoldFigures } from './diff-fold.js';
+import { encryptionFigures, type EncryptionFigures } from './encryption.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const argv = process.argv.slice(2);
@@ -130,6 +131,15 @@ try {
     diffFoldSkipped = `failed: ${(e as Error).message.split('\n')[0]}`;
     log(`diff: ${diffFoldSkipped}`);
   }
+  let encryption: EncryptionFigures | undefined;
+  let encryptionSkipped: string | undefined;
+  log('encryption: an encrypted journal vs a plain one, append of a whole epoch, fold of a later one...');
+  try {
+    encryption = encryptionFigures(images, scratch, size);
+  } catch (e) {
+    encryptionSkipped = `failed: ${(e as Error).message.split('\n')[0]}`;
+    log(`encryption: ${encryptionSkipped}`);
+  }
   for (const f of images) rmSync(f);
 
   log(`long history: ${longEpochs} epochs of a ${LONG.sizeMiB} MiB guest, ${LONG.dirtyPages} dirty pages each; fold early vs last (median of 5)...`);
@@ -211,6 +221,8 @@ try {
     push: pushed,
     pushVm: movedVm,
     pushVmSkipped: movedVmSkipped,
+    encryption,
+    encryptionSkipped,
     ratios: undefined!,
   };
   result.ratios = computeRatios(result);
