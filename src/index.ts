@@ -45,6 +45,7 @@ export type { EpochEntry, FrameEntry, AudioEntry, DiskStats } from './journal/in
 export { doctor, type DoctorReport } from './doctor.js';
 export { exportPoint, type ExportOptions } from './replay/export/export-point.js';
 export type { ExportManifest } from './replay/export/export-manifest.js';
+export { changePassword, type ChangedPassword, type EncryptionOptions, type JournalKeySource } from './store/journal-key.js';
 
 /** The generated protobuf classes of the event schema (proto/ttj/v1/*.proto): `proto.v1.Event` decodes and encodes events. */
 export { ttj as proto } from './gen/events.js';

@@ -13,6 +13,7 @@ import type { GrepFigures } from './grep-history.js';
 import type { DiffFoldFigures } from './diff-fold.js';
 import type { CliStartFigures } from './cli-start.js';
 import type { UiOpenFigures } from './ui-open.js';
+import type { EncryptionFigures } from './encryption.js';
 
 export interface BenchResult {
   date: string;
@@ -54,6 +55,9 @@ export interface BenchResult {
   /** How costs grow with guest size and history length (with --scaling or TTJ_BENCH_SCALING=1). */
   scaling?: ScalingFigures;
   scalingSkipped?: string;
+  /** An encrypted journal against a plain one (absent in results from before encryption existed). */
+  encryption?: EncryptionFigures;
+  encryptionSkipped?: string;
   ratios: Ratios;
 }
 
@@ -298,6 +302,22 @@ export function targets(r: BenchResult): Target[] {
       kind: 'min',
       value: r.pgStore?.ratio.append,
       skipped: r.pgStoreSkipped ?? (r.pgStore ? undefined : 'not measured'),
+    },
+    {
+      id: 'encAppend',
+      what: `Encrypted journal: append of a whole ${r.encryption?.sizeMiB ?? r.workload.sizeMiB} MiB epoch, throughput / a plain journal's (after opening; unlocking the key ${r.encryption ? `${Math.round(r.encryption.unlockMs)} ms` : ''} apart)`,
+      limit: 0.8,
+      kind: 'min',
+      value: r.encryption?.ratio.append,
+      skipped: r.encryptionSkipped ?? (r.encryption ? undefined : 'not measured'),
+    },
+    {
+      id: 'encFold',
+      what: "Encrypted journal: fold of a later epoch, throughput / a plain journal's (after opening)",
+      limit: 0.8,
+      kind: 'min',
+      value: r.encryption?.ratio.fold,
+      skipped: r.encryptionSkipped ?? (r.encryption ? undefined : 'not measured'),
     },
     {
       id: 'pgFold',

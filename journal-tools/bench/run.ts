@@ -3,7 +3,7 @@
  * memory-like images, measured in one run; fold cost over a long history; and, when
  * available, NBD throughput against qemu-nbd, VM pauses of `ttj record`, moving a
  * recorded VM with `ttj push` against QEMU's migration stream, and the native page
- * scanner. Prints a table, writes OUT/bench.json and rewrites docs/benchmarks.md.
+ * scanner; an encrypted journal against a plain one. Prints a table, writes OUT/bench.json and rewrites docs/benchmarks.md.
  *
  * Flags: --size MiB (256), --epochs N (8), --long-epochs N (300), --quick (64 MiB, 120
  * long epochs, shorter optional sections), --out DIR (bench-results/), --no-docs (leave
@@ -36,6 +36,7 @@ import { diffFoldFigures, type DiffFoldFigures } from './diff-fold.js';
 import { cliStartFigures, type CliStartFigures } from './cli-start.js';
 import { haveChromium, uiOpenFigures, type UiOpenFigures } from './ui-open.js';
 import { scalingFigures, type ScalingFigures } from './scaling.js';
+import { encryptionFigures, type EncryptionFigures } from './encryption.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const argv = process.argv.slice(2);
@@ -142,6 +143,15 @@ try {
   } catch (e) {
     diffFoldSkipped = `failed: ${(e as Error).message.split('\n')[0]}`;
     log(`diff: ${diffFoldSkipped}`);
+  }
+  let encryption: EncryptionFigures | undefined;
+  let encryptionSkipped: string | undefined;
+  log('encryption: an encrypted journal vs a plain one, append of a whole epoch, fold of a later one...');
+  try {
+    encryption = encryptionFigures(images, scratch, size);
+  } catch (e) {
+    encryptionSkipped = `failed: ${(e as Error).message.split('\n')[0]}`;
+    log(`encryption: ${encryptionSkipped}`);
   }
   for (const f of images) rmSync(f);
   let cliStart: CliStartFigures | undefined;
@@ -265,6 +275,8 @@ try {
     cliStartSkipped,
     scaling,
     scalingSkipped,
+    encryption,
+    encryptionSkipped,
     ratios: undefined!,
   };
   result.ratios = computeRatios(result);

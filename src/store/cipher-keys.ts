@@ -5,8 +5,7 @@
  * random 256-bit master key wrapped by it (AES-256-GCM). Changing the password rewraps
  * the master key ({@link rewrapKeyFile}); the data is never rewritten.
  */
-import { randomBytes, scryptSync } from 'node:crypto';
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { JournalCipher } from './cipher.js';
 

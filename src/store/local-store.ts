@@ -3,7 +3,8 @@
  * pack files.
  *
  * ```
- * J/ttj-journal.json   marker: {"format":"ttj-journal","version":1}
+ * J/ttj-journal.json   marker: {"format":"ttj-journal","version":1} (2: encrypted)
+ * J/ttj-key.json       an encrypted journal's key file (./cipher-keys.ts)
  * J/index/             LevelDB: events, blob locations, head, secondary index
  * J/packs/NNNNNNNN.pack blob bytes in zstd-compressed blocks
  * J/writer.lock        the writer's pid, host and command while one writes

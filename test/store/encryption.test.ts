@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Level } from 'level';
 import { ErrorCodes, isTtjError } from '../../src/errors.js';
 import { appendImages } from '../../src/journal/append-images.js';
 import { fold } from '../../src/journal/fold.js';
@@ -16,6 +17,10 @@ import { filesContaining } from '../helpers/files-containing.js';
 import { MARKER, PW, recordSecrets, secretImages } from '../helpers/secret-journal.js';
 import { ttj } from '../helpers/run-ttj.js';
 import { useTmp } from '../helpers/tmp.js';
+import { quietConsole } from '../helpers/quiet-console.js';
+import Init from '../../src/commands/init.js';
+import Log from '../../src/commands/log.js';
+import KeyPasswd from '../../src/commands/key/passwd.js';
 
 // The embedded store's contract holds through the cipher too.
 storeComplianceSuite('LevelDB index + pack files, encrypted', {
@@ -39,6 +44,7 @@ async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
 describe('encryption at rest', function () {
   this.timeout(120000);
   const tmp = useTmp();
+  quietConsole();
 
   it('no file of an encrypted journal holds what the guest wrote, nor the SHA-256 of a page; the plain journal holds both (the scan can fail)', async () => {
     const plain = await recordSecrets(tmp.path('plain'), tmp.dir, { encrypt: false });
@@ -109,6 +115,84 @@ describe('encryption at rest', function () {
     const cli = ttj(['verify', J, '--deep', '--json'], { env: { ...process.env, TTJ_PASSWORD: PW } });
     assert.equal(cli.status, 3);
     assert.equal(cli.json.error.code, ErrorCodes.CORRUPT_BLOB);
+  });
+
+  it('a flipped byte in a sealed event, and two sealed events swapped, are caught by verify (the events are bound to their seq)', async () => {
+    const J = tmp.path('j');
+    await recordSecrets(J, tmp.dir, { encrypt: true });
+    const key = (seq: number) => 'e/' + seq.toString(16).padStart(14, '0');
+    const db = new Level<string, Buffer>(join(J, 'index'), { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+    await db.open();
+    const [e2, e3] = [(await db.get(key(2)))!, (await db.get(key(3)))!];
+    const flipped = Buffer.from(e2);
+    flipped[flipped.length >> 1]! ^= 0x01;
+    await db.put(key(2), flipped);
+    await db.close();
+    const check = async () => {
+      const j = await Journal.open(J, { password: PW });
+      try {
+        return await verify(j);
+      } finally {
+        await j.close();
+      }
+    };
+    let r = await check();
+    assert.equal(r.ok, false);
+    assert.equal(r.error!.code, ErrorCodes.CORRUPT_EVENT);
+    assert.equal(r.error!.seq, 2);
+    const db2 = new Level<string, Buffer>(join(J, 'index'), { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+    await db2.open();
+    await db2.put(key(2), e3);
+    await db2.put(key(3), e2);
+    await db2.close();
+    r = await check();
+    assert.equal(r.ok, false);
+    assert.equal(r.error!.code, ErrorCodes.CORRUPT_EVENT);
+  });
+
+  it('a sealed block copied to the place of another (it is bound to its place) does not open', async () => {
+    const J = tmp.path('j');
+    const w = await JournalWriter.openWriter(J, { encrypt: true, password: PW });
+    try {
+      for (const seed of [4, 5]) await appendImages(w, { memory: secretImages(tmp.dir, seed).memory });
+    } finally {
+      await w.close();
+    }
+    const p = join(J, 'packs', readdirSync(join(J, 'packs'))[0]!);
+    const b = readFileSync(p);
+    const len = 16 + b.readUInt32LE(8);
+    assert.equal(b.readUInt32LE(0), 0x454a5454);
+    assert.equal(b.readUInt32LE(len), 0x454a5454);
+    // The second block is overwritten with the first (whole and valid, at another place).
+    const second = len + 16 + b.readUInt32LE(len + 8);
+    const moved = Buffer.concat([b.subarray(0, len), b.subarray(0, len), b.subarray(Math.min(b.length, len + len))]);
+    assert.ok(second <= b.length);
+    writeFileSync(p, moved);
+    const j = await Journal.open(J, { password: PW });
+    try {
+      const r = await verify(j, { deep: true });
+      assert.equal(r.ok, false);
+      assert.equal(r.error!.code, ErrorCodes.CORRUPT_BLOB);
+    } finally {
+      await j.close();
+    }
+  });
+
+  it('in-process: init --encrypt, log and key passwd take the password from TTJ_PASSWORD and TTJ_NEW_PASSWORD', async () => {
+    const J = tmp.path('j');
+    const env = { ...process.env };
+    try {
+      process.env.TTJ_PASSWORD = PW;
+      assert.equal((await Init.run([J, '--encrypt', '--json'])).encrypted, true);
+      assert.equal((await Log.run([J, '--json'])).head.seq, 0);
+      process.env.TTJ_NEW_PASSWORD = 'next';
+      await KeyPasswd.run([J, '--json']);
+      await expectCode(Log.run([J, '--json']), ErrorCodes.BAD_PASSWORD);
+      process.env.TTJ_PASSWORD = 'next';
+      assert.equal((await Log.run([J, '--json'])).head.seq, 0);
+    } finally {
+      process.env = env;
+    }
   });
 
   it('ttj key passwd: the old password fails after, the new one works, the data is untouched', async () => {
