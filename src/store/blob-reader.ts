@@ -6,6 +6,7 @@
  */
 import { ErrorCodes, TtjError } from '../errors.js';
 import { sha256Ranges } from '../native/index.js';
+import { sha256, ZERO_ADDR } from '../util/hash.js';
 import type { BlobIndex } from './blob-index.js';
 import { isStored, type BlobLocation, type BlockScratch, type PackReader } from './pack-files.js';
 
@@ -28,11 +29,47 @@ export class BlobReader {
   }
 
   async readBlobs(addrs: Buffer[], onBlob: (index: number, data: Buffer) => void, opts: { verify?: boolean } = {}): Promise<void> {
-    await this.readLocated(addrs, await this.index.locate(addrs), onBlob, opts.verify !== false);
+    const locs = await this.index.locate(addrs);
+    const verify = opts.verify !== false;
+    const { whole, patched } = splitPatched(locs);
+    if (!patched.length) return this.readLocated(addrs, locs, onBlob, verify);
+    await Promise.all([
+      this.readLocated(
+        whole.map((i) => addrs[i]!),
+        whole.map((i) => locs[i]!),
+        (k, data) => onBlob(whole[k]!, data),
+        verify,
+      ),
+      this.readPatched(
+        patched.map((i) => addrs[i]!),
+        patched.map((i) => locs[i]!),
+        (k, data) => onBlob(patched[k]!, data),
+        verify,
+      ),
+    ]);
   }
 
   async readBlobsInto(addrs: Buffer[], target: Buffer, at: number[]): Promise<void> {
-    const locs = await this.index.locate(addrs);
+    const all = await this.index.locate(addrs);
+    const { whole, patched } = splitPatched(all);
+    if (patched.length) {
+      // Blobs stored as patches are put together first; the rest as below.
+      await Promise.all([
+        this.readPatched(
+          patched.map((i) => addrs[i]!),
+          patched.map((i) => all[i]!),
+          (k, data) => data.copy(target, at[patched[k]!]!),
+          false,
+        ),
+        this.readBlobsInto(
+          whole.map((i) => addrs[i]!),
+          target,
+          whole.map((i) => at[i]!),
+        ),
+      ]);
+      return;
+    }
+    const locs = all;
     // Items of stored blocks are copied from the pack files directly, adjacent ones
     // (a write that was appended together) in one read; the rest through the block cache.
     const { runs, viaBlocks } = storedRuns(locs, at);
@@ -52,6 +89,51 @@ export class BlobReader {
 
   close(): Promise<void> {
     return this.packs.close();
+  }
+
+  /**
+   * Blobs stored as patches (see {@link BlobLocation.patch}): each base read whole (a
+   * base may itself be a patch: read the same way), its patch laid over, the result
+   * hashed against its address when `verify`.
+   */
+  private async readPatched(addrs: Buffer[], locs: BlobLocation[], onBlob: (index: number, data: Buffer) => void, verify: boolean): Promise<void> {
+    const out = locs.map((l) => Buffer.alloc(l.patch!.fullLen));
+    const bases = new Map<string, { addr: Buffer; into: number[] }>();
+    locs.forEach((l, i) => {
+      const base = l.patch!.base;
+      if (base.equals(ZERO_ADDR)) return;
+      const k = base.toString('hex');
+      const b = bases.get(k);
+      if (b) b.into.push(i);
+      else bases.set(k, { addr: base, into: [i] });
+    });
+    const list = [...bases.values()];
+    if (list.length) {
+      await this.readBlobs(
+        list.map((b) => b.addr),
+        (k, data) => {
+          for (const i of list[k]!.into) data.copy(out[i]!, 0, 0, out[i]!.length);
+        },
+        { verify: false },
+      );
+    }
+    await this.readLocated(addrs, locs, (i, data) => data.copy(out[i]!, locs[i]!.patch!.at), false);
+    out.forEach((data, i) => {
+      if (verify) {
+        const actual = sha256(data);
+        if (!actual.equals(addrs[i]!)) {
+          const l = locs[i]!;
+          throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[i]!.toString('hex')} does not hash to its address`, {
+            addr: addrs[i]!.toString('hex'),
+            expected: addrs[i]!.toString('hex'),
+            actual: actual.toString('hex'),
+            pack: l.pack,
+            offset: l.offset,
+          });
+        }
+      }
+      onBlob(i, data);
+    });
   }
 
   /** {@link readBlobs} of blobs already located: each pack block read (and decompressed) once. */
@@ -96,6 +178,14 @@ export class BlobReader {
     };
     await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, blocks.length) }, worker));
   }
+}
+
+/** Indexes of the locations of whole blobs and of blobs stored as patches. */
+function splitPatched(locs: BlobLocation[]): { whole: number[]; patched: number[] } {
+  const whole: number[] = [];
+  const patched: number[] = [];
+  locs.forEach((l, i) => (l.patch ? patched : whole).push(i));
+  return { whole, patched };
 }
 
 /** The blocks that hold `locs`, each with the indexes of its items, in file order (few, large, sequential reads). */
