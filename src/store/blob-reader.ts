@@ -69,7 +69,11 @@ export class BlobReader {
       ]);
       return;
     }
-    const locs = all;
+    await this.readItemsInto(addrs, all, target, at);
+  }
+
+  /** The items at `locs` of blobs `addrs` (the bytes each holds in its pack block, unchecked) into `target` at `at[i]`. */
+  private async readItemsInto(addrs: Buffer[], locs: BlobLocation[], target: Buffer, at: number[]): Promise<void> {
     // Items of stored blocks are copied from the pack files directly, adjacent ones
     // (a write that was appended together) in one read; the rest through the block cache.
     const { runs, viaBlocks } = storedRuns(locs, at);
@@ -92,32 +96,68 @@ export class BlobReader {
   }
 
   /**
-   * Blobs stored as patches (see {@link BlobLocation.patch}): each base read whole (a
-   * base may itself be a patch: read the same way), its patch laid over, the result
-   * hashed against its address when `verify`.
+   * Blobs stored as patches (see {@link BlobLocation.patch}): each one's chain of
+   * patches is located down to its whole (or zero) base first, then the base and all
+   * patches are read at once, the patches laid over the base from the deepest up, and
+   * the result hashed against its address when `verify`.
    */
   private async readPatched(addrs: Buffer[], locs: BlobLocation[], onBlob: (index: number, data: Buffer) => void, verify: boolean): Promise<void> {
-    const out = locs.map((l) => Buffer.alloc(l.patch!.fullLen));
-    const bases = new Map<string, { addr: Buffer; into: number[] }>();
-    locs.forEach((l, i) => {
-      const base = l.patch!.base;
-      if (base.equals(ZERO_ADDR)) return;
-      const k = base.toString('hex');
-      const b = bases.get(k);
-      if (b) b.into.push(i);
-      else bases.set(k, { addr: base, into: [i] });
-    });
-    const list = [...bases.values()];
-    if (list.length) {
-      await this.readBlobs(
-        list.map((b) => b.addr),
-        (k, data) => {
-          for (const i of list[k]!.into) data.copy(out[i]!, 0, 0, out[i]!.length);
-        },
-        { verify: false },
-      );
+    const chains = locs.map((l) => [l]);
+    const bases = locs.map((l) => l.patch!.base);
+    const wholeBase: (BlobLocation | undefined)[] = [];
+    for (let pending = bases.flatMap((b, i) => (b.equals(ZERO_ADDR) ? [] : [i])); pending.length; ) {
+      const found = await this.index.locate(pending.map((i) => bases[i]!));
+      const next: number[] = [];
+      pending.forEach((i, k) => {
+        const l = found[k]!;
+        if (!l.patch) wholeBase[i] = l;
+        else {
+          chains[i]!.push(l);
+          bases[i] = l.patch.base;
+          if (!l.patch.base.equals(ZERO_ADDR)) next.push(i);
+        }
+      });
+      pending = next;
     }
-    await this.readLocated(addrs, locs, (i, data) => data.copy(out[i]!, locs[i]!.patch!.at), false);
+    // One buffer: the blobs, then the bytes of every patch.
+    let total = 0;
+    const at: number[] = [];
+    for (const l of locs) {
+      at.push(total);
+      total += l.patch!.fullLen;
+    }
+    const itemAddrs: Buffer[] = [];
+    const itemLocs: BlobLocation[] = [];
+    const itemAt: number[] = [];
+    const patchAt: number[][] = [];
+    locs.forEach((_, i) => {
+      const base = wholeBase[i];
+      if (base) {
+        itemAddrs.push(bases[i]!);
+        itemLocs.push(base);
+        itemAt.push(at[i]!);
+      }
+      patchAt.push(
+        chains[i]!.map((l) => {
+          itemAddrs.push(addrs[i]!);
+          itemLocs.push(l);
+          itemAt.push(total);
+          total += l.itemLen;
+          return itemAt[itemAt.length - 1]!;
+        }),
+      );
+    });
+    const all = Buffer.alloc(total);
+    await this.readItemsInto(itemAddrs, itemLocs, all, itemAt);
+    const out = locs.map((l, i) => {
+      const data = all.subarray(at[i]!, at[i]! + l.patch!.fullLen);
+      const chain = chains[i]!;
+      for (let c = chain.length - 1; c >= 0; c--) {
+        const p = chain[c]!;
+        all.copy(data, p.patch!.at, patchAt[i]![c]!, patchAt[i]![c]! + p.itemLen);
+      }
+      return data;
+    });
     out.forEach((data, i) => {
       if (verify) {
         const actual = sha256(data);
