@@ -41,19 +41,7 @@ function median(xs: number[]): number {
 function fio(url: string, ioMiB: number, out: string): number {
   const r = spawnSync(
     'fio',
-    [
-      '--name=randwrite',
-      '--ioengine=nbd',
-      `--uri=${url}`,
-      '--rw=randwrite',
-      '--bs=4k',
-      '--iodepth=16',
-      '--refill_buffers',
-      `--io_size=${ioMiB}M`,
-      '--end_fsync=1',
-      '--output-format=json',
-      `--output=${out}`,
-    ],
+    ['--name=randwrite', '--ioengine=nbd', `--uri=${url}`, '--rw=randwrite', '--bs=4k', '--iodepth=16', '--refill_buffers', `--io_size=${ioMiB}M`, '--end_fsync=1', '--output-format=json', `--output=${out}`],
     { encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`fio failed (${r.status}): ${r.stderr}`);

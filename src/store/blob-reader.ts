@@ -105,7 +105,7 @@ export class BlobReader {
     const chains = locs.map((l) => [l]);
     const bases = locs.map((l) => l.patch!.base);
     const wholeBase: (BlobLocation | undefined)[] = [];
-    for (let pending = bases.flatMap((b, i) => (b.equals(ZERO_ADDR) ? [] : [i])); pending.length; ) {
+    for (let pending = bases.flatMap((b, i) => (b.equals(ZERO_ADDR) ? [] : [i])); pending.length;) {
       const found = await this.index.locate(pending.map((i) => bases[i]!));
       const next: number[] = [];
       pending.forEach((i, k) => {
