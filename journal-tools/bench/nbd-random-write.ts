@@ -30,6 +30,9 @@ export interface NbdRandomWriteFigures {
   growth: number;
   /** The same for a sparse run: 4096 writes of 4 KiB over a new journal's used disk (few writes share a block). */
   sparseGrowth: number;
+  /** {@link growth} and {@link sparseGrowth} counting the pack files only (without the LevelDB index). */
+  packGrowth: number;
+  sparsePackGrowth: number;
 }
 
 function median(xs: number[]): number {
@@ -70,10 +73,8 @@ export async function nbdRandomWrite(bin: string, dir: string, sizeMiB = 256, io
     return J;
   };
   // What the journal holds: its pack bytes as the store counts them and the index.
-  const journalSize = (J: string) => {
-    const log = JSON.parse(ttjRun('log', J, '--json')) as { store?: { storedBytes?: number } };
-    return (log.store?.storedBytes ?? 0) + duBytes(join(J, 'index'));
-  };
+  const packSize = (J: string) => (JSON.parse(ttjRun('log', J, '--json')) as { store?: { storedBytes?: number } }).store?.storedBytes ?? 0;
+  const journalSize = (J: string) => packSize(J) + duBytes(join(J, 'index'));
   const J = newJournal('rw.ttj');
   const info = JSON.parse(ttjRun('log', J, '--json')) as { disks?: { disk: string; blockSize?: number }[] };
   const blockSize = info.disks?.find((d) => d.disk === 'd0')?.blockSize ?? 0;
@@ -87,6 +88,8 @@ export async function nbdRandomWrite(bin: string, dir: string, sizeMiB = 256, io
   const q: number[] = [];
   let growth = 0;
   let sparseGrowth = 0;
+  let packGrowth = 0;
+  let sparsePackGrowth = 0;
   const ttj = await ttjServer(J);
   const qemu = { p: await serve(['qemu-nbd', '-f', 'raw', '-t', '-k', qs, qemuImage], qs), url: `nbd+unix:///?socket=${qs}` };
   try {
@@ -98,9 +101,12 @@ export async function nbdRandomWrite(bin: string, dir: string, sizeMiB = 256, io
       for (const o of order) {
         if (o === 'qemu') q.push(fio(qemu.url, ioMiB, out));
         else {
-          const before = i === 0 ? journalSize(J) : 0;
+          const before = i === 0 ? [journalSize(J), packSize(J)] : [0, 0];
           t.push(fio(ttj.url, ioMiB, out));
-          if (i === 0) growth = (journalSize(J) - before) / (ioMiB << 20);
+          if (i === 0) {
+            growth = (journalSize(J) - before[0]!) / (ioMiB << 20);
+            packGrowth = (packSize(J) - before[1]!) / (ioMiB << 20);
+          }
         }
       }
     }
@@ -112,9 +118,10 @@ export async function nbdRandomWrite(bin: string, dir: string, sizeMiB = 256, io
   const S = newJournal('rw-sparse.ttj');
   const sparse = await ttjServer(S);
   try {
-    const before = journalSize(S);
+    const before = [journalSize(S), packSize(S)];
     fio(sparse.url, 16, out);
-    sparseGrowth = (journalSize(S) - before) / (16 << 20);
+    sparseGrowth = (journalSize(S) - before[0]!) / (16 << 20);
+    sparsePackGrowth = (packSize(S) - before[1]!) / (16 << 20);
   } finally {
     await stopChild(sparse.p);
   }
@@ -123,7 +130,7 @@ export async function nbdRandomWrite(bin: string, dir: string, sizeMiB = 256, io
   rmSync(S, { recursive: true, force: true });
   const ttjIops = median(t);
   const qemuNbdIops = median(q);
-  return { sizeMiB, ioMiB, runs, blockSize, ttjIops, qemuNbdIops, ratio: ttjIops / qemuNbdIops, growth, sparseGrowth };
+  return { sizeMiB, ioMiB, runs, blockSize, ttjIops, qemuNbdIops, ratio: ttjIops / qemuNbdIops, growth, sparseGrowth, packGrowth, sparsePackGrowth };
 }
 
 async function main(): Promise<void> {
