@@ -2,7 +2,7 @@
  * A journal directory and its marker (`ttj-journal.json`): recognising a journal,
  * refusing a store layout this ttj cannot read, and making a new journal's directory.
  */
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { ErrorCodes, isTtjError, TtjError, toTtjError } from '../errors.js';
 import { makeDirs } from '../util/make-dirs.js';
@@ -12,7 +12,38 @@ import { DIR_MODE, FILE_MODE } from './file-modes.js';
 const MARKER_FILE = 'ttj-journal.json';
 /** The marker of the store layout this ttj writes; it reads exactly these versions. */
 const MARKER = { format: 'ttj-journal', version: 1 };
-const READABLE_MARKER_VERSIONS = new Set([1]);
+/**
+ * The store version of a journal whose index may hold blobs stored as patches (see
+ * docs/format.md, "Blob locations"): a journal is marked so before its first patch is
+ * written, so that a ttj that cannot read patches refuses it rather than misreads it.
+ */
+const PATCH_MARKER_VERSION = 2;
+const READABLE_MARKER_VERSIONS = new Set([1, PATCH_MARKER_VERSION]);
+
+/**
+ * Marks the journal at `dir` as one that may hold patches (store version 2), when it
+ * is not yet: the new marker is written beside the old one, synced, and renamed over it.
+ * @throws TtjError PERMISSION, NO_SPACE...
+ */
+export async function allowPatches(dir: string): Promise<void> {
+  const m = await readMarker(dir);
+  if (m && m.version === PATCH_MARKER_VERSION) return;
+  const path = join(dir, MARKER_FILE);
+  const tmp = `${path}.new`;
+  try {
+    const fh = await open(tmp, 'w', FILE_MODE);
+    try {
+      await fh.writeFile(JSON.stringify({ ...MARKER, version: PATCH_MARKER_VERSION }) + '\n');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw toTtjError(e, { path: dir, what: 'marking the journal for patches' });
+  }
+}
 
 /** True when `dir` holds a journal marker (false also when it cannot be read). */
 export async function isJournalDir(dir: string): Promise<boolean> {

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { ErrorCodes, TtjError } from '../errors.js';
 import type { KvWriter } from './kv.js';
 import { PackReader, PackWriter } from './pack-files.js';
-import { prepareJournalDir } from './journal-dir.js';
+import { allowPatches, prepareJournalDir } from './journal-dir.js';
 import { openIndex, type OpenedIndex } from './index-opener.js';
 import { eventKey, indexKey, INDEX_KEYS, lastStoredEvent, readHead, readStats } from './index-layout.js';
 import { BlobIndex } from './blob-index.js';
@@ -83,7 +83,7 @@ export class LocalStore implements JournalStore {
     this.writable = index.writable;
     this.blobs = new BlobIndex(index.kv, index.writable);
     this.reader = new BlobReader(this.blobs, new PackReader(join(dir, 'packs'), undefined, { direct }));
-    if (index.writable) this.appender = new StoreAppender(dir, index.kv as KvWriter, this.blobs, new PackWriter(join(dir, 'packs'), compressionLevel, { direct }));
+    if (index.writable) this.appender = new StoreAppender(dir, index.kv as KvWriter, this.blobs, new PackWriter(join(dir, 'packs'), compressionLevel, { direct }), () => allowPatches(dir));
   }
 
   private get kv() {

@@ -37,12 +37,20 @@ export class StoreAppender {
   /** The head and statistics, as the last append left them (undefined until then). */
   private known: { head: StoreHead | undefined; stats: StoreStats } | undefined;
 
-  /** Appends to the journal at `location` (named in errors): its index `kv`, blob locations `blobs`, pack files `writer` (closed on {@link close}). */
+  /** Set once {@link allowPatches} has run: blobs may be stored as patches. */
+  private patchesAllowed = false;
+
+  /**
+   * Appends to the journal at `location` (named in errors): its index `kv`, blob locations
+   * `blobs`, pack files `writer` (closed on {@link close}); `allowPatches` marks the journal
+   * as one that may hold patches, before the first is stored.
+   */
   constructor(
     private readonly location: string,
     private readonly kv: KvWriter,
     private readonly blobs: BlobIndex,
     private readonly writer: PackWriter,
+    private readonly allowPatches: () => Promise<void>,
   ) {}
 
   async head(): Promise<StoreHead | undefined> {
@@ -158,6 +166,10 @@ export class StoreAppender {
       if (p && depth <= MAX_PATCH_DEPTH && p.at + p.length <= b.data.length) {
         items.set(k, { bytes: b.data.subarray(p.at, p.at + p.length), patch: { base: p.base, at: p.at, fullLen: b.data.length, depth } });
       } else items.set(k, { bytes: b.data });
+    }
+    if (!this.patchesAllowed && [...items.values()].some((i) => i.patch)) {
+      await this.allowPatches();
+      this.patchesAllowed = true;
     }
     let newBytes = 0;
     const before = this.writer.bytesWritten;

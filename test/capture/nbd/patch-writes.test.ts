@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { appendImages } from '../../../src/journal/append-images.js';
 import { verify } from '../../../src/journal/verify.js';
@@ -41,9 +42,11 @@ describe('small disk writes stored as patches @slow', function () {
     for (const b of [2, 5, 6, 40, 63]) model.fill(0, b * BLOCK, Math.min((b + 1) * BLOCK, SIZE));
     writeFileSync(tmp.path('start.img'), model);
     const J = tmp.path('j');
-    const w = await JournalWriter.openWriter(J);
-    await appendImages(w, { disks: [{ name: 'd0', path: tmp.path('start.img') }] });
-    await w.close();
+    for (const dir of [J, tmp.path('whole0')]) {
+      const w = await JournalWriter.openWriter(dir);
+      await appendImages(w, { disks: [{ name: 'd0', path: tmp.path('start.img') }] });
+      await w.close();
+    }
 
     const points: { seq: number; image: Buffer }[] = [];
     let written = 0;
@@ -111,6 +114,9 @@ describe('small disk writes stored as patches @slow', function () {
       await served.close();
     }
 
+    // A journal that holds patches is marked as store version 2 (an older ttj refuses it rather than misreads it).
+    assert.equal(JSON.parse(readFileSync(join(J, 'ttj-journal.json'), 'utf8')).version, 2);
+    assert.equal(JSON.parse(readFileSync(join(tmp.path('whole0'), 'ttj-journal.json'), 'utf8')).version, 1, 'a journal of whole blocks stays version 1');
     await withJournal(J, async (j) => {
       const grew = (await j.storeStats()).storedBytes - before;
       // Whole blocks would cost about a block per write; patches about the bytes written.
