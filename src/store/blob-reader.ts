@@ -72,12 +72,15 @@ export class BlobReader {
     await this.readItemsInto(addrs, all, target, at);
   }
 
-  /** The items at `locs` of blobs `addrs` (the bytes each holds in its pack block, unchecked) into `target` at `at[i]`. */
-  private async readItemsInto(addrs: Buffer[], locs: BlobLocation[], target: Buffer, at: number[]): Promise<void> {
+  /**
+   * The items at `locs` of blobs `addrs` (the bytes each holds in its pack block, unchecked)
+   * into `target` at `at[i]`; `buffered`: through the page cache (see {@link PackReader.readStored}).
+   */
+  private async readItemsInto(addrs: Buffer[], locs: BlobLocation[], target: Buffer, at: number[], buffered = false): Promise<void> {
     // Items of stored blocks are copied from the pack files directly, adjacent ones
     // (a write that was appended together) in one read; the rest through the block cache.
     const { runs, viaBlocks } = storedRuns(locs, at);
-    const reads = runs.map((r) => this.packs.readStored(r.pack, r.offset, r.itemOff, target, r.at, r.len));
+    const reads = runs.map((r) => this.packs.readStored(r.pack, r.offset, r.itemOff, target, r.at, r.len, buffered));
     if (viaBlocks.length) {
       reads.push(
         this.readLocated(
@@ -148,7 +151,9 @@ export class BlobReader {
       );
     });
     const all = Buffer.alloc(total);
-    await this.readItemsInto(itemAddrs, itemLocs, all, itemAt);
+    // Through the page cache: patches and the blocks they stand on are mostly small
+    // appends of moments ago, still there (a direct read would first write them back).
+    await this.readItemsInto(itemAddrs, itemLocs, all, itemAt, true);
     const out = locs.map((l, i) => {
       const data = all.subarray(at[i]!, at[i]! + l.patch!.fullLen);
       const chain = chains[i]!;

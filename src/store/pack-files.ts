@@ -489,11 +489,14 @@ export class PackReader {
   /**
    * Copies `length` bytes of a stored block's items, from byte `itemOff` of the block
    * at `offset`, straight from the pack file into `target` (no cache, no check).
+   * `buffered`: through the page cache even in cache mode `none` (small items written
+   * moments ago, such as patches, are there; a direct read would first have to write
+   * them back).
    * @throws TtjError CORRUPT_BLOB when the pack file ends early.
    */
-  async readStored(pack: number, offset: number, itemOff: number, target: Buffer, targetOffset: number, length: number): Promise<void> {
+  async readStored(pack: number, offset: number, itemOff: number, target: Buffer, targetOffset: number, length: number, buffered = false): Promise<void> {
     const short = () => new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${pack} ends inside the block at ${offset}`, { pack, offset });
-    const direct = this.direct ? await this.directFd(pack) : undefined;
+    const direct = this.direct && !buffered ? await this.directFd(pack) : undefined;
     if (direct) {
       // Straight from the disk (direct I/O), like the writes: no page-cache copy.
       if ((await preadAligned(direct.fd, offset + BLOCK_HEADER + itemOff, length, target, targetOffset, true)) !== length) throw short();
