@@ -1,7 +1,7 @@
 /**
  * Random 4 KiB writes of random data through `ttj nbd` against qemu-nbd, measured with
  * fio's nbd engine (`--rw=randwrite --bs=4k --iodepth=16 --refill_buffers`, then one
- * flush), and how much the journal grows per byte written. Both servers serve a disk
+ * flush; `--randrepeat=0`: new offsets and data every run), and how much the journal grows per byte written. Both servers serve a disk
  * full of random data (a used disk: a write changes data that is there), over a unix
  * socket; they take turns run by run. Standalone:
  * `node dist/journal-tools/bench/nbd-random-write.js [--size MiB] [--io MiB] [--runs N]`.
@@ -44,7 +44,20 @@ function median(xs: number[]): number {
 function fio(url: string, ioMiB: number, out: string): number {
   const r = spawnSync(
     'fio',
-    ['--name=randwrite', '--ioengine=nbd', `--uri=${url}`, '--rw=randwrite', '--bs=4k', '--iodepth=16', '--refill_buffers', `--io_size=${ioMiB}M`, '--end_fsync=1', '--output-format=json', `--output=${out}`],
+    [
+      '--name=randwrite',
+      '--ioengine=nbd',
+      `--uri=${url}`,
+      '--rw=randwrite',
+      '--bs=4k',
+      '--iodepth=16',
+      '--refill_buffers',
+      '--randrepeat=0',
+      `--io_size=${ioMiB}M`,
+      '--end_fsync=1',
+      '--output-format=json',
+      `--output=${out}`,
+    ],
     { encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`fio failed (${r.status}): ${r.stderr}`);

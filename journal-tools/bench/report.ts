@@ -166,7 +166,7 @@ export function writeDocs(r: BenchResult, path: string): void {
     if (r.nbdRandom) {
       const f = r.nbdRandom;
       md.push(
-        `Random 4 KiB writes of random data with fio's nbd engine (\`--rw=randwrite --bs=4k --iodepth=16 --refill_buffers --end_fsync=1\`, ${f.ioMiB} MiB a run) to \`ttj nbd\` and to \`qemu-nbd -f raw -t\`, both serving a used ${f.sizeMiB} MiB disk (random data; the journal's in ${f.blockSize / 1024} KiB blocks), taking turns run by run after one untimed warm-up each; median of ${f.runs}:`,
+        `Random 4 KiB writes of random data with fio's nbd engine (\`--rw=randwrite --bs=4k --iodepth=16 --refill_buffers --randrepeat=0 --end_fsync=1\`, ${f.ioMiB} MiB a run) to \`ttj nbd\` and to \`qemu-nbd -f raw -t\`, both serving a used ${f.sizeMiB} MiB disk (random data; the journal's in ${f.blockSize / 1024} KiB blocks), taking turns run by run after one untimed warm-up each; median of ${f.runs}:`,
         '',
         '| workload | ttj nbd | qemu-nbd | ttj / qemu-nbd |',
         '|---|---|---|---|',
