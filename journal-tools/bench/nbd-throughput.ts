@@ -5,32 +5,13 @@
  * ttj writes its pack files with direct I/O (its default cache mode `none`), so
  * qemu-nbd is also measured with `--cache=none --aio=native`, for reference.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, writeFileSync, writeSync, rmSync, truncateSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, writeFileSync, writeSync, rmSync, truncateSync } from 'node:fs';
+import { serve, stopChild } from './nbd-serve.js';
 import { join } from 'node:path';
 import { randomFillSync } from 'node:crypto';
 import { timed } from './peers.js';
 import { duBytes } from './du.js';
-
-async function waitFor(path: string): Promise<void> {
-  for (let i = 0; i < 200 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 50));
-}
-
-/** Starts a server (`args`) and waits for its unix socket `sock`. */
-async function serve(args: string[], sock: string): Promise<ChildProcess> {
-  rmSync(sock, { force: true });
-  const c = spawn(args[0]!, args.slice(1), { stdio: 'ignore' });
-  await waitFor(sock);
-  return c;
-}
-
-/** Stops a server started by {@link serve} and waits for it to exit. */
-function stopChild(c: ChildProcess): Promise<void> {
-  return new Promise<void>((r) => {
-    c.on('exit', () => r());
-    c.kill('SIGTERM');
-  });
-}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

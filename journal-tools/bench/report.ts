@@ -137,7 +137,7 @@ export function writeDocs(r: BenchResult, path: string): void {
   }
   if (r.pushVm) md.push('## Moving a VM', '', movingVm(r.pushVm), '');
   else if (r.pushVmSkipped) md.push('## Moving a VM', '', `Not measured: ${r.pushVmSkipped}.`, '');
-  if (r.nbd || r.nbdProtocol) {
+  if (r.nbd || r.nbdProtocol || r.nbdRandom) {
     md.push('## NBD', '');
     if (r.nbd) {
       md.push(
@@ -160,7 +160,20 @@ export function writeDocs(r: BenchResult, path: string): void {
         '',
         `ttj writes and reads its pack files with direct I/O (cache mode \`none\`, like QEMU's \`cache=none\`; \`TTJ_CACHE=writeback\` goes through the page cache instead). The target's peer, qemu-nbd with its default \`cache=writeback\`, overwrites an image whose pages are in the page cache already and reads them from there. The second row gives qemu-nbd a new image each run, whose pages are not in memory yet; the two direct-I/O rows compare like with like.`,
         '',
-        `A random 4 KiB write rewrites its whole ${r.nbd.blockSize / 1024} KiB block in the journal: the journal grew ${fixed(r.nbd.randomWriteAmplification)} bytes per byte written by the random writes (random data does not compress). Sequential and large writes cost about 1 byte per byte. \`ttj append --disk-block-size 4K\` trades this back for more per-block work on sequential I/O.`,
+        `A write that changes part of a ${r.nbd.blockSize / 1024} KiB block is stored as a patch on the block's old content (only the changed bytes go to the pack file): the journal grew ${fixed(r.nbd.randomWriteAmplification)} bytes per byte written by the qemu-io random writes above (random data does not compress; before patches, each such write stored its whole block: ~11 bytes per byte). Sequential and large writes cost about 1 byte per byte.`,
+        '',
+      );
+    }
+    if (r.nbdRandom) {
+      const f = r.nbdRandom;
+      md.push(
+        `Random 4 KiB writes of random data with fio's nbd engine (\`--rw=randwrite --bs=4k --iodepth=16 --refill_buffers --randrepeat=0 --end_fsync=1\`, ${f.ioMiB} MiB a run) to \`ttj nbd\` and to \`qemu-nbd -f raw -t\`, both serving a used ${f.sizeMiB} MiB disk (random data; the journal's in ${f.blockSize / 1024} KiB blocks), taking turns run by run after one untimed warm-up each; median of ${f.runs}:`,
+        '',
+        '| workload | ttj nbd | qemu-nbd | ttj / qemu-nbd |',
+        '|---|---|---|---|',
+        `| fio random 4 KiB writes (IOPS) | ${num(f.ttjIops)} | ${num(f.qemuNbdIops)} | ${fixed(f.ratio)} |`,
+        '',
+        `Journal growth per byte written (its stored pack bytes and LevelDB index, before and after): ${fixed(f.growth)} for the first ${f.ioMiB} MiB run (pack files alone ${fixed(f.packGrowth)}); ${fixed(f.sparseGrowth)} for 4096 writes (16 MiB) over a new journal of the same disk, where few writes share a block (pack files alone ${fixed(f.sparsePackGrowth)}). LevelDB compacts its log as it goes, so its share moves from run to run.`,
         '',
       );
     }

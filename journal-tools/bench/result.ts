@@ -3,6 +3,7 @@ import type { Machine } from './machine.js';
 import type { PeerRun } from './peers.js';
 import type { LongRun, TtjRun } from './ttj.js';
 import type { NbdFigures, NbdSustainedFigures } from './nbd-throughput.js';
+import type { NbdRandomWriteFigures } from './nbd-random-write.js';
 import type { PauseFigures } from './record-pause.js';
 import type { ScalingFigures } from './scaling.js';
 import type { NbdProtocolFigures, ScanFigures } from './optional.js';
@@ -29,6 +30,9 @@ export interface BenchResult {
   nbdSustained?: NbdSustainedFigures;
   nbdProtocol?: NbdProtocolFigures;
   nbdProtocolSkipped?: string;
+  /** Random 4 KiB writes with fio's nbd engine, and the journal's growth (absent in results from before it existed). */
+  nbdRandom?: NbdRandomWriteFigures;
+  nbdRandomSkipped?: string;
   pause?: PauseFigures[];
   scan?: ScanFigures;
   scanSkipped?: string;
@@ -212,6 +216,30 @@ export function targets(r: BenchResult): Target[] {
       kind: 'min',
       value: r.nbd?.ratio.read,
       skipped: r.nbd ? undefined : 'not measured (--no-nbd, or nbdcopy/qemu-nbd missing)',
+    },
+    {
+      id: 'nbdRandomWrite',
+      what: `NBD random 4 KiB writes of random data (fio, nbd engine, iodepth 16), IOPS: ttj nbd / qemu-nbd`,
+      limit: 0.5,
+      kind: 'min',
+      value: r.nbdRandom?.ratio,
+      skipped: r.nbdRandomSkipped ?? (r.nbdRandom ? undefined : 'not measured'),
+    },
+    {
+      id: 'nbdRandomGrowth',
+      what: `Journal growth per byte of random 4 KiB writes (fio, ${r.nbdRandom?.ioMiB ?? 32} MiB over a used ${r.nbdRandom?.sizeMiB ?? 256} MiB disk of ${(r.nbdRandom?.blockSize ?? 65536) / 1024} KiB blocks)`,
+      limit: 1.5,
+      kind: 'max',
+      value: r.nbdRandom?.growth,
+      skipped: r.nbdRandomSkipped ?? (r.nbdRandom ? undefined : 'not measured'),
+    },
+    {
+      id: 'nbdRandomGrowthSparse',
+      what: 'Journal growth per byte of sparse random 4 KiB writes (fio, 4096 writes over a new journal: few share a block)',
+      limit: 1.5,
+      kind: 'max',
+      value: r.nbdRandom?.sparseGrowth,
+      skipped: r.nbdRandomSkipped ?? (r.nbdRandom ? undefined : 'not measured'),
     },
     {
       id: 'pushBytes',

@@ -23,6 +23,7 @@ import { runLongHistory, runTtj } from './ttj.js';
 import { installed, runBorg, runRestic, runZstd, type PeerRun } from './peers.js';
 import { machine } from './machine.js';
 import { nbdSustainedWrite, nbdThroughput, type NbdFigures, type NbdSustainedFigures } from './nbd-throughput.js';
+import { nbdRandomWrite, type NbdRandomWriteFigures } from './nbd-random-write.js';
 import { recordPause, type PauseFigures } from './record-pause.js';
 import { optionalNbd, optionalScan } from './optional.js';
 import { computeRatios, type BenchResult } from './result.js';
@@ -201,6 +202,19 @@ try {
     nbdProtocol = await optionalNbd({ sizeMiB: nbdMiB, runs: 3, dir });
     rmSync(dir, { recursive: true, force: true });
   } else log('NBD: nbdcopy or qemu-nbd not installed (skipped)');
+  let nbdRandom: NbdRandomWriteFigures | undefined;
+  let nbdRandomSkipped: string | undefined;
+  if (argv.includes('--no-nbd')) nbdRandomSkipped = 'skipped (--no-nbd)';
+  else if (!installed('fio') || !installed('qemu-nbd')) nbdRandomSkipped = 'fio or qemu-nbd not installed (journal-tools/bootstrap.sh --bench)';
+  else {
+    log('NBD: random 4 KiB writes with fio (nbd engine), ttj nbd vs qemu-nbd, and the journal growth...');
+    try {
+      nbdRandom = await nbdRandomWrite(join(root, 'bin', 'run.js'), scratch, quick ? 64 : 256, quick ? 8 : 32, quick ? 3 : 5);
+    } catch (e) {
+      nbdRandomSkipped = `failed: ${(e as Error).message.split('\n')[0]}`;
+    }
+  }
+  if (nbdRandomSkipped) log(`NBD random writes: ${nbdRandomSkipped}`);
 
   let pause: PauseFigures[] | undefined;
   if (argv.includes('--no-record')) log('record: skipped (--no-record)');
@@ -257,6 +271,8 @@ try {
     nbdSustained,
     nbdProtocol: nbdProtocol?.ok ? nbdProtocol.value : undefined,
     nbdProtocolSkipped: nbdProtocol && !nbdProtocol.ok ? nbdProtocol.reason : undefined,
+    nbdRandom,
+    nbdRandomSkipped,
     pause,
     scan: scan.ok ? scan.value : undefined,
     scanSkipped: scan.ok ? undefined : scan.reason,

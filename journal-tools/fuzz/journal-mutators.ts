@@ -187,7 +187,7 @@ export const JOURNAL_MUTATORS: JournalMutator[] = [
     apply: async (rng, journal) => {
       const p = join(journal, 'ttj-journal.json');
       const m = JSON.parse(await readFile(p, 'utf8'));
-      m.version = rng.pick([99, 2, 0]);
+      m.version = rng.pick([99, 3, 0]); // 1 and 2 are readable (2: a journal with patches)
       await writeFile(p, JSON.stringify(m) + '\n');
       return `marker version ${m.version}`;
     },

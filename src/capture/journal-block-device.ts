@@ -8,6 +8,7 @@ import type { BlobPut } from '../store/store.js';
 import { sha256BuffersAsync } from '../native/index.js';
 import { Sha256Batcher } from '../native/sha256-batcher.js';
 import { zeroPage } from '../util/zero-page.js';
+import { ZERO_ADDR } from '../util/hash.js';
 import type { BlockDevice } from './nbd/block-device.js';
 
 /** Largest number of queued writes committed together (group commit). */
@@ -52,8 +53,8 @@ export class JournalBlockDevice implements BlockDevice {
    */
   journalError: AnyTtjError | undefined;
   private gate: Promise<void> | undefined;
-  /** Blocks of groups built but not committed yet (the base of later read-modify-writes). */
-  private readonly uncommitted = new Map<number, Buffer>();
+  /** Blocks of groups built but not committed yet (the base of later read-modify-writes), with their addresses. */
+  private readonly uncommitted = new Map<number, { data: Buffer; addr: Buffer }>();
   private openGate: (() => void) | undefined;
   /** Hashes the blocks of writes as they arrive, those of one event-loop turn together. */
   private readonly hasher = new Sha256Batcher();
@@ -243,7 +244,7 @@ export class JournalBlockDevice implements BlockDevice {
       }
       if (failure !== undefined && inFlight.size === 0) failure = undefined;
       const ops = this.queue.splice(0, GROUP_COMMIT_MAX);
-      let built: { bodies: IEvent[]; blobs: BlobPut[]; written: Map<number, Buffer> };
+      let built: { bodies: IEvent[]; blobs: BlobPut[]; written: Map<number, { data: Buffer; addr: Buffer }> };
       try {
         built = await this.build(ops);
       } catch (e) {
@@ -280,7 +281,7 @@ export class JournalBlockDevice implements BlockDevice {
   }
 
   /** Turns writes into block-aligned disk-write events (read-modify-write at the edges). */
-  private async build(ops: PendingWrite[]): Promise<{ bodies: IEvent[]; blobs: BlobPut[]; written: Map<number, Buffer> }> {
+  private async build(ops: PendingWrite[]): Promise<{ bodies: IEvent[]; blobs: BlobPut[]; written: Map<number, { data: Buffer; addr: Buffer }> }> {
     const bs = this.blockSize;
     const zero = zeroPage(bs);
     const overlay = new Map<number, Buffer>(); // blocks written earlier in this group
@@ -293,13 +294,21 @@ export class JournalBlockDevice implements BlockDevice {
     const touched = new Set<number>();
     const fetch: number[] = [];
     const old = new Map<number, Buffer>();
+    // The address of each edge block's old content (the base of its patch).
+    const oldAddr = new Map<number, Buffer>();
+    const table = this.table();
     const need = (b: number) => {
       if (touched.has(b) || old.has(b)) return;
       // Copied now: its group may commit while we read, and the NBD server then reuses
       // that write's buffer for another request.
       const pending = this.uncommitted.get(b);
-      if (pending) old.set(b, Buffer.from(pending));
-      else fetch.push(b);
+      if (pending) {
+        old.set(b, Buffer.from(pending.data));
+        oldAddr.set(b, pending.addr);
+      } else {
+        fetch.push(b);
+        oldAddr.set(b, table.isZero(b) ? ZERO_ADDR : Buffer.from(table.get(b)));
+      }
     };
     for (const op of ops) {
       const b0 = Math.floor(op.offset / bs);
@@ -312,7 +321,7 @@ export class JournalBlockDevice implements BlockDevice {
       // One store call for all of them (one location lookup, the reads in parallel).
       const bytes = Buffer.allocUnsafe(fetch.length * bs);
       await this.readBlocks(
-        this.table(),
+        table,
         fetch,
         bytes,
         fetch.map((_, i) => i * bs),
@@ -327,6 +336,13 @@ export class JournalBlockDevice implements BlockDevice {
     const pre = await Promise.all(ops.map((o) => o.hashed));
     /** Hashes known per new block (from a pre-hashed write), undefined = hash here. */
     const known: (Buffer | undefined)[] = [];
+    /**
+     * Per new block that a write changes only in part: its base (an address, or the
+     * index of a new block of this group, known once hashed) and the changed range.
+     */
+    const patches: ({ base: Buffer | number; at: number; length: number } | undefined)[] = [];
+    /** Each block's content as this group leaves it so far: an address, or the index of a new block. */
+    const now = new Map<number, Buffer | number>();
     for (const [n, op] of ops.entries()) {
       const b0 = Math.floor(op.offset / bs);
       const b1 = Math.ceil((op.offset + op.length) / bs);
@@ -343,11 +359,15 @@ export class JournalBlockDevice implements BlockDevice {
         for (let i = 0; i < b1 - b0; i++) {
           const block = op.data!.subarray(i * bs, (i + 1) * bs);
           overlay.set(b0 + i, h.zero[i] ? zero : block);
-          if (h.zero[i]) zeroBlocks.push(i);
-          else {
+          if (h.zero[i]) {
+            zeroBlocks.push(i);
+            now.set(b0 + i, ZERO_ADDR);
+          } else {
             blocks.push(i);
+            now.set(b0 + i, datas.length);
             datas.push(block);
             known.push(h.hashes.subarray(k * 32, ++k * 32));
+            patches.push(undefined);
           }
         }
         const body: IEvent = { diskWrite: { disk: this.disk, offset: start, length: end - start, blocks, addrs: Buffer.alloc(0), zeroBlocks } };
@@ -379,9 +399,19 @@ export class JournalBlockDevice implements BlockDevice {
       const body: IEvent = { diskWrite: { disk: this.disk, offset: start, length: stop - start, blocks, addrs: Buffer.alloc(0), zeroBlocks } };
       bodies.push(body);
       for (const i of blocks) {
+        const b = b0 + i;
+        // A block this write changes only in part is journaled as its patch on the block's
+        // content before the write (the store may keep just the changed bytes).
+        const from = Math.max(op.offset, b * bs) - b * bs;
+        const to = Math.min(op.offset + op.length, b * bs + bs, this.size) - b * bs;
+        const whole = from === 0 && to === Math.min(bs, this.size - b * bs);
+        const base = whole ? undefined : (now.get(b) ?? oldAddr.get(b));
+        patches.push(base === undefined ? undefined : { base, at: from, length: to - from });
         datas.push(full!.subarray(i * bs, (i + 1) * bs));
         known.push(undefined);
       }
+      let nb = datas.length - blocks.length;
+      for (let i = 0; i < b1 - b0; i++) now.set(b0 + i, blocks.includes(i) ? nb++ : ZERO_ADDR);
       owners.push({ body, count: blocks.length });
     }
     // The new blocks not hashed on arrival (those of unaligned writes) hashed in one
@@ -400,11 +430,17 @@ export class JournalBlockDevice implements BlockDevice {
     // Announced now, while the previous group commits, so that this group's commit
     // need not look them up (see JournalStore.prefetchBlobs).
     if (addrs.length) await this.writer?.prefetchBlobs(addrs);
+    const addrOf = (ref: Buffer | number) => (typeof ref === 'number' ? addrs[ref]! : ref);
     let k = 0;
     for (const { body, count } of owners) {
       body.diskWrite!.addrs = hashes.subarray(k * 32, (k + count) * 32);
-      for (let j = 0; j < count; j++, k++) blobs.push({ addr: addrs[k]!, data: datas[k]! });
+      for (let j = 0; j < count; j++, k++) {
+        const p = patches[k];
+        blobs.push({ addr: addrs[k]!, data: datas[k]!, ...(p && { patch: { base: addrOf(p.base), at: p.at, length: p.length } }) });
+      }
     }
-    return { bodies, blobs, written: overlay };
+    const written = new Map<number, { data: Buffer; addr: Buffer }>();
+    for (const [b, data] of overlay) written.set(b, { data, addr: addrOf(now.get(b)!) });
+    return { bodies, blobs, written };
   }
 }

@@ -7,7 +7,7 @@ import { ErrorCodes, TtjError } from '../errors.js';
 import type { KvReader } from './kv.js';
 import { BLOB_KEYS, blobKey } from './index-layout.js';
 import { BLOCK_HEADER } from './block-codec.js';
-import { decodeLocation, type BlobLocation } from './pack-files.js';
+import { blobLength, decodeLocation, type BlobLocation } from './pack-files.js';
 import type { StoreStats } from './store.js';
 
 /** Blob locations looked up per LevelDB getMany call (slices run in parallel). */
@@ -51,7 +51,7 @@ export class BlobIndex {
   }
 
   async blobSizes(addrs: Buffer[]): Promise<(number | undefined)[]> {
-    return Array.from(await this.lookup(addrs.map(blobKey)), (v) => (v ? decodeLocation(v).itemLen : undefined));
+    return Array.from(await this.lookup(addrs.map(blobKey)), (v) => (v ? blobLength(decodeLocation(v)) : undefined));
   }
 
   /**
@@ -126,7 +126,7 @@ export class BlobIndex {
     for await (const [, v] of this.kv.range(BLOB_KEYS)) {
       const l = decodeLocation(v);
       stats.blobs++;
-      stats.rawBytes += l.itemLen;
+      stats.rawBytes += blobLength(l);
       const block = `${l.pack}:${l.offset}`;
       if (!blocks.has(block)) {
         blocks.add(block);

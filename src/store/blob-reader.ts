@@ -7,6 +7,7 @@
 import { ErrorCodes, isTtjError, TtjError } from '../errors.js';
 import type { JournalCipher } from './cipher.js';
 import { sha256Ranges } from '../native/index.js';
+import { sha256, ZERO_ADDR } from '../util/hash.js';
 import type { BlobIndex } from './blob-index.js';
 import { blobKey } from './index-layout.js';
 import { isStored, type BlobLocation, type BlockScratch, type PackReader } from './pack-files.js';
@@ -32,7 +33,26 @@ export class BlobReader {
   }
 
   async readBlobs(addrs: Buffer[], onBlob: (index: number, data: Buffer) => void, opts: { verify?: boolean } = {}): Promise<void> {
-    await this.retryMoved(addrs, async () => this.readLocated(addrs, await this.index.locate(addrs), onBlob, opts.verify !== false));
+    await this.retryMoved(addrs, async () => {
+      const locs = await this.index.locate(addrs);
+      const verify = opts.verify !== false;
+      const { whole, patched } = splitPatched(locs);
+      if (!patched.length) return this.readLocated(addrs, locs, onBlob, verify);
+      await Promise.all([
+        this.readLocated(
+          whole.map((i) => addrs[i]!),
+          whole.map((i) => locs[i]!),
+          (k, data) => onBlob(whole[k]!, data),
+          verify,
+        ),
+        this.readPatched(
+          patched.map((i) => addrs[i]!),
+          patched.map((i) => locs[i]!),
+          (k, data) => onBlob(patched[k]!, data),
+          verify,
+        ),
+      ]);
+    });
   }
 
   readBlobsInto(addrs: Buffer[], target: Buffer, at: number[]): Promise<void> {
@@ -56,11 +76,37 @@ export class BlobReader {
   }
 
   private async readInto(addrs: Buffer[], target: Buffer, at: number[]): Promise<void> {
-    const locs = await this.index.locate(addrs);
+    const all = await this.index.locate(addrs);
+    const { whole, patched } = splitPatched(all);
+    if (patched.length) {
+      // Blobs stored as patches are put together first; the rest as below.
+      await Promise.all([
+        this.readPatched(
+          patched.map((i) => addrs[i]!),
+          patched.map((i) => all[i]!),
+          (k, data) => data.copy(target, at[patched[k]!]!),
+          false,
+        ),
+        this.readInto(
+          whole.map((i) => addrs[i]!),
+          target,
+          whole.map((i) => at[i]!),
+        ),
+      ]);
+      return;
+    }
+    await this.readItemsInto(addrs, all, target, at);
+  }
+
+  /**
+   * The items at `locs` of blobs `addrs` (the bytes each holds in its pack block, unchecked)
+   * into `target` at `at[i]`; `buffered`: through the page cache (see {@link PackReader.readStored}).
+   */
+  private async readItemsInto(addrs: Buffer[], locs: BlobLocation[], target: Buffer, at: number[], buffered = false): Promise<void> {
     // Items of stored blocks are copied from the pack files directly, adjacent ones
     // (a write that was appended together) in one read; the rest through the block cache.
     const { runs, viaBlocks } = storedRuns(locs, at);
-    const reads = runs.map((r) => this.packs.readStored(r.pack, r.offset, r.itemOff, target, r.at, r.len));
+    const reads = runs.map((r) => this.packs.readStored(r.pack, r.offset, r.itemOff, target, r.at, r.len, buffered));
     if (viaBlocks.length) {
       reads.push(
         this.readLocated(
@@ -81,6 +127,90 @@ export class BlobReader {
 
   close(): Promise<void> {
     return this.packs.close();
+  }
+
+  /**
+   * Blobs stored as patches (see {@link BlobLocation.patch}): each one's chain of
+   * patches is located down to its whole (or zero) base first, then the base and all
+   * patches are read at once, the patches laid over the base from the deepest up, and
+   * the result hashed against its address when `verify`.
+   */
+  private async readPatched(addrs: Buffer[], locs: BlobLocation[], onBlob: (index: number, data: Buffer) => void, verify: boolean): Promise<void> {
+    const chains = locs.map((l) => [l]);
+    const bases = locs.map((l) => l.patch!.base);
+    const wholeBase: (BlobLocation | undefined)[] = [];
+    for (let pending = bases.flatMap((b, i) => (b.equals(ZERO_ADDR) ? [] : [i])); pending.length;) {
+      const found = await this.index.locate(pending.map((i) => bases[i]!));
+      const next: number[] = [];
+      pending.forEach((i, k) => {
+        const l = found[k]!;
+        if (!l.patch) wholeBase[i] = l;
+        else {
+          chains[i]!.push(l);
+          bases[i] = l.patch.base;
+          if (!l.patch.base.equals(ZERO_ADDR)) next.push(i);
+        }
+      });
+      pending = next;
+    }
+    // One buffer: the blobs, then the bytes of every patch.
+    let total = 0;
+    const at: number[] = [];
+    for (const l of locs) {
+      at.push(total);
+      total += l.patch!.fullLen;
+    }
+    const itemAddrs: Buffer[] = [];
+    const itemLocs: BlobLocation[] = [];
+    const itemAt: number[] = [];
+    const patchAt: number[][] = [];
+    locs.forEach((_, i) => {
+      const base = wholeBase[i];
+      if (base) {
+        itemAddrs.push(bases[i]!);
+        itemLocs.push(base);
+        itemAt.push(at[i]!);
+      }
+      patchAt.push(
+        chains[i]!.map((l) => {
+          itemAddrs.push(addrs[i]!);
+          itemLocs.push(l);
+          itemAt.push(total);
+          total += l.itemLen;
+          return itemAt[itemAt.length - 1]!;
+        }),
+      );
+    });
+    const all = Buffer.alloc(total);
+    // Through the page cache: patches and the blocks they stand on are mostly small
+    // appends of moments ago, still there (a direct read would first write them back).
+    await this.readItemsInto(itemAddrs, itemLocs, all, itemAt, true);
+    const out = locs.map((l, i) => {
+      const data = all.subarray(at[i]!, at[i]! + l.patch!.fullLen);
+      const chain = chains[i]!;
+      for (let c = chain.length - 1; c >= 0; c--) {
+        const p = chain[c]!;
+        all.copy(data, p.patch!.at, patchAt[i]![c]!, patchAt[i]![c]! + p.itemLen);
+      }
+      return data;
+    });
+    out.forEach((data, i) => {
+      if (verify) {
+        // An encrypted journal keeps blobs under keyed addresses (./cipher.ts).
+        const actual = this.cipher ? this.cipher.storedAddrsPacked(sha256(data)) : sha256(data);
+        if (!actual.equals(addrs[i]!)) {
+          const l = locs[i]!;
+          throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[i]!.toString('hex')} does not hash to its address`, {
+            addr: addrs[i]!.toString('hex'),
+            expected: addrs[i]!.toString('hex'),
+            actual: actual.toString('hex'),
+            pack: l.pack,
+            offset: l.offset,
+          });
+        }
+      }
+      onBlob(i, data);
+    });
   }
 
   /** {@link readBlobs} of blobs already located: each pack block read (and decompressed) once. */
@@ -137,6 +267,14 @@ export class BlobReader {
     const failed = (await Promise.allSettled(readers)).find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
+}
+
+/** Indexes of the locations of whole blobs and of blobs stored as patches. */
+function splitPatched(locs: BlobLocation[]): { whole: number[]; patched: number[] } {
+  const whole: number[] = [];
+  const patched: number[] = [];
+  locs.forEach((l, i) => (l.patch ? patched : whole).push(i));
+  return { whole, patched };
 }
 
 /** The blocks that hold `locs`, each with the indexes of its items, in file order (few, large, sequential reads). */

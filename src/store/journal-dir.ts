@@ -14,9 +14,51 @@ const MARKER_FILE = 'ttj-journal.json';
 const KEY_FILE = 'ttj-key.json';
 /** The marker of the store layout this ttj writes; it reads exactly these versions. */
 const MARKER = { format: 'ttj-journal', version: 1 };
-/** The marker of an encrypted journal (version 2: a ttj that does not know encryption refuses it). */
-const ENCRYPTED_MARKER = { format: 'ttj-journal', version: 2 };
-const READABLE_MARKER_VERSIONS = new Set([1, 2]);
+/**
+ * Store version 2: the marker lists the features of the layout the journal uses, and a ttj
+ * reads it when it knows every one (docs/format.md, "Versions"): `encrypted` (a key file,
+ * sealed blocks, events and index values: "Encryption") and `patches` (the index may hold
+ * blobs stored as patches: "Blob locations"). A ttj of version 1 only refuses it.
+ */
+const FEATURED_VERSION = 2;
+/** The features this ttj reads. */
+const KNOWN_FEATURES = new Set(['encrypted', 'patches']);
+const READABLE_MARKER_VERSIONS = new Set([MARKER.version, FEATURED_VERSION]);
+
+/** A journal marker as read. */
+interface Marker {
+  format: string;
+  version: unknown;
+  features?: unknown;
+}
+
+const featuresOf = (m: Marker | undefined): string[] => (m && m.version === FEATURED_VERSION && Array.isArray(m.features) ? (m.features as string[]) : []);
+
+/**
+ * Marks the journal at `dir` as one that may hold patches (feature `patches`), when it
+ * is not yet: the new marker is written beside the old one, synced, and renamed over it.
+ * @throws TtjError PERMISSION, NO_SPACE...
+ */
+export async function allowPatches(dir: string): Promise<void> {
+  const m = await readMarker(dir);
+  const features = featuresOf(m);
+  if (features.includes('patches')) return;
+  const path = join(dir, MARKER_FILE);
+  const tmp = `${path}.new`;
+  try {
+    const fh = await open(tmp, 'w', FILE_MODE);
+    try {
+      await fh.writeFile(JSON.stringify({ format: MARKER.format, version: FEATURED_VERSION, features: [...features, 'patches'] }) + '\n');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw toTtjError(e, { path: dir, what: 'marking the journal for patches' });
+  }
+}
 
 /** True when `dir` holds a journal marker (false also when it cannot be read). */
 export async function isJournalDir(dir: string): Promise<boolean> {
@@ -29,8 +71,7 @@ export async function isJournalDir(dir: string): Promise<boolean> {
  * @throws TtjError CORRUPT_STORE when the marker says encrypted and the key file is gone; PERMISSION...
  */
 export async function readKeyFile(dir: string): Promise<Buffer | undefined> {
-  const marker = await readMarker(dir);
-  if (marker?.version !== ENCRYPTED_MARKER.version) return undefined;
+  if (!featuresOf(await readMarker(dir)).includes('encrypted')) return undefined;
   try {
     return await readFile(join(dir, KEY_FILE));
   } catch (e) {
@@ -107,7 +148,7 @@ export async function prepareJournalDir(dir: string, create: boolean, keyFile?: 
  * @throws TtjError PERMISSION (or another environment code) when `dir` may hold a
  *   marker this process cannot read, rather than reporting "not a journal".
  */
-async function readMarker(dir: string): Promise<{ format: string; version: unknown } | undefined> {
+async function readMarker(dir: string): Promise<Marker | undefined> {
   let text: string;
   try {
     text = await readFile(join(dir, MARKER_FILE), 'utf8');
@@ -128,9 +169,11 @@ async function readMarker(dir: string): Promise<{ format: string; version: unkno
  * Refuses a journal whose marker names a store layout this ttj cannot read.
  * @throws TtjError UNSUPPORTED_VERSION.
  */
-function checkMarkerVersion(dir: string, m: { version: unknown }): void {
-  if (!READABLE_MARKER_VERSIONS.has(m.version as number)) {
-    throw new TtjError(ErrorCodes.UNSUPPORTED_VERSION, `${dir} is a journal of store version ${JSON.stringify(m.version)}; this ttj reads version ${[...READABLE_MARKER_VERSIONS].join(', ')}`, {
+function checkMarkerVersion(dir: string, m: Marker): void {
+  const unknown = featuresOf(m).filter((f) => !KNOWN_FEATURES.has(f));
+  if (!READABLE_MARKER_VERSIONS.has(m.version as number) || unknown.length) {
+    const what = unknown.length ? `store version ${JSON.stringify(m.version)} with features ${unknown.join(', ')} it does not know` : `store version ${JSON.stringify(m.version)}`;
+    throw new TtjError(ErrorCodes.UNSUPPORTED_VERSION, `${dir} is a journal of ${what}; this ttj reads version ${[...READABLE_MARKER_VERSIONS].join(', ')} (features ${[...KNOWN_FEATURES].join(', ')})`, {
       path: dir,
       expected: MARKER.version,
       actual: String(m.version),
@@ -161,7 +204,7 @@ async function createJournalDir(dir: string, keyFile: Buffer | undefined): Promi
     );
     await mkdir(join(dir, 'packs'), { mode: DIR_MODE });
     if (keyFile) await writeSynced(join(dir, KEY_FILE), keyFile);
-    await writeFile(join(dir, MARKER_FILE), JSON.stringify(keyFile ? ENCRYPTED_MARKER : MARKER) + '\n', { mode: FILE_MODE });
+    await writeFile(join(dir, MARKER_FILE), JSON.stringify(keyFile ? { format: MARKER.format, version: FEATURED_VERSION, features: ['encrypted'] } : MARKER) + '\n', { mode: FILE_MODE });
   } catch (e) {
     await undo().catch(() => undefined);
     throw toTtjError(e, { path: dir, what: 'creating the journal' });

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { ErrorCodes, TtjError } from '../errors.js';
 import type { KvWriter } from './kv.js';
 import { PackReader, PackWriter } from './pack-files.js';
-import { prepareJournalDir, readKeyFile } from './journal-dir.js';
+import { allowPatches, prepareJournalDir, readKeyFile } from './journal-dir.js';
 import type { JournalCipher } from './cipher.js';
 import { openIndex, type OpenedIndex } from './index-opener.js';
 import { eventKey, indexKey, INDEX_KEYS, lastStoredEvent, readHead, readStats } from './index-layout.js';
@@ -105,7 +105,7 @@ export class LocalStore implements JournalStore {
     this.blobs = new BlobIndex(index.kv, index.writable);
     this.packs = new PackReader(join(dir, 'packs'), undefined, { direct, cipher });
     this.reader = new BlobReader(this.blobs, this.packs, cipher);
-    if (index.writable) this.appender = new StoreAppender(dir, index.kv as KvWriter, this.blobs, new PackWriter(join(dir, 'packs'), compressionLevel, { direct, cipher }));
+    if (index.writable) this.appender = new StoreAppender(dir, index.kv as KvWriter, this.blobs, new PackWriter(join(dir, 'packs'), compressionLevel, { direct, cipher }), () => allowPatches(dir));
   }
 
   private get kv() {

@@ -25,6 +25,7 @@ import type { KvOp, KvWriter } from './kv.js';
 import { decodeLocation, encodeLocation, listPacks, packFileName, type BlobLocation, type PackReader } from './pack-files.js';
 import type { StoreAppender } from './store-appender.js';
 import type { CompactResult, RemoveBlobsOptions, RemovedBlobs } from './store.js';
+import { ZERO_ADDR } from '../util/hash.js';
 
 /** A pack file is rewritten when its live blobs' share of its blocks is less than this fraction of it. */
 const REWRITE_BELOW = 0.5;
@@ -57,6 +58,8 @@ export function removeLocalBlobs(p: CompactionParts, addrs: Buffer[], opts: Remo
       }
     }
     const wanted = [...new Set(addrs.map(blobKey))];
+    // A blob that stays, stored as a patch (docs/format.md, "Blob locations and patches"), needs its base.
+    for (const k of await basesOfKeptPatches(p.kv, new Set(wanted.filter((k) => !spare.has(k))))) spare.add(k);
     const keys = wanted.filter((k) => !spare.has(k));
     const ops: KvOp[] = [];
     let rawBytes = 0;
@@ -77,6 +80,25 @@ export function removeLocalBlobs(p: CompactionParts, addrs: Buffer[], opts: Remo
     p.blobs.forget(ops.map((o) => o.key));
     return result;
   });
+}
+
+/**
+ * The keys of `remove` that a blob staying (not in `remove`) stored as a patch builds on,
+ * directly or through other patches: removing one would leave the patch without its base.
+ */
+async function basesOfKeptPatches(kv: KvWriter, remove: Set<string>): Promise<Set<string>> {
+  const baseOf = new Map<string, string>();
+  for await (const [key, v] of kv.range(BLOB_KEYS)) {
+    const base = decodeLocation(v).patch?.base;
+    if (base && !base.equals(ZERO_ADDR)) baseOf.set(key, blobKey(base));
+  }
+  const keep = new Set<string>();
+  for (const key of baseOf.keys()) {
+    if (remove.has(key)) continue;
+    // Down the chain while its bases were to go (a base that stays is walked from itself).
+    for (let b = baseOf.get(key); b !== undefined && remove.has(b) && !keep.has(b); b = baseOf.get(b)) keep.add(b);
+  }
+  return keep;
 }
 
 /** One pack file's live blobs. */

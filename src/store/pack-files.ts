@@ -50,21 +50,46 @@ export interface BlobLocation {
   rawLen: number;
   itemOff: number;
   itemLen: number;
+  /**
+   * Present when the blob is stored as a patch (a small disk write, see docs/format.md
+   * "Blob locations"): its bytes are blob `base` (the zero address: zeroes) of
+   * `fullLen` bytes with the item's bytes laid over at `at`; `depth` counts the
+   * patches down to a whole blob (1 when `base` is whole or zero).
+   */
+  patch?: BlobPatchRef;
 }
 
+/** How a blob stored as a patch is made (see {@link BlobLocation.patch}). */
+export interface BlobPatchRef {
+  base: Buffer;
+  at: number;
+  fullLen: number;
+  depth: number;
+}
+
+/** Bytes of a location entry: a whole blob's, and a patch's (the base's address, at, full length, depth). */
+const LOCATION_LEN = 26;
+const PATCH_LOCATION_LEN = LOCATION_LEN + 32 + 4 + 4 + 1;
+
 export function encodeLocation(l: BlobLocation): Buffer {
-  const b = Buffer.allocUnsafe(26);
+  const b = Buffer.allocUnsafe(l.patch ? PATCH_LOCATION_LEN : LOCATION_LEN);
   b.writeUInt32LE(l.pack, 0);
   b.writeUIntLE(l.offset, 4, 6);
   b.writeUInt32LE(l.clen, 10);
   b.writeUInt32LE(l.rawLen, 14);
   b.writeUInt32LE(l.itemOff, 18);
   b.writeUInt32LE(l.itemLen, 22);
+  if (l.patch) {
+    l.patch.base.copy(b, LOCATION_LEN);
+    b.writeUInt32LE(l.patch.at, LOCATION_LEN + 32);
+    b.writeUInt32LE(l.patch.fullLen, LOCATION_LEN + 36);
+    b.writeUInt8(l.patch.depth, LOCATION_LEN + 40);
+  }
   return b;
 }
 
 export function decodeLocation(b: Buffer): BlobLocation {
-  return {
+  const l: BlobLocation = {
     pack: b.readUInt32LE(0),
     offset: b.readUIntLE(4, 6),
     clen: b.readUInt32LE(10),
@@ -72,6 +97,20 @@ export function decodeLocation(b: Buffer): BlobLocation {
     itemOff: b.readUInt32LE(18),
     itemLen: b.readUInt32LE(22),
   };
+  if (b.length >= PATCH_LOCATION_LEN) {
+    l.patch = {
+      base: Buffer.from(b.subarray(LOCATION_LEN, LOCATION_LEN + 32)),
+      at: b.readUInt32LE(LOCATION_LEN + 32),
+      fullLen: b.readUInt32LE(LOCATION_LEN + 36),
+      depth: b.readUInt8(LOCATION_LEN + 40),
+    };
+  }
+  return l;
+}
+
+/** The length of the blob a location holds (a patch's: its whole blob's). */
+export function blobLength(l: BlobLocation): number {
+  return l.patch ? l.patch.fullLen : l.itemLen;
 }
 
 export function packFileName(dir: string, pack: number): string {
@@ -476,11 +515,14 @@ export class PackReader {
   /**
    * Copies `length` bytes of a stored block's items, from byte `itemOff` of the block
    * at `offset`, straight from the pack file into `target` (no cache, no check).
+   * `buffered`: through the page cache even in cache mode `none` (small items written
+   * moments ago, such as patches, are there; a direct read would first have to write
+   * them back).
    * @throws TtjError CORRUPT_BLOB when the pack file ends early.
    */
-  async readStored(pack: number, offset: number, itemOff: number, target: Buffer, targetOffset: number, length: number): Promise<void> {
+  async readStored(pack: number, offset: number, itemOff: number, target: Buffer, targetOffset: number, length: number, buffered = false): Promise<void> {
     const short = () => new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${pack} ends inside the block at ${offset}`, { pack, offset });
-    const direct = this.direct ? await this.directFd(pack) : undefined;
+    const direct = this.direct && !buffered ? await this.directFd(pack) : undefined;
     if (direct) {
       // Straight from the disk (direct I/O), like the writes: no page-cache copy.
       if ((await preadAligned(direct.fd, offset + BLOCK_HEADER + itemOff, length, target, targetOffset, true)) !== length) throw short();

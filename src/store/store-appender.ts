@@ -5,15 +5,31 @@
  * knows the head and statistics its last append left (nobody else appends).
  */
 import { ErrorCodes, TtjError, toTtjError } from '../errors.js';
-import { sha256 } from '../util/hash.js';
+import { sha256, ZERO_ADDR } from '../util/hash.js';
 import type { BlobIndex } from './blob-index.js';
 import type { KvOp, KvWriter } from './kv.js';
 import { blobKey, decodeHead, encodeHead, eventKey, INDEX_KEYS, indexKey, K_HEAD, K_STATS, K_SYNC, lastStoredEvent, readHead, readStats } from './index-layout.js';
-import { encodeLocation, type BlobLocation, type PackMark, type PackWriter } from './pack-files.js';
-import type { AppendBatch, AppendResult, IndexEntry, StoreHead, StoreStats } from './store.js';
+import { decodeLocation, encodeLocation, type BlobLocation, type BlobPatchRef, type PackMark, type PackWriter } from './pack-files.js';
+import type { AppendBatch, AppendResult, BlobPut, IndexEntry, StoreHead, StoreStats } from './store.js';
 
 /** Raw bytes per compressed block (pages appended together are compressed together). */
 const BLOCK_RAW_BYTES = 1024 * 1024;
+/**
+ * Longest chain of patches a blob may stand on (a read applies that many patches to a
+ * whole blob); a patch that would make it longer is stored as its whole blob.
+ */
+const MAX_PATCH_DEPTH = 8;
+
+/** Blob keys of the stored bases of patches in `fresh` (not the zero address, not in the batch). */
+function patchBases(fresh: Map<string, BlobPut>): string[] {
+  const out = new Set<string>();
+  for (const b of fresh.values()) {
+    if (!b.patch || b.patch.base.equals(ZERO_ADDR)) continue;
+    const k = blobKey(b.patch.base);
+    if (!fresh.has(k)) out.add(k);
+  }
+  return [...out];
+}
 
 export class StoreAppender {
   /** The append, rebuild or sync running last (each waits for the one before). */
@@ -21,12 +37,20 @@ export class StoreAppender {
   /** The head and statistics, as the last append left them (undefined until then). */
   private known: { head: StoreHead | undefined; stats: StoreStats } | undefined;
 
-  /** Appends to the journal at `location` (named in errors): its index `kv`, blob locations `blobs`, pack files `writer` (closed on {@link close}). */
+  /** Set once {@link allowPatches} has run: blobs may be stored as patches. */
+  private patchesAllowed = false;
+
+  /**
+   * Appends to the journal at `location` (named in errors): its index `kv`, blob locations
+   * `blobs`, pack files `writer` (closed on {@link close}); `allowPatches` marks the journal
+   * as one that may hold patches, before the first is stored.
+   */
   constructor(
     private readonly location: string,
     private readonly kv: KvWriter,
     private readonly blobs: BlobIndex,
     private readonly writer: PackWriter,
+    private readonly allowPatches: () => Promise<void>,
   ) {}
 
   async head(): Promise<StoreHead | undefined> {
@@ -141,32 +165,58 @@ export class StoreAppender {
     }
     const ops: KvOp[] = [];
     // Blobs first: dedupe within the batch and against the store.
-    const fresh = new Map<string, Buffer>();
+    const fresh = new Map<string, BlobPut>();
     for (const b of batch.blobs ?? []) {
       const k = blobKey(b.addr);
-      if (!fresh.has(k)) fresh.set(k, b.data);
+      if (!fresh.has(k)) fresh.set(k, b);
     }
     await this.checkRelied(batch.relies ?? [], fresh);
     const keys = [...fresh.keys()];
-    const have = keys.length ? await this.blobs.lookup(keys) : [];
+    const bases = patchBases(fresh);
+    const have = keys.length ? await this.blobs.lookup([...keys, ...bases]) : [];
+    const baseLocs = new Map([...keys, ...bases].map((k, i) => [k, have[i]]));
     keys.forEach((k, i) => {
       if (have[i]) fresh.delete(k);
     });
+    // What each new blob is stored as: its bytes, or a patch on a base (when the base
+    // is stored or comes earlier in this append, and its chain of patches is short).
+    const items = new Map<string, { bytes: Buffer; patch?: BlobPatchRef }>();
+    for (const [k, b] of fresh) {
+      const p = b.patch;
+      let depth = 0;
+      if (p) {
+        if (p.base.equals(ZERO_ADDR)) depth = 1;
+        else {
+          const bk = blobKey(p.base);
+          const inBatch = items.get(bk);
+          const stored = baseLocs.get(bk);
+          const baseDepth = inBatch ? (inBatch.patch?.depth ?? 0) : stored ? (decodeLocation(stored).patch?.depth ?? 0) : MAX_PATCH_DEPTH;
+          depth = baseDepth + 1;
+        }
+      }
+      if (p && depth <= MAX_PATCH_DEPTH && p.at + p.length <= b.data.length) {
+        items.set(k, { bytes: b.data.subarray(p.at, p.at + p.length), patch: { base: p.base, at: p.at, fullLen: b.data.length, depth } });
+      } else items.set(k, { bytes: b.data });
+    }
+    if (!this.patchesAllowed && [...items.values()].some((i) => i.patch)) {
+      await this.allowPatches();
+      this.patchesAllowed = true;
+    }
     let newBytes = 0;
     const before = this.writer.bytesWritten;
     // Blobs in blocks of up to BLOCK_RAW_BYTES, all blocks of the batch in one write.
     const groups: [string, Buffer][][] = [];
     let group: [string, Buffer][] = [];
     let groupBytes = 0;
-    for (const [k, data] of fresh) {
-      if (groupBytes + data.length > BLOCK_RAW_BYTES && group.length) {
+    for (const [k, { bytes }] of items) {
+      if (groupBytes + bytes.length > BLOCK_RAW_BYTES && group.length) {
         groups.push(group);
         group = [];
         groupBytes = 0;
       }
-      group.push([k, data]);
-      groupBytes += data.length;
-      newBytes += data.length;
+      group.push([k, bytes]);
+      groupBytes += bytes.length;
+      newBytes += fresh.get(k)!.data.length;
     }
     if (group.length) groups.push(group);
     const placed: [string, Buffer][] = [];
@@ -180,7 +230,9 @@ export class StoreAppender {
       );
       groups.forEach((g, gi) =>
         g.forEach(([k], i) => {
-          const value = encodeLocation(locs[gi]![i]!);
+          const loc = locs[gi]![i]!;
+          const patch = items.get(k)!.patch;
+          const value = encodeLocation(patch ? { ...loc, patch } : loc);
           ops.push({ type: 'put', key: k, value });
           placed.push([k, value]);
         }),
@@ -215,7 +267,7 @@ export class StoreAppender {
    * removed one since the writer looked: then nothing of the batch is written).
    * @throws TtjError CORRUPT_BLOB.
    */
-  private async checkRelied(relies: Buffer[], given: Map<string, Buffer>): Promise<void> {
+  private async checkRelied(relies: Buffer[], given: Map<string, unknown>): Promise<void> {
     const keys = relies.map(blobKey).filter((k) => !given.has(k));
     if (!keys.length) return;
     const found = await this.blobs.lookup(keys);

@@ -23,6 +23,13 @@ export interface StoreHead {
 export interface BlobPut {
   addr: Buffer;
   data: Buffer;
+  /**
+   * `data` is blob `base` (the zero address: zeroes) with only `data[at, at + length)`
+   * changed (a small disk write): a store may keep just those bytes and a reference
+   * to `base` (the embedded store does, see docs/format.md "Blob locations"); `base`
+   * must be stored already or come earlier in the same append.
+   */
+  patch?: { base: Buffer; at: number; length: number };
 }
 
 /** One secondary index entry. */

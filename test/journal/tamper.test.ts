@@ -8,6 +8,7 @@ import { JournalWriter } from '../../src/journal/writer.js';
 import { Journal } from '../../src/journal/journal.js';
 import { appendImages } from '../../src/journal/append-images.js';
 import { fold } from '../../src/journal/fold.js';
+import { JournalBlockDevice } from '../../src/capture/journal-block-device.js';
 import { verify } from '../../src/journal/verify.js';
 import { decodeEvent, encodeEvent } from '../../src/journal/codec.js';
 import { memoryImage, dirty } from '../helpers/images.js';
@@ -64,6 +65,38 @@ describe('tamper evidence', function () {
     const at = b.indexOf(Buffer.from('TTJR'));
     assert.ok(at >= 0, 'random data is kept in a stored block');
     b[at + 16 + 1000] ^= 0x40;
+    writeFileSync(p, b);
+    const j = await Journal.open(D);
+    try {
+      const r = await verify(j, { deep: true });
+      assert.equal(r.ok, false);
+      assert.equal(r.error!.code, ErrorCodes.CORRUPT_BLOB);
+      await assert.rejects(fold(j, { at: 'head', out: tmp.path('o') }), (e: { code?: string }) => e.code === ErrorCodes.CORRUPT_BLOB);
+    } finally {
+      await j.close();
+    }
+  });
+
+  it('a byte flipped in a patch (a small disk write stored as its changed bytes) makes verify --deep and fold fail', async () => {
+    const D = tmp.path('d');
+    writeFileSync(tmp.path('d.img'), randomBytes(256 * 1024));
+    const w = await JournalWriter.openWriter(D);
+    await appendImages(w, { disks: [{ name: 'd', path: tmp.path('d.img') }] });
+    const patch = randomBytes(1000);
+    await JournalBlockDevice.live(w, 'd').write(70_000, patch, { fua: true });
+    await w.close();
+    const packs = readdirSync(join(D, 'packs'));
+    const p = join(D, 'packs', packs[packs.length - 1]!);
+    const b = readFileSync(p);
+    const at = b.indexOf(patch);
+    assert.ok(at >= 0 && b.indexOf(patch, at + 1) < 0, 'the write is kept once, as its own bytes');
+    const j0 = await Journal.open(D);
+    try {
+      assert.equal((await verify(j0, { deep: true })).ok, true);
+    } finally {
+      await j0.close();
+    }
+    b[at + 500] ^= 0x40;
     writeFileSync(p, b);
     const j = await Journal.open(D);
     try {
