@@ -46,6 +46,8 @@ export interface BenchResult {
   /** How costs grow with guest size and history length (with --scaling or TTJ_BENCH_SCALING=1). */
   scaling?: ScalingFigures;
   scalingSkipped?: string;
+  /** Load averages (1, 5, 15 min) at the end of the run: the machine is shared, 2 cores. */
+  loadAverage?: number[];
   ratios: Ratios;
 }
 
