@@ -192,7 +192,8 @@ export function scalingMarkdown(s: ScalingFigures): string[] {
         what: 'fold of the last epoch (ms, in-step)',
         cells: g.map((x) => f0(x.foldMs)),
         values: g.map((x) => x.foldMs),
-        cause: 'a fold writes the whole memory (zero pages included: proportional to the guest size), reads every non-zero page, and pays a fixed cost (loading the state, starting the decode workers). Where it grows faster than linearly the output no longer fits the kernel's dirty-page allowance: from 1 GiB on, writes wait for writeback to the disk instead of landing in the page cache',
+        cause:
+          "a fold writes the whole memory (zero pages included: proportional to the guest size), reads every non-zero page, and pays a fixed cost (loading the state, starting the decode workers). Where it grows faster than linearly the output no longer fits the kernel's dirty-page allowance: from 1 GiB on, writes wait for writeback to the disk instead of landing in the page cache",
       },
     ];
     md.push(
