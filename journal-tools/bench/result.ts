@@ -62,6 +62,8 @@ export interface BenchResult {
   /** An encrypted journal against a plain one (absent in results from before encryption existed). */
   encryption?: EncryptionFigures;
   encryptionSkipped?: string;
+  /** Load averages (1, 5, 15 min) at the end of the run: the machine is shared, 2 cores. */
+  loadAverage?: number[];
   ratios: Ratios;
 }
 

@@ -14,7 +14,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
@@ -293,6 +293,7 @@ try {
     scalingSkipped,
     encryption,
     encryptionSkipped,
+    loadAverage: loadavg(),
     ratios: undefined!,
   };
   result.ratios = computeRatios(result);

@@ -59,6 +59,8 @@ export interface ScalingFigures {
   histories: HistoryScale[];
   /** Seconds each guest was recorded. */
   seconds: number;
+  /** How these figures were taken, when not by the run they are reported with. */
+  note?: string;
   history: { sizeMiB: number; dirtyPages: number };
 }
 
@@ -157,7 +159,7 @@ interface Row {
 
 /** The markdown of the scaling section (tables, growth, and why). */
 export function scalingMarkdown(s: ScalingFigures): string[] {
-  const md: string[] = [];
+  const md: string[] = s.note ? [s.note, ''] : [];
   const g = s.guests;
   if (g.length) {
     const guestRows: Row[] = [
@@ -166,7 +168,7 @@ export function scalingMarkdown(s: ScalingFigures): string[] {
         cells: g.map((x) => f1(x.pauseP50Ms)),
         values: g.map((x) => x.pauseP50Ms),
         cause:
-          'the VM is stopped while its whole RAM file is copied into the capture buffer (memory bandwidth: proportional to the guest size) and while QEMU saves its device state and a screendump (a fixed cost, which dominates on small guests)',
+          'the VM is stopped while its whole RAM file is copied into the capture buffer (memory bandwidth: proportional to the guest size) and while QEMU saves its device state and a screendump (a fixed cost, which dominates on small guests). Where it grows faster than linearly, the copy of a large guest also waits for the CPU (TCG runs the guest on a vCPU thread of its own, and on a loaded 2-core machine the recorder gets a fraction of a core) and, from 1 GiB on, for new memory: the capture buffers are touched for the first time during the first pauses',
       },
       {
         what: 'pause p99 (ms)',
@@ -190,7 +192,8 @@ export function scalingMarkdown(s: ScalingFigures): string[] {
         what: 'fold of the last epoch (ms, in-step)',
         cells: g.map((x) => f0(x.foldMs)),
         values: g.map((x) => x.foldMs),
-        cause: 'a fold writes the whole memory (zero pages included: proportional to the guest size), reads every non-zero page, and pays a fixed cost (loading the state, starting the decode workers)',
+        cause:
+          "a fold writes the whole memory (zero pages included: proportional to the guest size), reads every non-zero page, and pays a fixed cost (loading the state, starting the decode workers). Where it grows faster than linearly the output no longer fits the kernel's dirty-page allowance: from 1 GiB on, writes wait for writeback to the disk instead of landing in the page cache",
       },
     ];
     md.push(
