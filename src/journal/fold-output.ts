@@ -9,7 +9,7 @@ const FOLD_FILE_MODE = 0o600;
 const FOLD_DIR_MODE = 0o700;
 
 /** The files a fold may write at the top of its directory (disks go to `disks/NAME.raw`). */
-const TOP_FILES = ['memory.raw', 'device.bin', 'frame.png', 'manifest.json'];
+const TOP_FILES = ['memory.raw', 'device.bin', 'frame.png', 'audio.wav', 'manifest.json'];
 const MANIFEST = 'manifest.json';
 const PARTIAL = '.partial';
 

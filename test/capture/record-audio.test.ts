@@ -15,6 +15,7 @@ import { exportPoint } from '../../src/replay/export/export-point.js';
 import { WAV_HEADER_BYTES } from '../../src/util/wav.js';
 import { ensureToneGuest, TONE_HZ } from '../../journal-tools/guests/guests.js';
 import { decodeAudio, ffprobeAudio } from '../helpers/export-checks.js';
+import { ttjAsync } from '../helpers/run-ttj.js';
 import { useShmTmp } from '../helpers/tmp.js';
 import { energyAt, firstChannel } from '../helpers/tone.js';
 import { withJournal } from '../helpers/with-journal.js';
@@ -63,5 +64,20 @@ describe('ttj record --audio (the boot-sector guest with a PC-speaker tone) @slo
     assert.deepEqual(ffprobeAudio(video), { codec: 'aac', sampleRate: 44100, channels: 1 });
     const decoded = decodeAudio(video, 44100).slice(44100 / 2);
     assert.ok(energyAt(decoded, TONE_HZ, 44100) > 20 * energyAt(decoded, 440, 44100), 'the video plays the tone');
+  });
+
+  it('ttj record --audio --json (a subprocess) reports the sound; ttj log and ttj fold show it', async () => {
+    const disk = tmp.path('boot.img');
+    copyFileSync(await ensureToneGuest(), disk);
+    const J = tmp.path('cli.ttj');
+    const r = await ttjAsync('record', J, '--memory', '32M', '--disk', `boot=${disk}`, '--accel', 'tcg', '--interval', '500ms', '--fps', '2', '--duration', '4s', '--audio', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(r.json.audio.seconds > 0.5, r.stdout);
+    const l = await ttjAsync('log', J, '--json');
+    assert.equal(l.json.audio.length, r.json.audio.events);
+    const text = await ttjAsync('log', J);
+    assert.match(text.stdout, /audio \d+\.\d\d s/);
+    const f = await ttjAsync('fold', J, '--at', `epoch:${l.json.head.epoch}`, '--out', tmp.path('fold'), '--json');
+    assert.equal(f.json.audio.file, 'audio.wav', f.stdout);
   });
 });

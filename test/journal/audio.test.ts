@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { ErrorCodes, isTtjError } from '../../src/errors.js';
 import { appendImages, type AudioInput } from '../../src/journal/append-images.js';
 import { appendEventStream, encodeEventStream } from '../../src/journal/append-events.js';
@@ -89,8 +89,10 @@ describe('audio events: append, index, fold, verify', function () {
     assert.equal(m.audio?.samples, (RATE * 3) / 4);
     const wav = readFileSync(`${out}/audio.wav`);
     assert.ok(wav.subarray(WAV_HEADER_BYTES).equals(Buffer.concat([a, b])));
-    const m0 = await withJournal(J, (j) => fold(j, { at: 'epoch:0', out: tmp.path('out0') }));
+    // Epoch 0 has no sound before it: a fold there into the same directory removes audio.wav.
+    const m0 = await withJournal(J, (j) => fold(j, { at: 'epoch:0', out }));
     assert.equal(m0.audio, undefined);
+    assert.equal(existsSync(`${out}/audio.wav`), false);
   });
 
   it('stores silence once, and verify --deep checks the audio and its index', async () => {
