@@ -55,7 +55,9 @@ export default class Prune extends TtjCommand<PruneResult> {
     }
     const before = p.prunedBefore ? ` (${p.prunedBefore} epochs were pruned before)` : '';
     if (p.dryRun) {
-      this.log(`dry run: would keep ${p.kept.epochs} epochs (${p.kept.frames} frames), drop ${p.dropped.epochs} epochs (${p.dropped.frames} frames), and free ${p.freed.blobs} blobs (${mib(p.freed.bytes)} of content)${before}`);
+      this.log(
+        `dry run: would keep ${p.kept.epochs} epochs (${p.kept.frames} frames), drop ${p.dropped.epochs} epochs (${p.dropped.frames} frames), and free ${p.freed.blobs} blobs (${mib(p.freed.bytes)} of content)${before}`,
+      );
       return;
     }
     const c = p.collected!;

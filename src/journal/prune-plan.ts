@@ -177,10 +177,13 @@ async function walkKept(j: Journal, keep: readonly boolean[]): Promise<{ kept: S
   }
   for await (const kf of j.keyframes()) {
     if (kf.seq > planHead) break;
-    await VmState.fromKeyframe(async (addrs) => {
-      addrs.forEach(keepAddr);
-      return j.blobs(addrs);
-    }, Buffer.from(kf.addr, 'hex'));
+    await VmState.fromKeyframe(
+      async (addrs) => {
+        addrs.forEach(keepAddr);
+        return j.blobs(addrs);
+      },
+      Buffer.from(kf.addr, 'hex'),
+    );
   }
   return { kept, named, planHead };
 }

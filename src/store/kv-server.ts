@@ -22,13 +22,7 @@ export interface WriterRequests {
  * server answers, then calls `onHandOver`, which closes the index (and this server).
  * A writer also runs `requests` (`run`: a prune asked by `ttj prune`).
  */
-export async function serveKv(
-  kv: KvReader,
-  socketName: string,
-  who: { role: string; command?: string },
-  onHandOver?: () => void,
-  requests?: WriterRequests,
-): Promise<{ close(): Promise<void> }> {
+export async function serveKv(kv: KvReader, socketName: string, who: { role: string; command?: string }, onHandOver?: () => void, requests?: WriterRequests): Promise<{ close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   const server: Server = createServer((socket) => {
     sockets.add(socket);

@@ -140,7 +140,7 @@ async function liveByPack(kv: KvWriter): Promise<Map<number, PackLive>> {
 async function copyLive(p: CompactionParts, pack: number, l: PackLive): Promise<number> {
   const entries = [...l.entries].sort((a, b) => a.loc.offset - b.loc.offset || a.loc.itemOff - b.loc.itemOff);
   let copied = 0;
-  for (let i = 0; i < entries.length; ) {
+  for (let i = 0; i < entries.length;) {
     const step: string[] = [];
     for (let bytes = 0; i < entries.length && bytes < STEP_BYTES; i++) {
       step.push(entries[i]!.key);

@@ -17,8 +17,7 @@ describe('ttj record with a moving retention window (boot-sector guest) @slow', 
   this.timeout(180000);
   const tmp = useTmp();
 
-  const recordFor = (J: string, window: MovingWindowOptions) =>
-    record(J, { memorySize: 32 << 20, disks: [{ name: 'boot', path: ensureBootSectorGuest() }], intervalMs: 200, fps: 1, durationMs: 5000, window });
+  const recordFor = (J: string, window: MovingWindowOptions) => record(J, { memorySize: 32 << 20, disks: [{ name: 'boot', path: ensureBootSectorGuest() }], intervalMs: 200, fps: 1, durationMs: 5000, window });
 
   /** Verifies (--deep) and folds the oldest and newest epochs still kept; returns the epochs kept and pruned. */
   async function check(J: string): Promise<{ kept: { epoch: number; timeUs: number }[]; pruned: number }> {

@@ -6,7 +6,7 @@
  * (as the NBD server appends them). {@link foldPoints} folds points and hashes the
  * output, to compare before and after a prune.
  */
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendEventStream, encodeEventStream } from '../../src/journal/append-events.js';
 import { appendImages } from '../../src/journal/append-images.js';
@@ -46,7 +46,7 @@ export async function appendPruningEpochs(w: JournalWriter, work: string, from: 
     }
     // Content that comes back: page 7 takes page 3's content of three epochs ago.
     if (e % 5 === 4) mem.copy(mem, 7 * PPS, 3 * PPS, 4 * PPS);
-    randomPage(disk.subarray((e % DISK_BLOCKS) * PPS, (e % DISK_BLOCKS + 1) * PPS), r);
+    randomPage(disk.subarray((e % DISK_BLOCKS) * PPS, ((e % DISK_BLOCKS) + 1) * PPS), r);
     if (e < from) continue;
     writeFileSync(diskPath, disk);
     await appendImages(w, {
@@ -118,10 +118,4 @@ export function dirBytes(dir: string): number {
     n += s.isDirectory() ? dirBytes(p) : s.size;
   }
   return n;
-}
-
-/** Makes `dir` (and parents). */
-export function ensureDir(dir: string): string {
-  mkdirSync(dir, { recursive: true });
-  return dir;
 }

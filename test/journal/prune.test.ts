@@ -64,7 +64,10 @@ describe('prune: dropped epochs, kept points fold as before, space given back (e
     assert.ok(c.kept >= 6, `${c.kept} kept points`);
     const v = await withJournal(J, (j) => verify(j, { deep: true }));
     assert.equal(v.ok, true, JSON.stringify(v.error));
-    assert.deepEqual(v.pruned?.map((p) => p.epochs), [[...dropped]]);
+    assert.deepEqual(
+      v.pruned?.map((p) => p.epochs),
+      [[...dropped]],
+    );
     const bytesAfter = dirBytes(J);
     assert.ok(bytesAfter < bytesBefore * 0.6, `${bytesBefore} -> ${bytesAfter} bytes`);
   });

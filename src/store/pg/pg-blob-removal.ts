@@ -40,11 +40,7 @@ export async function removePgBlobs(q: Queryable, journal: number, addrs: Buffer
 
 /** Deletes the block rows no blob is in (in the open transaction `q`, which holds the journal's row lock). */
 export async function deleteDeadBlocks(q: Queryable, journal: number): Promise<CompactResult> {
-  const rows = await q.query(
-    `DELETE FROM ttj_block b WHERE b.journal = $1 AND NOT EXISTS (SELECT 1 FROM ttj_blob l WHERE l.journal = $1 AND l.block = b.id) RETURNING length(b.data) AS n`,
-    [journal],
-    'removing blocks',
-  );
+  const rows = await q.query(`DELETE FROM ttj_block b WHERE b.journal = $1 AND NOT EXISTS (SELECT 1 FROM ttj_blob l WHERE l.journal = $1 AND l.block = b.id) RETURNING length(b.data) AS n`, [journal], 'removing blocks');
   const bytesFreed = rows.reduce((n, r) => n + Number(r.n), 0);
   await q.query('UPDATE ttj_journal SET stored_bytes = stored_bytes - $2 WHERE id = $1', [journal, bytesFreed], 'counting the blocks');
   return { removed: rows.length, rewritten: 0, bytesCopied: 0, bytesFreed };
