@@ -30,6 +30,7 @@ import { pushBytes } from './push-bytes.js';
 import { pushVm, type PushVmFigures } from './push-vm.js';
 import { grepFigures, type GrepFigures } from './grep-history.js';
 import { diffFoldFigures, type DiffFoldFigures } from './diff-fold.js';
+import { pruneFigures, type PruneFigures } from './prune-window.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const argv = process.argv.slice(2);
@@ -131,6 +132,15 @@ try {
     log(`diff: ${diffFoldSkipped}`);
   }
   for (const f of images) rmSync(f);
+  let pruned: PruneFigures | undefined;
+  let pruneSkipped: string | undefined;
+  log('prune: ttj prune of a 300-epoch journal to its last 50 while a writer appends...');
+  try {
+    pruned = await pruneFigures(join(root, 'bin', 'run.js'), scratch);
+  } catch (e) {
+    pruneSkipped = `failed: ${(e as Error).message.split('\n')[0]}`;
+    log(`prune: ${pruneSkipped}`);
+  }
 
   log(`long history: ${longEpochs} epochs of a ${LONG.sizeMiB} MiB guest, ${LONG.dirtyPages} dirty pages each; fold early vs last (median of 5)...`);
   const long = await runLongHistory(scratch, LONG.sizeMiB, longEpochs, LONG.dirtyPages);
@@ -208,6 +218,8 @@ try {
     grepSkipped,
     diffFold,
     diffFoldSkipped,
+    prune: pruned,
+    pruneSkipped,
     push: pushed,
     pushVm: movedVm,
     pushVmSkipped: movedVmSkipped,

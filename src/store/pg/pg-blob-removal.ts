@@ -8,7 +8,7 @@
  * from its end, or with `VACUUM FULL`, which locks out writers and so is not run).
  * Blocks whose live blobs are less than half of their raw bytes are rewritten (the
  * live blobs copied into new blocks, their rows moved, the old block deleted), a step of
- * about 32 MiB of live bytes per transaction.
+ * about 32 MiB of live bytes per transaction (appends wait for one).
  */
 import type pg from 'pg';
 import type { CompactResult, RemoveBlobsOptions, RemovedBlobs } from '../store.js';
