@@ -4,10 +4,21 @@ import { later, margin, met, median, peer, targets, type BenchResult } from './r
 import { PROFILE_NOTES, why } from './why.js';
 import type { PushVmFigures } from './push-vm.js';
 import { scalingMarkdown } from './scaling.js';
+import type { PruneFigures } from './prune-window.js';
 
 const num = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? 'n/a' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
 const mib = (n: number | undefined) => (n === undefined ? 'n/a' : n < 1048576 ? `${(n / 1024).toFixed(0)} KiB` : `${(n / 1048576).toFixed(1)} MiB`);
 const mb = (n: number) => (n / 1e6).toFixed(n >= 1e8 ? 0 : 1);
+
+/** The "Prune" paragraph (journal-tools/bench/prune-window.ts). */
+function pruneParagraph(p: PruneFigures): string {
+  const mb = (n: number) => (n / 1e6).toFixed(1);
+  return (
+    `A journal of ${p.epochs} epochs (a ${p.guestMiB} MiB guest, ${p.dirtyPagesPerEpoch} random pages rewritten per epoch) pruned to its last ${p.kept} epochs by \`ttj prune\` (a process; the journal's writer, appending meanwhile, runs the prune between its appends): ${num(p.pruneMs)} ms. ` +
+    `The journal directory (file sizes, the writer closed) held ${mb(p.bytesBefore)} MB before and ${mb(p.bytesAfter)} MB after, with ${mb(p.bytesAppendedMeanwhile)} MB appended meanwhile: ${mb(p.bytesReclaimed)} MB reclaimed. ` +
+    `The writer's commit latency: p50 ${fixed(p.writer.without.p50, 1)} ms, p99 ${fixed(p.writer.without.p99, 1)} ms over ${p.writer.without.commits} commits without a prune; p50 ${fixed(p.writer.with.p50, 1)} ms, p99 ${fixed(p.writer.with.p99, 1)} ms over the ${p.writer.with.commits} commits made while the prune ran (${fixed(p.ratio, 1)}× the p99).`
+  );
+}
 
 /** The "Moving a VM" paragraph (journal-tools/bench/push-vm.ts). */
 export function movingVm(v: PushVmFigures): string {
@@ -126,6 +137,8 @@ export function writeDocs(r: BenchResult, path: string): void {
     `Append of one small epoch (in-process, from a ${r.long.sizeMiB} MiB buffer, median): ${num(r.long.appendEarlyMs)} ms over epochs 1–10, ${num(r.long.appendLateMs)} ms over the last 10${r.long.appendLateMs <= 1.3 * r.long.appendEarlyMs ? ' — append cost does not grow with the history.' : ' — append cost grows with the history.'}`,
     '',
   ];
+  if (r.prune) md.push('## Prune', '', pruneParagraph(r.prune), '');
+  else if (r.pruneSkipped) md.push('## Prune', '', `Not measured: ${r.pruneSkipped}.`, '');
   if (r.push) {
     const p = r.push;
     md.push(

@@ -15,6 +15,7 @@ import type { DiffFoldFigures } from './diff-fold.js';
 import type { CliStartFigures } from './cli-start.js';
 import type { UiOpenFigures } from './ui-open.js';
 import type { EncryptionFigures } from './encryption.js';
+import type { PruneFigures } from './prune-window.js';
 
 export interface BenchResult {
   date: string;
@@ -48,6 +49,9 @@ export interface BenchResult {
   /** ttj ui opening and scrubbing a journal of 10,000 frames in Chromium (absent in results from before the ui existed). */
   uiOpen?: UiOpenFigures;
   uiOpenSkipped?: string;
+  /** ttj prune of a 300-epoch journal to its last 50, with a writer appending meanwhile (absent in results from before prune existed). */
+  prune?: PruneFigures;
+  pruneSkipped?: string;
   /** Push to an empty destination, then of one more epoch (absent in results from before push existed). */
   push?: PushFigures;
   /** Moving a recorded VM: a second push against QEMU's migration stream (undefined with --no-record or without QEMU). */
@@ -260,6 +264,14 @@ export function targets(r: BenchResult): Target[] {
       kind: 'max',
       value: r.pushVm?.ratio,
       skipped: r.pushVmSkipped ?? (r.pushVm ? undefined : 'not measured'),
+    },
+    {
+      id: 'pruneWriterP99',
+      what: `Prune: a concurrent writer's p99 commit latency while ttj prune runs (${r.prune?.epochs ?? 300} epochs, keep the last ${r.prune?.kept ?? 50}) / its p99 without a prune`,
+      limit: 10,
+      kind: 'max',
+      value: r.prune?.ratio,
+      skipped: r.pruneSkipped ?? (r.prune ? undefined : 'not measured'),
     },
     {
       id: 'diffFold',

@@ -38,6 +38,7 @@ import { cliStartFigures, type CliStartFigures } from './cli-start.js';
 import { haveChromium, uiOpenFigures, type UiOpenFigures } from './ui-open.js';
 import { scalingFigures, type ScalingFigures } from './scaling.js';
 import { encryptionFigures, type EncryptionFigures } from './encryption.js';
+import { pruneFigures, type PruneFigures } from './prune-window.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const argv = process.argv.slice(2);
@@ -177,6 +178,15 @@ try {
     }
   }
   if (uiOpenSkipped) log(`ui: ${uiOpenSkipped}`);
+  let pruned: PruneFigures | undefined;
+  let pruneSkipped: string | undefined;
+  log('prune: ttj prune of a 300-epoch journal to its last 50 while a writer appends...');
+  try {
+    pruned = await pruneFigures(join(root, 'bin', 'run.js'), scratch);
+  } catch (e) {
+    pruneSkipped = `failed: ${(e as Error).message.split('\n')[0]}`;
+    log(`prune: ${pruneSkipped}`);
+  }
 
   log(`long history: ${longEpochs} epochs of a ${LONG.sizeMiB} MiB guest, ${LONG.dirtyPages} dirty pages each; fold early vs last (median of 5)...`);
   const long = await runLongHistory(scratch, LONG.sizeMiB, longEpochs, LONG.dirtyPages);
@@ -284,6 +294,8 @@ try {
     diffFoldSkipped,
     uiOpen,
     uiOpenSkipped,
+    prune: pruned,
+    pruneSkipped,
     push: pushed,
     pushVm: movedVm,
     pushVmSkipped: movedVmSkipped,

@@ -42,6 +42,7 @@ export default class Verify extends TtjCommand<VerifyReport> {
         (c?.trusted ? `; every event signed by ${c.trusted} (${c.signatures} signatures)` : '') +
         (c?.extends ? `; extends head ${c.extends.hash} (seq ${c.extends.seq})` : ''),
     );
+    for (const p of r.pruned ?? []) this.log(`pruned at ${p.time} (event ${p.seq}): ${p.epochs.length} epochs (${p.epochs[0]}..${p.epochs[p.epochs.length - 1]}); the blobs only they needed are gone`);
     return r;
   }
 }

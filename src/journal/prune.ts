@@ -25,7 +25,7 @@ export interface PruneOptions extends PrunePlanOptions {
 }
 
 /** What a garbage collection did. */
-export interface GarbageCollection {
+interface GarbageCollection {
   /** Blobs no kept point needs, as the plan found them (some may be gone already). */
   candidates: number;
   removed: RemovedBlobs;
@@ -64,7 +64,7 @@ export async function prune(w: JournalWriter, opts: PruneOptions): Promise<Prune
  * the store. Idempotent: it only finishes what the prune events decided.
  * @throws TtjError CORRUPT_* (a damaged journal).
  */
-export async function collectGarbage(w: JournalWriter, beforeRemove?: PruneOptions['beforeRemove']): Promise<GarbageCollection> {
+async function collectGarbage(w: JournalWriter, beforeRemove?: PruneOptions['beforeRemove']): Promise<GarbageCollection> {
   const pruned = new Set<number>();
   for await (const p of w.prunedEpochs()) pruned.add(p.epoch);
   const last = await w.lastEpoch();

@@ -105,6 +105,38 @@ export function storeComplianceSuite(name: string, factory: StoreFactory): void 
       assert.deepEqual(await store.getBlobs([a.addr]), [a.data]);
     });
 
+    it('removes blobs, keeping those an event appended after the plan names; a batch relying on a removed one fails; compaction keeps the rest readable', async () => {
+      const many = Array.from({ length: 20 }, () => {
+        const data = randomBytes(4096);
+        return { addr: sha256(data), data };
+      });
+      const [keepA, keepB, reused] = many;
+      await store.append({ expectedHead: -1, events: [Buffer.from('all')], blobs: many });
+      // In this test an event of 32 bytes names the blob of that address.
+      const named = (e: { bytes: Buffer }) => (e.bytes.length === 32 ? [e.bytes] : []);
+      // Appended after the plan (made at head 0): names a blob the plan removes, and gives it (found stored, not written again).
+      await store.append({ expectedHead: 0, events: [reused!.addr], blobs: [reused!] });
+      const gone = many.slice(2);
+      const r = await store.removeBlobs(
+        gone.map((b) => b.addr),
+        { planHead: 0, named },
+      );
+      assert.deepEqual(r, { blobs: 17, rawBytes: 17 * 4096, spared: 1 });
+      assert.deepEqual(await store.hasBlobs([keepA!.addr, reused!.addr, gone[1]!.addr]), [true, true, false]);
+      assert.equal((await store.stats()).blobs, 3);
+      await assert.rejects(store.append({ expectedHead: 1, events: [Buffer.from('relies')], relies: [gone[1]!.addr] }), (e) => isTtjError(e, ErrorCodes.CORRUPT_BLOB));
+      assert.equal((await store.head())!.seq, 1);
+      const again = await store.removeBlobs([gone[1]!.addr], { planHead: 1, named });
+      assert.deepEqual(again, { blobs: 0, rawBytes: 0, spared: 0 });
+      const c = await store.compact();
+      assert.ok(c.removed >= 1 && c.bytesFreed > 0, JSON.stringify(c));
+      assert.deepEqual(await store.getBlobs([keepA!.addr, keepB!.addr, reused!.addr]), [keepA!.data, keepB!.data, reused!.data]);
+      const back = await store.append({ expectedHead: 1, events: [Buffer.from('back')], blobs: [gone[1]!] });
+      assert.equal(back.newBlobs, 1);
+      assert.deepEqual(await store.getBlobs([gone[1]!.addr]), [gone[1]!.data]);
+      assert.equal((await store.compact()).rewritten, 0);
+    });
+
     it('stores blobs once and returns them checked', async () => {
       const a = blob('a');
       const b = blob('b');

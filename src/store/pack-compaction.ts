@@ -30,7 +30,7 @@ import { ZERO_ADDR } from '../util/hash.js';
 /** A pack file is rewritten when its live blobs' share of its blocks is less than this fraction of it. */
 const REWRITE_BELOW = 0.5;
 /** Live bytes copied per step of a compaction (appends run between steps). */
-const STEP_BYTES = 32 * 1024 * 1024;
+const STEP_BYTES = 8 * 1024 * 1024;
 /** Items per copied block (as an append's blocks). */
 const BLOCK_RAW_BYTES = 1024 * 1024;
 /** Keys looked up per LevelDB getMany. */

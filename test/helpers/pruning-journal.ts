@@ -6,7 +6,7 @@
  * (as the NBD server appends them). {@link foldPoints} folds points and hashes the
  * output, to compare before and after a prune.
  */
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appendEventStream, encodeEventStream } from '../../src/journal/append-events.js';
 import { appendImages } from '../../src/journal/append-images.js';
@@ -118,10 +118,4 @@ export function dirBytes(dir: string): number {
     n += s.isDirectory() ? dirBytes(p) : s.size;
   }
   return n;
-}
-
-/** Makes `dir` (and parents). */
-export function ensureDir(dir: string): string {
-  mkdirSync(dir, { recursive: true });
-  return dir;
 }

@@ -137,7 +137,7 @@ describe('journals in PostgreSQL, end to end (commands take a postgres:// URL) @
     assert.equal(again.json.error.code, ErrorCodes.JOURNAL_EXISTS);
   });
 
-  it('ttj prune --dry-run reads a PostgreSQL journal: the same plan as for its copy in a directory; without --dry-run it refuses', async () => {
+  it('ttj prune --dry-run reads a PostgreSQL journal: the same plan as for its copy in a directory; without --dry-run it prunes both alike', async () => {
     const J = tmp.path('prune-src');
     const U = pg().url('prune');
     await smallJournal(J, 5, { 0: ['base'] });
@@ -148,10 +148,13 @@ describe('journals in PostgreSQL, end to end (commands take a postgres:// URL) @
     assert.equal(db.status, 0, db.stdout + db.stderr);
     assert.deepEqual({ ...db.json, journal: '' }, { ...dir.json, journal: '' });
     assert.deepEqual(db.json.freed, { blobs: 1, bytes: 4096 });
-    const real = ttj(['prune', U, '--keep-last', '1', '--json']);
-    assert.equal(real.status, 2);
-    assert.equal(real.json.error.code, ErrorCodes.BAD_ARGUMENT);
-    assert.equal(ttj(['log', U, '--json']).json.head.epoch, 4);
+    const real = ttj(['prune', U, '--keep-last', '1', '--no-keep-labelled', '--json']);
+    const realDir = ttj(['prune', J, '--keep-last', '1', '--no-keep-labelled', '--json']);
+    assert.equal(real.status, 0, real.stdout + real.stderr);
+    assert.equal(real.json.dropped.epochs, 4);
+    assert.deepEqual(real.json.collected.removed, realDir.json.collected.removed);
+    assert.equal(ttj(['fold', U, '--at', 'epoch:0', '--out', tmp.path('f0'), '--json']).json.error.code, ErrorCodes.PRUNED);
+    assert.equal(ttj(['verify', U, '--deep', '--json']).json.ok, true);
   });
 
   it('ttj push directory → PostgreSQL → directory: the same events byte for byte, and a second push sends only what changed', async () => {

@@ -6,7 +6,9 @@
  * blob is left in and runs `VACUUM` on the two tables, which makes their space reusable
  * by later appends (PostgreSQL gives a table's file space back to the system only
  * from its end, or with `VACUUM FULL`, which locks out writers and so is not run).
- * Blocks that still hold a live blob are kept whole.
+ * Blocks whose live blobs are less than half of their raw bytes are rewritten (the
+ * live blobs copied into new blocks, their rows moved, the old block deleted), a step of
+ * about 32 MiB of live bytes per transaction (appends wait for one).
  */
 import type pg from 'pg';
 import type { CompactResult, RemoveBlobsOptions, RemovedBlobs } from '../store.js';
@@ -47,4 +49,36 @@ export async function deleteDeadBlocks(q: Queryable, journal: number): Promise<C
 /** `VACUUM` of the blob tables (outside any transaction), so their dead rows' space is reused. */
 export async function vacuumBlobTables(pool: pg.Pool): Promise<void> {
   await pool.query('VACUUM ttj_blob, ttj_block');
+}
+
+/** Live bytes moved per rewriting transaction. */
+const STEP_BYTES = 32 * 1024 * 1024;
+/** A block is rewritten when its live blobs take less than this fraction of its raw bytes. */
+const REWRITE_BELOW = 0.5;
+
+/** The blocks worth rewriting (live bytes below half their raw bytes), grouped into steps. */
+export async function sparseBlockSteps(q: Queryable, journal: number): Promise<number[][]> {
+  const rows = await q.query(
+    `SELECT s.block, s.live, substring(b.data from 5 for 4) AS raw
+       FROM (SELECT block, sum(item_len) AS live FROM ttj_blob WHERE journal = $1 GROUP BY block) s
+       JOIN ttj_block b ON b.id = s.block AND b.journal = $1`,
+    [journal],
+    'finding sparse blocks',
+  );
+  const steps: number[][] = [];
+  let step: number[] = [];
+  let bytes = 0;
+  for (const r of rows) {
+    const live = Number(r.live);
+    if (live >= (r.raw as Buffer).readUInt32LE(0) * REWRITE_BELOW) continue;
+    step.push(Number(r.block));
+    bytes += live;
+    if (bytes >= STEP_BYTES) {
+      steps.push(step);
+      step = [];
+      bytes = 0;
+    }
+  }
+  if (step.length) steps.push(step);
+  return steps;
 }

@@ -7,14 +7,14 @@
  * (journal, seq) refuses any second writer's event at a taken seq.
  */
 import type pg from 'pg';
-import { ErrorCodes, TtjError } from '../../errors.js';
+import { ErrorCodes, isTtjError, TtjError } from '../../errors.js';
 import { sha256 } from '../../util/hash.js';
 import { encodeBlock } from '../block-codec.js';
 import type { JournalCipher } from '../cipher.js';
 import { deletePgKey, insertPgKey } from './pg-key.js';
 import { watchHeadWith, type WatchHeadOptions } from '../head-watch.js';
 import type { AppendBatch, AppendResult, BlobPut, CompactResult, IndexEntry, IndexRange, JournalStore, RemoveBlobsOptions, RemovedBlobs, StoreHead, StoreStats, StoredEvent } from '../store.js';
-import { deleteDeadBlocks, removePgBlobs, vacuumBlobTables } from './pg-blob-removal.js';
+import { deleteDeadBlocks, removePgBlobs, sparseBlockSteps, vacuumBlobTables } from './pg-blob-removal.js';
 import { PgBlobIndex, type PgBlobLocation } from './pg-blob-index.js';
 import { PgBlobReader } from './pg-blob-reader.js';
 import { closeClient, closePool, connectClient, dropClient, makePool } from './pg-connect.js';
@@ -291,10 +291,38 @@ export class PgStore implements JournalStore {
 
   async compact(): Promise<CompactResult> {
     const r = await this.underRowLock('removing blocks', (q) => deleteDeadBlocks(q, this.journalId));
+    for (const step of await sparseBlockSteps(this.db, this.journalId)) {
+      const s = await this.underRowLock('rewriting blocks', (q) => this.rewriteBlocks(q, step));
+      r.rewritten += step.length;
+      r.removed += step.length;
+      r.bytesCopied += s.bytesCopied;
+      r.bytesFreed += s.bytesFreed;
+    }
     await vacuumBlobTables(this.pool).catch((e: unknown) => {
       throw toStoreError(e, this.loc.display, 'vacuuming');
     });
     return r;
+  }
+
+  /**
+   * In a transaction holding the row lock: copies the blobs still in `blocks` into new
+   * blocks (read back and re-hashed), moves their rows there, and deletes `blocks`.
+   */
+  private async rewriteBlocks(q: Queryable, blocks: number[]): Promise<{ bytesCopied: number; bytesFreed: number }> {
+    const rows = await q.query('SELECT addr, block, item_off, item_len FROM ttj_blob WHERE journal = $1 AND block = ANY($2::bigint[])', [this.journalId, blocks], 'reading blob locations');
+    const addrs = rows.map((r) => r.addr as Buffer);
+    const data: Buffer[] = [];
+    const locs = rows.map((r) => ({ block: Number(r.block), itemOff: Number(r.item_off), itemLen: Number(r.item_len) }));
+    if (addrs.length) await this.reader.read(addrs, locs, (i, d) => (data[i] = Buffer.from(d)), true);
+    await q.query('DELETE FROM ttj_blob WHERE journal = $1 AND block = ANY($2::bigint[])', [this.journalId, blocks], 'moving blobs');
+    const { storedBytes } = await this.writeBlobs(
+      q,
+      addrs.map((addr, i) => ({ addr, data: data[i]! })),
+    );
+    const gone = await q.query('DELETE FROM ttj_block WHERE journal = $1 AND id = ANY($2::bigint[]) RETURNING length(data) AS n', [this.journalId, blocks], 'removing blocks');
+    const bytesFreed = gone.reduce((n, r) => n + Number(r.n), 0);
+    await q.query('UPDATE ttj_journal SET stored_bytes = stored_bytes + $2 - $3 WHERE id = $1', [this.journalId, storedBytes, bytesFreed], 'counting the blocks');
+    return { bytesCopied: data.reduce((n, d) => n + d.length, 0), bytesFreed };
   }
 
   /**
@@ -479,11 +507,22 @@ export class PgStore implements JournalStore {
   }
 
   async readBlobs(addrs: Buffer[], onBlob: (index: number, data: Buffer) => void, opts: { verify?: boolean } = {}): Promise<void> {
-    await this.reader.read(addrs, await this.locate(addrs), onBlob, opts.verify !== false);
+    await this.retryMoved(async () => this.reader.read(addrs, await this.locate(addrs), onBlob, opts.verify !== false));
   }
 
   async readBlobsInto(addrs: Buffer[], target: Buffer, at: number[]): Promise<void> {
-    await this.reader.read(addrs, await this.locate(addrs), (i, data) => data.copy(target, at[i]!), false);
+    await this.retryMoved(async () => this.reader.read(addrs, await this.locate(addrs), (i, data) => data.copy(target, at[i]!), false));
+  }
+
+  /** Runs a read again, once, with fresh locations when it failed: a prune's compaction may have moved the blobs after they were looked up. */
+  private async retryMoved(read: () => Promise<void>): Promise<void> {
+    try {
+      await read();
+    } catch (e) {
+      if (!isTtjError(e) || e.code !== ErrorCodes.CORRUPT_BLOB) throw e;
+      this.blobIndex.clear();
+      await read();
+    }
   }
 
   /**
