@@ -39,11 +39,11 @@ try {
     await page.locator('#range-result[data-changed-pages]:not([data-changed-pages=""])').waitFor();
     await page.locator('#scrubber').fill(String(Math.floor(n * 0.6)));
     await page.waitForTimeout(500);
-    await page.screenshot({ path: join(root, 'docs', 'ui.png') });
+    await page.screenshot({ path: join(root, 'docs', 'ui.png'), fullPage: true });
     await page.locator('#restore').click();
     await page.locator('#vm-screen[data-state=connected]').waitFor({ timeout: 60000 });
     await page.waitForTimeout(2000);
-    await page.screenshot({ path: join(root, 'docs', 'ui-vm.png') });
+    await page.screenshot({ path: join(root, 'docs', 'ui-vm.png'), fullPage: true });
     await page.locator('#stop-vm').click();
     await page.locator('#frame').waitFor();
   } finally {

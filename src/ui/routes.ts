@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { diff } from '../journal/diff.js';
 import type { Journal } from '../journal/journal.js';
+import type { DiskLaneTracker } from './disk-lanes.js';
 import { sendFrame } from './frame-image.js';
 import { sendJson, sendStatus } from './http-reply.js';
 import { streamCommits } from './live-events.js';
@@ -9,10 +10,11 @@ import { sendStatic } from './static-files.js';
 import { timeline } from './timeline.js';
 import type { VmSession } from './vm-session.js';
 
-/** What a route handler is given: the open journal, the server's VM session, its stop signal and token. */
+/** What a route handler is given: the open journal, the server's VM session and disk lanes, its stop signal and token. */
 export interface RouteContext {
   journal: Journal;
   vm: VmSession;
+  diskLanes: DiskLaneTracker;
   closing: AbortSignal;
   /** The server's token (put into the page's links to its scripts and styles). */
   token: string;
@@ -54,6 +56,7 @@ export async function route(ctx: RouteContext, req: IncomingMessage, res: Server
   const frame = /^\/api\/frames\/(\d+)\.png$/.exec(path);
   if (method === 'GET' && frame) return sendFrame(j, Number(frame[1]), res, req.headers['if-none-match']);
   if (method === 'GET' && path === '/api/timeline') return sendJson(res, await timeline(j));
+  if (method === 'GET' && path === '/api/lanes') return sendJson(res, await ctx.diskLanes.update());
   if (method === 'GET' && path === '/api/diff') return sendJson(res, await diff(j, { a: param(url, 'a'), b: param(url, 'b') }));
   if (method === 'GET' && path === '/api/live') {
     const after = url.searchParams.get('after');

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Journal } from '../journal/journal.js';
+import { DiskLaneTracker } from './disk-lanes.js';
 import { sendError, sendStatus } from './http-reply.js';
 import { route } from './routes.js';
 import { newToken, tokenMatches } from './token.js';
@@ -35,10 +36,11 @@ export async function startUiServer(location: string, opts: UiServerOptions = {}
   const token = opts.token ?? newToken();
   const closing = new AbortController();
   const vm = new VmSession(location);
+  const diskLanes = new DiskLaneTracker(journal);
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (!tokenMatches(url, token)) return sendStatus(res, 403, 'forbidden: this ttj ui needs the token in its URL');
-    route({ journal, vm, closing: closing.signal, token }, req, res, url).catch((e: unknown) => sendError(res, e));
+    route({ journal, vm, diskLanes, closing: closing.signal, token }, req, res, url).catch((e: unknown) => sendError(res, e));
   });
   try {
     await new Promise<void>((resolve, reject) => {

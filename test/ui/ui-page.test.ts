@@ -65,6 +65,12 @@ describe('ttj ui: the web timeline in a real browser (Chromium)', function () {
     assert.equal(await page.locator('[data-field=stateRoot]').textContent(), l.epochs[0].stateRoot);
     assert.equal(await page.locator('.label-marker').textContent(), 'before upgrade');
     assert.equal(await page.locator('.epoch-marker').count(), EPOCHS);
+    // The disk's lane: every byte the journal says was written to it, spread over the epochs.
+    const d0 = l.disks.find((d: { disk: string }) => d.disk === 'd0');
+    const lane = page.locator('.lane[data-lane="disk:d0"]');
+    await lane.waitFor();
+    assert.equal(Number(await lane.getAttribute('data-total')), d0.blocks * d0.blockSize);
+    assert.ok(d0.blocks > 0);
   });
 
   it('scrubbing to frame N shows the journal frame N, pixel for pixel', async () => {

@@ -1,5 +1,5 @@
 /** The page's calls to its server: every URL carries the token the page was opened with. */
-import type { DiffResult, Timeline, VmInfo } from './types.js';
+import type { DiffResult, DiskLanes, Timeline, VmInfo } from './types.js';
 
 const token = new URLSearchParams(location.search).get('token') ?? '';
 
@@ -17,6 +17,7 @@ async function call<T>(method: string, path: string, params: Record<string, stri
 }
 
 export const getTimeline = () => call<Timeline>('GET', '/api/timeline');
+export const getDiskLanes = () => call<DiskLanes>('GET', '/api/lanes');
 export const getDiff = (a: string, b: string) => call<DiffResult>('GET', '/api/diff', { a, b });
 export const getVm = () => call<{ vm: VmInfo | null }>('GET', '/api/vm');
 export const startVm = (at: string) => call<{ vm: VmInfo }>('POST', '/api/vm', {}, { at });

@@ -1,6 +1,6 @@
 /** The lanes under the scrubber: one bar per epoch for each measure, and a range chosen by dragging. */
 import { html, svg } from 'lit-html';
-import type { EpochEntry, Timeline } from './types.js';
+import type { DiskLanes, EpochEntry, Timeline } from './types.js';
 
 /** A range of epochs, `from` ≤ `to`. */
 export interface LaneRange {
@@ -37,8 +37,13 @@ function epochAt(ev: PointerEvent, n: number): number {
   return Math.max(0, Math.min(n - 1, Math.floor(((ev.clientX - r.left) / r.width) * n)));
 }
 
-/** The lanes of `t`, with `range` highlighted; a drag over them calls `onRange` with the epochs at its ends. */
-export function lanes(t: Timeline, range: LaneRange | undefined, onRange: (r: LaneRange) => void) {
+/** A lane per disk: the bytes written to it per epoch (`/api/lanes`, from the disk-write events). */
+function diskLanes(d: DiskLanes | undefined): Lane[] {
+  return (d?.disks ?? []).map((name) => ({ name: `disk:${name}`, title: `disk ${name} written`, value: (e) => d!.epochs[e.epoch]?.bytes[name] ?? 0, unit: 'bytes' }));
+}
+
+/** The lanes of `t` (and of its disks' writes), with `range` highlighted; a drag over them calls `onRange` with the epochs at its ends. */
+export function lanes(t: Timeline, disks: DiskLanes | undefined, range: LaneRange | undefined, onRange: (r: LaneRange) => void) {
   const n = t.epochs.length;
   const bw = W / Math.max(1, n);
   const down = (ev: PointerEvent) => {
@@ -52,9 +57,10 @@ export function lanes(t: Timeline, range: LaneRange | undefined, onRange: (r: La
     dragFrom = undefined;
   };
   return html`<div id="lanes">
-    ${LANES.map((l) => {
-      const max = Math.max(1, ...t.epochs.map(l.value));
-      return html`<div class="lane" data-lane=${l.name}>
+    ${[...LANES, ...diskLanes(disks)].map((l) => {
+      const values = t.epochs.map(l.value);
+      const max = Math.max(1, ...values);
+      return html`<div class="lane" data-lane=${l.name} data-total=${values.reduce((a, v) => a + v, 0)}>
         <span class="lane-title">${l.title}</span>
         <svg viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" @pointerdown=${down} @pointerup=${up}>
           ${range ? svg`<rect class="range" x=${range.from * bw} y="0" width=${(range.to - range.from + 1) * bw} height=${H}></rect>` : ''}

@@ -5,10 +5,10 @@
  * updates while the journal grows. Rendered with lit-html; all data from the JSON API.
  */
 import { html, nothing, render } from 'lit-html';
-import { frameUrl, getDiff, getTimeline, getVm, liveUrl, startVm, stopVm } from './api.js';
+import { frameUrl, getDiff, getDiskLanes, getTimeline, getVm, liveUrl, startVm, stopVm } from './api.js';
 import { lanes, type LaneRange } from './lanes.js';
 import { appendCommit, firstFrameOf, gaps, playDelayMs, type Gap } from './model.js';
-import type { DiffResult, JournalCommit, Timeline, VmInfo } from './types.js';
+import type { DiffResult, DiskLanes, JournalCommit, Timeline, VmInfo } from './types.js';
 import { VmScreen } from './vm-screen.js';
 
 const FILMSTRIP = 12;
@@ -21,6 +21,7 @@ interface State {
   playing: boolean;
   live: 'connecting' | 'live' | 'offline';
   range?: LaneRange & { diff?: DiffResult; error?: string };
+  disks?: DiskLanes;
   vm?: VmInfo;
   vmBusy?: string;
   error?: string;
@@ -101,6 +102,16 @@ async function stopHere(): Promise<void> {
   update();
 }
 
+/** Fetches the disk lanes (again: after each commit); they come after the page is drawn. */
+async function loadDiskLanes(): Promise<void> {
+  try {
+    s.disks = await getDiskLanes();
+    update();
+  } catch (e) {
+    s.error = (e as Error).message;
+  }
+}
+
 function follow(): void {
   const es = new EventSource(liveUrl(s.t.head.seq));
   es.addEventListener('open', () => {
@@ -119,6 +130,7 @@ function follow(): void {
     s.gaps = gaps(s.t.frames);
     if (atEnd && !s.playing) s.i = s.t.frames.length - 1;
     update();
+    void loadDiskLanes();
   });
 }
 
@@ -260,7 +272,7 @@ function update(): void {
         <input id="scrubber" type="range" min="0" max=${Math.max(0, t.frames.length - 1)} .value=${String(s.i)} @input=${(e: Event) => select(Number((e.target as HTMLInputElement).value))} />
       </div>
       <div id="filmstrip">${filmstrip()}</div>
-      ${lanes(t, s.range, chooseRange)} ${rangeResult()}`,
+      ${lanes(t, s.disks, s.range, chooseRange)} ${rangeResult()}`,
     app(),
   );
 }
@@ -274,6 +286,7 @@ async function main(): Promise<void> {
     if (s.vm) screen.connect(document.getElementById('vm-screen')!, s.vm);
     document.addEventListener('keydown', onKey);
     follow();
+    void loadDiskLanes();
   } catch (e) {
     app().textContent = `ttj ui: ${(e as Error).message}`;
   }

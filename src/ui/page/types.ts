@@ -1,6 +1,7 @@
 /** The JSON the server answers with (docs/ui.md); type-only imports of the library's result types. */
 export type { Timeline } from '../timeline.js';
 export type { VmInfo } from '../vm-session.js';
+export type { DiskLanes } from '../disk-lanes.js';
 export type { DiffResult } from '../../journal/diff.js';
 export type { JournalCommit } from '../../journal/journal.js';
 export type { EpochEntry, FrameEntry } from '../../journal/index-keys.js';
