@@ -3,6 +3,7 @@
  * itself (asking a reader that holds it to hand it over) and serves it to readers in
  * other processes; a reader reaches it through {@link ReconnectingKv}.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, isTtjError, TtjError, toTtjError } from '../errors.js';
 import { retryWithBackoff, TryAgain } from '../util/retry-with-backoff.js';
@@ -35,6 +36,11 @@ export interface OpenedIndex {
   releaseLock(): Promise<void>;
   /** What a writer runs for other processes (undefined for a reader). */
   readonly requests?: WriterRequests;
+}
+
+/** True when the index of the journal at `dir` was ever made (LevelDB's CURRENT file is there); false for a journal killed between its marker and its index. */
+export function indexMade(dir: string): boolean {
+  return existsSync(join(dir, 'index', 'CURRENT'));
 }
 
 /**

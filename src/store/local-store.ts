@@ -21,7 +21,7 @@ import type { KvWriter } from './kv.js';
 import { PackReader, PackWriter } from './pack-files.js';
 import { allowPatches, prepareJournalDir, readKeyFile } from './journal-dir.js';
 import type { JournalCipher } from './cipher.js';
-import { openIndex, type OpenedIndex } from './index-opener.js';
+import { indexMade, openIndex, type OpenedIndex } from './index-opener.js';
 import { eventKey, indexKey, INDEX_KEYS, lastStoredEvent, readHead, readStats } from './index-layout.js';
 import { BlobIndex } from './blob-index.js';
 import { BlobReader } from './blob-reader.js';
@@ -137,6 +137,9 @@ export class LocalStore implements JournalStore {
     } catch (e) {
       await store.close().catch(() => undefined);
       await undoCreate?.().catch(() => undefined);
+      if (!write && !indexMade(dir)) {
+        throw new TtjError(ErrorCodes.NOT_A_JOURNAL, `${dir} has no journal index yet (its making was interrupted; an append completes it)`, { path: dir }, { cause: e });
+      }
       throw e;
     }
   }

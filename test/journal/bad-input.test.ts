@@ -140,6 +140,26 @@ describe('bad input is refused with a stable code and the journal is left unchan
     await assert.rejects(initJournal(tmp.path('k'), { pageSize: 1000 }), code(ErrorCodes.BAD_ARGUMENT));
   });
 
+  it('a journal whose making was interrupted before its index: NOT_A_JOURNAL for readers, and an append completes it', async () => {
+    const K = tmp.path('half-made');
+    mkdirSync(join(K, 'packs'), { recursive: true });
+    writeFileSync(join(K, 'ttj-journal.json'), JSON.stringify({ format: 'ttj-journal', version: 1 }) + '\n');
+    await assert.rejects(Journal.open(K), code(ErrorCodes.NOT_A_JOURNAL));
+    const w = await JournalWriter.openWriter(K);
+    try {
+      writeFileSync(tmp.path('m.raw'), memoryImage(4, PS, 3));
+      await appendImages(w, { memory: tmp.path('m.raw') });
+    } finally {
+      await w.close();
+    }
+    const j = await Journal.open(K);
+    try {
+      assert.equal((await verify(j)).ok, true);
+    } finally {
+      await j.close();
+    }
+  });
+
   it('a frame-only append to a journal without epochs', async () => {
     writeFileSync(tmp.path('f.png'), png(4, 4, 1));
     const w = await JournalWriter.openWriter(tmp.path('empty'));

@@ -62,9 +62,10 @@ describe('crash safety (writers killed with SIGKILL at random instants)', functi
     const r = rng(SEED);
     let reported = -1;
     let folded = -1;
-    // Eight rounds, and more while nothing has committed yet (a loaded machine starts Node slowly).
-    for (let round = 0; round < 8 || (reported < 1 && round < 24); round++) {
-      const ms = 250 + (r() % 900);
+    // Eight rounds, and more while nothing has committed yet (a loaded machine starts Node
+    // slowly): those let the loop run longer each time before the kill.
+    for (let round = 0; round < 8 || (reported < 1 && round < 32); round++) {
+      const ms = (250 + (r() % 900)) * (round < 8 ? 1 : 1 + (round - 7) / 2);
       const v = startVictim(process.execPath, [loop, J]);
       await sleep(ms);
       await killHard(v);
