@@ -14,6 +14,8 @@ import { isStored, type BlobLocation, type BlockScratch, type PackReader } from 
 
 /** Pack blocks read and decompressed at once. */
 const READ_CONCURRENCY = 4;
+/** Blobs stored as patches put together at once by {@link BlobReader.readAllLocated}. */
+const PATCHED_SLICE = 256;
 /** Reads of more blocks than this are bulk reads (see readLocated). */
 const BULK_READ_BLOCKS = 8;
 
@@ -121,8 +123,24 @@ export class BlobReader {
   }
 
   /** Every blob located by `locs` (in storage order), each block read and decoded once, checked against `addrs`. */
-  readAllLocated(addrs: Buffer[], locs: BlobLocation[], onBlob: (addr: Buffer, data: Buffer) => void): Promise<void> {
-    return this.readLocated(addrs, locs, (i, data) => onBlob(addrs[i]!, data), true);
+  async readAllLocated(addrs: Buffer[], locs: BlobLocation[], onBlob: (addr: Buffer, data: Buffer) => void): Promise<void> {
+    const { whole, patched } = splitPatched(locs);
+    await this.readLocated(
+      whole.map((i) => addrs[i]!),
+      whole.map((i) => locs[i]!),
+      (k, data) => onBlob(addrs[whole[k]!]!, data),
+      true,
+    );
+    // Blobs stored as patches are put together from their bases, a slice at a time (each is a whole block in memory).
+    for (let s = 0; s < patched.length; s += PATCHED_SLICE) {
+      const part = patched.slice(s, s + PATCHED_SLICE);
+      await this.readPatched(
+        part.map((i) => addrs[i]!),
+        part.map((i) => locs[i]!),
+        (k, data) => onBlob(addrs[part[k]!]!, data),
+        true,
+      );
+    }
   }
 
   close(): Promise<void> {
