@@ -3,6 +3,7 @@ import { ErrorCodes, TtjError } from '../errors.js';
 import { diff } from '../journal/diff.js';
 import type { Journal } from '../journal/journal.js';
 import type { DiskLaneTracker } from './disk-lanes.js';
+import { sendAudio } from './audio-reply.js';
 import { sendFrame } from './frame-image.js';
 import { sendJson, sendStatus } from './http-reply.js';
 import { streamCommits } from './live-events.js';
@@ -56,6 +57,7 @@ export async function route(ctx: RouteContext, req: IncomingMessage, res: Server
   const frame = /^\/api\/frames\/(\d+)\.png$/.exec(path);
   if (method === 'GET' && frame) return sendFrame(j, Number(frame[1]), res, req.headers['if-none-match']);
   if (method === 'GET' && path === '/api/timeline') return sendJson(res, await timeline(j));
+  if (method === 'GET' && path === '/api/audio') return sendAudio(j, url, res);
   if (method === 'GET' && path === '/api/lanes') return sendJson(res, await ctx.diskLanes.update());
   if (method === 'GET' && path === '/api/diff') return sendJson(res, await diff(j, { a: param(url, 'a'), b: param(url, 'b') }));
   if (method === 'GET' && path === '/api/live') {

@@ -12,6 +12,7 @@ import { parseWavHeader, WAV_HEADER_BYTES } from '../../src/util/wav.js';
 import { memoryImage, png } from '../helpers/images.js';
 import { sha } from '../helpers/small-journal.js';
 import { useTmp } from '../helpers/tmp.js';
+import { startUiServer } from '../../src/ui/server.js';
 import { energyAt, firstChannel, sineS16 } from '../helpers/tone.js';
 import { withJournal } from '../helpers/with-journal.js';
 
@@ -79,6 +80,24 @@ describe('audio events: append, index, fold, verify', function () {
       assert.equal(wav.readUInt32LE(40), a.length);
       assert.ok(wav.subarray(WAV_HEADER_BYTES).equals(a));
     });
+  });
+
+  it('ttj ui serves the sound between two frames as a WAV (GET /api/audio), only with its token', async () => {
+    const J = await build();
+    const server = await startUiServer(J);
+    try {
+      const url = (q: string) => server.url.replace('/?', `/api/audio?${q}&`);
+      const res = await fetch(url('from=0&to=2'));
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('content-type'), 'audio/wav');
+      const expected = await withJournal(J, async (j) => wavBytes((await audioBetween(j, 0, 2))!));
+      assert.ok(Buffer.from(await res.arrayBuffer()).equals(expected));
+      assert.equal((await fetch(url('from=0&to=9'))).status, 404);
+      assert.equal((await fetch(url('from=x&to=2'))).status, 400);
+      assert.equal((await fetch(url('from=0&to=2').replace(/token=[^&]+/, 'token=wrong'))).status, 403);
+    } finally {
+      await server.close();
+    }
   });
 
   it('fold writes audio.wav: the sound of the epoch interval that ended in the folded epoch', async () => {

@@ -25,3 +25,5 @@ export const stopVm = () => call<{ vm: null }>('DELETE', '/api/vm');
 /** The PNG of frame `n` as recorded (cached by the browser for good). */
 export const frameUrl = (n: number) => apiUrl(`/api/frames/${n}.png`);
 export const liveUrl = (after: number) => apiUrl('/api/live', { after });
+/** The sound recorded between frames `from` and `to` (a WAV; no content when none was recorded). */
+export const audioUrl = (from: number, to: number) => apiUrl('/api/audio', { from, to });

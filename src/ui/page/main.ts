@@ -5,7 +5,7 @@
  * updates while the journal grows. Rendered with lit-html; all data from the JSON API.
  */
 import { html, nothing, render } from 'lit-html';
-import { frameUrl, getDiff, getDiskLanes, getTimeline, getVm, liveUrl, startVm, stopVm } from './api.js';
+import { audioUrl, frameUrl, getDiff, getDiskLanes, getTimeline, getVm, liveUrl, startVm, stopVm } from './api.js';
 import { lanes, type LaneRange } from './lanes.js';
 import { appendCommit, firstFrameOf, gaps, playDelayMs, type Gap } from './model.js';
 import type { DiffResult, DiskLanes, JournalCommit, Timeline, VmInfo } from './types.js';
@@ -37,11 +37,19 @@ function select(i: number): void {
   update();
 }
 
+/** The recorded sound, playing from the frame where play started (none when nothing was recorded there). */
+let sound: HTMLAudioElement | undefined;
+
 function play(on: boolean): void {
   s.playing = on && s.t.frames.length > 1;
   clearTimeout(timer);
+  sound?.pause();
+  sound = undefined;
   if (s.playing) {
     if (s.i >= s.t.frames.length - 1) s.i = 0;
+    sound = new Audio(audioUrl(s.i, s.t.frames.length - 1));
+    // A journal without sound answers 204: nothing plays, and the frames go on.
+    sound.play().catch(() => undefined);
     const tick = () => {
       if (!s.playing) return;
       if (s.i >= s.t.frames.length - 1) return play(false);
