@@ -216,16 +216,7 @@ export class BlobReader {
       if (verify) {
         // An encrypted journal keeps blobs under keyed addresses (./cipher.ts).
         const actual = this.cipher ? this.cipher.storedAddrsPacked(sha256(data)) : sha256(data);
-        if (!actual.equals(addrs[i]!)) {
-          const l = locs[i]!;
-          throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[i]!.toString('hex')} does not hash to its address`, {
-            addr: addrs[i]!.toString('hex'),
-            expected: addrs[i]!.toString('hex'),
-            actual: actual.toString('hex'),
-            pack: l.pack,
-            offset: l.offset,
-          });
-        }
+        if (!actual.equals(addrs[i]!)) throw notItsAddress(addrs[i]!, actual, locs[i]!);
       }
       onBlob(i, data);
     });
@@ -260,15 +251,7 @@ export class BlobReader {
           const data = block.subarray(l.itemOff, l.itemOff + l.itemLen);
           if (hashes) {
             const actual = hashes.subarray(k * 32, (k + 1) * 32);
-            if (!actual.equals(addrs[i]!)) {
-              throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[i]!.toString('hex')} does not hash to its address`, {
-                addr: addrs[i]!.toString('hex'),
-                expected: addrs[i]!.toString('hex'),
-                actual: actual.toString('hex'),
-                pack: l.pack,
-                offset: l.offset,
-              });
-            }
+            if (!actual.equals(addrs[i]!)) throw notItsAddress(addrs[i]!, actual, l);
           }
           onBlob(i, data);
         });
@@ -285,6 +268,12 @@ export class BlobReader {
     const failed = (await Promise.allSettled(readers)).find((r) => r.status === 'rejected');
     if (failed) throw failed.reason;
   }
+}
+
+/** The failure of a blob read from `loc` whose bytes hash to `actual`, not to its address. */
+function notItsAddress(addr: Buffer, actual: Buffer, loc: BlobLocation): TtjError {
+  const hex = addr.toString('hex');
+  return new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${hex} does not hash to its address`, { addr: hex, expected: hex, actual: actual.toString('hex'), pack: loc.pack, offset: loc.offset });
 }
 
 /** Indexes of the locations of whole blobs and of blobs stored as patches. */

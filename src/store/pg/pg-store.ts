@@ -466,38 +466,24 @@ export class PgStore implements JournalStore {
   }
 
   async rebuildIndex(head: StoreHead, index: IndexEntry[]): Promise<void> {
-    if (!this.session) throw new TtjError(ErrorCodes.READ_ONLY, `the journal ${this.loc.display} is open read-only`);
-    const run = this.appending.then(async () => {
-      const c = this.session!.client;
-      const q = queryable(c, this.loc.display);
-      await c.query('BEGIN');
-      try {
-        await q.query('SELECT 1 FROM ttj_journal WHERE id = $1 FOR UPDATE', [this.journalId], 'locking the head');
-        const last = await this.lastStoredEvent();
-        if (!last || last.seq !== head.seq || !last.hash.equals(head.hash)) {
-          throw new TtjError(ErrorCodes.CORRUPT_EVENT, `a rebuilt head must be the last stored event (${last ? last.seq : 'none'})`, { expected: last?.seq ?? -1, actual: head.seq });
-        }
-        await q.query('DELETE FROM ttj_index WHERE journal = $1', [this.journalId], 'clearing the index');
-        await this.putIndex(q, index);
-        await q.query(
-          `UPDATE ttj_journal SET head_seq = $2, head_hash = $3,
-             blobs = (SELECT count(*) FROM ttj_blob WHERE journal = $1),
-             raw_bytes = (SELECT coalesce(sum(item_len), 0) FROM ttj_blob WHERE journal = $1),
-             stored_bytes = (SELECT coalesce(sum(length(data)), 0) FROM ttj_block WHERE journal = $1)
-           WHERE id = $1`,
-          [this.journalId, head.seq, head.hash],
-          'rebuilding the head',
-        );
-        await c.query('COMMIT');
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw toStoreError(e, this.loc.display, 'rebuilding the index');
+    await this.underRowLock('rebuilding the index', async (q) => {
+      const last = await this.lastStoredEvent();
+      if (!last || last.seq !== head.seq || !last.hash.equals(head.hash)) {
+        throw new TtjError(ErrorCodes.CORRUPT_EVENT, `a rebuilt head must be the last stored event (${last ? last.seq : 'none'})`, { expected: last?.seq ?? -1, actual: head.seq });
       }
-      this.known = undefined;
-      this.checkedTail = false;
+      await q.query('DELETE FROM ttj_index WHERE journal = $1', [this.journalId], 'clearing the index');
+      await this.putIndex(q, index);
+      await q.query(
+        `UPDATE ttj_journal SET head_seq = $2, head_hash = $3,
+           blobs = (SELECT count(*) FROM ttj_blob WHERE journal = $1),
+           raw_bytes = (SELECT coalesce(sum(item_len), 0) FROM ttj_blob WHERE journal = $1),
+           stored_bytes = (SELECT coalesce(sum(length(data)), 0) FROM ttj_block WHERE journal = $1)
+         WHERE id = $1`,
+        [this.journalId, head.seq, head.hash],
+        'rebuilding the head',
+      );
     });
-    this.appending = run.catch(() => undefined);
-    return run;
+    this.checkedTail = false;
   }
 
   async getBlobs(addrs: Buffer[], opts: { verify?: boolean } = {}): Promise<Buffer[]> {
