@@ -137,8 +137,8 @@ export class BlockDecodePool {
    * @throws DecodeError as {@link decodeBlockInto}.
    */
   decode(bufs: DecodeBuffers, job: DecodeJob): Promise<Decoded> {
-    if (this.broken) return Promise.resolve().then(() => decodeBlockInto(bufs, job));
-    const workers = this.start();
+    const workers = this.broken ? undefined : this.start();
+    if (!workers) return Promise.resolve().then(() => decodeBlockInto(bufs, job));
     const w = workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.nextId++;
     // Fresh buffers of their own when the ones given cannot be transferred (Node's pool, a view).
@@ -168,15 +168,22 @@ export class BlockDecodePool {
     await Promise.all(ws.map((w) => w.worker.terminate()));
   }
 
-  private start(): PoolWorker[] {
+  /** The workers, started when there are none; undefined (and the pool broken: this thread decodes) when they cannot start. */
+  private start(): PoolWorker[] | undefined {
     if (this.workers) return this.workers;
-    this.workers = Array.from({ length: this.size }, () => this.spawn());
+    try {
+      this.workers = Array.from({ length: this.size }, () => this.spawn());
+    } catch (e) {
+      this.broken ??= e as Error;
+      return undefined;
+    }
     return this.workers;
   }
 
   private spawn(): PoolWorker {
-    // Node's flags but --input-type (which a worker started from a file refuses).
-    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    // Node's flags but those a worker refuses: --input-type (for a worker started from a
+    // file) and the heap sizes (per process; bin/run.js starts the servers with one).
+    const execArgv = process.execArgv.filter((a) => !/^--(input-type|initial-heap-size|max-old-space-size|max-semi-space-size)/.test(a));
     const worker = new Worker(new URL('./block-decode-worker.js', import.meta.url), { execArgv });
     const pw: PoolWorker = { worker, pending: new Map() };
     worker.on('message', (r: WorkerReply) => this.settle(pw, r));
