@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { Args, Flags } from '@oclif/core';
 import { TtjCommand } from '../cli/base-command.js';
+import { passwordFileFlag, readPassword } from '../cli/password.js';
 import { untilStopped } from '../cli/stop-signal.js';
 import { startUiServer } from '../ui/server.js';
 
@@ -20,12 +21,13 @@ export default class Ui extends TtjCommand<UiResult | undefined> {
   static override flags = {
     port: Flags.integer({ description: 'TCP port on 127.0.0.1 (default: a random free one)', min: 0, max: 65535 }),
     open: Flags.boolean({ description: 'open the page in the desktop browser (xdg-open)', default: false }),
+    'password-file': passwordFileFlag,
   };
 
   /** Serves until stopped; with --json the result is printed once listening (so nothing is returned to print again at the end). */
   async run(): Promise<UiResult | undefined> {
     const { args, flags } = await this.parse(Ui);
-    const server = await startUiServer(args.journal, { port: flags.port });
+    const server = await startUiServer(args.journal, { port: flags.port, password: await readPassword(flags['password-file']) });
     const result: UiResult = { url: server.url, port: server.port, pid: process.pid };
     if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result)}\n`);
     else this.log(`ttj ui: ${server.url}  (Ctrl-C stops it)`);

@@ -13,6 +13,8 @@ export interface UiServerOptions {
   port?: number;
   /** The access token (default: a new random one). */
   token?: string;
+  /** The password of an encrypted journal (also for the VMs restored from it). */
+  password?: string;
 }
 
 /** A running `ttj ui` server (see {@link startUiServer}). */
@@ -32,10 +34,10 @@ export interface UiServer {
  * @throws TtjError NOT_A_JOURNAL (and what {@link Journal.open} throws); BAD_ARGUMENT when the port is taken.
  */
 export async function startUiServer(location: string, opts: UiServerOptions = {}): Promise<UiServer> {
-  const journal = await Journal.open(location);
+  const journal = await Journal.open(location, { password: opts.password });
   const token = opts.token ?? newToken();
   const closing = new AbortController();
-  const vm = new VmSession(location);
+  const vm = new VmSession(location, opts.password);
   const diskLanes = new DiskLaneTracker(journal);
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');

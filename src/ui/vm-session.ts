@@ -43,7 +43,11 @@ async function freePortFrom(min: number): Promise<number> {
 export class VmSession {
   private current: { info: VmInfo; qmp: QmpClient } | undefined;
 
-  constructor(private readonly journal: string) {}
+  constructor(
+    private readonly journal: string,
+    /** The password of an encrypted journal. */
+    private readonly journalPassword?: string,
+  ) {}
 
   get info(): VmInfo | undefined {
     return this.current?.info;
@@ -60,6 +64,7 @@ export class VmSession {
     const password = randomBytes(6).toString('base64url').slice(0, 8);
     const r = await restore(this.journal, {
       at,
+      password: this.journalPassword,
       detach: true,
       extraArgs: ['-vnc', `127.0.0.1:${display},websocket=127.0.0.1:${wsPort},password=on`],
     });

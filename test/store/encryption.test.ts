@@ -17,6 +17,7 @@ import { filesContaining } from '../helpers/files-containing.js';
 import { MARKER, PW, recordSecrets, secretImages } from '../helpers/secret-journal.js';
 import { ttj } from '../helpers/run-ttj.js';
 import { useTmp } from '../helpers/tmp.js';
+import { startUiServer } from '../../src/ui/server.js';
 import { quietConsole } from '../helpers/quiet-console.js';
 import Init from '../../src/commands/init.js';
 import Log from '../../src/commands/log.js';
@@ -77,6 +78,21 @@ describe('encryption at rest', function () {
       assert.equal(again.newBlobs, 0);
     } finally {
       await w.close();
+    }
+  });
+
+  it('ttj ui serves an encrypted journal with its password, and refuses to start without it', async () => {
+    const J = tmp.path('j');
+    await recordSecrets(J, tmp.dir, { encrypt: true });
+    await expectCode(startUiServer(J), ErrorCodes.PASSWORD_REQUIRED);
+    const server = await startUiServer(J, { password: PW });
+    try {
+      const res = await fetch(server.url.replace('/?', '/api/timeline?'));
+      assert.equal(res.status, 200);
+      const t = (await res.json()) as { epochs: unknown[] };
+      assert.equal(t.epochs.length, 2);
+    } finally {
+      await server.close();
     }
   });
 
