@@ -16,6 +16,19 @@ import { useTmp } from '../helpers/tmp.js';
 
 const PS = 4096;
 
+/** verify --deep of the journal at `dir` reports CORRUPT_BLOB, and a fold of its head (into `out`) fails with it. */
+async function expectCorruptBlob(dir: string, out: string): Promise<void> {
+  const j = await Journal.open(dir);
+  try {
+    const r = await verify(j, { deep: true });
+    assert.equal(r.ok, false);
+    assert.equal(r.error!.code, ErrorCodes.CORRUPT_BLOB);
+    await assert.rejects(fold(j, { at: 'head', out }), (e: { code?: string }) => e.code === ErrorCodes.CORRUPT_BLOB);
+  } finally {
+    await j.close();
+  }
+}
+
 describe('tamper evidence', function () {
   const tmp = useTmp();
   let J: string;
@@ -66,15 +79,7 @@ describe('tamper evidence', function () {
     assert.ok(at >= 0, 'random data is kept in a stored block');
     b[at + 16 + 1000] ^= 0x40;
     writeFileSync(p, b);
-    const j = await Journal.open(D);
-    try {
-      const r = await verify(j, { deep: true });
-      assert.equal(r.ok, false);
-      assert.equal(r.error!.code, ErrorCodes.CORRUPT_BLOB);
-      await assert.rejects(fold(j, { at: 'head', out: tmp.path('o') }), (e: { code?: string }) => e.code === ErrorCodes.CORRUPT_BLOB);
-    } finally {
-      await j.close();
-    }
+    await expectCorruptBlob(D, tmp.path('o'));
   });
 
   it('a byte flipped in a patch (a small disk write stored as its changed bytes) makes verify --deep and fold fail', async () => {
@@ -98,15 +103,7 @@ describe('tamper evidence', function () {
     }
     b[at + 500] ^= 0x40;
     writeFileSync(p, b);
-    const j = await Journal.open(D);
-    try {
-      const r = await verify(j, { deep: true });
-      assert.equal(r.ok, false);
-      assert.equal(r.error!.code, ErrorCodes.CORRUPT_BLOB);
-      await assert.rejects(fold(j, { at: 'head', out: tmp.path('o') }), (e: { code?: string }) => e.code === ErrorCodes.CORRUPT_BLOB);
-    } finally {
-      await j.close();
-    }
+    await expectCorruptBlob(D, tmp.path('o'));
   });
 
   it('a fold reading many blocks (the bulk path, reused buffers) fails with CORRUPT_BLOB on a damaged compressed block, a damaged header or a block cut short, and leaves nothing', async () => {
