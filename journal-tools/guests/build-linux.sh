@@ -12,7 +12,8 @@
 # Idempotent: out/linux.stamp records the kernel package and this script's hash.
 # Prints "KERNEL INITRD".
 set -euo pipefail
-cd "$(dirname "$0")"
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$(dirname "$self")"
 mkdir -p out
 command -v busybox >/dev/null || { echo "busybox is missing: apt-get install busybox-static" >&2; exit 1; }
 command -v cpio >/dev/null || { echo "cpio is missing: apt-get install cpio" >&2; exit 1; }
@@ -23,7 +24,7 @@ pkg=$(resolve || true)
 if [ -z "$pkg" ] && [ "$(id -u)" = 0 ]; then apt-get update -qq >&2; pkg=$(resolve || true); fi
 [ -n "$pkg" ] || { echo "cannot resolve linux-image-cloud-amd64 (apt-get update?)" >&2; exit 1; }
 
-stamp="$pkg $(sha256sum "$0" | cut -d' ' -f1)"
+stamp="$pkg $(sha256sum "$self" | cut -d' ' -f1)"
 if [ -f out/vmlinuz ] && [ -f out/initrd.gz ] && [ "$(cat out/linux.stamp 2>/dev/null)" = "$stamp" ] && [ "${1:-}" != "--force" ]; then
   echo "$(pwd)/out/vmlinuz $(pwd)/out/initrd.gz"
   exit 0
