@@ -10,9 +10,13 @@ import { Sha256Batcher } from '../native/sha256-batcher.js';
 import { zeroPage } from '../util/zero-page.js';
 import { ZERO_ADDR } from '../util/hash.js';
 import type { BlockDevice } from './nbd/block-device.js';
+import { BlockBases } from './block-bases.js';
 
 /** Largest number of queued writes committed together (group commit). */
 const GROUP_COMMIT_MAX = 512;
+
+/** Bytes of recently written disk blocks kept as the bases of later small writes. */
+const RECENT_BLOCKS_BYTES = 64 * 1024 * 1024;
 
 interface PendingWrite {
   offset: number;
@@ -58,6 +62,8 @@ export class JournalBlockDevice implements BlockDevice {
   private openGate: (() => void) | undefined;
   /** Hashes the blocks of writes as they arrive, those of one event-loop turn together. */
   private readonly hasher = new Sha256Batcher();
+  /** Old contents of blocks that small writes change in part: recent blocks, and reads started as the writes arrive. */
+  private readonly bases: BlockBases;
 
   private constructor(
     private readonly journal: Journal,
@@ -69,6 +75,19 @@ export class JournalBlockDevice implements BlockDevice {
   ) {
     this.size = size;
     this.blockSize = blockSize;
+    this.bases = new BlockBases(
+      blockSize,
+      async (addrs) => {
+        const out = Buffer.allocUnsafe(addrs.length * blockSize);
+        await this.journal.readBlobsInto(
+          addrs,
+          out,
+          addrs.map((_, i) => i * blockSize),
+        );
+        return out;
+      },
+      writer ? RECENT_BLOCKS_BYTES : 0,
+    );
   }
 
   get readOnly(): boolean {
@@ -155,7 +174,32 @@ export class JournalBlockDevice implements BlockDevice {
   }
 
   write(offset: number, data: Buffer, opts: { fua: boolean }): Promise<void> {
+    this.prefetchEdges(offset, data.length);
     return this.enqueue(offset, data.length, data, opts.fua, this.hashAligned(offset, data));
+  }
+
+  /**
+   * Starts reading the old content of the blocks a write changes only in part (at its
+   * edges), so that it is there, or under way, when the write's group is built. A block
+   * a group not committed yet wrote needs no read (see {@link build}).
+   */
+  private prefetchEdges(offset: number, length: number): void {
+    if (!this.writer || length === 0) return;
+    const table = this.table();
+    for (const b of this.edgeBlocks(offset, length)) {
+      if (!this.uncommitted.has(b) && !table.isZero(b)) this.bases.prefetch(b, table.get(b));
+    }
+  }
+
+  /** The blocks a write of `length` bytes at `offset` changes only in part: none, one or two (its first and last). */
+  private edgeBlocks(offset: number, length: number): number[] {
+    const bs = this.blockSize;
+    const b0 = Math.floor(offset / bs);
+    const b1 = Math.ceil((offset + length) / bs);
+    const edges: number[] = [];
+    if (offset % bs) edges.push(b0);
+    if (offset + length !== this.blocksEnd(b1) && !(b1 - 1 === b0 && offset % bs)) edges.push(b1 - 1);
+    return edges;
   }
 
   /** Zero flags and hashes of a block-aligned write's blocks (undefined for an unaligned one). */
@@ -177,11 +221,13 @@ export class JournalBlockDevice implements BlockDevice {
   }
 
   writeZeroes(offset: number, length: number, opts: { fua: boolean; mayTrim: boolean }): Promise<void> {
+    this.prefetchEdges(offset, length);
     return this.enqueue(offset, length, undefined, opts.fua);
   }
 
   /** Trimmed ranges read back as zeroes (the journal records them as zeroed blocks). */
   trim(offset: number, length: number): Promise<void> {
+    this.prefetchEdges(offset, length);
     return this.enqueue(offset, length, undefined, false);
   }
 
@@ -258,6 +304,7 @@ export class JournalBlockDevice implements BlockDevice {
           await after.catch(() => undefined);
           if (failure !== undefined) throw failure;
           await this.writer!.commit(built.bodies, built.blobs, { sync: ops.some((o) => o.fua) });
+          this.rememberWritten(ops, built.written);
           this.writes += ops.length;
           for (const o of ops) o.resolve();
         } catch (e) {
@@ -273,6 +320,18 @@ export class JournalBlockDevice implements BlockDevice {
       void commit.finally(() => inFlight.delete(commit));
     }
     await Promise.all(inFlight);
+  }
+
+  /**
+   * Keeps the blocks a committed group wrote as the bases of later small writes; those
+   * that are a write's payload are copied (the NBD server reuses its buffer once acknowledged).
+   */
+  private rememberWritten(ops: PendingWrite[], written: Map<number, { data: Buffer; addr: Buffer }>): void {
+    const payloads = new Set(ops.map((o) => o.data?.buffer));
+    for (const [b, { data, addr }] of written) {
+      if (addr.equals(ZERO_ADDR)) this.bases.forget(b);
+      else this.bases.remember(b, addr, payloads.has(data.buffer) ? Buffer.from(data) : data);
+    }
   }
 
   /** The end of blocks `[.., b1)` on the disk: `b1` whole blocks, or the disk's end inside a short last block. */
@@ -297,26 +356,32 @@ export class JournalBlockDevice implements BlockDevice {
     // The address of each edge block's old content (the base of its patch).
     const oldAddr = new Map<number, Buffer>();
     const table = this.table();
+    /** Reads of old contents under way (started as the writes arrived). */
+    const arriving: Promise<void>[] = [];
     const need = (b: number) => {
-      if (touched.has(b) || old.has(b)) return;
+      if (touched.has(b) || old.has(b) || oldAddr.has(b)) return;
       // Copied now: its group may commit while we read, and the NBD server then reuses
       // that write's buffer for another request.
       const pending = this.uncommitted.get(b);
       if (pending) {
         old.set(b, Buffer.from(pending.data));
         oldAddr.set(b, pending.addr);
-      } else {
-        fetch.push(b);
-        oldAddr.set(b, table.isZero(b) ? ZERO_ADDR : Buffer.from(table.get(b)));
+        return;
       }
+      const addr = table.isZero(b) ? ZERO_ADDR : Buffer.from(table.get(b));
+      oldAddr.set(b, addr);
+      const known = addr === ZERO_ADDR ? undefined : this.bases.take(b, addr);
+      if (Buffer.isBuffer(known)) old.set(b, known);
+      else if (known) arriving.push(known.then((d) => void (d ? old.set(b, d) : fetch.push(b))));
+      else fetch.push(b);
     };
     for (const op of ops) {
       const b0 = Math.floor(op.offset / bs);
       const b1 = Math.ceil((op.offset + op.length) / bs);
-      if (op.offset % bs) need(b0);
-      if (op.offset + op.length !== this.blocksEnd(b1) && !(b1 - 1 === b0 && op.offset % bs)) need(b1 - 1);
+      for (const b of this.edgeBlocks(op.offset, op.length)) need(b);
       for (let b = b0; b < b1; b++) touched.add(b);
     }
+    await Promise.all(arriving);
     if (fetch.length) {
       // One store call for all of them (one location lookup, the reads in parallel).
       const bytes = Buffer.allocUnsafe(fetch.length * bs);
