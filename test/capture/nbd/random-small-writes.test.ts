@@ -38,7 +38,7 @@ async function fio(url: string, name: string, bs: string, ioKiB: number, seed: n
       '--verify=crc32c',
       '--do_verify=1',
       '--verify_fatal=1',
-    '--verify_state_save=0',
+      '--verify_state_save=0',
       '--end_fsync=1',
     ],
     300_000,
