@@ -95,8 +95,9 @@ export class BlockBases {
       a.resolve(data);
     };
     this.readBlobs(asked.map((a) => a.addr)).then(
-      // Each block in a buffer of its own: a kept one must not hold the others.
-      (bytes) => asked.forEach((_, i) => settle(i, asked.length === 1 ? bytes : Buffer.from(bytes.subarray(i * bs, (i + 1) * bs)))),
+      // Views of one buffer, not copies (a copy of each costs more than the memory a kept
+      // view holds on to: the reads of one turn are few blocks).
+      (bytes) => asked.forEach((_, i) => settle(i, bytes.subarray(i * bs, (i + 1) * bs))),
       () => asked.forEach((_, i) => settle(i, undefined)),
     );
   }
