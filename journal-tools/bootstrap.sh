@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages ttj's tests and demo use, when missing.
-# Usage: journal-tools/bootstrap.sh [--bench]   (--bench adds borgbackup, restic, fio)
+# Usage: journal-tools/bootstrap.sh [--bench]   (--bench adds borgbackup and restic)
 set -euo pipefail
-pkgs=(qemu-system-x86 qemu-utils libnbd-bin nasm busybox-static zstd cpio postgresql-15 binutils ffmpeg chromium chromium-driver)
-if [ "${1:-}" = "--bench" ]; then pkgs+=(borgbackup restic fio); fi
+pkgs=(qemu-system-x86 qemu-utils libnbd-bin nasm busybox-static zstd cpio postgresql-15 binutils ffmpeg chromium chromium-driver fio)
+if [ "${1:-}" = "--bench" ]; then pkgs+=(borgbackup restic); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
