@@ -271,6 +271,7 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
     opts.signal?.removeEventListener('abort', onAbort);
     vm.qmp.off('event', onEvent);
     for (const d of opts.disks ?? []) d.release();
+    await ramFile.close();
   }
   summary.pauseMs = {
     p50: percentile(pauses, 50),

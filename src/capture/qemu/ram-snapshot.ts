@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { ErrorCodes, TtjError } from '../../errors.js';
 import type { ChangedPages } from '../../journal/image-diff.js';
 import { readPages, scanFile } from '../../native/ram-file.js';
@@ -18,6 +18,7 @@ export interface RamCapture extends ChangedPages {
  */
 export class RamFile {
   private prev: Buffer | undefined;
+  private fh: FileHandle | undefined;
 
   constructor(
     readonly path: string,
@@ -30,20 +31,32 @@ export class RamFile {
    * @throws TtjError QEMU_FAILED when the RAM file is missing or shorter than the guest RAM.
    */
   async capture(): Promise<RamCapture> {
-    const fh = await open(this.path, 'r').catch((e: Error) => {
-      throw new TtjError(ErrorCodes.QEMU_FAILED, `cannot open the RAM file ${this.path}: ${e.message}`, { path: this.path }, { cause: e });
-    });
+    const fd = (await this.handle()).fd;
     try {
-      const scan = await scanFile(fh.fd, this.size, this.pageSize, this.prev);
+      const scan = await scanFile(fd, this.size, this.pageSize, this.prev);
       const pfns = withoutSorted(scan.dirty, scan.zero);
-      const pages = await readPages(fh.fd, this.pageSize, pfns, Buffer.allocUnsafeSlow(pfns.length * this.pageSize));
+      const pages = Buffer.allocUnsafeSlow(pfns.length * this.pageSize);
+      if (pfns.length) await readPages(fd, this.pageSize, pfns, pages);
       return { size: this.size, pfns, pages, zeroPfns: scan.zero, fingerprints: scan.fingerprints };
     } catch (e) {
       // A RAM file shorter than the guest RAM, or one that cannot be read.
       throw new TtjError(ErrorCodes.QEMU_FAILED, `RAM file ${this.path}: ${(e as Error).message}`, { path: this.path, expected: this.size }, { cause: e });
-    } finally {
-      await fh.close();
     }
+  }
+
+  /** The RAM file, opened at the first capture and kept open (no open and close in each pause). */
+  private async handle(): Promise<FileHandle> {
+    this.fh ??= await open(this.path, 'r').catch((e: Error) => {
+      throw new TtjError(ErrorCodes.QEMU_FAILED, `cannot open the RAM file ${this.path}: ${e.message}`, { path: this.path }, { cause: e });
+    });
+    return this.fh;
+  }
+
+  /** Closes the RAM file (a later capture opens it again). */
+  async close(): Promise<void> {
+    const fh = this.fh;
+    this.fh = undefined;
+    await fh?.close();
   }
 
   /** The capture is appended (or about to be): the next capture is compared with it. */

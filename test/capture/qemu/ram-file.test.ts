@@ -84,6 +84,7 @@ describe('RamFile: captures of a RAM file appended as changed pages fold back to
           else assert.equal(c.pfns.length, nonZeroPages(ram.bytes), 'the first capture of a session reads every non-zero page');
         }
       } finally {
+        await file.close();
         await w.close();
       }
     }
@@ -101,8 +102,10 @@ describe('RamFile: captures of a RAM file appended as changed pages fold back to
 
   it('a RAM file shorter than the guest RAM is QEMU_FAILED; changed pages that do not fit their memory are BAD_ARGUMENT, the journal unchanged', async () => {
     const ram = new FakeGuestRam(tmp.path('short'));
-    await assert.rejects(new RamFile(ram.path, 2 * PAGES * PS, PS).capture(), (e: Error & { code?: string }) => e.code === ErrorCodes.QEMU_FAILED);
-    await assert.rejects(new RamFile(tmp.path('missing'), PAGES * PS, PS).capture(), (e: Error & { code?: string }) => e.code === ErrorCodes.QEMU_FAILED);
+    for (const file of [new RamFile(ram.path, 2 * PAGES * PS, PS), new RamFile(tmp.path('missing'), PAGES * PS, PS)]) {
+      await assert.rejects(file.capture(), (e: Error & { code?: string }) => e.code === ErrorCodes.QEMU_FAILED);
+      await file.close();
+    }
     const w = await JournalWriter.openWriter(tmp.path('k.ttj'), { create: true });
     try {
       const bad = { size: PAGES * PS, pfns: Uint32Array.from([5, 3]), pages: Buffer.alloc(2 * PS), zeroPfns: new Uint32Array(0) };
