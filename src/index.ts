@@ -23,6 +23,7 @@ export { Journal, DEFAULT_PAGE_SIZE, FORMAT_VERSION, TTJ_VERSION, type JournalHe
 export { JournalWriter, type CommitResult, type OpenWriterOptions } from './journal/writer.js';
 export { initJournal, type InitResult } from './journal/init-journal.js';
 export { appendImages, DEFAULT_DISK_BLOCK_SIZE, type ImageEpochInput, type AppendImagesResult, type AudioInput } from './journal/append-images.js';
+export type { ChangedPages } from './journal/image-diff.js';
 export { audioBetween, audioInRange, wavBytes, type AudioClip } from './journal/audio.js';
 export type { PcmLayout } from './journal/audio-format.js';
 export { appendEventStream, parseEventStream, encodeEventStream } from './journal/append-events.js';

@@ -168,13 +168,13 @@ export function scalingMarkdown(s: ScalingFigures): string[] {
         cells: g.map((x) => f1(x.pauseP50Ms)),
         values: g.map((x) => x.pauseP50Ms),
         cause:
-          'the VM is stopped while its whole RAM file is copied into the capture buffer (memory bandwidth: proportional to the guest size) and while QEMU saves its device state and a screendump (a fixed cost, which dominates on small guests). Where it grows faster than linearly, the copy of a large guest also waits for the CPU (TCG runs the guest on a vCPU thread of its own, and on a loaded 2-core machine the recorder gets a fraction of a core) and, from 1 GiB on, for new memory: the capture buffers are touched for the first time during the first pauses',
+          'the VM is stopped while the pages of its RAM file the guest has touched are fingerprinted in place (the untouched ones are holes, not read) and the changed ones read, and while QEMU saves its device state and a screendump (a fixed cost, which dominates on small guests). On a loaded 2-core machine the recorder also waits for the CPU (TCG runs the guest on a vCPU thread of its own)',
       },
       {
         what: 'pause p99 (ms)',
         cells: g.map((x) => f1(x.pauseP99Ms)),
         values: g.map((x) => x.pauseP99Ms),
-        cause: 'the copy above, plus whatever else holds the CPU at that moment (an append of the previous epoch, other processes on the 2 cores)',
+        cause: 'the scan above, plus whatever else holds the CPU at that moment (an append of the previous epoch, other processes on the 2 cores)',
       },
       {
         what: 'bytes stored per epoch',
@@ -186,7 +186,7 @@ export function scalingMarkdown(s: ScalingFigures): string[] {
         what: 'peak RSS of ttj record',
         cells: g.map((x) => `${kib(x.peakRssKb * 1024)} (${((x.peakRssKb * 1024) / (x.sizeMiB * 1048576)).toFixed(2)}×)`),
         values: g.map((x) => x.peakRssKb),
-        cause: "two capture buffers the size of the guest's RAM (one is appended while the next epoch is captured), plus the page tables (32 bytes a page) and fingerprints (16 bytes a page)",
+        cause: 'no copy of the guest RAM: the pages changed in the (at most two) epochs in flight, plus the page table (32 bytes a page) and fingerprints (16 bytes a page)',
       },
       {
         what: 'fold of the last epoch (ms, in-step)',

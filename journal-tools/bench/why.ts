@@ -76,7 +76,7 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
     case 'pause':
       return ok
         ? 'The pause is the RAM copy plus device-state migration and screendump, which overlap.'
-        : 'The pause is dominated by copying the RAM file into the capture buffer (memory bandwidth, ~20 ms for 256 MiB); the device-state migration and screendump overlap it. Scanning fingerprints of the mapped RAM file during the pause and copying only changed pages would shorten it.';
+        : 'The pause fingerprints the RAM file in place (every page the guest has touched is read in 1 MiB chunks; untouched pages are holes, not read) and reads only the changed pages; the device-state migration and screendump overlap it. On a loaded 2-core machine with TCG the recorder also waits for the CPU (the guest runs on a vCPU thread of its own).';
     case 'verifyGBps':
     case 'verifyRestic': {
       const v = t.verify;
@@ -92,13 +92,13 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
     }
     case 'pause1g':
       return ok
-        ? 'The pause is the RAM copy, at memory bandwidth.'
-        : "As for the 256 MiB guest, the pause copies the whole RAM file (1 GiB) while the VM is stopped; on TCG the guest's vCPU thread also competes for the two cores. Copying only the pages whose fingerprint changed (scanned in place in the mapped RAM file) would make it follow the pages changed, not the RAM size.";
+        ? 'The pause fingerprints the RAM file in place and reads only the changed pages; pages the guest never touched are holes of the file, not read.'
+        : "As for the 256 MiB guest: the pause fingerprints every page the guest has touched (the rest are holes of the RAM file, not read) and reads only the changed pages; on TCG the guest's vCPU thread and, on a loaded machine, other processes compete for the two cores, so the recorder waits for the CPU.";
     case 'recordRss': {
       const p = r.pause?.find((x) => x.sizeMiB === 1024);
       return (
-        `Peak ${((p?.peakRssKb ?? NaN) / 1024).toFixed(0)} MiB for a 1 GiB guest: \`ttj record\` keeps two capture buffers the size of the guest RAM (one epoch is appended while the next is captured), plus the page tables and fingerprints. ` +
-        (ok ? '' : 'Reading the RAM file in place (mapped) and copying only changed pages into a small staging buffer would bound it by the pages changed per epoch.')
+        `Peak ${((p?.peakRssKb ?? NaN) / 1024).toFixed(0)} MiB for a 1 GiB guest: \`ttj record\` holds no copy of the guest RAM, only the pages changed in the (at most two) epochs in flight, the page table (32 bytes a page) and fingerprints (16 bytes a page). ` +
+        (ok ? 'The first epoch reads every non-zero page once: a guest that has touched all its RAM peaks at about its RAM size there.' : 'A guest that changes most of its RAM every epoch holds that much.')
       );
     }
     case 'nbdWrite':

@@ -14,6 +14,7 @@
 
 #include "fingerprint.h"
 #include "sha256.h"
+#include "ram-file.h"
 #include "socket-pump.h"
 
 namespace {
@@ -639,6 +640,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("fallocateAsync", Napi::Function::New(env, FallocateAsync));
   exports.Set("info", Napi::Function::New(env, Info));
   ttj::InitSocketPump(env, exports);
+  ttj::InitRamFile(env, exports);
   exports.Set("fingerprintVersion", Napi::Number::New(env, ttj::kFingerprintVersion));
   return exports;
 }

@@ -5,7 +5,8 @@ import { appendImages } from '../journal/append-images.js';
 import { bytesPerFrame } from '../journal/audio-format.js';
 import type { JournalWriter } from '../journal/writer.js';
 import type { JournalBlockDevice } from './journal-block-device.js';
-import { RamSnapshots, readRam } from './qemu/ram-snapshot.js';
+import { Semaphore } from '../util/semaphore.js';
+import { RamFile, type RamCapture } from './qemu/ram-snapshot.js';
 import type { Vm } from './qemu/vm.js';
 import type { WavTap } from './qemu/wav-tap.js';
 
@@ -66,7 +67,7 @@ export interface RecordSummary {
 }
 
 /** A capture; `sound` is the audio stream position (sample frames) read at it. */
-type Captured = ({ kind: 'epoch'; ram: Buffer; device: Buffer; frame: Buffer; pauseMs: number } | { kind: 'frame'; frame: Buffer }) & { sound?: number };
+type Captured = ({ kind: 'epoch'; ram: RamCapture; device: Buffer; frame: Buffer; pauseMs: number } | { kind: 'frame'; frame: Buffer }) & { sound?: number };
 
 /**
  * Checks the epoch interval and frame rate of a recording (call it before creating
@@ -103,10 +104,12 @@ function percentile(xs: number[], p: number): number {
  * Records a running VM into a journal until the duration ends, the signal aborts,
  * or the guest powers off: an epoch every interval (pause, copy RAM, save the
  * device state, take the frame, resume; then hash, compress and append off the
- * VM's critical path) and frames between epochs at `fps`. Epoch and frame captures
- * are merged in capture order into one sequential append queue; RAM copies come
- * from a pool of two buffers, so a slow append delays the next capture instead of
- * growing memory. The VM is left running (or gone, after a power-off).
+ * VM's critical path) and frames between epochs at `fps`. The RAM is not copied: while
+ * the VM is paused its RAM file is fingerprinted in place and only the pages that
+ * changed since the last epoch are read ({@link RamFile}). Epoch and frame captures
+ * are merged in capture order into one sequential append queue; at most two epochs
+ * are in flight, so a slow append delays the next capture instead of growing memory.
+ * The VM is left running (or gone, after a power-off).
  * @throws TtjError QEMU_FAILED when QEMU dies (the journal keeps every epoch committed before,
  * and `details.summary` says what was recorded); the journal's own error (NO_SPACE, ...) when
  * the guest's disk writes could not be journaled; BAD_ARGUMENT (see {@link checkRecordTiming}).
@@ -115,7 +118,9 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
   checkRecordTiming(opts);
   const intervalMs = opts.intervalMs ?? 500;
   const fps = opts.fps ?? 10;
-  const pool = new RamSnapshots(vm.config.memorySize);
+  const ramFile = new RamFile(vm.ramPath, vm.config.memorySize, w.pageSize);
+  // One epoch appended while the next is captured.
+  const inFlight = new Semaphore(2);
   const pauses: number[] = [];
   const summary: RecordSummary = { epochs: 0, frames: 0, bytesStored: 0, pauseMs: { p50: 0, p99: 0, max: 0, mean: 0 }, epochTicks: 0, missedEpochTicks: 0, missedFrameTicks: 0, stoppedBy: 'signal' };
   // Replays: a stop before the ticks are subscribed (an aborted signal) still ends them.
@@ -146,28 +151,28 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
   });
 
   let capturing = false;
-  // Page fingerprints of the last epoch appended: only pages whose fingerprint changed are hashed.
-  let fingerprints: Buffer | undefined;
   const captureEpoch = async (): Promise<Captured | undefined> => {
-    const ram = await pool.acquire();
+    await inFlight.acquire();
     try {
       const t0 = performance.now();
       await vm.pause();
       for (const d of opts.disks ?? []) d.hold();
-      // The RAM copy (thread pool), the device-state migration (QEMU's migration
+      // The RAM scan (thread pool), the device-state migration (QEMU's migration
       // thread) and the screendump (QEMU's main loop) run at the same time.
       const deviceAndFrame = (async () => {
         const finish = await vm.startDeviceSave();
         const [device, frame] = await Promise.all([finish(), vm.screendump()]);
         return { device, frame };
       })();
-      const [, { device, frame }, sound] = await Promise.all([readRam(vm.ramPath, ram), deviceAndFrame, opts.audio?.mark()]);
+      const [ram, { device, frame }, sound] = await Promise.all([ramFile.capture(), deviceAndFrame, opts.audio?.mark()]);
       await vm.resume();
       const pauseMs = performance.now() - t0;
       pauses.push(pauseMs);
+      // This capture is appended next: the next one is compared with it.
+      ramFile.accept(ram);
       return { kind: 'epoch', ram, device, frame, pauseMs, sound };
     } catch (e) {
-      pool.release(ram);
+      inFlight.release();
       for (const d of opts.disks ?? []) d.release();
       if (!vm.running || stopped) return undefined; // the guest powered off or QEMU died
       // A disk whose writes could not be journaled (a full disk) stops the guest, and then
@@ -206,8 +211,7 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
       return;
     }
     try {
-      const r = await appendImages(w, { audio: soundUpTo(c), memory: c.ram, device: c.device, frames: [c.frame], memoryFingerprints: fingerprints });
-      fingerprints = r.memoryFingerprints;
+      const r = await appendImages(w, { audio: soundUpTo(c), memoryPages: c.ram, device: c.device, frames: [c.frame] });
       summary.epochs++;
       summary.frames++;
       summary.bytesStored += r.storedBytes;
@@ -215,7 +219,7 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
       summary.lastEpoch = r.epoch;
       opts.onEpoch?.({ epoch: r.epoch!, pauseMs: c.pauseMs, dirtyPages: r.dirtyPages, storedBytes: r.storedBytes });
     } finally {
-      pool.release(c.ram);
+      inFlight.release();
       for (const d of opts.disks ?? []) d.release();
     }
   };
@@ -267,6 +271,7 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
     opts.signal?.removeEventListener('abort', onAbort);
     vm.qmp.off('event', onEvent);
     for (const d of opts.disks ?? []) d.release();
+    await ramFile.close();
   }
   summary.pauseMs = {
     p50: percentile(pauses, 50),

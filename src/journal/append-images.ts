@@ -5,7 +5,7 @@ import type { PcmLayout } from './audio-format.js';
 import { AUDIO_CHUNK, chunkContent, DEVICE_CHUNK, FRAME_CHUNK } from './chunks.js';
 import type { IEvent } from './codec.js';
 import { DISK_SECTOR, isDiskSize } from './disk-geometry.js';
-import { diffImage } from './image-diff.js';
+import { diffChangedPages, diffImage, type ChangedPages } from './image-diff.js';
 import { diskWriteEvents, pageEvents } from './change-events.js';
 import { pngInfo } from './png.js';
 import { MAX_DISK_BLOCK_SIZE } from './vm-state.js';
@@ -77,6 +77,13 @@ export interface ImageEpochInput {
    */
   memoryFingerprints?: Buffer;
   /**
+   * Instead of `memory`: only the pages of the guest memory that may have changed since
+   * the head (every page not listed is unchanged), as `ttj record` finds them in the RAM
+   * file; its `size` is checked like a memory image's. The blobs stored are views of
+   * its `pages`, which must not change until the append resolves.
+   */
+  memoryPages?: ChangedPages;
+  /**
    * Block size of disks created by this append (existing disks keep theirs).
    * Default: see {@link diskBlockSizeFor}.
    */
@@ -107,6 +114,18 @@ async function sizeOf(path: string | Buffer): Promise<number> {
   }
 }
 
+/**
+ * {@link ChangedPages} that fit their memory: pfns ascending and inside it, their bytes all there.
+ * @throws TtjError BAD_ARGUMENT.
+ */
+function checkChangedPages(c: ChangedPages, pageSize: number): void {
+  const pages = c.size / pageSize;
+  const ascendingInside = (xs: Uint32Array) => xs.every((p, i) => p < pages && (i === 0 || p > xs[i - 1]!));
+  if (!ascendingInside(c.pfns) || !ascendingInside(c.zeroPfns) || c.pages.length < c.pfns.length * pageSize) {
+    throw new TtjError(ErrorCodes.BAD_ARGUMENT, `memory pages: pfns must be ascending pages of the ${c.size}-byte memory, with ${pageSize} bytes each`);
+  }
+}
+
 const name = (s: string | Buffer) => (typeof s === 'string' ? s : 'memory buffer');
 
 async function bytesOf(source: string | Buffer): Promise<Buffer> {
@@ -131,19 +150,22 @@ export async function appendImages(w: JournalWriter, input: ImageEpochInput): Pr
   const disks = input.disks ?? [];
   // 1. Check everything first.
   let memSize = 0;
-  if (input.memory) {
-    memSize = await sizeOf(input.memory);
+  if (input.memory && input.memoryPages) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'give memory or memoryPages, not both');
+  const memory = input.memory ?? (input.memoryPages ? 'memory pages' : undefined);
+  if (memory) {
+    memSize = input.memoryPages ? input.memoryPages.size : await sizeOf(input.memory!);
     if (memSize === 0 || memSize % ps) {
-      throw new TtjError(ErrorCodes.SIZE_MISMATCH, `memory image ${name(input.memory)} is ${memSize} bytes, not a whole number of ${ps}-byte pages`, { path: name(input.memory), actual: memSize });
+      throw new TtjError(ErrorCodes.SIZE_MISMATCH, `memory image ${name(memory)} is ${memSize} bytes, not a whole number of ${ps}-byte pages`, { path: name(memory), actual: memSize });
     }
     if (state.memory && memSize !== state.memorySize) {
-      throw new TtjError(ErrorCodes.SIZE_MISMATCH, `memory image ${name(input.memory)} is ${memSize} bytes but the journal's memory is ${state.memorySize}`, {
-        path: name(input.memory),
+      throw new TtjError(ErrorCodes.SIZE_MISMATCH, `memory image ${name(memory)} is ${memSize} bytes but the journal's memory is ${state.memorySize}`, {
+        path: name(memory),
         expected: state.memorySize,
         actual: memSize,
       });
     }
   }
+  if (input.memoryPages) checkChangedPages(input.memoryPages, ps);
   const seen = new Set<string>();
   const diskSizes: number[] = [];
   const blockSizes: number[] = [];
@@ -166,7 +188,7 @@ export async function appendImages(w: JournalWriter, input: ImageEpochInput): Pr
     const data = await bytesOf(f);
     frames.push({ data, ...pngInfo(data, typeof f === 'string' ? f : `frame ${i}`) });
   }
-  const hasEpoch = !!(input.memory || disks.length || device);
+  const hasEpoch = !!(memory || disks.length || device);
   const audio = (input.audio ?? []).filter((a) => a.pcm.length > 0);
   if (!hasEpoch && !frames.length && !audio.length && !input.label) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'nothing to append: give --memory, --disk, --device, --frame or --label');
   if (!hasEpoch && w.lastCommittedEpoch < 0) throw new TtjError(ErrorCodes.NO_EPOCH, 'the journal has no committed epoch to bind frames or a label to');
@@ -191,9 +213,10 @@ export async function appendImages(w: JournalWriter, input: ImageEpochInput): Pr
   }
   if (hasEpoch) {
     bodies.push({ epochBegin: { epoch: w.nextEpochNumber } });
-    if (input.memory) {
+    if (memory) {
       if (!state.memory) bodies.push({ memoryLayout: { size: memSize } });
-      const diff = await diffImage(input.memory, ps, state.memory, progress(done), state.memory ? input.memoryFingerprints : undefined);
+      const diff = input.memoryPages ? await diffChangedPages(input.memoryPages, ps, state.memory) : await diffImage(input.memory!, ps, state.memory, progress(done), state.memory ? input.memoryFingerprints : undefined);
+      if (input.memoryPages) progress(done)(memSize);
       memoryFingerprints = diff.fingerprints;
       done += memSize;
       dirtyPages = diff.pfns.length + diff.zeroPfns.length;

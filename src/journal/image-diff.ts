@@ -103,6 +103,47 @@ export async function diffImage(source: string | Buffer, pageSize: number, table
   return out;
 }
 
+/**
+ * The pages of guest memory that may have changed since the head, found by the caller
+ * (`ttj record` scans the RAM file's fingerprints while the VM is paused and reads only
+ * these pages): every page not listed is unchanged since the head's memory.
+ */
+export interface ChangedPages {
+  /** The memory's size in bytes. */
+  size: number;
+  /** Pages that may have changed to non-zero content, ascending. */
+  pfns: Uint32Array;
+  /** Their bytes, one page after another (`pfns.length` pages). */
+  pages: Buffer;
+  /** Pages that may have become zero, ascending. */
+  zeroPfns: Uint32Array;
+}
+
+/**
+ * Diffs {@link ChangedPages} against `table` (the head state): the listed pages are
+ * SHA-256 hashed (natively, on both cores) and kept where their address differs. The
+ * blobs are views of `changed.pages` (not copies).
+ */
+export async function diffChangedPages(changed: ChangedPages, pageSize: number, table: PageTable | undefined): Promise<ImageDiff> {
+  const out: ImageDiff = { pfns: [], addrs: [], zeroPfns: [], blobs: [], scanned: changed.size };
+  const n = changed.pfns.length;
+  const hashes = await sha256PagesAsync(
+    changed.pages.subarray(0, n * pageSize),
+    pageSize,
+    Uint32Array.from({ length: n }, (_, i) => i),
+  );
+  for (let k = 0; k < n; k++) {
+    const pfn = changed.pfns[k]!;
+    const addr = hashes.subarray(k * ADDR_LEN, (k + 1) * ADDR_LEN);
+    if (table && table.get(pfn).equals(addr)) continue;
+    out.pfns.push(pfn);
+    out.addrs.push(Buffer.from(addr));
+    out.blobs.push({ addr: Buffer.from(addr), data: changed.pages.subarray(k * pageSize, (k + 1) * pageSize) });
+  }
+  for (const pfn of changed.zeroPfns) if (table && !table.isZero(pfn)) out.zeroPfns.push(pfn);
+  return out;
+}
+
 /** Concatenates addresses for a PageBatch/DiskWrite `addrs` field. */
 export function joinAddrs(addrs: Buffer[]): Buffer {
   return addrs.length ? Buffer.concat(addrs, addrs.length * ADDR_LEN) : Buffer.alloc(0);

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread } from 'node:worker_threads';
-import { FINGERPRINT_VERSION, type NativeAddonInfo, type ScannerImpl } from './types.js';
+import { FINGERPRINT_VERSION, type NativeAddonInfo, type ScanResult, type ScannerImpl } from './types.js';
 
 /** The addon's exports. */
 type NativeAddon = ScannerImpl & {
@@ -16,6 +16,9 @@ type NativeAddon = ScannerImpl & {
   pwriteAlignedAsync(fd: number, buffers: Uint8Array[], position: number): Promise<number>;
   preadAlignedAsync(fd: number, position: number, length: number, target: Uint8Array, targetOffset: number): Promise<number>;
   fallocateAsync(fd: number, offset: number, length: number): Promise<number>;
+  /** See src/native/ram-file.ts. */
+  scanFileAsync(fd: number, size: number, pageSize: number, prev: Uint8Array | null): Promise<ScanResult>;
+  readPagesAsync(fd: number, pageSize: number, pfns: Uint32Array, out: Uint8Array): Promise<Uint8Array>;
 };
 
 /** What {@link loadNative} found. */
@@ -43,7 +46,21 @@ function packageRoot(from: string = dirname(fileURLToPath(import.meta.url))): st
   }
 }
 
-const FUNCTIONS = ['scanPages', 'scanPagesAsync', 'sha256Pages', 'sha256PagesAsync', 'sha256Ranges', 'sha256BuffersAsync', 'gatherPages', 'pwriteAlignedAsync', 'preadAlignedAsync', 'fallocateAsync', 'info'] as const;
+const FUNCTIONS = [
+  'scanPages',
+  'scanPagesAsync',
+  'sha256Pages',
+  'sha256PagesAsync',
+  'sha256Ranges',
+  'sha256BuffersAsync',
+  'gatherPages',
+  'pwriteAlignedAsync',
+  'preadAlignedAsync',
+  'fallocateAsync',
+  'scanFileAsync',
+  'readPagesAsync',
+  'info',
+] as const;
 
 let loaded: LoadResult | undefined;
 

@@ -81,3 +81,28 @@ export function checkOut(out: unknown, need: number): asserts out is Uint8Array 
   checkBuffer(out, 'out');
   if (out.byteLength < need) throw new TypeError(`out is too small: ${out.byteLength} < ${need}`);
 }
+
+/** A file descriptor: a non-negative integer. */
+function checkFd(fd: unknown): asserts fd is number {
+  if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) throw new TypeError('fd must be a non-negative integer');
+}
+
+/** The arguments of `scanFile`: `size` a whole number of pages, `prev` 16 bytes a page. */
+export function checkRamFileScan(fd: unknown, size: unknown, pageSize: unknown, prev: unknown): void {
+  checkFd(fd);
+  checkPageSize(pageSize);
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0 || size % pageSize) throw new TypeError(`size ${String(size)} is not a whole number of ${pageSize}-byte pages`);
+  if (prev !== undefined && prev !== null) {
+    checkBuffer(prev, 'prev');
+    if (prev.byteLength !== (size / pageSize) * 16) throw new TypeError(`prev must hold 16 bytes per page (${(size / pageSize) * 16}), not ${prev.byteLength}`);
+  }
+}
+
+/** The arguments of `readPages`: `out` room for every page of `pfns`. */
+export function checkRamFileRead(fd: unknown, pageSize: unknown, pfns: unknown, out: unknown): void {
+  checkFd(fd);
+  checkPageSize(pageSize);
+  if (!(pfns instanceof Uint32Array)) throw new TypeError('pfns must be a Uint32Array');
+  checkBuffer(out, 'out');
+  if (out.byteLength < pfns.length * pageSize) throw new TypeError(`out is too small: ${out.byteLength} < ${pfns.length * pageSize}`);
+}
