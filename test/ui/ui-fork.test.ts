@@ -85,4 +85,31 @@ describe('ttj ui: fork and record from the page, and the fork tree (boot-sector 
     await page.locator(`#fork-tree li.here[data-journal="${parentId}"]`).waitFor();
     await waitFor(async () => (await counts(page!)) === l.frames.length, 10000, "the parent's frames");
   });
+
+  it('a fork recording when the server stops (SIGTERM) is stopped cleanly: its journal verifies', async () => {
+    const image = ensureBootSectorGuest();
+    const J = tmp.path('vm.ttj');
+    const rec = await ttjAsync('record', J, '--memory', '32M', '--disk', `boot=${image}`, '--interval', '250ms', '--fps', '4', '--duration', '3s');
+    assert.equal(rec.code, 0, rec.stderr);
+    server = await startUiServer(J);
+    const api = (path: string, init?: RequestInit) => fetch(new URL(`${path}?token=${server!.token}`, server!.url), init).then(async (r) => ({ status: r.status, json: (await r.json()) as any }));
+    const started = await api('/api/forks', { method: 'POST', body: JSON.stringify({ at: 'epoch:2', name: 'mine.ttj' }), headers: { 'content-type': 'application/json' } });
+    assert.equal(started.status, 200, JSON.stringify(started.json));
+    const M = tmp.path('mine.ttj');
+    assert.equal(started.json.vm.fork.location, M);
+    assert.ok(
+      started.json.members.some((m: { id: string }) => m.id === started.json.vm.fork.journal),
+      'the fork joined the family',
+    );
+    assert.equal((await api('/api/family')).json.recording, started.json.vm.fork.journal);
+    // The name is now taken.
+    const again = await api('/api/forks', { method: 'POST', body: JSON.stringify({ at: 'epoch:2', name: 'mine.ttj' }), headers: { 'content-type': 'application/json' } });
+    assert.deepEqual([again.status, again.json.error.code], [409, 'TTJ_JOURNAL_EXISTS']);
+    await waitFor(async () => (await withJournal(M, (j) => j.head())).epoch >= 3, 60000, 'epochs of the fork');
+    await server.close(); // what SIGTERM does to ttj ui
+    server = undefined;
+    assert.ok(gone(started.json.vm.pid), 'QEMU is gone once the server has stopped');
+    const v = await ttjAsync('verify', M, '--json');
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+  });
 });
