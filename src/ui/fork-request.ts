@@ -1,4 +1,5 @@
 import { access } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { isPgLocation } from '../store/pg/pg-location.js';
 import { forkLocation, type FamilyMember } from './journal-family.js';
@@ -38,10 +39,15 @@ function checkName(name: unknown): string | undefined {
 export async function startFork(ctx: { family: OpenFamily; vm: VmSession }, body: Record<string, unknown>): Promise<ForkStarted> {
   if (typeof body.at !== 'string' || !body.at) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'POST /api/forks needs {"at": POINT}');
   const name = checkName(body.name);
-  const { member } = await ctx.family.get(typeof body.journal === 'string' ? body.journal : null);
-  if (isPgLocation(member.location)) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'fork and record makes the new journal beside its parent: not for a journal in PostgreSQL (use ttj restore --fork)');
-  const target = await forkLocation(member.location, name, taken);
+  const { member: source } = await ctx.family.get(typeof body.journal === 'string' ? body.journal : null);
+  if (isPgLocation(source.location)) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'fork and record makes the new journal beside its parent: not for a journal in PostgreSQL (use ttj restore --fork)');
+  const target = await forkLocation(source.location, name, taken);
   if (await taken(target)) throw new TtjError(ErrorCodes.JOURNAL_EXISTS, `${target} already exists; a fork needs a new name`, { path: target });
-  const vm = await ctx.vm.startFork({ source: member.location, at: body.at, target });
-  return { vm, members: await ctx.family.refresh() };
+  const member = async (location: string) => {
+    const m = (await ctx.family.refresh()).find((x) => resolve(x.location) === resolve(location));
+    if (!m) throw new TtjError(ErrorCodes.INTERNAL, `the new fork ${location} did not open as a member of the family`);
+    return m;
+  };
+  const vm = await ctx.vm.startFork({ source: source.location, at: body.at, target, member });
+  return { vm, members: ctx.family.members() };
 }

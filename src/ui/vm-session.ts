@@ -3,19 +3,8 @@ import { ErrorCodes, TtjError } from '../errors.js';
 import { QmpClient } from '../capture/qemu/qmp-client.js';
 import { restore } from '../replay/restore.js';
 import { freePort } from '../util/free-port.js';
-import { Journal } from '../journal/journal.js';
 import { startForkRecording } from './fork-recorder.js';
-import { forkOrigin } from './journal-family.js';
-
-/** Runs `f` on the journal at `location`, opened for reading, and closes it. */
-async function withJournal<T>(location: string, password: string | undefined, f: (j: Journal) => Promise<T>): Promise<T> {
-  const j = await Journal.open(location, { password });
-  try {
-    return await f(j);
-  } finally {
-    await j.close();
-  }
-}
+import type { FamilyMember } from './journal-family.js';
 
 /** The first TCP port of QEMU's VNC displays (display N listens on 5900 + N). */
 const VNC_BASE_PORT = 5900;
@@ -45,6 +34,12 @@ export interface ForkStart {
   source: string;
   at: string;
   target: string;
+  /**
+   * The new journal as a member of the family (called once it exists: the recorder writes
+   * its first epoch before it starts QEMU). The server opens each journal once, so this
+   * asks the family rather than opening it here.
+   */
+  member: (location: string) => Promise<FamilyMember>;
 }
 
 /** A TCP port of at least `min` that was free a moment ago. */
@@ -122,9 +117,8 @@ export class VmSession {
     const rec = await startForkRecording({ source: f.source, at: f.at, target: f.target, password: this.journalPassword, displayArgs: vnc.args });
     try {
       await setVncPassword(rec.qmp, vnc.password);
-      // The recorder wrote the fork's first epoch before it started QEMU.
-      const [id, origin] = await withJournal(f.target, this.journalPassword, async (j) => [j.header.journalId, await forkOrigin(j)] as const);
-      const info: VmInfo = { at: f.at, epoch: origin?.parentEpoch ?? 0, seq: origin?.parentSeq ?? 0, pid: rec.pid, wsPort: vnc.wsPort, password: vnc.password, fork: { journal: id, location: f.target } };
+      const m = await f.member(f.target);
+      const info: VmInfo = { at: f.at, epoch: m.fork?.parentEpoch ?? 0, seq: m.fork?.parentSeq ?? 0, pid: rec.pid, wsPort: vnc.wsPort, password: vnc.password, fork: { journal: m.id, location: f.target } };
       const frame = /^frame:(\d+)$/.exec(f.at);
       if (frame) info.frame = Number(frame[1]);
       const entry = { info, stop: async () => void (await rec.stop()) };
