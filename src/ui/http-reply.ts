@@ -8,7 +8,7 @@ export function sendJson(res: ServerResponse, value: unknown, status = 200): voi
   res.end(body);
 }
 
-/** The HTTP status for a failure: 400 for bad input, 404 for a point not in the journal, 500 otherwise. */
+/** The HTTP status for a failure: 400 for bad input, 404 for a point not in the journal, 409 for a lock or a journal already there, 500 otherwise. */
 function statusFor(code: string): number {
   switch (code) {
     case ErrorCodes.BAD_ARGUMENT:
@@ -18,6 +18,7 @@ function statusFor(code: string): number {
     case ErrorCodes.NO_EPOCH:
       return 404;
     case ErrorCodes.LOCKED:
+    case ErrorCodes.JOURNAL_EXISTS:
       return 409;
     default:
       return 500;

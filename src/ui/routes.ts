@@ -1,21 +1,21 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { diff } from '../journal/diff.js';
-import type { Journal } from '../journal/journal.js';
-import type { DiskLaneTracker } from './disk-lanes.js';
+import { startFork } from './fork-request.js';
+import type { FamilyListing } from './journal-family.js';
 import { sendAudio } from './audio-reply.js';
 import { sendFrame } from './frame-image.js';
 import { sendJson, sendStatus } from './http-reply.js';
 import { streamCommits } from './live-events.js';
 import { sendStatic } from './static-files.js';
 import { timeline } from './timeline.js';
+import type { OpenFamily } from './open-family.js';
 import type { VmSession } from './vm-session.js';
 
-/** What a route handler is given: the open journal, the server's VM session and disk lanes, its stop signal and token. */
+/** What a route handler is given: the journals served, the server's VM session, its stop signal and token. */
 export interface RouteContext {
-  journal: Journal;
+  family: OpenFamily;
   vm: VmSession;
-  diskLanes: DiskLaneTracker;
   closing: AbortSignal;
   /** The server's token (put into the page's links to its scripts and styles). */
   token: string;
@@ -48,28 +48,45 @@ async function jsonBody(req: IncomingMessage): Promise<Record<string, unknown>> 
 
 /**
  * Answers one request whose token has been checked: the page (`/`, its bundle) and
- * the JSON API (docs/ui.md). Failures are thrown as TtjErrors (the server sends them).
+ * the JSON API (docs/ui.md). A journal's routes take `?journal=ID` (a journal id of the
+ * family; default: the journal the server was started on). Failures are thrown as
+ * TtjErrors (the server sends them).
  */
 export async function route(ctx: RouteContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-  const { journal: j } = ctx;
   const method = req.method ?? 'GET';
   const path = url.pathname;
+  if (path === '/api/family' && method === 'GET') {
+    const listing: FamilyListing = { started: ctx.family.startId, members: await ctx.family.refresh(), recording: ctx.vm.info?.fork?.journal ?? null };
+    return sendJson(res, listing);
+  }
+  if (path === '/api/forks' && method === 'POST') return sendJson(res, await startFork(ctx, await jsonBody(req)));
+  const needsJournal = path.startsWith('/api/') && path !== '/api/vm';
+  if (!needsJournal) return otherRoute(ctx, req, res, url);
+  const { journal: j, diskLanes } = await ctx.family.get(url.searchParams.get('journal'));
   const frame = /^\/api\/frames\/(\d+)\.png$/.exec(path);
   if (method === 'GET' && frame) return sendFrame(j, Number(frame[1]), res, req.headers['if-none-match']);
   if (method === 'GET' && path === '/api/timeline') return sendJson(res, await timeline(j));
   if (method === 'GET' && path === '/api/audio') return sendAudio(j, url, res);
-  if (method === 'GET' && path === '/api/lanes') return sendJson(res, await ctx.diskLanes.update());
+  if (method === 'GET' && path === '/api/lanes') return sendJson(res, await diskLanes.update());
   if (method === 'GET' && path === '/api/diff') return sendJson(res, await diff(j, { a: param(url, 'a'), b: param(url, 'b') }));
   if (method === 'GET' && path === '/api/live') {
     const after = url.searchParams.get('after');
     return streamCommits(j, req, res, after === null ? undefined : Number(after), ctx.closing);
   }
+  return sendStatus(res, 404, `no such API: ${method} ${path}`);
+}
+
+/** The VM routes and the page's files. */
+async function otherRoute(ctx: RouteContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  const method = req.method ?? 'GET';
+  const path = url.pathname;
   if (path === '/api/vm') {
     if (method === 'GET') return sendJson(res, { vm: ctx.vm.info ?? null });
     if (method === 'POST') {
-      const at = (await jsonBody(req)).at;
-      if (typeof at !== 'string' || !at) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'POST /api/vm needs {"at": POINT}');
-      return sendJson(res, { vm: await ctx.vm.start(at) });
+      const body = await jsonBody(req);
+      if (typeof body.at !== 'string' || !body.at) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'POST /api/vm needs {"at": POINT}');
+      const { member } = await ctx.family.get(typeof body.journal === 'string' ? body.journal : null);
+      return sendJson(res, { vm: await ctx.vm.start(member.location, body.at) });
     }
     if (method === 'DELETE') {
       await ctx.vm.stop();

@@ -1,8 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Journal } from '../journal/journal.js';
-import { DiskLaneTracker } from './disk-lanes.js';
 import { sendError, sendStatus } from './http-reply.js';
+import { OpenFamily } from './open-family.js';
 import { route } from './routes.js';
 import { newToken, tokenMatches } from './token.js';
 import { VmSession } from './vm-session.js';
@@ -23,26 +22,26 @@ export interface UiServer {
   url: string;
   port: number;
   token: string;
-  /** Stops the server: closes its connections and event streams, stops a VM restored from the page, closes the journal. */
+  /** Stops the server: closes its connections and event streams, stops a VM restored from the page (a fork's recorder commits its last epoch), closes the journals. */
   close(): Promise<void>;
 }
 
 /**
- * `ttj ui`: serves the web timeline of the journal at `location` on 127.0.0.1. Every
+ * `ttj ui`: serves the web timeline of the journal at `location`, and of its family of
+ * forks (docs/ui.md, "Branches"), on 127.0.0.1. Every
  * request must carry the server's random token (`?token=`), else it gets 403: the
  * port is reachable by every local user, the token only by whoever started it.
  * @throws TtjError NOT_A_JOURNAL (and what {@link Journal.open} throws); BAD_ARGUMENT when the port is taken.
  */
 export async function startUiServer(location: string, opts: UiServerOptions = {}): Promise<UiServer> {
-  const journal = await Journal.open(location, { password: opts.password });
+  const family = await OpenFamily.open(location, opts.password);
   const token = opts.token ?? newToken();
   const closing = new AbortController();
-  const vm = new VmSession(location, opts.password);
-  const diskLanes = new DiskLaneTracker(journal);
+  const vm = new VmSession(opts.password);
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (!tokenMatches(url, token)) return sendStatus(res, 403, 'forbidden: this ttj ui needs the token in its URL');
-    route({ journal, vm, diskLanes, closing: closing.signal, token }, req, res, url).catch((e: unknown) => sendError(res, e));
+    route({ family, vm, closing: closing.signal, token }, req, res, url).catch((e: unknown) => sendError(res, e));
   });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -50,7 +49,7 @@ export async function startUiServer(location: string, opts: UiServerOptions = {}
       server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
     });
   } catch (e) {
-    await journal.close();
+    await family.close();
     throw e;
   }
   const port = (server.address() as AddressInfo).port;
@@ -65,7 +64,7 @@ export async function startUiServer(location: string, opts: UiServerOptions = {}
         await vm.stop();
         server.closeAllConnections();
         await new Promise<void>((r) => server.close(() => r()));
-        await journal.close();
+        await family.close();
       })()),
   };
 }

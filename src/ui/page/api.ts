@@ -1,11 +1,18 @@
 /** The page's calls to its server: every URL carries the token the page was opened with. */
-import type { DiffResult, DiskLanes, Timeline, VmInfo } from './types.js';
+import type { DiffResult, DiskLanes, FamilyListing, ForkStarted, Timeline, VmInfo } from './types.js';
 
 const token = new URLSearchParams(location.search).get('token') ?? '';
+/** The journal of the family the page shows (its id; empty: the one the server was started on). */
+let journal = '';
 
-/** `path` with the token (and `params`) in its query. */
+/** Makes every later call address journal `id` of the family. */
+export function setJournal(id: string): void {
+  journal = id;
+}
+
+/** `path` with the token, the journal shown (and `params`) in its query. */
 function apiUrl(path: string, params: Record<string, string | number> = {}): string {
-  const q = new URLSearchParams({ ...Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])), token });
+  const q = new URLSearchParams({ ...Object.fromEntries(Object.entries(params).map(([k, v]) => [k, String(v)])), ...(journal ? { journal } : {}), token });
   return `${path}?${q}`;
 }
 
@@ -20,7 +27,10 @@ export const getTimeline = () => call<Timeline>('GET', '/api/timeline');
 export const getDiskLanes = () => call<DiskLanes>('GET', '/api/lanes');
 export const getDiff = (a: string, b: string) => call<DiffResult>('GET', '/api/diff', { a, b });
 export const getVm = () => call<{ vm: VmInfo | null }>('GET', '/api/vm');
-export const startVm = (at: string) => call<{ vm: VmInfo }>('POST', '/api/vm', {}, { at });
+export const startVm = (at: string) => call<{ vm: VmInfo }>('POST', '/api/vm', {}, { at, journal });
+export const getFamily = () => call<FamilyListing>('GET', '/api/family');
+/** "Fork and record" at POINT `at` of the journal shown, into a new journal `name` (default: `BASE-fork-N.ttj`) beside it. */
+export const startFork = (at: string, name?: string) => call<ForkStarted>('POST', '/api/forks', {}, { at, journal, ...(name ? { name } : {}) });
 export const stopVm = () => call<{ vm: null }>('DELETE', '/api/vm');
 /** The PNG of frame `n` as recorded (cached by the browser for good). */
 export const frameUrl = (n: number) => apiUrl(`/api/frames/${n}.png`);

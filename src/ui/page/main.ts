@@ -1,14 +1,16 @@
 /**
  * The ttj ui page: a scrubber over the whole recording (filmstrip, play/pause at the
  * recorded speed, frame steps, epoch and label markers, gaps), lanes per epoch with a
- * range to diff, a panel for the selected point, a VM restored at it (noVNC), and live
- * updates while the journal grows. Rendered with lit-html; all data from the JSON API.
+ * range to diff, a panel for the selected point, a VM restored at it (noVNC) or forked
+ * and recorded into a new journal, the fork tree of the journals served (switching
+ * between them), and live updates while the journal shown grows. Rendered with lit-html; all data from the JSON API.
  */
 import { html, nothing, render } from 'lit-html';
-import { audioUrl, frameUrl, getDiff, getDiskLanes, getTimeline, getVm, liveUrl, startVm, stopVm } from './api.js';
+import { audioUrl, frameUrl, getDiff, getDiskLanes, getFamily, getTimeline, getVm, liveUrl, setJournal, startFork, startVm, stopVm } from './api.js';
+import { forkTree } from './branches.js';
 import { lanes, type LaneRange } from './lanes.js';
 import { appendCommit, firstFrameOf, gaps, playDelayMs, type Gap } from './model.js';
-import type { DiffResult, DiskLanes, JournalCommit, Timeline, VmInfo } from './types.js';
+import type { DiffResult, DiskLanes, FamilyListing, JournalCommit, Timeline, VmInfo } from './types.js';
 import { VmScreen } from './vm-screen.js';
 
 const FILMSTRIP = 12;
@@ -25,6 +27,7 @@ interface State {
   vm?: VmInfo;
   vmBusy?: string;
   error?: string;
+  family?: FamilyListing;
 }
 
 let s: State;
@@ -96,6 +99,60 @@ async function restoreHere(): Promise<void> {
   if (s.vm) screen.connect(document.getElementById('vm-screen')!, s.vm);
 }
 
+/** "Fork and record": restores the selected frame into a new journal, recorded while the VM runs; the page then shows that journal. */
+async function forkHere(): Promise<void> {
+  play(false);
+  const name = (document.getElementById('fork-name') as HTMLInputElement | null)?.value.trim() || undefined;
+  s.vmBusy = `forking at ${here()}…`;
+  update();
+  try {
+    const r = await startFork(here(), name);
+    s.vm = r.vm;
+    s.family = { started: s.family?.started ?? '', members: r.members, recording: r.vm.fork?.journal ?? null };
+    s.error = undefined;
+    await switchTo(r.vm.fork!.journal);
+  } catch (e) {
+    s.error = (e as Error).message;
+  }
+  s.vmBusy = undefined;
+  update();
+  if (s.vm) screen.connect(document.getElementById('vm-screen')!, s.vm);
+}
+
+/** Shows journal `id` of the family: its timeline (at its newest frame), live updates and lanes. */
+async function switchTo(id: string): Promise<void> {
+  play(false);
+  setJournal(id);
+  const t = await getTimeline();
+  events?.close();
+  s = { ...s, t, gaps: gaps(t.frames), i: Math.max(0, t.frames.length - 1), live: 'connecting', range: undefined, disks: undefined };
+  update();
+  follow();
+  void loadDiskLanes();
+}
+
+async function switchBranch(id: string): Promise<void> {
+  try {
+    await switchTo(id);
+    s.error = undefined;
+  } catch (e) {
+    s.error = (e as Error).message;
+  }
+  update();
+  if (s.vm) screen.connect(document.getElementById('vm-screen')!, s.vm);
+  void loadFamily();
+}
+
+/** Fetches the fork tree (again: after a fork, a switch, a stop). */
+async function loadFamily(): Promise<void> {
+  try {
+    s.family = await getFamily();
+    update();
+  } catch (e) {
+    s.error = (e as Error).message;
+  }
+}
+
 async function stopHere(): Promise<void> {
   screen.disconnect();
   s.vmBusy = 'stopping…';
@@ -108,6 +165,7 @@ async function stopHere(): Promise<void> {
   s.vm = undefined;
   s.vmBusy = undefined;
   update();
+  void loadFamily();
 }
 
 /** Fetches the disk lanes (again: after each commit); they come after the page is drawn. */
@@ -120,17 +178,24 @@ async function loadDiskLanes(): Promise<void> {
   }
 }
 
+/** The live event stream of the journal shown. */
+let events: EventSource | undefined;
+
 function follow(): void {
   const es = new EventSource(liveUrl(s.t.head.seq));
+  events = es;
   es.addEventListener('open', () => {
+    if (events !== es) return;
     s.live = 'live';
     update();
   });
   es.addEventListener('error', () => {
+    if (events !== es) return;
     s.live = es.readyState === EventSource.CLOSED ? 'offline' : 'connecting';
     update();
   });
   es.addEventListener('commit', (ev) => {
+    if (events !== es) return;
     const c = JSON.parse((ev as MessageEvent<string>).data) as JournalCommit;
     const atEnd = s.i >= s.t.frames.length - 1;
     appendCommit(s.t, c.epochs, c.frames);
@@ -201,24 +266,11 @@ function panel() {
       <button id="restore" ?disabled=${!f || !!s.vmBusy} @click=${restoreHere}>Restore here</button>
       <button id="stop-vm" ?disabled=${!s.vm || !!s.vmBusy} @click=${stopHere}>Stop VM</button>
     </div>
-    ${s.vmBusy ? html`<p class="busy">${s.vmBusy}</p>` : nothing} ${s.error ? html`<p class="error" id="error">${s.error}</p>` : nothing} ${forkInfo()}`;
-}
-
-function forkInfo() {
-  const fk = s.t.fork;
-  return html`<h2>Branches</h2>
-    <ul class="fork-tree">
-      ${
-        fk
-          ? html`<li>
-              ${fk.parent} <span class="muted">(parent; forked at ${fk.point}, epoch ${fk.parentEpoch})</span>
-              <ul>
-                <li class="here">${s.t.journal} ◀ you are here</li>
-              </ul>
-            </li>`
-          : html`<li class="here">${s.t.journal} ◀ you are here</li>`
-      }
-    </ul>`;
+    <div class="buttons">
+      <button id="fork" ?disabled=${!f || !!s.vmBusy} title="restore here into a new journal, recorded while the VM runs" @click=${forkHere}>Fork and record</button>
+      <input id="fork-name" type="text" placeholder="new journal (default NAME-fork-N.ttj)" size="24" />
+    </div>
+    ${s.vmBusy ? html`<p class="busy">${s.vmBusy}</p>` : nothing} ${s.error ? html`<p class="error" id="error">${s.error}</p>` : nothing} ${s.family ? forkTree(s.family, s.t.id, (id) => void switchBranch(id)) : nothing}`;
 }
 
 function rangeResult() {
@@ -295,6 +347,7 @@ async function main(): Promise<void> {
     document.addEventListener('keydown', onKey);
     follow();
     void loadDiskLanes();
+    void loadFamily();
   } catch (e) {
     app().textContent = `ttj ui: ${(e as Error).message}`;
   }

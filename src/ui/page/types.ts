@@ -5,3 +5,5 @@ export type { DiskLanes } from '../disk-lanes.js';
 export type { DiffResult } from '../../journal/diff.js';
 export type { JournalCommit } from '../../journal/journal.js';
 export type { EpochEntry, FrameEntry } from '../../journal/index-keys.js';
+export type { FamilyListing, FamilyMember } from '../journal-family.js';
+export type { ForkStarted } from '../fork-request.js';
