@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Level } from 'level';
 import { ErrorCodes, isTtjError, TtjError, toTtjError } from '../errors.js';
 import { copyIndex, type IndexCopy } from './index-copy.js';
@@ -23,7 +24,18 @@ interface Open {
   copy?: IndexCopy;
 }
 
+/**
+ * The LevelDB indexes this process has open, by absolute path. LevelDB's file lock is a
+ * POSIX (fcntl) lock, which belongs to the process: a second open of the same index in
+ * this process fails, but closing the descriptor it opened to try releases the lock the
+ * first open holds, and another process could then open the index beside it. So a second
+ * open in one process is refused here, before LevelDB is asked.
+ */
+const openInThisProcess = new Map<string, Level<string, Buffer>>();
+
 async function openLevel(path: string, create: boolean): Promise<Level<string, Buffer>> {
+  const key = resolve(path);
+  if (openInThisProcess.has(key)) throw new TtjError(ErrorCodes.LOCKED, `the journal index ${path} is open already (in this process)`, { path });
   const db = new Level<string, Buffer>(path, {
     keyEncoding: 'utf8',
     valueEncoding: 'buffer',
@@ -41,6 +53,7 @@ async function openLevel(path: string, create: boolean): Promise<Level<string, B
     }
     throw toTtjError(e, { path, what: 'opening the journal index' });
   }
+  openInThisProcess.set(key, db);
   return db;
 }
 
@@ -68,6 +81,8 @@ async function closeOpen(o: Open): Promise<void> {
   try {
     await o.db.close();
   } finally {
+    const key = resolve(o.db.location);
+    if (openInThisProcess.get(key) === o.db) openInThisProcess.delete(key);
     await o.copy?.remove();
   }
 }
