@@ -114,7 +114,7 @@ export class JournalWriter extends Journal {
       w.signer = opts.signWith;
       await w.load();
       // `ttj prune` in another process asks this writer to prune (docs/architecture.md, "Retention").
-      store.serveRequests?.((name, args) => w.runRequest(name, args));
+      await store.serveRequests?.((name, args) => w.runRequest(name, args));
       return w;
     } catch (e) {
       await store.close();
