@@ -159,12 +159,30 @@ async function mirror(src: Journal, w: JournalWriter, head: number, to: number, 
 /**
  * Appends the events of `src` after `head` up to `to` (or on to the newest prune event,
  * should one have landed since) to `w`, batch by batch, then, when prune events went
- * over, removes the blobs the destination no longer needs; returns the new head seq.
+ * over, removes the blobs the destination no longer needs; returns the new head seq. A
+ * batch refused for a blob a prune of the source removed meanwhile is sent again with
+ * that prune (up to twice).
  */
 async function sendRange(src: Journal, w: JournalWriter, head: number, to: number, r: PushResult, opts: PushOptions, onLast?: (e: StoredEvent) => void): Promise<number> {
-  const dropped = await droppedBy(src);
-  to = Math.max(to, ...dropped.values());
   const prunesBefore = r.prunes;
+  for (let attempt = 0; ; attempt++) {
+    const dropped = await droppedBy(src);
+    try {
+      head = await sendBatches(src, w, head, Math.max(to, ...dropped.values()), dropped, r, opts, onLast);
+      break;
+    } catch (e) {
+      // A prune of the source landed meanwhile and removed blobs of history this push took
+      // as kept (the batch failed whole): go on from the destination's head with that prune.
+      if (attempt >= 2 || !isTtjError(e, ErrorCodes.CORRUPT_BLOB) || (await droppedBy(src)).size === dropped.size) throw e;
+      head = w.headSeqNumber;
+    }
+  }
+  if (r.prunes > prunesBefore) addCollected(r, await collectGarbage(w));
+  return head;
+}
+
+/** Appends the events of `src` after `head` up to `to` to `w` in batches ({@link pushBatches} with `dropped`); returns the new head seq. */
+async function sendBatches(src: Journal, w: JournalWriter, head: number, to: number, dropped: ReadonlyMap<number, number>, r: PushResult, opts: PushOptions, onLast?: (e: StoredEvent) => void): Promise<number> {
   for await (const batch of pushBatches(src, head + 1, to, opts.batch, dropped)) {
     if (opts.signal?.aborted) break;
     const blobs = await missingBlobs(src, w, batch, r, dropped.size > 0);
@@ -179,7 +197,6 @@ async function sendRange(src: Journal, w: JournalWriter, head: number, to: numbe
     onLast?.(batch.events[batch.events.length - 1]!);
     opts.onProgress?.({ headSeq: head, targetSeq: to, events: r.events, bytesSent: r.bytesSent });
   }
-  if (r.prunes > prunesBefore) addCollected(r, await collectGarbage(w));
   return head;
 }
 

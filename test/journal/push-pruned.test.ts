@@ -10,6 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { ErrorCodes } from '../../src/errors.js';
+import { Journal } from '../../src/journal/journal.js';
 import { prune } from '../../src/journal/prune.js';
 import { push, type PushResult } from '../../src/journal/push.js';
 import { verify } from '../../src/journal/verify.js';
@@ -142,6 +143,35 @@ describe('push and pull of a pruned journal', function () {
       assert.ok(r2.json.collected.removedBlobs > 0);
       await assertSameJournal(S, U, tmp.dir);
       assert.deepEqual(await storedBlobs(U), await storedBlobs(S));
+    });
+
+    it('PostgreSQL to embedded while the source is pruned again in the middle of the push: the batch that lost its blobs is sent again with the new prune', async () => {
+      const U = pg().url('pruned-meanwhile');
+      await buildPruningJournal(U, tmp.dir, { epochs: 14 });
+      await pruneTo(U, 8);
+      await appendEpochs(U, tmp.dir, 14, 4);
+      const D = tmp.path('dest4');
+      const src = await Journal.open(U);
+      let r: PushResult;
+      try {
+        // The second prune lands (blobs removed) after the push planned its batches, as it looks up the first one's blobs.
+        const blobSizes = src.blobSizes.bind(src);
+        let pruned = false;
+        src.blobSizes = async (addrs) => {
+          if (!pruned) {
+            pruned = true;
+            await pruneTo(U, 3);
+          }
+          return blobSizes(addrs);
+        };
+        r = await push(src, D, { batch: { blobs: 40 } });
+        assert.equal(pruned, true);
+      } finally {
+        await src.close();
+      }
+      assert.equal(r.prunes, 2);
+      await assertSameJournal(U, D, tmp.dir);
+      assert.deepEqual(await storedBlobs(D), await storedBlobs(U));
     });
   });
 });
