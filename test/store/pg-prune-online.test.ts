@@ -14,6 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, isTtjError, TtjError } from '../../src/errors.js';
 import { fold } from '../../src/journal/fold.js';
+import { pruneJournal } from '../../src/journal/prune-journal.js';
 import { verify } from '../../src/journal/verify.js';
 import { askWriter } from '../../src/store/ask-writer.js';
 import { PgStore } from '../../src/store/pg/pg-store.js';
@@ -110,7 +111,7 @@ describe('prune of a PostgreSQL journal through its live writer in another proce
     assert.equal(v2.pruned?.length, 2);
   });
 
-  it('the channel: answers larger than a NOTIFY payload, errors with their code, TTJ_WRITER_GONE when the writer goes away, TTJ_PERMISSION for a role that may not write', async () => {
+  it('the channel: answers larger than a NOTIFY payload, errors with their code, TTJ_WRITER_GONE when the writer goes away (a prune then runs itself), TTJ_PERMISSION for a role that may not write, TTJ_LOCKED when the holder does not listen', async () => {
     const U = pg().url('channel');
     await buildPruningJournal(U, tmp.dir, { epochs: 2 });
     const store = await PgStore.open(U, { write: true, command: 'test writer' });
@@ -143,6 +144,19 @@ describe('prune of a PostgreSQL journal through its live writer in another proce
       release();
       if (!closed) await store.close();
     }
+    // A writer that goes away as it is asked to prune: ttj prune's library call opens the journal itself and prunes.
+    const leaving = await PgStore.open(U, { write: true, command: 'test writer that leaves' });
+    let leftAt = 0;
+    await leaving.serveRequests(async () => {
+      leftAt = Date.now();
+      await leaving.close();
+      return new Promise(() => undefined);
+    });
+    const own = await pruneJournal(U, { policy: { keepLast: 1 } });
+    assert.ok(leftAt > 0, 'the request reached the writer');
+    assert.equal(own.ranBy, undefined);
+    assert.equal(own.dropped.epochs, 1);
+    assert.ok(own.pruneSeq! > 0);
     // No writer listening at all: TTJ_LOCKED after the timeout (a writer lock held by a session that does not serve requests).
     const bare = await PgStore.open(U, { write: true, command: 'test writer without requests' });
     try {
