@@ -15,7 +15,7 @@ import { encodeMessage, MessageAssembler, REPLY_CHANNEL, type RequestMessage, ty
 export interface PgRequestServerOptions {
   /** Sends a message's payloads on a channel from the writer's session, in the writer's turn. */
   send(channel: string, payloads: string[]): Promise<void>;
-  /** Whether the session with this server pid may ask the writer (its role may write the journal). */
+  /** Whether the session with this server pid is there and may ask the writer (its role may write the journal). */
   mayAsk(senderPid: number): Promise<boolean>;
   /** Runs a request (the journal writer's). */
   handler(name: string, args: unknown): Promise<unknown>;
@@ -42,6 +42,8 @@ export class PgRequestServer {
         throw new TtjError(ErrorCodes.PERMISSION, `the role of the asking session (server pid ${m.senderPid}) may not write this journal, so its writer does not run its requests`);
       }
       await answer('accepted', { pid: process.pid });
+      // The accept waited for the writer's turn: an asker that gave up meanwhile (its session gone) is not served.
+      if (!(await this.opts.mayAsk(m.senderPid))) return;
       const result = await this.opts.handler(req.name, req.args);
       await answer('result', result ?? null);
     } catch (e) {
