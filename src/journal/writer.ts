@@ -212,8 +212,8 @@ export class JournalWriter extends Journal {
    * decision is taken from the event (the keyframe itself is built here from the state,
    * so its blobs need not be sent). `blobs` must carry every blob the events name that
    * the store lacks, except those of history the batch's own prune events drop (a pruned
-   * journal's, which may be gone: docs/format.md, "Pruned history"). The batch must end outside an epoch. On any error nothing is
-   * appended and the writer's state is unchanged.
+   * journal's, which may be gone: docs/format.md, "Pruned history"). The batch must end
+   * outside an epoch. On any error nothing is appended and the writer's state is unchanged.
    * @throws TtjError BAD_EVENT_STREAM (does not continue the chain or is not what this journal derives), CORRUPT_BLOB (missing blob), STATE_ROOT_MISMATCH.
    */
   appendReplicated(events: StoredEvent[], blobs: BlobPut[] = [], opts: { sync?: boolean } = {}): Promise<CommitResult> {
