@@ -42,6 +42,7 @@ export async function runPush(out: { log(msg: string): void }, o: RunPushOptions
     const where = r.commonSeq < 0 ? 'new journal' : `common prefix up to seq ${r.commonSeq}`;
     out.log(
       `${r.destination}: ${where}; sent ${r.events} events and ${r.blobsSent} blobs (${r.bytesSent} bytes), skipped ${r.blobsSkipped} blobs it had (${r.bytesSkipped} bytes); head seq ${r.head.seq}` +
+        (r.prunes ? `; ${r.prunes} prune events, after which it removed ${r.collected?.removedBlobs ?? 0} blobs it no longer needs` : '') +
         (r.follow ? `; followed ${r.follow.commits} commits` : ''),
     );
     return r;

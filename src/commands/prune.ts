@@ -15,7 +15,7 @@ const bucketFlags = Object.fromEntries(
 export default class Prune extends TtjCommand<PruneResult> {
   static override summary = 'Drop old epochs to a retention policy and give their space back.';
   static override description =
-    'restic/PBS-style rules choose the epochs to keep; the newest epoch, labelled epochs (unless --no-keep-labelled) and fork points are always kept. The dropped epochs are recorded in a prune event (their points then fail with TTJ_PRUNED; every event stays, so the hash chain still verifies), the blobs no kept point needs are removed and the store compacted. --dry-run lists each epoch (kept or dropped, and why) and the space a prune would free, and writes nothing. Takes the writer lock: stop a live writer first (docs/architecture.md, "Retention"). An interrupted prune is finished by running it again.';
+    'restic/PBS-style rules choose the epochs to keep; the newest epoch, labelled epochs (unless --no-keep-labelled) and fork points are always kept. The dropped epochs are recorded in a prune event (their points then fail with TTJ_PRUNED; every event stays, so the hash chain still verifies), the blobs no kept point needs are removed and the store compacted. --dry-run lists each epoch (kept or dropped, and why) and the space a prune would free, and writes nothing. Takes the writer lock; while a live writer (ttj record, ttj nbd) holds it, that writer is asked to run the prune between its appends (docs/architecture.md, "Retention"). An interrupted prune is finished by running it again.';
   static override examples = [
     '<%= config.bin %> prune vm.ttj --keep-last 10 --keep-daily 7 --dry-run',
     '<%= config.bin %> prune vm.ttj --keep-last 50',

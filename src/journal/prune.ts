@@ -25,7 +25,7 @@ export interface PruneOptions extends PrunePlanOptions {
 }
 
 /** What a garbage collection did. */
-interface GarbageCollection {
+export interface GarbageCollection {
   /** Blobs no kept point needs, as the plan found them (some may be gone already). */
   candidates: number;
   removed: RemovedBlobs;
@@ -61,10 +61,11 @@ export async function prune(w: JournalWriter, opts: PruneOptions): Promise<Prune
 
 /**
  * Removes the blobs no kept point needs (after every prune event stored) and compacts
- * the store. Idempotent: it only finishes what the prune events decided.
+ * the store. Idempotent: it only finishes what the prune events decided (also a push's
+ * destination, after prune events arrived: src/journal/push.ts).
  * @throws TtjError CORRUPT_* (a damaged journal).
  */
-async function collectGarbage(w: JournalWriter, beforeRemove?: PruneOptions['beforeRemove']): Promise<GarbageCollection> {
+export async function collectGarbage(w: JournalWriter, beforeRemove?: PruneOptions['beforeRemove']): Promise<GarbageCollection> {
   const pruned = new Set<number>();
   for await (const p of w.prunedEpochs()) pruned.add(p.epoch);
   const last = await w.lastEpoch();

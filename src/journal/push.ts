@@ -5,6 +5,13 @@
  * only the blobs the destination does not hold (looked up by address), each batch one
  * atomic append ({@link JournalWriter.appendReplicated}). A push that is interrupted
  * leaves the destination at a batch boundary, and running it again continues there.
+ *
+ * A pruned source goes over as it is: every event (its prune events too), and of the
+ * blobs only those it still has; history a prune dropped travels in one append with that
+ * prune event ({@link pushBatches}), which is what lets the destination take events whose
+ * blobs are gone. Prune events that arrive at a destination that had the blobs they drop
+ * (an incremental push after a prune) are carried out there too: the destination
+ * removes the blobs no kept point needs, as the source did (docs/stores.md, "Push and pull").
  */
 import { ErrorCodes, isTtjError, TtjError } from '../errors.js';
 import { journalKeyId } from '../store/journal-key.js';
@@ -14,7 +21,8 @@ import type { BlobPut, StoredEvent } from '../store/store.js';
 import { decodeEvent } from './codec.js';
 import { commonPrefix } from './common-prefix.js';
 import type { Journal } from './journal.js';
-import { pushBatches, type BatchLimits, type PushBatch } from './push-batches.js';
+import { collectGarbage, type GarbageCollection } from './prune.js';
+import { droppedBy, pushBatches, type BatchLimits, type PushBatch } from './push-batches.js';
 import { JournalWriter } from './writer.js';
 
 /** Blob addresses looked up or read per request. */
@@ -76,6 +84,10 @@ export interface PushResult {
   /** Event and blob bytes sent (uncompressed), and the blob bytes the destination already held. */
   bytesSent: number;
   bytesSkipped: number;
+  /** Prune events appended to the destination. */
+  prunes: number;
+  /** When prune events were appended: the blobs the destination removed after them, as the source did (totals over the push). */
+  collected?: { removedBlobs: number; removedBytes: number };
   /** With `follow`: the commits mirrored as they landed, and the lag. */
   follow?: { commits: number; lastLagMs?: number; maxLagMs?: number };
 }
@@ -105,6 +117,7 @@ export async function push(src: Journal, dest: JournalWriter | string, opts: Pus
       blobsSkipped: 0,
       bytesSent: 0,
       bytesSkipped: 0,
+      prunes: 0,
     };
     if (opened.created) {
       // The header went over when the destination was made.
@@ -143,15 +156,43 @@ async function mirror(src: Journal, w: JournalWriter, head: number, to: number, 
   return { seq, timeUs: last ? Number(decodeEvent(last.bytes, last.seq).timeUs) : Date.now() * 1000 };
 }
 
-/** Appends the events of `src` after `head` up to `to` to `w`, batch by batch; returns the new head seq. */
+/**
+ * Appends the events of `src` after `head` up to `to` (or on to the newest prune event,
+ * should one have landed since) to `w`, batch by batch, then, when prune events went
+ * over, removes the blobs the destination no longer needs; returns the new head seq. A
+ * batch refused for a blob a prune of the source removed meanwhile is sent again with
+ * that prune (up to twice).
+ */
 async function sendRange(src: Journal, w: JournalWriter, head: number, to: number, r: PushResult, opts: PushOptions, onLast?: (e: StoredEvent) => void): Promise<number> {
-  for await (const batch of pushBatches(src, head + 1, to, opts.batch)) {
+  const prunesBefore = r.prunes;
+  for (let attempt = 0; ; attempt++) {
+    const dropped = await droppedBy(src);
+    try {
+      head = await sendBatches(src, w, head, Math.max(to, ...dropped.values()), dropped, r, opts, onLast);
+      break;
+    } catch (e) {
+      // A prune of the source landed meanwhile and removed blobs of history this push took
+      // as kept (the batch failed whole): go on from the destination's head with that prune.
+      if (attempt >= 2 || !isTtjError(e, ErrorCodes.CORRUPT_BLOB) || (await droppedBy(src)).size === dropped.size) throw e;
+      head = w.headSeqNumber;
+    }
+  }
+  if (r.prunes > prunesBefore) addCollected(r, await collectGarbage(w));
+  return head;
+}
+
+/** Appends the events of `src` after `head` up to `to` to `w` in batches ({@link pushBatches} with `dropped`); returns the new head seq. */
+async function sendBatches(src: Journal, w: JournalWriter, head: number, to: number, dropped: ReadonlyMap<number, number>, r: PushResult, opts: PushOptions, onLast?: (e: StoredEvent) => void): Promise<number> {
+  for await (const batch of pushBatches(src, head + 1, to, opts.batch, dropped)) {
     if (opts.signal?.aborted) break;
-    const blobs = await missingBlobs(src, w, batch, r);
+    const blobs = await missingBlobs(src, w, batch, r, dropped.size > 0);
     const res = await w.appendReplicated(batch.events, blobs);
     r.batches++;
     r.events += batch.events.length;
-    for (const e of batch.events) r.bytesSent += e.bytes.length;
+    for (const e of batch.events) {
+      r.bytesSent += e.bytes.length;
+      if (decodeEvent(e.bytes, e.seq).body === 'prune') r.prunes++;
+    }
     head = res.lastSeq;
     onLast?.(batch.events[batch.events.length - 1]!);
     opts.onProgress?.({ headSeq: head, targetSeq: to, events: r.events, bytesSent: r.bytesSent });
@@ -159,8 +200,19 @@ async function sendRange(src: Journal, w: JournalWriter, head: number, to: numbe
   return head;
 }
 
-/** The blobs `batch` names that `w` lacks, read from `src` (checked against their addresses); counts what is sent and skipped. */
-async function missingBlobs(src: Journal, w: JournalWriter, batch: PushBatch, r: PushResult): Promise<BlobPut[]> {
+/** Adds what a garbage collection at the destination removed to the result. */
+function addCollected(r: PushResult, g: GarbageCollection): void {
+  const c = (r.collected ??= { removedBlobs: 0, removedBytes: 0 });
+  c.removedBlobs += g.removed.blobs;
+  c.removedBytes += g.removed.rawBytes;
+}
+
+/**
+ * The blobs `batch` names that `w` lacks and `src` has (a `pruned` source lacks some: the
+ * destination takes their absence only where the batch's prune events explain it), read
+ * from `src` (checked against their addresses); counts what is sent and skipped.
+ */
+async function missingBlobs(src: Journal, w: JournalWriter, batch: PushBatch, r: PushResult, pruned: boolean): Promise<BlobPut[]> {
   const unique = new Map<string, Buffer>();
   for (const a of batch.addrs) unique.set(a.toString('hex'), a);
   const addrs = [...unique.values()];
@@ -172,12 +224,15 @@ async function missingBlobs(src: Journal, w: JournalWriter, batch: PushBatch, r:
     for (const s of sizes) if (s !== undefined) r.bytesSkipped += s;
     r.blobsSkipped += part.length - missing.length;
     if (!missing.length) continue;
-    const data = await src.blobs(missing);
-    missing.forEach((addr, k) => {
+    const have = pruned ? await src.blobSizes(missing) : [];
+    const stored = pruned ? missing.filter((_, k) => have[k] !== undefined) : missing;
+    if (!stored.length) continue;
+    const data = await src.blobs(stored);
+    stored.forEach((addr, k) => {
       out.push({ addr, data: data[k]! });
       r.bytesSent += data[k]!.length;
     });
-    r.blobsSent += missing.length;
+    r.blobsSent += stored.length;
   }
   return out;
 }

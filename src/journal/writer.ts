@@ -114,7 +114,7 @@ export class JournalWriter extends Journal {
       w.signer = opts.signWith;
       await w.load();
       // `ttj prune` in another process asks this writer to prune (docs/architecture.md, "Retention").
-      store.serveRequests?.((name, args) => w.runRequest(name, args));
+      await store.serveRequests?.((name, args) => w.runRequest(name, args));
       return w;
     } catch (e) {
       await store.close();
@@ -211,8 +211,9 @@ export class JournalWriter extends Journal {
    * blob sizes and content), and its bytes must equal what they give. Only the keyframe
    * decision is taken from the event (the keyframe itself is built here from the state,
    * so its blobs need not be sent). `blobs` must carry every blob the events name that
-   * the store lacks. The batch must end outside an epoch. On any error nothing is
-   * appended and the writer's state is unchanged.
+   * the store lacks, except those of history the batch's own prune events drop (a pruned
+   * journal's, which may be gone: docs/format.md, "Pruned history"). The batch must end
+   * outside an epoch. On any error nothing is appended and the writer's state is unchanged.
    * @throws TtjError BAD_EVENT_STREAM (does not continue the chain or is not what this journal derives), CORRUPT_BLOB (missing blob), STATE_ROOT_MISMATCH.
    */
   appendReplicated(events: StoredEvent[], blobs: BlobPut[] = [], opts: { sync?: boolean } = {}): Promise<CommitResult> {
@@ -245,7 +246,12 @@ export class JournalWriter extends Journal {
     const allBlobs = [...blobs];
     const needs: BlobNeed[] = [];
     const needSeqs: number[] = [];
+    /** For each need: the epochs whose being dropped lets its blob be gone (a replicated pruned journal's). */
+    const needEpochs: number[][] = [];
     const chunked: ChunkedContent[] = [];
+    const chunkedEpochs: number[][] = [];
+    /** The epochs the prune events of a replicated batch drop. */
+    const dropped = new Set<number>();
     const ix = new IndexBuilder(this.pageSize, new Map([...this.diskStatsOf].map(([k, v]) => [k, { ...v }])), (n) => this.state.disks.get(n));
     let seq = this.headSeq;
     let prev = this.headHash;
@@ -267,17 +273,34 @@ export class JournalWriter extends Journal {
       // Memory and device events take effect at their epoch's commit for readers;
       // the writer applies them at once, which gives the same state at the commit.
       if (decoded.body !== 'epochCommit') this.state.apply(decoded, seq);
+      if (decoded.body === 'prune') for (const e of decoded.prune!.epochs ?? []) dropped.add(Number(e));
+      const epochs = stretchEpochs(decoded, open, this.pos.nextEpoch);
       for (const n of blobNeeds(decoded, this.state, seq)) {
         needs.push(n);
         needSeqs.push(seq);
+        needEpochs.push(epochs);
       }
       const c = chunkedContent(decoded, seq);
-      if (c) chunked.push(c);
+      if (c) {
+        chunked.push(c);
+        chunkedEpochs.push(epochs);
+      }
       ix.feed(seq, decoded);
       encoded.push(bytes);
       prev = eventHash(bytes);
     }
     if (open) throw badStream(`epoch ${open.epoch} is not committed at the end of the batch`);
+    if (given && dropped.size) {
+      // A pruned journal replicated: the blobs of history its own prune events (in this batch) dropped may be gone.
+      const gone = await this.goneWithDropped(needs, needEpochs, dropped, blobs);
+      const keepNeed = (i: number) => !gone.has(needs[i]!.addr.toString('hex'));
+      const keepChunked = (i: number) => !chunkedEpochs[i]!.some((e) => dropped.has(e)) || splitAddrs(chunked[i]!.chunkAddrs).every((a) => !gone.has(a.toString('hex')));
+      const kept = needs.flatMap((_, i) => (keepNeed(i) ? [i] : []));
+      const keptChunked = chunked.filter((_, i) => keepChunked(i));
+      needs.splice(0, needs.length, ...kept.map((i) => needs[i]!));
+      needSeqs.splice(0, needSeqs.length, ...kept.map((i) => needSeqs[i]!));
+      chunked.splice(0, chunked.length, ...keptChunked);
+    }
     await this.checkBlobs(needs, needSeqs, chunked, blobs);
 
     const givenKeys = new Set(allBlobs.map((b) => b.addr.toString('hex')));
@@ -488,6 +511,29 @@ export class JournalWriter extends Journal {
     }
   }
 
+  /**
+   * The blobs (hex addresses) of a replicated batch that are neither given nor stored and
+   * that only history `dropped` (by the batch's prune events) named: a pruned journal
+   * has removed them (docs/format.md, "Pruned history"). Any other missing blob is left to
+   * {@link checkBlobs}, which refuses it.
+   */
+  private async goneWithDropped(needs: BlobNeed[], needEpochs: number[][], dropped: Set<number>, given: BlobPut[]): Promise<Set<string>> {
+    const givenKeys = new Set(given.map((b) => b.addr.toString('hex')));
+    const candidates = new Map<string, Buffer>();
+    const named = new Set<string>();
+    needs.forEach((n, i) => {
+      const k = n.addr.toString('hex');
+      if (givenKeys.has(k)) return;
+      if (needEpochs[i]!.some((e) => dropped.has(e))) candidates.set(k, n.addr);
+      else named.add(k);
+    });
+    // A blob also named by kept history must be there.
+    for (const k of named) candidates.delete(k);
+    const addrs = [...candidates.values()];
+    const sizes = addrs.length ? await this.store.blobSizes(addrs) : [];
+    return new Set(addrs.flatMap((a, i) => (sizes[i] === undefined ? [a.toString('hex')] : [])));
+  }
+
   /** Tells the store that a coming commit names these blobs (it may look them up now, while another commit runs). */
   prefetchBlobs(addrs: Buffer[]): Promise<void> {
     return this.store.prefetchBlobs(addrs);
@@ -518,6 +564,19 @@ export class JournalWriter extends Journal {
   sync(): Promise<void> {
     return this.store.sync();
   }
+}
+
+/**
+ * The epochs that must both stay for the blobs `ev` names to be kept by a prune
+ * (docs/format.md, "Pruned history"): a frame's or audio's own epoch; for other events
+ * the stretch they are in, closed by the commit of epoch n (`open`, else the next one to
+ * open), which stays when epochs n-1 and n both do.
+ */
+function stretchEpochs(ev: Event, open: OpenEpoch | undefined, nextEpoch: number): number[] {
+  if (ev.body === 'frame') return [Number(ev.frame!.epoch)];
+  if (ev.body === 'audio') return [Number(ev.audio!.epoch)];
+  const n = open ? open.epoch : nextEpoch;
+  return n > 0 ? [n - 1, n] : [n];
 }
 
 /** A replicated event: its stored bytes and their decoding. */

@@ -182,8 +182,8 @@ export class EncryptedStore implements JournalStore {
     return this.inner.compact();
   }
 
-  serveRequests(handler: (name: string, args: unknown) => Promise<unknown>): void {
-    this.inner.serveRequests?.(handler);
+  serveRequests(handler: (name: string, args: unknown) => Promise<unknown>): void | Promise<void> {
+    return this.inner.serveRequests?.(handler);
   }
 
   async indexGet(key: string): Promise<Buffer | undefined> {

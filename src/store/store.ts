@@ -220,9 +220,11 @@ export interface JournalStore {
   compact(): Promise<CompactResult>;
   /**
    * For a writer: runs `handler` for requests of other processes (`ttj prune` asks the
-   * live writer to prune). Optional: a backend without a channel to the writer leaves it out.
+   * live writer to prune): the embedded store over its reader socket, PostgreSQL on the
+   * journal's request channel (docs/stores.md). Resolves once requests can arrive.
+   * Optional: a backend without a channel to the writer leaves it out.
    */
-  serveRequests?(handler: (name: string, args: unknown) => Promise<unknown>): void;
+  serveRequests?(handler: (name: string, args: unknown) => Promise<unknown>): void | Promise<void>;
   indexGet(key: string): Promise<Buffer | undefined>;
   indexRange(range: IndexRange): AsyncIterable<[string, Buffer]>;
   stats(): Promise<StoreStats>;

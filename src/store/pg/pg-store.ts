@@ -21,6 +21,8 @@ import { closeClient, closePool, connectClient, dropClient, makePool } from './p
 import { isConnectionLoss, isTimeout, toStoreError } from './pg-errors.js';
 import { parsePgLocation, type PgLocation } from './pg-location.js';
 import { queryable, type Queryable } from './pg-query.js';
+import { PgRequestServer } from './pg-request-server.js';
+import { notifyAll, requestChannel } from './pg-request-wire.js';
 import { checkSchema, ensureSchema, HEAD_CHANNEL } from './pg-schema.js';
 import { PgWriterSession } from './pg-writer-session.js';
 
@@ -621,6 +623,41 @@ export class PgStore implements JournalStore {
   async stats(): Promise<StoreStats> {
     if (this.known) return { ...this.known.stats };
     return (await this.readRow()).stats;
+  }
+
+  /**
+   * Serves requests of other processes (`ttj prune` asks the live writer to prune) on the
+   * journal's request channel, from the writer's session (./pg-request-server.ts).
+   * @throws TtjError STORE_UNAVAILABLE, STORE_TIMEOUT.
+   */
+  async serveRequests(handler: (name: string, args: unknown) => Promise<unknown>): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    const server = new PgRequestServer({
+      handler,
+      mayAsk: (pid) => this.mayWrite(pid),
+      send: (channel, payloads) => this.inTurn(() => notifyAll(queryable(session.client, this.loc.display), channel, payloads)),
+    });
+    await this.inTurn(() => session.listen(requestChannel(this.journalId), (payload, pid) => server.receive(payload, pid))).catch((e: unknown) => {
+      throw toStoreError(e, this.loc.display, 'listening for requests');
+    });
+  }
+
+  /** Runs `fn` in the writer's turn (between appends, on the writer's session). */
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.appending.then(fn);
+    this.appending = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Whether the role of the session with server pid `pid` may write this journal (insert events, delete blob rows). */
+  private async mayWrite(pid: number): Promise<boolean> {
+    const rows = await this.db.query(
+      `SELECT has_table_privilege(usesysid, 'ttj_event', 'INSERT') AND has_table_privilege(usesysid, 'ttj_blob', 'DELETE') AS ok FROM pg_stat_activity WHERE pid = $1`,
+      [pid],
+      'checking who asks',
+    );
+    return rows[0]?.ok === true;
   }
 
   /** Deletes the journal's rows in one transaction, then closes (see {@link dropPgJournal}). */

@@ -8,12 +8,24 @@ import { ErrorCodes, TtjError } from '../../errors.js';
 import { closeClient, connectClient, dropClient } from './pg-connect.js';
 import { toStoreError } from './pg-errors.js';
 import type { PgLocation } from './pg-location.js';
+import type { Queryable } from './pg-query.js';
 
 /** The advisory lock class of journal writer locks (the object id is the journal's id). */
 const WRITER_LOCK_CLASS = 0x74746a01;
 
-/** One writer's session; {@link reconnect} replaces a lost connection (taking the lock again). */
+/** A channel the session listens on, and what it calls with each notification's payload and sender (a server pid). */
+interface Listener {
+  channel: string;
+  onNotice(payload: string, senderPid: number): void;
+}
+
+/**
+ * One writer's session; {@link reconnect} replaces a lost connection (taking the lock
+ * again, and listening again on its channels).
+ */
 export class PgWriterSession {
+  private readonly listeners: Listener[] = [];
+
   private constructor(
     private readonly loc: PgLocation,
     private readonly journalId: number,
@@ -61,6 +73,19 @@ export class PgWriterSession {
       throw e;
     }
     this.conn = conn;
+    for (const l of this.listeners) await subscribe(conn, l);
+  }
+
+  /**
+   * Listens on `channel` (a plain identifier) from this session, now and after every
+   * reconnect: what is sent there reaches the session holding the writer lock. Call it
+   * between transactions (in the writer's turn).
+   * @throws TtjError STORE_UNAVAILABLE, STORE_TIMEOUT.
+   */
+  async listen(channel: string, onNotice: Listener['onNotice']): Promise<void> {
+    const l = { channel, onNotice };
+    this.listeners.push(l);
+    await subscribe(this.conn, l);
   }
 
   /**
@@ -77,6 +102,24 @@ export class PgWriterSession {
   async close(): Promise<void> {
     await closeClient(this.conn);
   }
+}
+
+/** Listens on `l.channel` from `conn`. */
+async function subscribe(conn: pg.Client, l: Listener): Promise<void> {
+  conn.on('notification', (n) => {
+    if (n.channel === l.channel && n.payload !== undefined) l.onNotice(n.payload, n.processId);
+  });
+  await conn.query(`LISTEN ${l.channel}`);
+}
+
+/** True when the session with server pid `pid` holds the writer lock of journal `journalId`. */
+export async function holdsWriterLock(q: Queryable, journalId: number, pid: number): Promise<boolean> {
+  const rows = await q.query(
+    `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::int::oid AND objid = $2::int::oid AND objsubid = 2 AND pid = $3 AND granted`,
+    [WRITER_LOCK_CLASS, journalId, pid],
+    'looking for the writer',
+  );
+  return rows.length > 0;
 }
 
 /** Takes the writer lock on `conn`, trying again until `waitMs` has passed. */
