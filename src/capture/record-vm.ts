@@ -206,7 +206,7 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
       return;
     }
     try {
-      const r = await appendImages(w, { audio: soundUpTo(c), memory: c.ram, device: c.device, frames: [c.frame], memoryFingerprints: fingerprints });
+      const r = await appendImages(w, { audio: soundUpTo(c), memory: c.ram, device: c.device, frames: [c.frame], memoryFingerprints: fingerprints, pauseUs: Math.round(c.pauseMs * 1000) });
       fingerprints = r.memoryFingerprints;
       summary.epochs++;
       summary.frames++;
