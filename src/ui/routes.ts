@@ -9,13 +9,15 @@ import { sendJson, sendStatus } from './http-reply.js';
 import { streamCommits } from './live-events.js';
 import { sendStatic } from './static-files.js';
 import { timeline } from './timeline.js';
+import type { VerifyService } from './verify-service.js';
 import type { VmSession } from './vm-session.js';
 
-/** What a route handler is given: the open journal, the server's VM session and disk lanes, its stop signal and token. */
+/** What a route handler is given: the open journal, the server's VM session, disk lanes and verification, its stop signal and token. */
 export interface RouteContext {
   journal: Journal;
   vm: VmSession;
   diskLanes: DiskLaneTracker;
+  verify: VerifyService;
   closing: AbortSignal;
   /** The server's token (put into the page's links to its scripts and styles). */
   token: string;
@@ -63,6 +65,14 @@ export async function route(ctx: RouteContext, req: IncomingMessage, res: Server
   if (method === 'GET' && path === '/api/live') {
     const after = url.searchParams.get('after');
     return streamCommits(j, req, res, after === null ? undefined : Number(after), ctx.closing);
+  }
+  if (path === '/api/verify') {
+    if (method === 'GET') return sendJson(res, await ctx.verify.at(param(url, 'at')));
+    if (method === 'POST') {
+      const at = (await jsonBody(req)).at;
+      if (typeof at !== 'string' || !at) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'POST /api/verify needs {"at": POINT}');
+      return sendJson(res, await ctx.verify.startDeep(at));
+    }
   }
   if (path === '/api/vm') {
     if (method === 'GET') return sendJson(res, { vm: ctx.vm.info ?? null });

@@ -5,7 +5,9 @@ import { DiskLaneTracker } from './disk-lanes.js';
 import { sendError, sendStatus } from './http-reply.js';
 import { route } from './routes.js';
 import { newToken, tokenMatches } from './token.js';
+import { VerifyService } from './verify-service.js';
 import { VmSession } from './vm-session.js';
+import type { TrustedKey } from '../journal/signing-key.js';
 
 /** Options of {@link startUiServer}. */
 export interface UiServerOptions {
@@ -15,6 +17,8 @@ export interface UiServerOptions {
   token?: string;
   /** The password of an encrypted journal (also for the VMs restored from it). */
   password?: string;
+  /** A trusted public key (`--trust`): the panel's verification checks the journal's signatures against it. */
+  trust?: TrustedKey;
 }
 
 /** A running `ttj ui` server (see {@link startUiServer}). */
@@ -39,10 +43,11 @@ export async function startUiServer(location: string, opts: UiServerOptions = {}
   const closing = new AbortController();
   const vm = new VmSession(location, opts.password);
   const diskLanes = new DiskLaneTracker(journal);
+  const verify = new VerifyService(journal, opts.trust);
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (!tokenMatches(url, token)) return sendStatus(res, 403, 'forbidden: this ttj ui needs the token in its URL');
-    route({ journal, vm, diskLanes, closing: closing.signal, token }, req, res, url).catch((e: unknown) => sendError(res, e));
+    route({ journal, vm, diskLanes, verify, closing: closing.signal, token }, req, res, url).catch((e: unknown) => sendError(res, e));
   });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -53,6 +58,7 @@ export async function startUiServer(location: string, opts: UiServerOptions = {}
     await journal.close();
     throw e;
   }
+  verify.start(closing.signal);
   const port = (server.address() as AddressInfo).port;
   let closed: Promise<void> | undefined;
   return {
@@ -63,6 +69,7 @@ export async function startUiServer(location: string, opts: UiServerOptions = {}
       (closed ??= (async () => {
         closing.abort();
         await vm.stop();
+        await verify.idle();
         server.closeAllConnections();
         await new Promise<void>((r) => server.close(() => r()));
         await journal.close();
