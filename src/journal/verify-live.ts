@@ -80,10 +80,28 @@ export class LiveVerifier {
       }
     } catch (e) {
       st.error = verifyError(e);
+      await this.provenBefore(st.error.seq);
     } finally {
       st.running = false;
     }
     return this.status;
+  }
+
+  /**
+   * After a failure at `seq`: the events before it whose own checks passed count as
+   * verified once the blobs they name are checked too.
+   */
+  private async provenBefore(seq: number | undefined): Promise<void> {
+    const c = this.checks;
+    if (!c || seq === undefined) return;
+    const upTo = Math.min(c.fedSeq, seq - 1);
+    if (upTo <= this.st.verifiedSeq) return;
+    try {
+      await c.flushBlobs();
+      this.st.verifiedSeq = upTo;
+    } catch {
+      // a blob before it is missing too: the first problem stays the one reported
+    }
   }
 
   /** Takes the counts of the events checked so far. */

@@ -127,10 +127,8 @@ export class EventChecks {
     this.needs = new BlobChecks(j, kept);
   }
 
-  /** The seq of the last event checked (-1: none). */
-  get lastSeq(): number {
-    return this.report.events - 1;
-  }
+  /** The seq of the last event whose own checks passed (its blobs may still be unchecked: {@link flushBlobs}); -1: none. */
+  fedSeq = -1;
 
   /**
    * Checks the events after {@link lastSeq} up to `toSeq`, one stored batch at a time;
@@ -160,6 +158,7 @@ export class EventChecks {
         await this.needs.add(blobNeeds(ev, r.state, seq), seq);
         const content = this.deep ? chunkedContent(ev, seq) : undefined;
         if (content && (!this.kept || splitAddrs(content.chunkAddrs).every(this.kept))) await checkContent(j, content, seq);
+        this.fedSeq = seq;
       }
       if (flushEach) report.blobsReferenced = await this.needs.flush();
       report.events = batch[batch.length - 1]!.seq + 1;

@@ -1,5 +1,5 @@
 /** The page's calls to its server: every URL carries the token the page was opened with. */
-import type { DiffResult, DiskLanes, Timeline, VmInfo } from './types.js';
+import type { DiffResult, DiskLanes, PointVerification, Timeline, VmInfo } from './types.js';
 
 const token = new URLSearchParams(location.search).get('token') ?? '';
 
@@ -22,6 +22,10 @@ export const getDiff = (a: string, b: string) => call<DiffResult>('GET', '/api/d
 export const getVm = () => call<{ vm: VmInfo | null }>('GET', '/api/vm');
 export const startVm = (at: string) => call<{ vm: VmInfo }>('POST', '/api/vm', {}, { at });
 export const stopVm = () => call<{ vm: null }>('DELETE', '/api/vm');
+/** What is proven of a point (the server's verify so far, its signatures, a deep check asked for). */
+export const getVerify = (at: string) => call<PointVerification>('GET', '/api/verify', { at });
+/** Starts the deep check of a point (its blobs re-read and re-hashed); answers as {@link getVerify}. */
+export const startDeepVerify = (at: string) => call<PointVerification>('POST', '/api/verify', {}, { at });
 /** The PNG of frame `n` as recorded (cached by the browser for good). */
 export const frameUrl = (n: number) => apiUrl(`/api/frames/${n}.png`);
 export const liveUrl = (after: number) => apiUrl('/api/live', { after });
