@@ -43,7 +43,7 @@ export async function startUiServer(location: string, opts: UiServerOptions = {}
   const closing = new AbortController();
   const vm = new VmSession(location, opts.password);
   const diskLanes = new DiskLaneTracker(journal);
-  const verify = new VerifyService(journal, opts.trust);
+  const verify = new VerifyService(journal, closing.signal, opts.trust);
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (!tokenMatches(url, token)) return sendStatus(res, 403, 'forbidden: this ttj ui needs the token in its URL');
@@ -58,7 +58,6 @@ export async function startUiServer(location: string, opts: UiServerOptions = {}
     await journal.close();
     throw e;
   }
-  verify.start(closing.signal);
   const port = (server.address() as AddressInfo).port;
   let closed: Promise<void> | undefined;
   return {

@@ -45,7 +45,7 @@ export interface PointVerification {
 
 /**
  * The verification behind the page's panel: `verify` of the journal, run once up to the
- * head when the server starts and extended as each commit arrives ({@link LiveVerifier}:
+ * head when the page first asks and extended as each commit arrives ({@link LiveVerifier}:
  * only the new events are checked), answered per point; and deep checks of single points
  * ({@link verifyPointDeep}), one at a time per point, with progress.
  */
@@ -56,19 +56,27 @@ export class VerifyService {
   /** Deep checks kept (the oldest results are forgotten). */
   private static readonly KEEP = 32;
 
+  private started = false;
+
   constructor(
     private readonly j: Journal,
+    private readonly closing: AbortSignal,
     trust?: TrustedKey,
   ) {
     this.live = new LiveVerifier(j, { trust });
   }
 
-  /** Starts the verify up to the head and follows the journal's commits until `closing` aborts. */
-  start(closing: AbortSignal): void {
+  /**
+   * Starts the verify up to the head and follows the journal's commits until `closing`
+   * aborts, once the page first asks (so it does not compete with the page's first load).
+   */
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
     void this.live.update();
     void (async () => {
       try {
-        for await (const _ of this.j.watch({ signal: closing })) void this.live.update();
+        for await (const _ of this.j.watch({ signal: this.closing })) void this.live.update();
       } catch {
         // closing, or the journal went away: the status stays where it got to
       }
@@ -77,7 +85,7 @@ export class VerifyService {
 
   /** Waits for the checks running now (before the journal is closed). */
   async idle(): Promise<void> {
-    await Promise.allSettled([this.live.update(), ...this.running]);
+    await Promise.allSettled([...(this.started ? [this.live.update()] : []), ...this.running]);
   }
 
   /**
@@ -85,6 +93,7 @@ export class VerifyService {
    * @throws TtjError BAD_POINT, POINT_NOT_FOUND, NO_EPOCH.
    */
   async at(at: string): Promise<PointVerification> {
+    this.start();
     const p = await resolvePoint(this.j, at);
     return this.answer(at, p);
   }
@@ -94,6 +103,7 @@ export class VerifyService {
    * @throws TtjError BAD_POINT, POINT_NOT_FOUND, NO_EPOCH.
    */
   async startDeep(at: string): Promise<PointVerification> {
+    this.start();
     const p = await resolvePoint(this.j, at);
     if (this.deep.get(at)?.state !== 'running') {
       const job: DeepCheck = { at, state: 'running', done: 0, total: 0 };
