@@ -15,6 +15,7 @@ const STEP = 2048;
 export interface PointDeepReport {
   ok: boolean;
   point: string;
+  /** The last event the point needs (a frame point: its frame's event). */
   seq: number;
   epoch: number;
   frame?: number;
@@ -38,7 +39,7 @@ export interface PointDeepReport {
  */
 export async function verifyPointDeep(j: Journal, at: string, opts: { onProgress?: (done: number, total: number) => void } = {}): Promise<PointDeepReport> {
   const p = await resolvePoint(j, at);
-  const r: PointDeepReport = { ok: false, point: at, seq: p.seq, epoch: p.epoch, frame: p.frame?.frame, blobs: 0, blobsChecked: 0, bytesChecked: 0 };
+  const r: PointDeepReport = { ok: false, point: at, seq: Math.max(p.seq, p.frame?.seq ?? -1), epoch: p.epoch, frame: p.frame?.frame, blobs: 0, blobsChecked: 0, bytesChecked: 0 };
   try {
     const { state } = await foldState(j, at);
     const addrs = new Map<string, Buffer>();

@@ -19,6 +19,7 @@ export interface DeepCheck {
 /** `GET /api/verify?at=POINT`: what is proven of a point (docs/ui.md, "Verification"). */
 export interface PointVerification {
   at: string;
+  /** The last event the point needs (a frame point: its frame's event); what is proven is proven up to it. */
   seq: number;
   epoch: number;
   frame?: number;
@@ -125,7 +126,8 @@ export class VerifyService {
   private async answer(at: string, p: ResolvedPoint): Promise<PointVerification> {
     const journal = this.live.status;
     const e = journal.error;
-    const seq = p.seq;
+    // A frame point needs its frame's event too (after its epoch's commit).
+    const seq = Math.max(p.seq, p.frame?.seq ?? -1);
     let status: PointVerification['status'];
     if (e && (e.seq === undefined || e.seq <= seq)) status = 'failed';
     else if (seq <= journal.verifiedSeq) status = 'ok';
