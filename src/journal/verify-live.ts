@@ -36,7 +36,8 @@ export class LiveVerifier {
   private checks: EventChecks | undefined;
   private readonly custody: CustodyCheck;
   private readonly st: LiveVerifyStatus;
-  private busy: Promise<LiveVerifyStatus> = Promise.resolve(undefined as unknown as LiveVerifyStatus);
+  private busy: Promise<unknown> = Promise.resolve();
+  private queued: Promise<LiveVerifyStatus> | undefined;
 
   constructor(
     private readonly j: Journal,
@@ -53,9 +54,20 @@ export class LiveVerifier {
     return { ...this.st, custody: this.st.custody && { ...this.st.custody } };
   }
 
-  /** Checks the events appended since the last update, up to the head now (one update at a time); resolves with the status after it. */
+  /**
+   * Checks the events appended since the last update, up to the head now (one update at a
+   * time; calls while one waits to start share it: it reads the head when it starts);
+   * resolves with the status after it.
+   */
   update(): Promise<LiveVerifyStatus> {
-    const next = this.busy.catch(() => undefined).then(() => this.run());
+    if (this.queued) return this.queued;
+    const next = this.busy
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.run();
+      });
+    this.queued = next;
     this.busy = next;
     return next;
   }
