@@ -211,7 +211,7 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
       return;
     }
     try {
-      const r = await appendImages(w, { audio: soundUpTo(c), memoryPages: c.ram, device: c.device, frames: [c.frame] });
+      const r = await appendImages(w, { audio: soundUpTo(c), memoryPages: c.ram, device: c.device, frames: [c.frame], pauseUs: Math.round(c.pauseMs * 1000) });
       summary.epochs++;
       summary.frames++;
       summary.bytesStored += r.storedBytes;

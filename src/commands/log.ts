@@ -40,8 +40,9 @@ export default class Log extends TtjCommand<LogResult> {
       const lbl = e.labels.length ? `  "${e.labels.join('", "')}"` : '';
       const signer = e.signer ? `  signed ${e.signer.slice(0, 16)}` : '';
       const au = audio.has(e.epoch) ? `  audio ${audio.get(e.epoch)!.toFixed(2)} s` : '';
+      const pause = e.pauseUs === undefined ? '' : `  pause ${(e.pauseUs / 1000).toFixed(1)} ms`;
       this.log(
-        `epoch ${String(e.epoch).padStart(4)}  seq ${String(e.seq).padStart(6)}  ${e.time}  dirty ${String(e.dirtyPages).padStart(6)}  zero ${String(e.zeroPages).padStart(5)}  disk ${String(e.diskBlocks).padStart(5)}  stored ${mib(e.storedBytes)}${e.keyframe ? '  keyframe' : ''}${signer}${lbl}${frText}${au}`,
+        `epoch ${String(e.epoch).padStart(4)}  seq ${String(e.seq).padStart(6)}  ${e.time}  dirty ${String(e.dirtyPages).padStart(6)}  zero ${String(e.zeroPages).padStart(5)}  disk ${String(e.diskBlocks).padStart(5)}  stored ${mib(e.storedBytes)}${pause}${e.keyframe ? '  keyframe' : ''}${signer}${lbl}${frText}${au}`,
       );
     }
   }

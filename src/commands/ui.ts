@@ -3,6 +3,7 @@ import { Args, Flags } from '@oclif/core';
 import { TtjCommand } from '../cli/base-command.js';
 import { passwordFileFlag, readPassword } from '../cli/password.js';
 import { untilStopped } from '../cli/stop-signal.js';
+import { loadTrustedKey } from '../journal/signing-key.js';
 import { startUiServer } from '../ui/server.js';
 
 /** `ttj ui --json`: printed once the server listens. */
@@ -22,12 +23,14 @@ export default class Ui extends TtjCommand<UiResult | undefined> {
     port: Flags.integer({ description: 'TCP port on 127.0.0.1 (default: a random free one)', min: 0, max: 65535 }),
     open: Flags.boolean({ description: 'open the page in the desktop browser (xdg-open)', default: false }),
     'password-file': passwordFileFlag,
+    trust: Flags.string({ description: "a trusted Ed25519 public key (PEM, as ttj key generate writes it): the page's verification checks the journal's signatures against it" }),
   };
 
   /** Serves until stopped; with --json the result is printed once listening (so nothing is returned to print again at the end). */
   async run(): Promise<UiResult | undefined> {
     const { args, flags } = await this.parse(Ui);
-    const server = await startUiServer(args.journal, { port: flags.port, password: await readPassword(flags['password-file']) });
+    const trust = flags.trust === undefined ? undefined : await loadTrustedKey(flags.trust);
+    const server = await startUiServer(args.journal, { port: flags.port, password: await readPassword(flags['password-file']), trust });
     const result: UiResult = { url: server.url, port: server.port, pid: process.pid };
     if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result)}\n`);
     else this.log(`ttj ui: ${server.url}  (Ctrl-C stops it)`);

@@ -289,6 +289,7 @@ export namespace ttj {
             zeroPages: number;
             diskBlocks: number;
             keyframe: Uint8Array;
+            pauseUs?: (number|null);
             static create(properties: ttj.v1.EpochCommit.$Shape): ttj.v1.EpochCommit & ttj.v1.EpochCommit.$Shape;
             static create(properties?: ttj.v1.EpochCommit.$Properties): ttj.v1.EpochCommit;
             static encode(m: ttj.v1.EpochCommit.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
@@ -305,6 +306,7 @@ export namespace ttj {
                 zeroPages?: (number|null);
                 diskBlocks?: (number|null);
                 keyframe?: (Uint8Array|null);
+                pauseUs?: (number|null);
                 $unknowns?: Uint8Array[];
             }
             type $Shape = ttj.v1.EpochCommit.$Properties;

@@ -2083,6 +2083,7 @@ export const ttj = $root.ttj = (() => {
              * @property {number|null} [zeroPages] EpochCommit zeroPages
              * @property {number|null} [diskBlocks] EpochCommit diskBlocks
              * @property {Uint8Array|null} [keyframe] EpochCommit keyframe
+             * @property {number|null} [pauseUs] EpochCommit pauseUs
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -2171,6 +2172,23 @@ export const ttj = $root.ttj = (() => {
             EpochCommit.prototype.keyframe = $util.newBuffer([]);
 
             /**
+             * EpochCommit pauseUs.
+             * @member {number|null|undefined} pauseUs
+             * @memberof ttj.v1.EpochCommit
+             * @instance
+             */
+            EpochCommit.prototype.pauseUs = null;
+
+            // OneOf field names bound to virtual getters and setters
+            let $oneOfFields;
+
+            // Virtual OneOf for proto3 optional field
+            $Object.defineProperty(EpochCommit.prototype, "_pauseUs", {
+                get: $util.oneOfGetter($oneOfFields = ["pauseUs"]),
+                set: $util.oneOfSetter($oneOfFields)
+            });
+
+            /**
              * Creates a new EpochCommit instance using the specified properties.
              * @function create
              * @memberof ttj.v1.EpochCommit
@@ -2216,6 +2234,8 @@ export const ttj = $root.ttj = (() => {
                     w.uint32(/* id 6, wireType 0 =*/48).uint32(m.diskBlocks);
                 if (m.keyframe != null && $Object.hasOwnProperty.call(m, "keyframe") && m.keyframe.length)
                     w.uint32(/* id 9, wireType 2 =*/74).bytes(m.keyframe);
+                if (m.pauseUs != null && $Object.hasOwnProperty.call(m, "pauseUs"))
+                    w.uint32(/* id 10, wireType 0 =*/80).uint32(m.pauseUs);
                 if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                     for (var i = 0; i < m.$unknowns.length; ++i)
                         w.raw(m.$unknowns[i]);
@@ -2321,6 +2341,13 @@ export const ttj = $root.ttj = (() => {
                                 m.keyframe = v;
                             else
                                 delete m.keyframe;
+                            continue;
+                        }
+                    case 10: {
+                            if (u !== 0)
+                                break;
+                            m.pauseUs = r.uint32();
+                            m._pauseUs = "pauseUs";
                             continue;
                         }
                     }

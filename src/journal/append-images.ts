@@ -90,6 +90,11 @@ export interface ImageEpochInput {
   diskBlockSize?: number;
   /** Progress in bytes scanned. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * How long the VM was paused to capture these images, µs (a recorder's measurement):
+   * stored on the epoch's commit (docs/format.md, "Pause time"). Default: not recorded.
+   */
+  pauseUs?: number;
 }
 
 /** What {@link appendImages} did. */
@@ -243,7 +248,7 @@ export async function appendImages(w: JournalWriter, input: ImageEpochInput): Pr
       }
     }
     if (input.label) bodies.push({ label: { text: input.label } });
-    bodies.push({ epochCommit: { epoch: w.nextEpochNumber } });
+    bodies.push({ epochCommit: { epoch: w.nextEpochNumber, ...(input.pauseUs === undefined ? {} : { pauseUs: input.pauseUs }) } });
   } else if (input.label) {
     bodies.push({ label: { text: input.label } });
   }

@@ -38,6 +38,11 @@ export class CustodyCheck {
     if (trust) this.report.trusted = trust.fingerprint.toString('hex');
   }
 
+  /** The seq of the last event whose signature by the trusted key was checked (-1: none): every event up to it is covered. */
+  get lastSignedSeq(): number {
+    return this.lastSigned;
+  }
+
   /** True when there is something to check. */
   get active(): boolean {
     return !!this.trust || !!this.head;

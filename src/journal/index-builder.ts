@@ -167,6 +167,7 @@ export class IndexBuilder {
           storedBytes: 0,
           keyframe: keyframe.length > 0,
           stateRoot: buf(c.stateRoot).toString('hex'),
+          ...(c.pauseUs === null || c.pauseUs === undefined ? {} : { pauseUs: c.pauseUs }),
         });
         this.open = undefined;
         return;

@@ -54,6 +54,11 @@ export interface EpochEntry {
   keyframe: boolean;
   stateRoot: string;
   /**
+   * How long the VM was paused to capture this epoch, µs (`ttj record` stores it).
+   * Absent: not recorded (an older journal, or an epoch appended from images or by ttj nbd).
+   */
+  pauseUs?: number;
+  /**
    * Hex fingerprint of the key whose signature covers the commit: the signer the first
    * signed event at or after it names (absent: none yet). `verify --trust` checks it.
    */

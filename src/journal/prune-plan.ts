@@ -204,7 +204,7 @@ async function storedSize(j: Journal, addrs: Buffer[]): Promise<PrunePlan['freed
 }
 
 /** Every content address of a state: memory pages, disk blocks, device chunks (zero entries included; the caller skips them). */
-function forEachEntry(s: VmState, f: (a: Buffer) => void): void {
+export function forEachEntry(s: VmState, f: (a: Buffer) => void): void {
   const table = (t: PageTable | undefined) => {
     for (let i = 0; t && i < t.count; i++) f(t.get(i));
   };

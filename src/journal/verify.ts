@@ -65,11 +65,16 @@ export async function verify(j: Journal, opts: VerifyOptions = {}): Promise<Veri
     await settleBoth(checkEvents(j, report, opts, custody), blobs);
     report.ok = true;
   } catch (e) {
-    const err = isTtjError(e) ? e : toTtjError(e);
-    const details = Object.keys(err.details).length ? (err.details as Record<string, unknown>) : undefined;
-    report.error = { code: err.code, message: err.message, seq: err.seq, details };
+    report.error = verifyError(e);
   }
   return report;
+}
+
+/** A failure as a report's `error`: its code, message, seq and details. */
+export function verifyError(e: unknown): NonNullable<VerifyReport['error']> {
+  const err = isTtjError(e) ? e : toTtjError(e);
+  const details = Object.keys(err.details).length ? (err.details as Record<string, unknown>) : undefined;
+  return { code: err.code, message: err.message, seq: err.seq, details };
 }
 
 /** Waits for both; throws `first`'s error if it failed, else `second`'s. */
@@ -86,47 +91,100 @@ async function settleBoth(first: Promise<void>, second: Promise<void> | undefine
 async function checkEvents(j: Journal, report: VerifyReport, opts: VerifyOptions, custody: CustodyCheck): Promise<void> {
   const head = await j.storeHead();
   if (!head) throw new TtjError(ErrorCodes.NOT_A_JOURNAL, 'the journal has no events');
-  const r = new Replayer(new VmState(j.pageSize), ZERO_ADDR, 0);
-  const ix = new IndexBuilder(j.pageSize);
   // A pruned journal: only the blobs kept points need must be stored (the prune entries
   // this relies on are then checked against the events with the rest of the index).
-  const kept = await keptOfPruned(j);
-  const needs = new BlobChecks(j, kept);
-  for await (const batch of j.storedEvents(0, head.seq + 1)) {
-    for (const { seq, bytes } of batch) {
-      const ev = r.feed(seq, bytes);
-      ix.feed(seq, ev);
-      checkNumbering(ev, seq, report);
-      if (custody.active) custody.feed(seq, ev, bytes, r.lastHash);
-      if (ev.body === 'prune') (report.pruned ??= []).push({ seq, time: new Date(Number(ev.timeUs) / 1000).toISOString(), epochs: (ev.prune!.epochs ?? []).map(Number) });
-      if (ev.body === 'epochCommit') {
-        const kf = buf(ev.epochCommit!.keyframe);
-        if (kf.length) {
-          const s = await VmState.fromKeyframe((a: Buffer[]) => j.blobs(a), kf);
-          if (!s.root().equals(buf(ev.epochCommit!.stateRoot))) {
-            throw new TtjError(ErrorCodes.STATE_ROOT_MISMATCH, `the keyframe of epoch ${Number(ev.epochCommit!.epoch)} does not match its state root`, { seq });
-          }
-          report.keyframes++;
-        }
-      }
-      await needs.add(blobNeeds(ev, r.state, seq), seq);
-      const content = opts.deep ? chunkedContent(ev, seq) : undefined;
-      if (content && (!kept || splitAddrs(content.chunkAddrs).every(kept))) await checkContent(j, content, seq);
-    }
-    report.events = batch[batch.length - 1]!.seq + 1;
-    opts.onProgress?.('events', report.events, head.seq + 1);
-  }
-  report.blobsReferenced = await needs.flush();
-  if (report.events !== head.seq + 1) throw new TtjError(ErrorCodes.CORRUPT_EVENT, `the stream ends at ${report.events - 1} but the head is ${head.seq}`, { seq: report.events });
-  if (!r.lastHash.equals(head.hash)) {
-    throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${head.seq} does not match the head hash: the hash chain is broken`, { seq: head.seq });
-  }
+  const checks = new EventChecks(j, report, custody, await keptOfPruned(j), !!opts.deep);
+  await checks.extend(head.seq, (done) => opts.onProgress?.('events', done, head.seq + 1));
+  report.blobsReferenced = await checks.flushBlobs();
+  checks.anchored(head);
   custody.finish(head.seq);
-  await checkIndex(j, ix, head.seq);
+  await checkIndex(j, checks.index, head.seq);
+}
+
+/**
+ * The checks of each event, in stream order, from seq 0, resumable: {@link extend} goes on
+ * from where the last call ended (what `verify` does in one go, and `ttj ui` as the
+ * journal grows). Sequence numbers and the hash chain, every epoch's state root
+ * (replaying), keyframes, numbering, the custody checks, that every blob named is stored
+ * (and, `deep`, device state and frames hash to their content hash); the index entries
+ * the events give are gathered in {@link index}. After a failure it must not be extended.
+ */
+export class EventChecks {
+  private readonly r: Replayer;
+  private readonly needs: BlobChecks;
+  /** The index entries the events checked give (compared by {@link checkIndex}). */
+  readonly index: IndexBuilder;
+
+  constructor(
+    private readonly j: Journal,
+    readonly report: VerifyReport,
+    private readonly custody: CustodyCheck,
+    private readonly kept: ((addr: Buffer) => boolean) | undefined,
+    private readonly deep: boolean,
+  ) {
+    this.r = new Replayer(new VmState(j.pageSize), ZERO_ADDR, 0);
+    this.index = new IndexBuilder(j.pageSize);
+    this.needs = new BlobChecks(j, kept);
+  }
+
+  /** The seq of the last event whose own checks passed (its blobs may still be unchecked: {@link flushBlobs}); -1: none. */
+  fedSeq = -1;
+
+  /**
+   * Checks the events after {@link lastSeq} up to `toSeq`, one stored batch at a time;
+   * `onBatch(events)` after each (the events checked so far). With `flushEach`, the blobs
+   * each batch names are checked before it counts as checked (else in bulk, by {@link flushBlobs}).
+   * @throws TtjError the first problem found.
+   */
+  async extend(toSeq: number, onBatch?: (events: number) => void, flushEach = false): Promise<void> {
+    const { j, r, report } = this;
+    for await (const batch of j.storedEvents(this.report.events, toSeq + 1)) {
+      for (const { seq, bytes } of batch) {
+        const ev = r.feed(seq, bytes);
+        this.index.feed(seq, ev);
+        checkNumbering(ev, seq, report);
+        if (this.custody.active) this.custody.feed(seq, ev, bytes, r.lastHash);
+        if (ev.body === 'prune') (report.pruned ??= []).push({ seq, time: new Date(Number(ev.timeUs) / 1000).toISOString(), epochs: (ev.prune!.epochs ?? []).map(Number) });
+        if (ev.body === 'epochCommit') {
+          const kf = buf(ev.epochCommit!.keyframe);
+          if (kf.length) {
+            const s = await VmState.fromKeyframe((a: Buffer[]) => j.blobs(a), kf);
+            if (!s.root().equals(buf(ev.epochCommit!.stateRoot))) {
+              throw new TtjError(ErrorCodes.STATE_ROOT_MISMATCH, `the keyframe of epoch ${Number(ev.epochCommit!.epoch)} does not match its state root`, { seq });
+            }
+            report.keyframes++;
+          }
+        }
+        await this.needs.add(blobNeeds(ev, r.state, seq), seq);
+        const content = this.deep ? chunkedContent(ev, seq) : undefined;
+        if (content && (!this.kept || splitAddrs(content.chunkAddrs).every(this.kept))) await checkContent(j, content, seq);
+        this.fedSeq = seq;
+      }
+      if (flushEach) report.blobsReferenced = await this.needs.flush();
+      report.events = batch[batch.length - 1]!.seq + 1;
+      onBatch?.(report.events);
+    }
+  }
+
+  /** Checks the blobs named and not checked yet; returns how many were checked in all. */
+  flushBlobs(): Promise<number> {
+    return this.needs.flush();
+  }
+
+  /**
+   * The events checked end at `head` and hash to it (the store's head anchors the chain).
+   * @throws TtjError CORRUPT_EVENT.
+   */
+  anchored(head: { seq: number; hash: Buffer }): void {
+    if (this.report.events !== head.seq + 1) throw new TtjError(ErrorCodes.CORRUPT_EVENT, `the stream ends at ${this.report.events - 1} but the head is ${head.seq}`, { seq: this.report.events });
+    if (!this.r.lastHash.equals(head.hash)) {
+      throw new TtjError(ErrorCodes.CORRUPT_EVENT, `event ${head.seq} does not match the head hash: the hash chain is broken`, { seq: head.seq });
+    }
+  }
 }
 
 /** For a pruned journal, the test of the blobs its kept points need; undefined for one never pruned. */
-async function keptOfPruned(j: Journal): Promise<((addr: Buffer) => boolean) | undefined> {
+export async function keptOfPruned(j: Journal): Promise<((addr: Buffer) => boolean) | undefined> {
   const pruned = new Set<number>();
   for await (const p of j.prunedEpochs()) pruned.add(p.epoch);
   if (!pruned.size) return undefined;
@@ -208,7 +266,7 @@ const COST_FIELDS = new Set(['newBytes', 'storedBytes']);
  * events is there with the same facts, and there is no other.
  * @throws TtjError CORRUPT_STORE naming the first entry that differs.
  */
-async function checkIndex(j: Journal, ix: IndexBuilder, headSeq: number): Promise<void> {
+export async function checkIndex(j: Journal, ix: IndexBuilder, headSeq: number): Promise<void> {
   const expected = new Map(ix.index().map((e) => [e.key, parseValue<Record<string, unknown>>(e.value)]));
   const bad = (key: string, what: string) => new TtjError(ErrorCodes.CORRUPT_STORE, `the journal's index is damaged: entry ${key} ${what} (ttj repair rebuilds it from the events)`, { key });
   // Entries newer than the verified head are a live writer's, unless the head did not move.

@@ -462,7 +462,9 @@ export class JournalWriter extends Journal {
       keyframe = kf.addr;
       blobs.push(...kf.blobs);
     }
-    ev.epochCommit = { epoch: open.epoch, stateRoot: root, beginSeq: open.beginSeq, dirtyPages: open.dirty, zeroPages: open.zero, diskBlocks: open.disk, keyframe };
+    // The pause time is the capturer's measurement (not derived, not in the state root): kept as given.
+    const pauseUs = pauseOf(c, seq);
+    ev.epochCommit = { epoch: open.epoch, stateRoot: root, beginSeq: open.beginSeq, dirtyPages: open.dirty, zeroPages: open.zero, diskBlocks: open.disk, keyframe, ...(pauseUs === undefined ? {} : { pauseUs }) };
     this.pos.lastCommitted = open.epoch;
     this.pos.nextEpoch = open.epoch + 1;
   }
@@ -599,6 +601,17 @@ function continuesChain(g: Replicated, seq: number, prev: Buffer): void {
       expected: prev.toString('hex'),
     });
   }
+}
+
+/**
+ * The pause time a commit carries (µs), if any: a whole number that fits its field.
+ * @throws TtjError BAD_EVENT_STREAM.
+ */
+function pauseOf(c: { pauseUs?: number | null }, seq: number): number | undefined {
+  const p = c.pauseUs;
+  if (p === undefined || p === null) return undefined;
+  if (!Number.isSafeInteger(p) || p < 0 || p > 0xffffffff) throw badStream(`event ${seq}: pause ${p} µs is not a whole number of microseconds from 0 to 2^32-1`, seq);
+  return p;
 }
 
 /** Which body an event body object carries. */

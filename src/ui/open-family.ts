@@ -1,13 +1,16 @@
 import { ErrorCodes, TtjError } from '../errors.js';
 import { Journal } from '../journal/journal.js';
 import { DiskLaneTracker } from './disk-lanes.js';
+import { VerifyService } from './verify-service.js';
+import type { TrustedKey } from '../journal/signing-key.js';
 import { discoverFamily, type FamilyMember } from './journal-family.js';
 
-/** A member of the family the server serves, open for reading, with its disk lanes. */
+/** A member of the family the server serves, open for reading, with its disk lanes and its verification. */
 export interface OpenMember {
   member: FamilyMember;
   journal: Journal;
   diskLanes: DiskLaneTracker;
+  verify: VerifyService;
 }
 
 /**
@@ -27,11 +30,17 @@ export class OpenFamily {
   private constructor(
     private readonly start: string,
     private readonly password: string | undefined,
+    private readonly closing: AbortSignal,
+    private readonly trust: TrustedKey | undefined,
   ) {}
 
-  /** @throws TtjError what {@link Journal.open} throws for `start`. */
-  static async open(start: string, password?: string): Promise<OpenFamily> {
-    const f = new OpenFamily(start, password);
+  /**
+   * @param closing stops the members' verifications (the server's stop signal).
+   * @param trust the trusted public key their verifications check signatures against.
+   * @throws TtjError what {@link Journal.open} throws for `start`.
+   */
+  static async open(start: string, password: string | undefined, closing: AbortSignal, trust?: TrustedKey): Promise<OpenFamily> {
+    const f = new OpenFamily(start, password, closing, trust);
     f.startId = (await f.refresh())[0]!.id;
     return f;
   }
@@ -49,7 +58,7 @@ export class OpenFamily {
         for (const m of await discoverFamily(this.start, this.password, this.known)) {
           if (this.open.has(m.id)) continue;
           const journal = await Journal.open(m.location, { password: this.password });
-          this.open.set(m.id, { member: m, journal, diskLanes: new DiskLaneTracker(journal) });
+          this.open.set(m.id, { member: m, journal, diskLanes: new DiskLaneTracker(journal), verify: new VerifyService(journal, this.closing, this.trust) });
         }
         return this.members();
       });
@@ -70,9 +79,10 @@ export class OpenFamily {
     return m;
   }
 
-  /** Closes every member's journal. */
+  /** Waits for the members' verifications to stop (abort `closing` first), then closes every member's journal. */
   async close(): Promise<void> {
     await this.refreshing.catch(() => undefined);
+    for (const m of this.open.values()) await m.verify.idle();
     for (const m of this.open.values()) await m.journal.close().catch(() => undefined);
     this.open.clear();
   }

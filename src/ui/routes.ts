@@ -12,7 +12,7 @@ import { timeline } from './timeline.js';
 import type { OpenFamily } from './open-family.js';
 import type { VmSession } from './vm-session.js';
 
-/** What a route handler is given: the journals served, the server's VM session, its stop signal and token. */
+/** What a route handler is given: the journals served (each with its disk lanes and verification), the server's VM session, its stop signal and token. */
 export interface RouteContext {
   family: OpenFamily;
   vm: VmSession;
@@ -62,7 +62,7 @@ export async function route(ctx: RouteContext, req: IncomingMessage, res: Server
   if (path === '/api/forks' && method === 'POST') return sendJson(res, await startFork(ctx, await jsonBody(req)));
   const needsJournal = path.startsWith('/api/') && path !== '/api/vm';
   if (!needsJournal) return otherRoute(ctx, req, res, url);
-  const { journal: j, diskLanes } = await ctx.family.get(url.searchParams.get('journal'));
+  const { journal: j, diskLanes, verify } = await ctx.family.get(url.searchParams.get('journal'));
   const frame = /^\/api\/frames\/(\d+)\.png$/.exec(path);
   if (method === 'GET' && frame) return sendFrame(j, Number(frame[1]), res, req.headers['if-none-match']);
   if (method === 'GET' && path === '/api/timeline') return sendJson(res, await timeline(j));
@@ -72,6 +72,14 @@ export async function route(ctx: RouteContext, req: IncomingMessage, res: Server
   if (method === 'GET' && path === '/api/live') {
     const after = url.searchParams.get('after');
     return streamCommits(j, req, res, after === null ? undefined : Number(after), ctx.closing);
+  }
+  if (path === '/api/verify') {
+    if (method === 'GET') return sendJson(res, await verify.at(param(url, 'at')));
+    if (method === 'POST') {
+      const at = (await jsonBody(req)).at;
+      if (typeof at !== 'string' || !at) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'POST /api/verify needs {"at": POINT}');
+      return sendJson(res, await verify.startDeep(at));
+    }
   }
   return sendStatus(res, 404, `no such API: ${method} ${path}`);
 }

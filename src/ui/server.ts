@@ -5,6 +5,7 @@ import { OpenFamily } from './open-family.js';
 import { route } from './routes.js';
 import { newToken, tokenMatches } from './token.js';
 import { VmSession } from './vm-session.js';
+import type { TrustedKey } from '../journal/signing-key.js';
 
 /** Options of {@link startUiServer}. */
 export interface UiServerOptions {
@@ -14,6 +15,8 @@ export interface UiServerOptions {
   token?: string;
   /** The password of an encrypted journal (also for the VMs restored from it). */
   password?: string;
+  /** A trusted public key (`--trust`): the panel's verification checks the journal's signatures against it. */
+  trust?: TrustedKey;
 }
 
 /** A running `ttj ui` server (see {@link startUiServer}). */
@@ -34,9 +37,9 @@ export interface UiServer {
  * @throws TtjError NOT_A_JOURNAL (and what {@link Journal.open} throws); BAD_ARGUMENT when the port is taken.
  */
 export async function startUiServer(location: string, opts: UiServerOptions = {}): Promise<UiServer> {
-  const family = await OpenFamily.open(location, opts.password);
-  const token = opts.token ?? newToken();
   const closing = new AbortController();
+  const family = await OpenFamily.open(location, opts.password, closing.signal, opts.trust);
+  const token = opts.token ?? newToken();
   const vm = new VmSession(opts.password);
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');

@@ -1,5 +1,5 @@
 /** The page's calls to its server: every URL carries the token the page was opened with. */
-import type { DiffResult, DiskLanes, FamilyListing, ForkStarted, Timeline, VmInfo } from './types.js';
+import type { DiffResult, DiskLanes, FamilyListing, ForkStarted, PointVerification, Timeline, VmInfo } from './types.js';
 
 const token = new URLSearchParams(location.search).get('token') ?? '';
 /** The journal of the family the page shows (its id; empty: the one the server was started on). */
@@ -32,6 +32,10 @@ export const getFamily = () => call<FamilyListing>('GET', '/api/family');
 /** "Fork and record" at POINT `at` of the journal shown, into a new journal `name` (default: `BASE-fork-N.ttj`) beside it. */
 export const startFork = (at: string, name?: string) => call<ForkStarted>('POST', '/api/forks', {}, { at, journal, ...(name ? { name } : {}) });
 export const stopVm = () => call<{ vm: null }>('DELETE', '/api/vm');
+/** What is proven of a point (the server's verify so far, its signatures, a deep check asked for). */
+export const getVerify = (at: string) => call<PointVerification>('GET', '/api/verify', { at });
+/** Starts the deep check of a point (its blobs re-read and re-hashed); answers as {@link getVerify}. */
+export const startDeepVerify = (at: string) => call<PointVerification>('POST', '/api/verify', {}, { at });
 /** The PNG of frame `n` as recorded (cached by the browser for good). */
 export const frameUrl = (n: number) => apiUrl(`/api/frames/${n}.png`);
 export const liveUrl = (after: number) => apiUrl('/api/live', { after });

@@ -11,15 +11,19 @@ export interface LaneRange {
 interface Lane {
   name: string;
   title: string;
-  value: (e: EpochEntry) => number;
+  /** The epoch's value; undefined: not recorded (drawn as such, never as 0). */
+  value: (e: EpochEntry) => number | undefined;
+  /** The value as the bar's tooltip says it. */
+  show?: (v: number) => string;
   unit: string;
 }
 
 /**
- * Per-epoch measures from the epoch index. The VM's pause time is not in the journal
- * (ttj record reports its percentiles when it stops), so it has no lane.
+ * Per-epoch measures from the epoch index. The VM's pause is what `ttj record` measured
+ * (`pauseUs`); epochs it did not capture (older journals, append, nbd) have none.
  */
 const LANES: Lane[] = [
+  { name: 'pause', title: 'VM paused', value: (e) => e.pauseUs, show: (v) => (v / 1000).toFixed(1), unit: 'ms' },
   { name: 'dirty', title: 'dirty pages', value: (e) => e.dirtyPages, unit: 'pages' },
   { name: 'disk', title: 'disk blocks written', value: (e) => e.diskBlocks, unit: 'blocks' },
   { name: 'device', title: 'device state', value: (e) => e.deviceBytes, unit: 'bytes' },
@@ -42,6 +46,14 @@ function diskLanes(d: DiskLanes | undefined): Lane[] {
   return (d?.disks ?? []).map((name) => ({ name: `disk:${name}`, title: `disk ${name} written`, value: (e) => d!.epochs[e.epoch]?.bytes[name] ?? 0, unit: 'bytes' }));
 }
 
+/** One epoch's bar: its height for a value, a hatched full-height bar for "not recorded". */
+function bar(l: Lane, e: EpochEntry, v: number | undefined, max: number, bw: number) {
+  const w = Math.max(bw * 0.8, 0.5);
+  if (v === undefined) return svg`<rect class="bar none" data-epoch=${e.epoch} data-value="" x=${e.epoch * bw} y="0" width=${w} height=${H}><title>epoch ${e.epoch}: not recorded</title></rect>`;
+  const h = (H * v) / max;
+  return svg`<rect class="bar" data-epoch=${e.epoch} data-value=${v} x=${e.epoch * bw} y=${H - h} width=${w} height=${h}><title>epoch ${e.epoch}: ${l.show ? l.show(v) : v} ${l.unit}</title></rect>`;
+}
+
 /** The lanes of `t` (and of its disks' writes), with `range` highlighted; a drag over them calls `onRange` with the epochs at its ends. */
 export function lanes(t: Timeline, disks: DiskLanes | undefined, range: LaneRange | undefined, onRange: (r: LaneRange) => void) {
   const n = t.epochs.length;
@@ -59,15 +71,13 @@ export function lanes(t: Timeline, disks: DiskLanes | undefined, range: LaneRang
   return html`<div id="lanes">
     ${[...LANES, ...diskLanes(disks)].map((l) => {
       const values = t.epochs.map(l.value);
-      const max = Math.max(1, ...values);
-      return html`<div class="lane" data-lane=${l.name} data-total=${values.reduce((a, v) => a + v, 0)}>
-        <span class="lane-title">${l.title}</span>
+      const known = values.filter((v): v is number => v !== undefined);
+      const max = Math.max(1, ...known);
+      const missing = values.length - known.length;
+      return html`<div class="lane" data-lane=${l.name} data-total=${known.reduce((a, v) => a + v, 0)} data-not-recorded=${missing}>
+        <span class="lane-title">${l.title}${missing === values.length && values.length ? html` <span class="muted">(not recorded)</span>` : ''}</span>
         <svg viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" @pointerdown=${down} @pointerup=${up}>
-          ${range ? svg`<rect class="range" x=${range.from * bw} y="0" width=${(range.to - range.from + 1) * bw} height=${H}></rect>` : ''}
-          ${t.epochs.map((e) => {
-            const h = (H * l.value(e)) / max;
-            return svg`<rect class="bar" x=${e.epoch * bw} y=${H - h} width=${Math.max(bw * 0.8, 0.5)} height=${h}><title>epoch ${e.epoch}: ${l.value(e)} ${l.unit}</title></rect>`;
-          })}
+          ${range ? svg`<rect class="range" x=${range.from * bw} y="0" width=${(range.to - range.from + 1) * bw} height=${H}></rect>` : ''} ${t.epochs.map((e, k) => bar(l, e, values[k], max, bw))}
         </svg>
       </div>`;
     })}

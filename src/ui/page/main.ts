@@ -6,11 +6,13 @@
  * between them), and live updates while the journal shown grows. Rendered with lit-html; all data from the JSON API.
  */
 import { html, nothing, render } from 'lit-html';
-import { audioUrl, frameUrl, getDiff, getDiskLanes, getFamily, getTimeline, getVm, liveUrl, setJournal, startFork, startVm, stopVm } from './api.js';
+import { frameUrl, getDiff, getDiskLanes, getFamily, getTimeline, getVm, liveUrl, setJournal, startFork, startVm, stopVm } from './api.js';
 import { forkTree } from './branches.js';
 import { lanes, type LaneRange } from './lanes.js';
 import { appendCommit, firstFrameOf, gaps, playDelayMs, type Gap } from './model.js';
 import type { DiffResult, DiskLanes, FamilyListing, JournalCommit, Timeline, VmInfo } from './types.js';
+import { Sound } from './sound.js';
+import { verificationPanel, verifyForget, verifyPoint, verifyRefresh } from './verify-status.js';
 import { VmScreen } from './vm-screen.js';
 
 const FILMSTRIP = 12;
@@ -34,37 +36,47 @@ let s: State;
 let timer: ReturnType<typeof setTimeout> | undefined;
 const screen = new VmScreen();
 
+/** The recorded sound beside the frames while playing (none when nothing was recorded there). */
+const sound = new Sound(() => s.t.frames);
+Object.assign(window, { ttjSound: () => sound.state() });
+
+/** Selects frame `i` (a scrub, step or click): while playing, the sound goes on from there. */
 function select(i: number): void {
   const n = s.t.frames.length;
+  const before = s.i;
   s.i = Math.max(0, Math.min(n - 1, i));
+  if (s.playing && s.i !== before) {
+    if (s.i >= n - 1) return play(false);
+    // The frames wait for the sound to start again from here.
+    clearTimeout(timer);
+    sound.restart(s.i, tick);
+  }
   update();
 }
 
-/** The recorded sound, playing from the frame where play started (none when nothing was recorded there). */
-let sound: HTMLAudioElement | undefined;
+/** Shows the next frame after the time between the two as recorded, while playing. */
+function tick(): void {
+  clearTimeout(timer);
+  if (!s.playing) return;
+  if (s.i >= s.t.frames.length - 1) return play(false);
+  timer = setTimeout(
+    () => {
+      s.i++;
+      sound.follow(s.i);
+      update();
+      tick();
+    },
+    playDelayMs(s.t.frames, s.i),
+  );
+}
 
 function play(on: boolean): void {
   s.playing = on && s.t.frames.length > 1;
   clearTimeout(timer);
-  sound?.pause();
-  sound = undefined;
+  sound.stop();
   if (s.playing) {
     if (s.i >= s.t.frames.length - 1) s.i = 0;
-    sound = new Audio(audioUrl(s.i, s.t.frames.length - 1));
-    // A journal without sound answers 204: nothing plays, and the frames go on.
-    sound.play().catch(() => undefined);
-    const tick = () => {
-      if (!s.playing) return;
-      if (s.i >= s.t.frames.length - 1) return play(false);
-      timer = setTimeout(
-        () => {
-          select(s.i + 1);
-          tick();
-        },
-        playDelayMs(s.t.frames, s.i),
-      );
-    };
-    tick();
+    sound.start(s.i, tick);
   }
   update();
 }
@@ -123,6 +135,7 @@ async function forkHere(): Promise<void> {
 async function switchTo(id: string): Promise<void> {
   play(false);
   setJournal(id);
+  verifyForget();
   const t = await getTimeline();
   events?.close();
   s = { ...s, t, gaps: gaps(t.frames), i: Math.max(0, t.frames.length - 1), live: 'connecting', range: undefined, disks: undefined };
@@ -203,6 +216,7 @@ function follow(): void {
     s.gaps = gaps(s.t.frames);
     if (atEnd && !s.playing) s.i = s.t.frames.length - 1;
     update();
+    verifyRefresh();
     void loadDiskLanes();
   });
 }
@@ -258,9 +272,7 @@ function panel() {
   return html`<h2>Selected point</h2>
     <dl>
       ${row('frame', 'frame', f?.frame)} ${row('epoch', 'epoch', f?.epoch)} ${row('seq', 'seq', f?.seq)} ${row('time', 'time', f?.time)} ${row('stateRoot', 'state root', e?.stateRoot)}
-      ${row('label', 'label', e?.labels.join(', ') || undefined)}
-      ${row('verified', 'verification', e ? `state root committed by epoch ${e.epoch}${e.signer ? `, signed by ${e.signer.slice(0, 16)}` : ''} (ttj verify proves it)` : undefined)}
-      ${row('cli', 'fold / export', f ? `ttj fold ${s.t.journal} --at frame:${f.frame} --out DIR · ttj export … --at frame:${f.frame}` : undefined)}
+      ${row('label', 'label', e?.labels.join(', ') || undefined)} ${row('cli', 'fold / export', f ? `ttj fold ${s.t.journal} --at frame:${f.frame} --out DIR · ttj export … --at frame:${f.frame}` : undefined)}
     </dl>
     <div class="buttons">
       <button id="restore" ?disabled=${!f || !!s.vmBusy} @click=${restoreHere}>Restore here</button>
@@ -270,7 +282,7 @@ function panel() {
       <button id="fork" ?disabled=${!f || !!s.vmBusy} title="restore here into a new journal, recorded while the VM runs" @click=${forkHere}>Fork and record</button>
       <input id="fork-name" type="text" placeholder="new journal (default NAME-fork-N.ttj)" size="24" />
     </div>
-    ${s.vmBusy ? html`<p class="busy">${s.vmBusy}</p>` : nothing} ${s.error ? html`<p class="error" id="error">${s.error}</p>` : nothing} ${s.family ? forkTree(s.family, s.t.id, (id) => void switchBranch(id)) : nothing}`;
+    ${verificationPanel()} ${s.vmBusy ? html`<p class="busy">${s.vmBusy}</p>` : nothing} ${s.error ? html`<p class="error" id="error">${s.error}</p>` : nothing} ${s.family ? forkTree(s.family, s.t.id, (id) => void switchBranch(id)) : nothing}`;
 }
 
 function rangeResult() {
@@ -307,6 +319,7 @@ const app = () => document.getElementById('app')!;
 function update(): void {
   const { t } = s;
   const f = t.frames[s.i];
+  verifyPoint(f ? `frame:${f.frame}` : undefined, update);
   render(
     html`<header>
         <h1>ttj</h1>

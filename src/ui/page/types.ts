@@ -2,6 +2,7 @@
 export type { Timeline } from '../timeline.js';
 export type { VmInfo } from '../vm-session.js';
 export type { DiskLanes } from '../disk-lanes.js';
+export type { PointVerification } from '../verify-service.js';
 export type { DiffResult } from '../../journal/diff.js';
 export type { JournalCommit } from '../../journal/journal.js';
 export type { EpochEntry, FrameEntry } from '../../journal/index-keys.js';
