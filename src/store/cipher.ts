@@ -6,7 +6,7 @@
  *
  * A sealed piece is `nonce (12) | ciphertext | tag (16)`.
  */
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes, type Cipher } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, type Cipher } from 'node:crypto';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { sha256Ranges } from '../native/index.js';
 
@@ -20,7 +20,8 @@ export type SealContext = string;
 
 /**
  * The ciphers of one encrypted journal, made from its master key by HKDF-SHA-256
- * (`data` key for AES-256-GCM, four `addr` round keys for the address permutation).
+ * (`data` key for AES-256-GCM, four `addr` round keys for the address permutation, the
+ * `index` key of the HMAC that stands for secret parts of index keys).
  * Made by {@link JournalCipher.fromMasterKey} once the key file is unlocked.
  */
 export class JournalCipher {
@@ -31,6 +32,7 @@ export class JournalCipher {
     /** The journal's random id from its key file: every piece's associated data starts with it. */
     readonly keyId: Buffer,
     addrKeys: Buffer[],
+    private readonly indexKey: Buffer,
   ) {
     // ECB over independent 16-byte halves: the round function of the address permutation.
     // One cipher object per round, reused for every batch (never finalised).
@@ -48,7 +50,17 @@ export class JournalCipher {
       sub('data'),
       keyId,
       [0, 1, 2, 3].map((r) => sub(`addr ${r}`)),
+      sub('index'),
     );
+  }
+
+  /**
+   * What stands for the secret part `text` of an index key (a label text) in the stored
+   * key: HMAC-SHA-256 with the `index` key, as 64 hex digits. Equal texts give equal
+   * stands-ins (lookups work); without the key a text cannot be told, nor guessed and checked.
+   */
+  indexKeyMac(text: string): string {
+    return createHmac('sha256', this.indexKey).update(text, 'utf8').digest('hex');
   }
 
   private ad(context: SealContext): Buffer {
