@@ -144,24 +144,36 @@ export class EncryptedStore implements JournalStore {
   }
 
   async *listBlobs(): AsyncIterable<Buffer> {
-    let batch: Buffer[] = [];
-    for await (const a of this.inner.listBlobs()) {
-      batch.push(a);
-      if (batch.length >= LIST_BATCH) {
-        yield* this.cipher.plainAddrs(batch);
-        batch = [];
-      }
-    }
-    yield* this.cipher.plainAddrs(batch);
+    for await (const batch of this.listBatches()) yield* this.cipher.plainAddrs(batch);
   }
 
   async *watchHead(after: number, opts?: { signal?: AbortSignal }): AsyncIterable<StoreHead> {
     for await (const h of this.inner.watchHead(after, opts)) yield (await this.plainHead(h))!;
   }
 
-  /** Every blob read back by the backend (checked against its keyed address), named by its content address. */
-  readAllBlobs(onBlob: (addr: Buffer, data: Buffer) => void): Promise<void> {
-    return this.inner.readAllBlobs((addr, data) => onBlob(this.cipher.plainAddrs([addr])[0]!, data));
+  /**
+   * Every blob read back by the backend (checked against its keyed address), named by its
+   * content address. The addresses are listed and turned back first, in batches (one at a
+   * time costs about as much as a whole batch of them); one not listed then (appended
+   * meanwhile) is turned back alone.
+   */
+  async readAllBlobs(onBlob: (addr: Buffer, data: Buffer) => void): Promise<void> {
+    const plainOf = new Map<string, Buffer>();
+    for await (const stored of this.listBatches()) this.cipher.plainAddrs(stored).forEach((p, i) => plainOf.set(stored[i]!.toString('latin1'), p));
+    await this.inner.readAllBlobs((addr, data) => onBlob(plainOf.get(addr.toString('latin1')) ?? this.cipher.plainAddrs([addr])[0]!, data));
+  }
+
+  /** The backend's blob addresses, in batches. */
+  private async *listBatches(): AsyncIterable<Buffer[]> {
+    let batch: Buffer[] = [];
+    for await (const a of this.inner.listBlobs()) {
+      batch.push(a);
+      if (batch.length >= LIST_BATCH) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length) yield batch;
   }
 
   /** The backend removes the blobs by their keyed addresses; events appended since the plan are opened to see what they name. */
