@@ -31,7 +31,7 @@ import { ZERO_ADDR } from '../util/hash.js';
 /** A pack file is rewritten when its live blobs' share of its blocks is less than this fraction of it. */
 const REWRITE_BELOW = 0.5;
 /** Live bytes copied per step of a compaction (appends run between steps; each step holds the writer's turn to write and sync them). */
-const STEP_BYTES = 4 * 1024 * 1024;
+const STEP_BYTES = 2 * 1024 * 1024;
 /** Items per copied block (as an append's blocks). */
 const BLOCK_RAW_BYTES = 1024 * 1024;
 /** Keys looked up per LevelDB getMany. */
