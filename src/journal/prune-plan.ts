@@ -30,6 +30,7 @@ import { resolvePoint } from './point.js';
 import { Replayer } from './replayer.js';
 import { applyRetention, type KeepReason, type RetentionPolicy } from './retention-policy.js';
 import { VmState } from './vm-state.js';
+import { LoopSlices } from '../util/loop-slices.js';
 
 /** Options of {@link prunePlan}. */
 export interface PrunePlanOptions {
@@ -79,6 +80,20 @@ const SIZE_BATCH = 4096;
  * @throws TtjError BAD_ARGUMENT (the policy, a fork point without an epoch), BAD_POINT, POINT_NOT_FOUND, CORRUPT_* (a damaged journal).
  */
 export async function prunePlan(j: Journal, opts: PrunePlanOptions): Promise<PrunePlan> {
+  return (await planWithBlobs(j, opts)).plan;
+}
+
+/** Blobs no kept point references, up to the head seq the walk read (`planHead`): see {@link unreferencedBlobs}. */
+export interface Unreferenced {
+  addrs: Buffer[];
+  planHead: number;
+}
+
+/**
+ * {@link prunePlan}, and the blobs the plan leaves unreferenced when it drops epochs (its
+ * walk: a prune removes them without walking the events again).
+ */
+export async function planWithBlobs(j: Journal, opts: PrunePlanOptions): Promise<{ plan: PrunePlan; unreferenced?: Unreferenced }> {
   const forkPointEpochs = [...(opts.policy.forkPointEpochs ?? [])];
   for (const p of opts.forkPoints ?? []) forkPointEpochs.push(await forkPointEpoch(j, p));
   const l = await log(j);
@@ -99,8 +114,9 @@ export async function prunePlan(j: Journal, opts: PrunePlanOptions): Promise<Pru
   const dropped = count(false);
   const keep = l.epochs.map((e) => !prunedBefore.has(e.epoch));
   for (const e of epochs) keep[e.epoch] = e.keep;
-  const freed = dropped.epochs ? await storedSize(j, (await unreferencedBlobs(j, keep)).addrs) : { blobs: 0, bytes: 0 };
-  return { journal: l.journal, head: l.head, dryRun: true, epochs, prunedBefore: prunedBefore.size, kept: count(true), dropped, freed };
+  const unreferenced = dropped.epochs ? await unreferencedBlobs(j, keep) : undefined;
+  const freed = unreferenced ? await storedSize(j, unreferenced.addrs) : { blobs: 0, bytes: 0 };
+  return { plan: { journal: l.journal, head: l.head, dryRun: true, epochs, prunedBefore: prunedBefore.size, kept: count(true), dropped, freed }, unreferenced };
 }
 
 /**
@@ -124,7 +140,7 @@ async function forkPointEpoch(j: Journal, p: string): Promise<number> {
  * chunks) always stay. Also returns the last seq walked (what a removal re-checks after).
  * @throws TtjError CORRUPT_EVENT, STATE_ROOT_MISMATCH (a damaged journal).
  */
-export async function unreferencedBlobs(j: Journal, keep: readonly boolean[]): Promise<{ addrs: Buffer[]; planHead: number }> {
+export async function unreferencedBlobs(j: Journal, keep: readonly boolean[]): Promise<Unreferenced> {
   const { kept, named, planHead } = await walkKept(j, keep);
   return { addrs: [...named].filter(([k]) => !kept.has(k)).map(([, a]) => a), planHead };
 }
@@ -155,8 +171,11 @@ async function walkKept(j: Journal, keep: readonly boolean[]): Promise<{ kept: S
   let next = 0; // the epoch whose stretch the events belong to
   let keptBefore = false;
   const planHead = (await j.storeHead())?.seq ?? -1;
+  // The walk runs in slices: in a live writer (`ttj prune` asks it) appends go on between them.
+  const slices = new LoopSlices();
   for await (const batch of j.storedEvents(0, planHead + 1)) {
     for (const { seq, bytes } of batch) {
+      await slices.pause();
       const ev = r.feed(seq, bytes);
       const bound = ev.body === 'frame' ? ev.frame!.epoch : ev.body === 'audio' ? ev.audio!.epoch : undefined;
       const inKept = bound !== undefined && bound !== null ? keptEpoch(Number(bound)) : stretchKept(next);
@@ -169,7 +188,7 @@ async function walkKept(j: Journal, keep: readonly boolean[]): Promise<{ kept: S
       if (ev.body !== 'epochCommit') continue;
       if (keptEpoch(next)) {
         if (keptBefore) dirty.forEach(keepAddr);
-        else forEachEntry(state, keepAddr);
+        else await forEachEntry(state, keepAddr, slices);
         keptBefore = true;
         dirty.clear();
       }
@@ -178,6 +197,7 @@ async function walkKept(j: Journal, keep: readonly boolean[]): Promise<{ kept: S
   }
   for await (const kf of j.keyframes()) {
     if (kf.seq > planHead) break;
+    await slices.pause();
     await VmState.fromKeyframe(
       async (addrs) => {
         addrs.forEach(keepAddr);
@@ -203,13 +223,20 @@ async function storedSize(j: Journal, addrs: Buffer[]): Promise<PrunePlan['freed
   return { blobs, bytes };
 }
 
-/** Every content address of a state: memory pages, disk blocks, device chunks (zero entries included; the caller skips them). */
-export function forEachEntry(s: VmState, f: (a: Buffer) => void): void {
-  const table = (t: PageTable | undefined) => {
-    for (let i = 0; t && i < t.count; i++) f(t.get(i));
+/**
+ * Every content address of a state: memory pages, disk blocks, device chunks (zero
+ * entries included; the caller skips them); with `slices`, giving the event loop back
+ * every 4096 entries (default: none, at once).
+ */
+export async function forEachEntry(s: VmState, f: (a: Buffer) => void, slices?: LoopSlices): Promise<void> {
+  const table = async (t: PageTable | undefined) => {
+    for (let i = 0; t && i < t.count; i++) {
+      f(t.get(i));
+      if (slices && i % 4096 === 4095) await slices.pause();
+    }
   };
-  table(s.memory);
-  for (const d of s.disks.values()) table(d.table);
+  await table(s.memory);
+  for (const d of s.disks.values()) await table(d.table);
   deviceChunks(s, f);
 }
 

@@ -6,16 +6,20 @@
  * 2. Record: one `prune` event listing them, appended by the writer like any batch
  *    (atomic; from then on their points fail with PRUNED, and verify knows their blobs
  *    may be gone). Nothing already appended is rewritten.
- * 3. Collect ({@link collectGarbage}): the blobs no kept point needs, worked out from all
- *    prune events, are removed in the writer's turn (blobs that events appended after the
- *    plan name again are kept), then the store compacts. Both steps are derived from the
- *    events alone, so a prune interrupted at any instant is finished by running it (or
- *    any prune) again.
+ * 3. Collect ({@link collectGarbage}): the blobs no kept point needs (as the plan's walk
+ *    found them; a prune that drops nothing new works them out from all prune events)
+ *    are removed in the writer's turn (blobs that events appended after the plan name
+ *    again are kept), then the store compacts. Both steps are derived from the events
+ *    alone, so a prune interrupted at any instant is finished by running it (or any
+ *    prune) again.
+ *
+ * In a live writer (`ttj prune` asks it) the walk over the events gives the event loop
+ * back every few milliseconds, so the writer's appends go on meanwhile.
  */
 import { decodeEvent } from './codec.js';
 import { namedBlobs } from './blob-needs.js';
 import type { CompactResult, RemovedBlobs } from '../store/store.js';
-import { prunePlan, unreferencedBlobs, type PrunePlan, type PrunePlanOptions } from './prune-plan.js';
+import { planWithBlobs, unreferencedBlobs, type PrunePlan, type PrunePlanOptions, type Unreferenced } from './prune-plan.js';
 import type { JournalWriter } from './writer.js';
 
 /** Options of {@link prune}. */
@@ -47,7 +51,7 @@ export interface PruneResult extends PrunePlan {
  * @throws TtjError BAD_ARGUMENT (the policy), BAD_POINT, POINT_NOT_FOUND, CORRUPT_* (a damaged journal).
  */
 export async function prune(w: JournalWriter, opts: PruneOptions): Promise<PruneResult> {
-  const plan = await prunePlan(w, opts);
+  const { plan, unreferenced } = await planWithBlobs(w, opts);
   const dropped = plan.epochs.filter((e) => !e.keep).map((e) => e.epoch);
   let pruneSeq: number | undefined;
   if (dropped.length) {
@@ -55,24 +59,31 @@ export async function prune(w: JournalWriter, opts: PruneOptions): Promise<Prune
     const policy = JSON.stringify({ ...rest, keepLabels, forkPoints: opts.forkPoints });
     pruneSeq = (await w.commit([{ prune: { epochs: dropped, policy } }])).lastSeq;
   }
-  const collected = await collectGarbage(w, opts.beforeRemove);
+  // What the plan's walk found unreferenced is what the prune event just recorded drops.
+  const collected = await collectGarbage(w, opts.beforeRemove, dropped.length ? unreferenced : undefined);
   return { ...plan, dryRun: false, pruneSeq, collected };
 }
 
 /**
  * Removes the blobs no kept point needs (after every prune event stored) and compacts
  * the store. Idempotent: it only finishes what the prune events decided (also a push's
- * destination, after prune events arrived: src/journal/push.ts).
+ * destination, after prune events arrived: src/journal/push.ts). `found`: those
+ * blobs as the plan of the prune event just appended found them (else the events are walked).
  * @throws TtjError CORRUPT_* (a damaged journal).
  */
-export async function collectGarbage(w: JournalWriter, beforeRemove?: PruneOptions['beforeRemove']): Promise<GarbageCollection> {
-  const pruned = new Set<number>();
-  for await (const p of w.prunedEpochs()) pruned.add(p.epoch);
-  const last = await w.lastEpoch();
-  const keep = Array.from({ length: (last?.epoch ?? -1) + 1 }, (_, n) => !pruned.has(n));
-  const { addrs, planHead } = pruned.size ? await unreferencedBlobs(w, keep) : { addrs: [], planHead: w.headSeqNumber };
+export async function collectGarbage(w: JournalWriter, beforeRemove?: PruneOptions['beforeRemove'], found?: Unreferenced): Promise<GarbageCollection> {
+  const { addrs, planHead } = found ?? (await walkUnreferenced(w));
   await beforeRemove?.(addrs);
   const removed = await w.removeBlobs(addrs, { planHead, named: (e) => namedBlobs(decodeEvent(e.bytes, e.seq), e.seq) });
   const compacted = await w.compactStore();
   return { candidates: addrs.length, removed, compacted };
+}
+
+/** The blobs no kept point needs after every prune event stored (one walk over the events). */
+async function walkUnreferenced(w: JournalWriter): Promise<Unreferenced> {
+  const pruned = new Set<number>();
+  for await (const p of w.prunedEpochs()) pruned.add(p.epoch);
+  const last = await w.lastEpoch();
+  const keep = Array.from({ length: (last?.epoch ?? -1) + 1 }, (_, n) => !pruned.has(n));
+  return pruned.size ? unreferencedBlobs(w, keep) : { addrs: [], planHead: w.headSeqNumber };
 }

@@ -46,7 +46,7 @@ export async function verifyPointDeep(j: Journal, at: string, opts: { onProgress
     const add = (a: Buffer) => {
       if (!a.equals(ZERO_ADDR)) addrs.set(a.toString('latin1'), a);
     };
-    forEachEntry(state, add);
+    await forEachEntry(state, add);
     const frame = p.frame ? (await j.event(p.frame.seq)).frame : undefined;
     if (frame) splitAddrs(buf(frame.chunkAddrs)).forEach(add);
     const all = [...addrs.values()];

@@ -103,7 +103,7 @@ let dctx: InstanceType<typeof zstdBinding.DCtx> | undefined;
  * block, opened for its place; its raw length is the one the sealed header says.
  * @throws TtjError CORRUPT_BLOB when it is not sealed (an encrypted journal has only sealed blocks), does not open, or its lengths disagree.
  */
-export function openBlock(block: Buffer, where: Record<string, unknown>, seal: BlockSeal): Buffer {
+function openBlock(block: Buffer, where: Record<string, unknown>, seal: BlockSeal): Buffer {
   const damaged = (what: string) => new TtjError(ErrorCodes.CORRUPT_BLOB, `block ${JSON.stringify(where)} ${what}`, where);
   if (block.length < BLOCK_HEADER || block.readUInt32LE(0) !== BLOCK_MAGIC_SEALED || block.length !== BLOCK_HEADER + block.readUInt32LE(8)) throw damaged('is not sealed');
   const inner = seal.cipher.open(block.subarray(BLOCK_HEADER), seal.place, where);

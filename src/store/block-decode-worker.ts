@@ -5,18 +5,30 @@
  * @module
  */
 import { parentPort } from 'node:worker_threads';
-import { DecodeError, decodeBlockInto, type DecodeBuffers, type WorkerReply, type WorkerRequest } from './block-decode.js';
+import { BLOCK_HEADER } from './block-codec.js';
+import { DecodeError, decodeBlockInto, ownBuffer, transferable, type DecodeBuffers, type WorkerReply, type WorkerRequest } from './block-decode.js';
+
+/** The plain block of a sealed stored block whose items are `items`, as a buffer that can be transferred (copied only when it is not one). */
+function openedBlock(items: Buffer): ArrayBuffer {
+  const block = Buffer.from(items.buffer, items.byteOffset - BLOCK_HEADER, items.length + BLOCK_HEADER);
+  if (transferable(block)) return block.buffer as ArrayBuffer;
+  const own = ownBuffer(block.length);
+  block.copy(own);
+  return own.buffer as ArrayBuffer;
+}
 
 parentPort!.on('message', (m: WorkerRequest) => {
   const bufs: DecodeBuffers = { packed: Buffer.from(m.packed), raw: Buffer.from(m.raw) };
   let reply: WorkerReply;
   try {
     const d = decodeBlockInto(bufs, m);
-    reply = { id: m.id, packed: bufs.packed.buffer as ArrayBuffer, raw: bufs.raw.buffer as ArrayBuffer, itemsLen: d.items.length, hashes: d.hashes };
+    // A sealed stored block's items are in its opened copy, neither of the buffers sent.
+    const opened = d.items.buffer !== bufs.packed.buffer && d.items.buffer !== bufs.raw.buffer ? openedBlock(d.items) : undefined;
+    reply = { id: m.id, packed: bufs.packed.buffer as ArrayBuffer, raw: bufs.raw.buffer as ArrayBuffer, itemsLen: d.items.length, hashes: d.hashes, opened };
   } catch (e) {
     reply = { id: m.id, packed: bufs.packed.buffer as ArrayBuffer, raw: bufs.raw.buffer as ArrayBuffer, itemsLen: 0 };
     if (e instanceof DecodeError) reply.failure = e.failure;
     else reply.error = String((e as Error)?.stack ?? e);
   }
-  parentPort!.postMessage(reply, [reply.packed, reply.raw]);
+  parentPort!.postMessage(reply, reply.opened ? [reply.packed, reply.raw, reply.opened] : [reply.packed, reply.raw]);
 });

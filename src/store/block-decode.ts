@@ -1,6 +1,6 @@
 /**
- * Decoding a pack block read in bulk (a fold, verify --deep): its items decompressed
- * and each hashed, on the JS thread ({@link decodeBlockInto}) or on a small pool of
+ * Decoding a pack block read in bulk (a fold, verify --deep): opened when sealed (an
+ * encrypted journal), its items decompressed and each hashed, on the JS thread ({@link decodeBlockInto}) or on a small pool of
  * worker threads ({@link BlockDecodePool}, ./block-decode-worker.ts) so that both
  * cores decompress and hash while the JS thread reads and writes. Both give the same
  * bytes and hashes (test/store/block-decode.test.ts); the pool is used when worker
@@ -12,7 +12,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import zstdBinding from 'zstd-napi/binding.js';
 import { sha256Ranges } from '../native/index.js';
-import { BLOCK_HEADER } from './block-codec.js';
+import { BLOCK_HEADER, BLOCK_MAGIC, BLOCK_MAGIC_SEALED, BLOCK_MAGIC_STORED } from './block-codec.js';
+import { openWith, type OpenKey } from './cipher.js';
 
 /** A block's buffers, reused from block to block: what was read, and its decompressed items. */
 export interface DecodeBuffers {
@@ -28,8 +29,13 @@ export interface DecodeJob {
   len: number;
   /** Decompressed length (the header's). */
   rawLen: number;
-  /** A stored (uncompressed) block: its items follow the header as they are. */
+  /** A stored (uncompressed) block: its items follow the header as they are (for a sealed block, its plain block's header says). */
   stored: boolean;
+  /**
+   * A sealed block (an encrypted journal: ./block-codec.ts) and the key of its place: it
+   * is opened (into a buffer of its own) and its plain block's header checked first.
+   */
+  open?: OpenKey;
   /** Item ranges in the decompressed bytes to hash (none: no hashing). */
   offsets?: Uint32Array;
   lengths?: Uint32Array;
@@ -42,7 +48,7 @@ export interface Decoded {
 }
 
 /** Why a block did not decode (the caller names the block in its error). */
-export type DecodeFailure = 'does not decompress' | 'has the wrong length';
+export type DecodeFailure = 'does not decompress' | 'has the wrong length' | 'is not sealed' | 'does not decrypt: it is damaged, moved, or of another key' | 'has a damaged header';
 
 /** A block that did not decode. */
 export class DecodeError extends Error {
@@ -66,13 +72,19 @@ let dctx: InstanceType<typeof zstdBinding.DCtx> | undefined;
  */
 export function decodeBlockInto(bufs: DecodeBuffers, job: DecodeJob): Decoded {
   let items: Buffer;
-  if (job.stored) items = bufs.packed.subarray(BLOCK_HEADER, job.len);
+  let block = bufs.packed.subarray(0, job.len);
+  let stored = job.stored;
+  if (job.open) {
+    block = openSealed(block, job.open, job.rawLen);
+    stored = block.readUInt32LE(8) === job.rawLen;
+  }
+  if (stored) items = block.subarray(BLOCK_HEADER);
   else {
     if (bufs.raw.length < job.rawLen) bufs.raw = ownBuffer(job.rawLen);
     let n: number;
     try {
       dctx ??= new zstdBinding.DCtx();
-      n = dctx.decompress(bufs.raw, bufs.packed.subarray(BLOCK_HEADER, job.len));
+      n = dctx.decompress(bufs.raw, block.subarray(BLOCK_HEADER));
     } catch {
       throw new DecodeError('does not decompress');
     }
@@ -81,6 +93,21 @@ export function decodeBlockInto(bufs: DecodeBuffers, job: DecodeJob): Decoded {
   }
   const hashes = job.offsets && job.lengths ? sha256Ranges(items, job.offsets, job.lengths) : undefined;
   return { items, hashes };
+}
+
+/**
+ * The plain block (header included) of the sealed block `sealed`, in a new buffer, its
+ * header checked against the raw length `rawLen` the blob index gives.
+ * @throws DecodeError when it is not sealed, does not open, or its plain header is damaged.
+ */
+function openSealed(sealed: Buffer, key: OpenKey, rawLen: number): Buffer {
+  if (sealed.length < BLOCK_HEADER || sealed.readUInt32LE(0) !== BLOCK_MAGIC_SEALED || sealed.length !== BLOCK_HEADER + sealed.readUInt32LE(8)) throw new DecodeError('is not sealed');
+  const plain = openWith(key, sealed.subarray(BLOCK_HEADER));
+  if (!plain) throw new DecodeError('does not decrypt: it is damaged, moved, or of another key');
+  const clen = plain.length >= BLOCK_HEADER ? plain.readUInt32LE(8) : -1;
+  const magic = clen === rawLen ? BLOCK_MAGIC_STORED : BLOCK_MAGIC;
+  if (clen < 0 || plain.readUInt32LE(0) !== magic || plain.readUInt32LE(4) !== rawLen || plain.length !== BLOCK_HEADER + clen) throw new DecodeError('has a damaged header');
+  return plain;
 }
 
 /** A message to a worker: a job and the buffers it may use (transferred). */
@@ -95,8 +122,10 @@ export interface WorkerReply {
   id: number;
   packed: ArrayBuffer;
   raw: ArrayBuffer;
-  /** Where the items are: in `raw` (compressed block) or `packed` (stored block), and how long. */
+  /** Where the items are: in `raw` (compressed block), `packed` (stored block) or `opened` (a sealed stored block), and how long. */
   itemsLen: number;
+  /** The plain block of a sealed stored block (its items follow its header): a buffer of its own, transferred. */
+  opened?: ArrayBuffer;
   hashes?: Uint8Array;
   failure?: DecodeFailure;
   /** Anything else that went wrong (a bug: the job is failed with it). */
@@ -209,13 +238,13 @@ export class BlockDecodePool {
     p.bufs.raw = Buffer.from(r.raw);
     if (r.failure) return p.reject(new DecodeError(r.failure));
     if (r.error) return p.reject(new Error(r.error));
-    const items = p.job.stored ? p.bufs.packed.subarray(BLOCK_HEADER, BLOCK_HEADER + r.itemsLen) : p.bufs.raw.subarray(0, r.itemsLen);
+    const items = r.opened ? Buffer.from(r.opened, BLOCK_HEADER, r.itemsLen) : p.job.stored && !p.job.open ? p.bufs.packed.subarray(BLOCK_HEADER, BLOCK_HEADER + r.itemsLen) : p.bufs.raw.subarray(0, r.itemsLen);
     p.resolve({ items, hashes: r.hashes ? Buffer.from(r.hashes.buffer, r.hashes.byteOffset, r.hashes.byteLength) : undefined });
   }
 }
 
 /** True when `b` is the whole of an ArrayBuffer that is not Node's shared buffer pool. */
-function transferable(b: Buffer): boolean {
+export function transferable(b: Buffer): boolean {
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && !(b.buffer instanceof SharedArrayBuffer);
 }
 

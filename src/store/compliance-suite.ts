@@ -207,6 +207,42 @@ export function storeComplianceSuite(name: string, factory: StoreFactory): void 
       assert.deepEqual(upTo, ['ep/1']);
     });
 
+    it('reads label entries (lb/<hex>/...) and the rest of the index in key order, whatever it stores them as', async () => {
+      const lb = (text: string, epoch?: number) => `lb/${Buffer.from(text).toString('hex')}/${epoch === undefined ? '' : String(epoch).padStart(12, '0')}`;
+      const keys = ['ep/000000000001', 'ep/000000000002', lb('a', 0), lb('a', 3), lb('b', 1), lb('zz', 2), lb('zz', 5), 'lb/x', 'pr/000000000001'];
+      await store.append({ expectedHead: -1, events: [Buffer.from('1')], index: keys.map((key) => ({ key, value: Buffer.from(`${key}=`) })) });
+      const sorted = [...keys].sort();
+      const ranges: { gte?: string; lt?: string; lte?: string; reverse?: boolean; limit?: number }[] = [
+        {},
+        { reverse: true },
+        { limit: 3 },
+        { reverse: true, limit: 4 },
+        { gte: 'lb/', lt: 'lb0' },
+        { gte: 'lb/', lt: 'lb0', reverse: true, limit: 2 },
+        { gte: lb('a'), lt: lb('a').slice(0, -1) + '0', reverse: true, limit: 1 },
+        { gte: lb('a'), lte: lb('a', 0) },
+        { gte: lb('zz', 3), lt: lb('zz').slice(0, -1) + '0' },
+        { gte: lb('q'), lt: lb('q').slice(0, -1) + '0' },
+        { gte: 'ep/000000000002', lt: lb('b', 1) },
+        { gte: lb('b'), limit: 3 },
+        { lte: lb('a', 3), reverse: true },
+        { gte: 'lb/x', lte: 'pr/000000000001' },
+      ];
+      for (const r of ranges) {
+        const got: string[] = [];
+        for await (const [k, v] of store.indexRange(r)) {
+          assert.equal(v.toString(), `${k}=`);
+          got.push(k);
+        }
+        let want = sorted.filter((k) => (r.gte === undefined || k >= r.gte) && (r.lt === undefined || k < r.lt) && (r.lte === undefined || k <= r.lte));
+        if (r.reverse) want.reverse();
+        if (r.limit !== undefined) want = want.slice(0, r.limit);
+        assert.deepEqual(got, want, JSON.stringify(r));
+      }
+      for (const k of keys) assert.equal((await store.indexGet(k))!.toString(), `${k}=`);
+      assert.equal(await store.indexGet(lb('b', 2)), undefined);
+    });
+
     it('passes what the blobs cost to an index function', async () => {
       const a = blob('q');
       let seen: { newBlobs: number; newBytes: number; storedBytes: number } | undefined;

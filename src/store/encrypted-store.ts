@@ -5,8 +5,8 @@
  * journal; below it the backend keeps
  *
  * - each event sealed (AES-256-GCM), bound to its seq;
- * - each secondary index value sealed, bound to its key (the keys stay readable: they
- *   order the index);
+ * - each secondary index value sealed, bound to its key; the keys stay readable (they
+ *   order the index) but for label texts, which a keyed hash stands for (./sealed-index.ts);
  * - each blob under its keyed address (a keyed permutation of its SHA-256), its bytes in
  *   blocks the backend seals itself (the backend is opened with the same cipher,
  *   ./block-codec.ts), compressed before they are sealed.
@@ -18,10 +18,10 @@ import { createHash } from 'node:crypto';
 import { ErrorCodes, TtjError } from '../errors.js';
 import type { JournalCipher } from './cipher.js';
 import type { JournalKeySource } from './journal-key.js';
+import { SealedIndex } from './sealed-index.js';
 import type { AppendBatch, AppendResult, CompactResult, IndexEntry, IndexRange, JournalStore, RemoveBlobsOptions, RemovedBlobs, StoreHead, StoreStats, StoredEvent } from './store.js';
 
 const eventPlace = (seq: number) => `event ${seq}`;
-const indexPlace = (key: string) => `index ${key}`;
 /** Addresses turned back at a time when listing blobs. */
 const LIST_BATCH = 1024;
 
@@ -32,12 +32,15 @@ export class EncryptedStore implements JournalStore {
 
   private readonly cipher: JournalCipher;
 
+  private readonly index: SealedIndex;
+
   constructor(
     private readonly inner: JournalStore,
     /** The journal's key file and ciphers (a replica is opened with them: push). */
     readonly key: JournalKeySource,
   ) {
     this.cipher = key.cipher;
+    this.index = new SealedIndex(key.cipher, inner);
   }
 
   get location(): string {
@@ -64,14 +67,6 @@ export class EncryptedStore implements JournalStore {
     return this.cipher.open(e.bytes, eventPlace(e.seq), { seq: e.seq }, ErrorCodes.CORRUPT_EVENT);
   }
 
-  private sealIndex(entries: IndexEntry[]): IndexEntry[] {
-    return entries.map((e) => ({ key: e.key, value: this.cipher.sealOne(e.value, indexPlace(e.key)) }));
-  }
-
-  private openIndex(key: string, value: Buffer): Buffer {
-    return this.cipher.open(value, indexPlace(key), { key }, ErrorCodes.CORRUPT_STORE);
-  }
-
   async head(): Promise<StoreHead | undefined> {
     return this.plainHead(await this.inner.head());
   }
@@ -85,7 +80,7 @@ export class EncryptedStore implements JournalStore {
     const events = batch.events.map((e, i) => this.cipher.sealOne(e, eventPlace(first + i)));
     const blobs = batch.blobs && this.cipher.storedAddrs(batch.blobs.map((b) => b.addr)).map((addr, i) => ({ addr, data: batch.blobs![i]!.data }));
     const index = batch.index;
-    const sealedIndex = typeof index === 'function' ? (w: Parameters<typeof index>[0]) => this.sealIndex(index(w)) : index && this.sealIndex(index);
+    const sealedIndex = typeof index === 'function' ? (w: Parameters<typeof index>[0]) => this.index.seal(index(w)) : index && this.index.seal(index);
     const relies = batch.relies && this.cipher.storedAddrs(batch.relies);
     const r = await this.inner.append({ ...batch, events, blobs, relies, index: sealedIndex });
     const last = batch.events[batch.events.length - 1];
@@ -122,7 +117,7 @@ export class EncryptedStore implements JournalStore {
     if (!sealed || !last || last.seq !== head.seq || !last.hash.equals(head.hash)) {
       throw new TtjError(ErrorCodes.CORRUPT_EVENT, `the head given (seq ${head.seq}) is not the last stored event`, { expected: last?.seq ?? -1, actual: head.seq });
     }
-    await this.inner.rebuildIndex(sealed, this.sealIndex(index));
+    await this.inner.rebuildIndex(sealed, this.index.seal(index));
   }
 
   async getBlobs(addrs: Buffer[], opts: { verify?: boolean } = {}): Promise<Buffer[]> {
@@ -149,24 +144,36 @@ export class EncryptedStore implements JournalStore {
   }
 
   async *listBlobs(): AsyncIterable<Buffer> {
-    let batch: Buffer[] = [];
-    for await (const a of this.inner.listBlobs()) {
-      batch.push(a);
-      if (batch.length >= LIST_BATCH) {
-        yield* this.cipher.plainAddrs(batch);
-        batch = [];
-      }
-    }
-    yield* this.cipher.plainAddrs(batch);
+    for await (const batch of this.listBatches()) yield* this.cipher.plainAddrs(batch);
   }
 
   async *watchHead(after: number, opts?: { signal?: AbortSignal }): AsyncIterable<StoreHead> {
     for await (const h of this.inner.watchHead(after, opts)) yield (await this.plainHead(h))!;
   }
 
-  /** Every blob read back by the backend (checked against its keyed address), named by its content address. */
-  readAllBlobs(onBlob: (addr: Buffer, data: Buffer) => void): Promise<void> {
-    return this.inner.readAllBlobs((addr, data) => onBlob(this.cipher.plainAddrs([addr])[0]!, data));
+  /**
+   * Every blob read back by the backend (checked against its keyed address), named by its
+   * content address. The addresses are listed and turned back first, in batches (one at a
+   * time costs about as much as a whole batch of them); one not listed then (appended
+   * meanwhile) is turned back alone.
+   */
+  async readAllBlobs(onBlob: (addr: Buffer, data: Buffer) => void): Promise<void> {
+    const plainOf = new Map<string, Buffer>();
+    for await (const stored of this.listBatches()) this.cipher.plainAddrs(stored).forEach((p, i) => plainOf.set(stored[i]!.toString('latin1'), p));
+    await this.inner.readAllBlobs((addr, data) => onBlob(plainOf.get(addr.toString('latin1')) ?? this.cipher.plainAddrs([addr])[0]!, data));
+  }
+
+  /** The backend's blob addresses, in batches. */
+  private async *listBatches(): AsyncIterable<Buffer[]> {
+    let batch: Buffer[] = [];
+    for await (const a of this.inner.listBlobs()) {
+      batch.push(a);
+      if (batch.length >= LIST_BATCH) {
+        yield batch;
+        batch = [];
+      }
+    }
+    if (batch.length) yield batch;
   }
 
   /** The backend removes the blobs by their keyed addresses; events appended since the plan are opened to see what they name. */
@@ -186,13 +193,12 @@ export class EncryptedStore implements JournalStore {
     return this.inner.serveRequests?.(handler);
   }
 
-  async indexGet(key: string): Promise<Buffer | undefined> {
-    const v = await this.inner.indexGet(key);
-    return v && this.openIndex(key, v);
+  indexGet(key: string): Promise<Buffer | undefined> {
+    return this.index.get(key);
   }
 
-  async *indexRange(range: IndexRange): AsyncIterable<[string, Buffer]> {
-    for await (const [k, v] of this.inner.indexRange(range)) yield [k, this.openIndex(k, v)];
+  indexRange(range: IndexRange): AsyncIterable<[string, Buffer]> {
+    return this.index.range(range);
   }
 
   stats(): Promise<StoreStats> {

@@ -60,6 +60,14 @@ export async function allowPatches(dir: string): Promise<void> {
   }
 }
 
+/**
+ * False when the journal at `dir` holds no blob stored as a patch: its marker does not
+ * list the `patches` feature, which {@link allowPatches} adds before the first one is stored.
+ */
+export async function mayHavePatches(dir: string): Promise<boolean> {
+  return featuresOf(await readMarker(dir)).includes('patches');
+}
+
 /** True when `dir` holds a journal marker (false also when it cannot be read). */
 export async function isJournalDir(dir: string): Promise<boolean> {
   return (await readMarker(dir).catch(() => undefined)) !== undefined;

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { ErrorCodes, TtjError } from '../errors.js';
 import type { KvWriter } from './kv.js';
 import { PackReader, PackWriter } from './pack-files.js';
-import { allowPatches, prepareJournalDir, readKeyFile } from './journal-dir.js';
+import { allowPatches, mayHavePatches, prepareJournalDir, readKeyFile } from './journal-dir.js';
 import type { JournalCipher } from './cipher.js';
 import { indexMade, openIndex, type OpenedIndex } from './index-opener.js';
 import { eventKey, indexKey, INDEX_KEYS, lastStoredEvent, readHead, readStats } from './index-layout.js';
@@ -231,7 +231,8 @@ export class LocalStore implements JournalStore {
   /** @throws TtjError READ_ONLY when open read-only. */
   private compaction(): CompactionParts {
     const appender = this.writing();
-    return { packsDir: join(this.location, 'packs'), kv: this.kv as KvWriter, blobs: this.blobs, reader: this.reader, packs: this.packs, appender };
+    const dir = this.location;
+    return { packsDir: join(dir, 'packs'), kv: this.kv as KvWriter, blobs: this.blobs, reader: this.reader, packs: this.packs, appender, mayHavePatches: () => mayHavePatches(dir) };
   }
 
   async rebuildIndex(head: StoreHead, index: IndexEntry[]): Promise<void> {

@@ -3,13 +3,14 @@
  * src/journal/prune.ts, docs/format.md "Pruned history").
  *
  * - Removal deletes `b/` entries in one synchronous LevelDB batch, in the writer's turn
- *   (no append runs meanwhile). Blobs named by events appended after the prune's plan
+ *   (no append runs meanwhile); blobs that stay stored as patches keep their bases (a scan
+ *   of every location, only in a journal whose marker lists `patches`). Blobs named by events appended after the prune's plan
  *   are kept: such an append found them stored and did not write them again.
  * - Compaction, step by step, each step atomic and in the writer's turn: a pack file
  *   with no live blob is deleted; one whose live blobs take less than half of it has
- *   its live blobs copied (read back and re-hashed) into the writer's current pack file,
- *   synced, then their `b/` entries switched in one synchronous batch, a slice at a
- *   time so appends go on between slices; then the file is deleted. A crash leaves
+ *   its live blobs copied (read back and re-hashed outside the writer's turn) into the
+ *   writer's current pack file, synced, then their `b/` entries switched in one
+ *   synchronous batch, a slice at a time so appends go on between slices; then the file is deleted. A crash leaves
  *   either the old entries (the copies are unreferenced bytes) or the new ones (the old
  *   pack file is then unreferenced, and deleted by the next compaction).
  * - The newest pack file is truncated to nothing rather than deleted, so its number is
@@ -29,8 +30,8 @@ import { ZERO_ADDR } from '../util/hash.js';
 
 /** A pack file is rewritten when its live blobs' share of its blocks is less than this fraction of it. */
 const REWRITE_BELOW = 0.5;
-/** Live bytes copied per step of a compaction (appends run between steps). */
-const STEP_BYTES = 8 * 1024 * 1024;
+/** Live bytes copied per step of a compaction (appends run between steps; each step holds the writer's turn to write and sync them). */
+const STEP_BYTES = 2 * 1024 * 1024;
 /** Items per copied block (as an append's blocks). */
 const BLOCK_RAW_BYTES = 1024 * 1024;
 /** Keys looked up per LevelDB getMany. */
@@ -45,6 +46,8 @@ export interface CompactionParts {
   reader: BlobReader;
   packs: PackReader;
   appender: StoreAppender;
+  /** False when the journal holds no blob stored as a patch (its marker says; read in the writer's turn, before any append could store one). */
+  mayHavePatches: () => Promise<boolean>;
 }
 
 /** See {@link JournalStore.removeBlobs}. */
@@ -58,8 +61,9 @@ export function removeLocalBlobs(p: CompactionParts, addrs: Buffer[], opts: Remo
       }
     }
     const wanted = [...new Set(addrs.map(blobKey))];
-    // A blob that stays, stored as a patch (docs/format.md, "Blob locations and patches"), needs its base.
-    for (const k of await basesOfKeptPatches(p.kv, new Set(wanted.filter((k) => !spare.has(k))))) spare.add(k);
+    // A blob that stays, stored as a patch (docs/format.md, "Blob locations and patches"), needs its base
+    // (a scan of every blob location: skipped in a journal that has no patch).
+    if (await p.mayHavePatches()) for (const k of await basesOfKeptPatches(p.kv, new Set(wanted.filter((k) => !spare.has(k))))) spare.add(k);
     const keys = wanted.filter((k) => !spare.has(k));
     const ops: KvOp[] = [];
     let rawBytes = 0;
@@ -168,12 +172,17 @@ async function copyLive(p: CompactionParts, pack: number, l: PackLive): Promise<
       step.push(entries[i]!.key);
       bytes += entries[i]!.loc.itemLen;
     }
+    // The blobs are read (and re-hashed) before the writer's turn, appends going on meanwhile;
+    // in the turn, only those still in this pack are copied (a read that failed, say of a
+    // blob a removal took since the scan, is done again there).
+    const early = await readStillIn(p, pack, step).catch(() => undefined);
     copied += await p.appender.exclusive(async () => {
-      // Only those still there (a removal may have run since the scan).
-      const now = await p.kv.getMany(step);
-      const keys = step.filter((_, j) => now[j] && decodeLocation(now[j]!).pack === pack);
+      let { keys, data } = early ?? (await readStillIn(p, pack, step));
+      const now = await p.kv.getMany(keys);
+      const still = keys.map((_, j) => !!now[j] && decodeLocation(now[j]!).pack === pack);
+      keys = keys.filter((_, j) => still[j]);
+      data = data.filter((_, j) => still[j]);
       if (!keys.length) return 0;
-      const data = await p.reader.getBlobs(keys.map((k) => Buffer.from(k.slice(2), 'hex')));
       const groups: Buffer[][] = [];
       let group: Buffer[] = [];
       let groupBytes = 0;
@@ -195,4 +204,11 @@ async function copyLive(p: CompactionParts, pack: number, l: PackLive): Promise<
     });
   }
   return copied;
+}
+
+/** The blobs of `keys` still in `pack`, read back (and re-hashed), with their keys. */
+async function readStillIn(p: CompactionParts, pack: number, keys: string[]): Promise<{ keys: string[]; data: Buffer[] }> {
+  const now = await p.kv.getMany(keys);
+  const still = keys.filter((_, j) => now[j] && decodeLocation(now[j]!).pack === pack);
+  return { keys: still, data: await p.reader.getBlobs(still.map((k) => Buffer.from(k.slice(2), 'hex'))) };
 }

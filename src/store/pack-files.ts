@@ -23,7 +23,7 @@ import { DIRECT_IO_ALIGN, openDirect, preadAligned, preallocate, pwriteAligned }
 import { zeroPage } from '../util/zero-page.js';
 import { DIR_MODE, fileModeIn } from './file-modes.js';
 import { sliceBuffers } from '../util/slice-buffers.js';
-import { BLOCK_HEADER, BLOCK_MAGIC, BLOCK_MAGIC_SEALED, BLOCK_MAGIC_STORED, encodeBlock, openBlock, type BlockSeal } from './block-codec.js';
+import { BLOCK_HEADER, BLOCK_MAGIC, BLOCK_MAGIC_SEALED, BLOCK_MAGIC_STORED, encodeBlock, type BlockSeal } from './block-codec.js';
 import type { JournalCipher } from './cipher.js';
 import { DecodeError, decodeBlockInto, decodePool, ownBuffer, type BlockDecodePool, type DecodeBuffers, type Decoded, type DecodeJob } from './block-decode.js';
 import { sha256Ranges } from '../native/index.js';
@@ -479,20 +479,16 @@ export class PackReader {
     const buf = scratch.packed.subarray(0, len);
     const { bytesRead } = await fh.read(buf, 0, buf.length, loc.offset);
     if (bytesRead !== buf.length) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} is cut short`, where);
-    // An encrypted journal's block is opened first; the plain block within is read as any other.
-    const plain = this.cipher ? openBlock(buf, where, packSeal(this.cipher, loc.pack, loc.offset)!) : buf;
-    const clen = this.cipher ? plain.readUInt32LE(8) : loc.clen;
-    const stored = this.cipher ? clen === loc.rawLen : isStored(loc);
-    if (plain.readUInt32LE(0) !== (stored ? BLOCK_MAGIC_STORED : BLOCK_MAGIC) || plain.readUInt32LE(4) !== loc.rawLen || plain.length !== BLOCK_HEADER + clen) {
+    const stored = isStored(loc);
+    // An encrypted journal's block is opened where it is decoded (in the pool: off this
+    // thread), and its plain header checked there; a plain block's header is checked here.
+    const open = this.cipher?.openKey(packSeal(this.cipher, loc.pack, loc.offset)!.place);
+    if (!open && (buf.readUInt32LE(0) !== (stored ? BLOCK_MAGIC_STORED : BLOCK_MAGIC) || buf.readUInt32LE(4) !== loc.rawLen)) {
       throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} has a damaged header`, where);
     }
-    // A sealed block is decoded from its opened copy; the scratch keeps its decompression buffer.
-    const bufs: DecodeBuffers = this.cipher ? { packed: plain, raw: scratch.raw } : scratch;
-    const job: DecodeJob = { len: plain.length, rawLen: loc.rawLen, stored, offsets: ranges?.offsets, lengths: ranges?.lengths };
+    const job: DecodeJob = { len, rawLen: loc.rawLen, stored: !open && stored, open, offsets: ranges?.offsets, lengths: ranges?.lengths };
     try {
-      const decoded = pool ? await pool.decode(bufs, job) : decodeBlockInto(bufs, job);
-      if (bufs !== scratch) scratch.raw = bufs.raw;
-      return decoded;
+      return pool ? await pool.decode(scratch, job) : decodeBlockInto(scratch, job);
     } catch (e) {
       if (e instanceof DecodeError) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} ${e.failure}`, where, { cause: e });
       throw e;

@@ -50,6 +50,19 @@ export async function killHard(v: Victim): Promise<void> {
   if (signal !== 'SIGKILL') throw new Error(`the child exited before it was killed: ${v.err()}`);
 }
 
+/**
+ * SIGKILLs the victim unless it finishes first: true when the kill ended it, false when
+ * it had exited with 0 on its own (also between the check and the signal); fails when it
+ * exited otherwise.
+ */
+export async function killUnlessDone(v: Victim): Promise<boolean> {
+  if (v.child.exitCode === null) v.child.kill('SIGKILL');
+  const { code, signal } = await v.exited;
+  if (signal === 'SIGKILL') return true;
+  if (code !== 0) throw new Error(`the child failed (${code ?? signal}): ${v.err()}`);
+  return false;
+}
+
 /** Kills a process by pid with SIGKILL (one this test started, e.g. the QEMU of a killed recorder) and waits until it is gone. */
 export async function killPid(pid: number): Promise<void> {
   try {

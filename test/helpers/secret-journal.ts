@@ -11,6 +11,10 @@ const PS = 4096;
 export const PW = 'correct horse battery staple';
 /** What the guest wrote: no file or table of an encrypted journal may hold it. */
 export const MARKER = Buffer.from('TTJ-SECRET-MARKER-7f3a9c');
+/** The text of a label of the first epoch: no file or table of an encrypted journal may hold it (nor its hex, the plain index key). */
+export const LABEL = 'TTJ-LABEL-MARKER-c41d';
+/** {@link LABEL} and its hex form, as a scan looks for them. */
+export const LABEL_FORMS = [Buffer.from(LABEL), Buffer.from(Buffer.from(LABEL).toString('hex'))];
 
 /** Guest images holding the marker: in text pages (compressed blocks), random pages (stored blocks), a disk and the device state. */
 export function secretImages(dir: string, seed: number): { memory: string; disk: string; device: string; randomPageHash: Buffer } {
@@ -29,14 +33,14 @@ export function secretImages(dir: string, seed: number): { memory: string; disk:
   return { ...paths, randomPageHash: createHash('sha256').update(rp).digest() };
 }
 
-/** Appends two epochs of the secret images to `j` (created, encrypted when `encrypt`). */
+/** Appends two epochs of the secret images to `j` (created, encrypted when `encrypt`), the first labelled {@link LABEL}. */
 export async function recordSecrets(j: string, dir: string, opts: { encrypt: boolean }): Promise<{ memory: string; randomPageHash: Buffer }> {
   const w = await JournalWriter.openWriter(j, { encrypt: opts.encrypt, password: opts.encrypt ? PW : undefined });
   let last!: ReturnType<typeof secretImages>;
   try {
     for (const seed of [1, 2]) {
       last = secretImages(dir, seed);
-      await appendImages(w, { memory: last.memory, disks: [{ name: 'd0', path: last.disk }], device: last.device });
+      await appendImages(w, { memory: last.memory, disks: [{ name: 'd0', path: last.disk }], device: last.device, label: seed === 1 ? LABEL : undefined });
     }
   } finally {
     await w.close();

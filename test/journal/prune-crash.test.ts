@@ -13,7 +13,7 @@ import { ErrorCodes } from '../../src/errors.js';
 import { verify } from '../../src/journal/verify.js';
 import { LOCK_FILE } from '../../src/store/writer-lock.js';
 import { rng } from '../helpers/images.js';
-import { killHard, startVictim } from '../helpers/kill-child.js';
+import { killUnlessDone, startVictim } from '../helpers/kill-child.js';
 import { buildPruningJournal, dirBytes, everyPoint, foldPoints } from '../helpers/pruning-journal.js';
 import { ttj, ttjBin } from '../helpers/run-ttj.js';
 import { useTmp } from '../helpers/tmp.js';
@@ -69,11 +69,7 @@ describe('prune killed with SIGKILL at random instants @slow', function () {
       while (lockHolder(J) !== v.child.pid && v.child.exitCode === null) await sleep(2);
       const ms = r() % Math.max(20, fullMs);
       await sleep(ms);
-      if (v.child.exitCode !== null) {
-        assert.equal(v.child.exitCode, 0, `round ${round} (${seed}): ${v.err()}`);
-        continue; // it finished before the kill
-      }
-      await killHard(v);
+      if (!(await killUnlessDone(v))) continue; // it finished before the kill
       kills++;
       const what = `round ${round}, killed after ${ms} ms (${seed})`;
       const rep = await withJournal(J, (j) => verify(j, { deep: true }));

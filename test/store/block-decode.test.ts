@@ -5,6 +5,7 @@ import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BLOCK_HEADER, encodeBlock } from '../../src/store/block-codec.js';
 import { BlockDecodePool, DecodeError, decodeBlockInto, ownBuffer, type DecodeBuffers, type DecodeJob, type Decoded } from '../../src/store/block-decode.js';
+import { JournalCipher } from '../../src/store/cipher.js';
 import { JournalWriter } from '../../src/journal/writer.js';
 import { appendImages } from '../../src/journal/append-images.js';
 import { memoryImage } from '../helpers/images.js';
@@ -86,6 +87,45 @@ describe('block decoding: on the JS thread and in the worker pool', function () 
     }
     const ok = copyOf(await pool.decode(buffers(b.bytes), b.job));
     assert.ok(ok.hashes.equals(copyOf(decodeBlockInto(buffers(b.bytes), b.job)).hashes));
+  });
+
+  it('sealed blocks (an encrypted journal) are opened where they are decoded: the same items and hashes in the pool and on the JS thread; a flipped byte, another place, a plain block fail alike', async () => {
+    const cipher = JournalCipher.fromMasterKey(randomBytes(32), randomBytes(16));
+    const place = 'pack 0 offset 4096';
+    const sealed = (its: Buffer[]) => {
+      const b = encodeBlock(its, 1, { cipher, place });
+      const bytes = Buffer.concat([b.head, ...b.body]);
+      const plain = block(its);
+      return { its, bytes, job: { ...plain.job, len: bytes.length, stored: false, open: cipher.openKey(place) } };
+    };
+    const blocks = [sealed(items(30, false, 21)), sealed(items(3, true, 22))];
+    for (const b of [...blocks, ...blocks]) {
+      const bufs: DecodeBuffers = { packed: ownBuffer(b.bytes.length), raw: ownBuffer(0) };
+      b.bytes.copy(bufs.packed);
+      const got = copyOf(await pool.decode(bufs, b.job));
+      const inline = copyOf(decodeBlockInto(buffers(b.bytes), b.job));
+      assert.ok(got.items.equals(Buffer.concat(b.its)), 'the items, in the pool');
+      assert.ok(got.hashes.equals(Buffer.concat(b.its.map(sha))), 'their SHA-256, in the pool');
+      assert.ok(inline.items.equals(got.items) && inline.hashes.equals(got.hashes), 'the same on the JS thread');
+    }
+    const b = blocks[0]!;
+    const flipped = Buffer.from(b.bytes);
+    flipped[BLOCK_HEADER + 100]! ^= 0x01;
+    const plain = block(b.its);
+    const cases: [string, Buffer, DecodeJob, string][] = [
+      ['a flipped byte', flipped, b.job, 'does not decrypt: it is damaged, moved, or of another key'],
+      ['another place', b.bytes, { ...b.job, open: cipher.openKey('pack 0 offset 0') }, 'does not decrypt: it is damaged, moved, or of another key'],
+      ['a plain block', plain.bytes, { ...plain.job, stored: false, open: cipher.openKey(place) }, 'is not sealed'],
+      ['a raw length the block does not have', b.bytes, { ...b.job, rawLen: b.job.rawLen + 1 }, 'has a damaged header'],
+    ];
+    for (const [what, bytes, job, failure] of cases) {
+      assert.throws(
+        () => decodeBlockInto(buffers(bytes), job),
+        (e) => e instanceof DecodeError && e.failure === failure,
+        `${what}, on the JS thread`,
+      );
+      await assert.rejects(pool.decode(buffers(bytes), job), (e) => e instanceof DecodeError && e.failure === failure, `${what}, in the pool`);
+    }
   });
 
   it('the pool does not keep a process alive: one that started the workers and decoded a block exits by itself (started with a heap size, as ttj nbd and record are)', () => {

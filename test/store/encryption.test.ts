@@ -14,7 +14,8 @@ import { storeComplianceSuite } from '../../src/store/compliance-suite.js';
 import { openStore } from '../../src/store/open-store.js';
 import { fileHashes } from '../helpers/file-hashes.js';
 import { filesContaining } from '../helpers/files-containing.js';
-import { MARKER, PW, recordSecrets, secretImages } from '../helpers/secret-journal.js';
+import { LABEL, LABEL_FORMS, MARKER, PW, recordSecrets, secretImages } from '../helpers/secret-journal.js';
+import { resolvePoint } from '../../src/journal/point.js';
 import { ttj } from '../helpers/run-ttj.js';
 import { useTmp } from '../helpers/tmp.js';
 import { startUiServer } from '../../src/ui/server.js';
@@ -47,16 +48,25 @@ describe('encryption at rest', function () {
   const tmp = useTmp();
   quietConsole();
 
-  it('no file of an encrypted journal holds what the guest wrote, nor the SHA-256 of a page; the plain journal holds both (the scan can fail)', async () => {
+  it('no file of an encrypted journal holds what the guest wrote, the SHA-256 of a page, nor a label text; the plain journal holds all three (the scan can fail)', async () => {
     const plain = await recordSecrets(tmp.path('plain'), tmp.dir, { encrypt: false });
     assert.ok(filesContaining(tmp.path('plain'), [MARKER]).length > 0);
     assert.ok(filesContaining(tmp.path('plain'), [plain.randomPageHash]).length > 0);
+    assert.ok(filesContaining(tmp.path('plain'), [LABEL_FORMS[1]!]).length > 0);
     const s = await recordSecrets(tmp.path('enc'), tmp.dir, { encrypt: true });
-    assert.deepEqual(filesContaining(tmp.path('enc'), [MARKER, s.randomPageHash]), []);
+    assert.deepEqual(filesContaining(tmp.path('enc'), [MARKER, s.randomPageHash, ...LABEL_FORMS]), []);
     // With the password, everything is there.
     const j = await Journal.open(tmp.path('enc'), { password: PW });
     try {
       assert.equal(j.encrypted, true);
+      assert.equal((await resolvePoint(j, `label:${LABEL}`)).epoch, 0);
+      const labels = [];
+      for await (const l of j.labels()) labels.push(l);
+      assert.deepEqual(
+        labels.map((l) => [l.text, l.epoch]),
+        [[LABEL, 0]],
+      );
+      await assert.rejects(resolvePoint(j, 'label:no-such-label'), (e: unknown) => isTtjError(e) && e.code === ErrorCodes.POINT_NOT_FOUND);
       const m = await fold(j, { at: 'head', out: tmp.path('out') });
       assert.ok(readFileSync(tmp.path('out', m.memory!.file)).equals(readFileSync(s.memory)));
       const r = await verify(j, { deep: true });
@@ -252,7 +262,7 @@ describe('encryption at rest', function () {
     assert.equal(log.json.error.code, ErrorCodes.PASSWORD_REQUIRED);
   });
 
-  it('push moves ciphertext only: the new destination has the same key, and none of its files hold the marker', async () => {
+  it('push moves ciphertext only: the new destination has the same key, none of its files hold the marker nor the label text, and the label is found', async () => {
     const J = tmp.path('j');
     await recordSecrets(J, tmp.dir, { encrypt: true });
     const src = await Journal.open(J, { password: PW });
@@ -262,11 +272,12 @@ describe('encryption at rest', function () {
     } finally {
       await src.close();
     }
-    assert.deepEqual(filesContaining(tmp.path('copy'), [MARKER]), []);
+    assert.deepEqual(filesContaining(tmp.path('copy'), [MARKER, ...LABEL_FORMS]), []);
     assert.ok(readFileSync(tmp.path('copy', 'ttj-key.json')).equals(readFileSync(join(J, 'ttj-key.json'))));
     const copy = await Journal.open(tmp.path('copy'), { password: PW });
     try {
       assert.equal((await verify(copy, { deep: true })).ok, true);
+      assert.equal((await resolvePoint(copy, `label:${LABEL}`)).epoch, 0);
       assert.equal((await copy.head()).hash, await headHash(J, PW));
     } finally {
       await copy.close();

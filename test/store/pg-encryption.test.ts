@@ -16,7 +16,8 @@ import { changePassword } from '../../src/store/journal-key.js';
 import { openStore } from '../../src/store/open-store.js';
 import { filesContaining } from '../helpers/files-containing.js';
 import { usePgCluster } from '../helpers/pg-cluster.js';
-import { MARKER, PW, recordSecrets } from '../helpers/secret-journal.js';
+import { LABEL, LABEL_FORMS, MARKER, PW, recordSecrets } from '../helpers/secret-journal.js';
+import { resolvePoint } from '../../src/journal/point.js';
 import { useTmp } from '../helpers/tmp.js';
 
 describe('encrypted journals in PostgreSQL', function () {
@@ -54,24 +55,30 @@ describe('encrypted journals in PostgreSQL', function () {
     return Buffer.concat(parts);
   }
 
-  const inDump = (dump: string) => dump.includes(MARKER.toString('hex')) || dump.includes(MARKER.toString());
+  const inDump = (dump: string) => [MARKER, ...LABEL_FORMS].some((m) => dump.includes(m.toString('hex')) || dump.includes(m.toString()));
 
-  it('no table and no file of the cluster holds what the guest wrote; with the password it folds and verifies; a plain journal does hold it', async () => {
+  it('no table and no file of the cluster holds what the guest wrote nor a label text; with the password it folds and verifies; a plain journal does hold it', async () => {
     const U = cluster().url('secret');
     const s = await recordSecrets(U, tmp.dir, { encrypt: true });
     await cluster().sql('CHECKPOINT');
     assert.equal(inDump(dumpTables()), false);
-    assert.deepEqual(filesContaining(cluster().dataDir, [MARKER, s.randomPageHash]), []);
+    assert.deepEqual(filesContaining(cluster().dataDir, [MARKER, s.randomPageHash, ...LABEL_FORMS]), []);
     const j = await Journal.open(U, { password: PW });
     try {
       assert.equal(j.encrypted, true);
       assert.equal((await verify(j, { deep: true })).ok, true);
+      assert.equal((await resolvePoint(j, `label:${LABEL}`)).epoch, 0);
+      const labels = [];
+      for await (const l of j.labels()) labels.push(l.text);
+      assert.deepEqual(labels, [LABEL]);
       await fold(j, { at: 'head', out: tmp.path('out') });
     } finally {
       await j.close();
     }
     await recordSecrets(cluster().url('plain'), tmp.dir, { encrypt: false });
-    assert.equal(inDump(dumpTables()), true);
+    const dump = dumpTables();
+    assert.equal(inDump(dump), true);
+    assert.ok(dump.includes(LABEL_FORMS[1]!.toString()), 'the plain journal keeps the label text in its index keys (the scan can fail)');
   });
 
   it('a wrong or missing password is a clear code; key passwd rewraps the key row only', async () => {
@@ -110,6 +117,6 @@ describe('encrypted journals in PostgreSQL', function () {
     } finally {
       await pushed.close();
     }
-    assert.deepEqual(filesContaining(tmp.path('back'), [MARKER]), []);
+    assert.deepEqual(filesContaining(tmp.path('back'), [MARKER, ...LABEL_FORMS]), []);
   });
 });

@@ -282,7 +282,8 @@ function panel() {
       <button id="fork" ?disabled=${!f || !!s.vmBusy} title="restore here into a new journal, recorded while the VM runs" @click=${forkHere}>Fork and record</button>
       <input id="fork-name" type="text" placeholder="new journal (default NAME-fork-N.ttj)" size="24" />
     </div>
-    ${verificationPanel()} ${s.vmBusy ? html`<p class="busy">${s.vmBusy}</p>` : nothing} ${s.error ? html`<p class="error" id="error">${s.error}</p>` : nothing} ${s.family ? forkTree(s.family, s.t.id, (id) => void switchBranch(id)) : nothing}`;
+    ${verificationPanel()} ${s.vmBusy ? html`<p class="busy">${s.vmBusy}</p>` : nothing} ${s.error ? html`<p class="error" id="error">${s.error}</p>` : nothing}
+    ${s.family ? forkTree(s.family, s.t.id, (id) => void switchBranch(id)) : nothing}`;
 }
 
 function rangeResult() {
