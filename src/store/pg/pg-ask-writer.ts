@@ -37,7 +37,7 @@ export async function askPgWriter(location: string, name: string, args: unknown)
     const inbox = new Inbox(c, reply);
     await q.query(`LISTEN ${reply}`, [], 'listening for the answer');
     await notifyAll(q, requestChannel(journalId), encodeMessage(id, 'request', { name, args, reply }));
-    const first = await inbox.next(loc.timeoutMs, (m) => holdsWriterLock(q, journalId, m.senderPid));
+    const first = await inbox.next(loc.timeoutMs, (m) => fromWriterOrGone(q, journalId, m));
     if (!first) {
       throw new TtjError(
         ErrorCodes.LOCKED,
@@ -74,6 +74,27 @@ async function waitForAnswer(inbox: Inbox, q: Queryable, journalId: number, writ
     if (last) return last;
     throw new TtjError(ErrorCodes.WRITER_GONE, `the writer of ${loc.display} went away before it answered (its session, server pid ${writerPid}, no longer holds the writer lock); run this again`);
   }
+}
+
+/** How long an acceptance from a session not holding the writer lock is watched for that session's end. */
+const GONE_WAIT_MS = 2000;
+
+/**
+ * Whether a first message counts: sent by the session holding the writer lock, or an
+ * acceptance from a session that ended (within {@link GONE_WAIT_MS}) without holding it
+ * any more: a writer that went away right after accepting (its lock released before this
+ * looked). {@link waitForAnswer} then reports TTJ_WRITER_GONE.
+ */
+async function fromWriterOrGone(q: Queryable, journalId: number, m: RequestMessage): Promise<boolean> {
+  if (await holdsWriterLock(q, journalId, m.senderPid)) return true;
+  if (m.kind !== 'accepted') return false;
+  for (const deadline = Date.now() + GONE_WAIT_MS; Date.now() < deadline;) {
+    const alive = await q.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [m.senderPid], 'looking for the writer');
+    if (!alive.length) return true;
+    if (await holdsWriterLock(q, journalId, m.senderPid)) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
 }
 
 /** The journal's id in its database. */
