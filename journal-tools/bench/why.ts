@@ -75,8 +75,8 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
         : `The native scan runs at memory bandwidth (${x2(r.scan?.nativeGBps)} GB/s); V8 compiles the TypeScript fingerprint loop well and both skip zero pages with a memcmp, so the fallback reaches ${x2(r.scan?.fallbackGBps)} GB/s. The fallback is timed once (the native scan best of 3), so this ratio swings between runs (4x to 10x seen on this machine); the gap is bounded by memory bandwidth, not by the native code.`;
     case 'pause':
       return ok
-        ? 'The pause is the RAM copy plus device-state migration and screendump, which overlap.'
-        : 'The pause fingerprints the RAM file in place (every page the guest has touched is read in 1 MiB chunks; untouched pages are holes, not read) and reads only the changed pages; the device-state migration and screendump overlap it. On a loaded 2-core machine with TCG the recorder also waits for the CPU (the guest runs on a vCPU thread of its own).';
+        ? 'The pause is the RAM fingerprint plus the device-state save (bandwidth limit lifted, stream end awaited) and a raw PPM screen grab, which overlap; the PNG is encoded after the resume.'
+        : 'The pause fingerprints the RAM file in place (every page the guest has touched is read in 1 MiB chunks; untouched pages are holes, not read) and reads only the changed pages; the device-state save (~10–15 ms inside QEMU for the VGA and CPU state) and a raw PPM screen grab overlap it, and the PNG is encoded after the resume. On a loaded 2-core machine with TCG the recorder also waits for the CPU (the guest runs on a vCPU thread of its own).';
     case 'verifyGBps':
     case 'verifyRestic': {
       const v = t.verify;

@@ -8,6 +8,7 @@ import type { JournalBlockDevice } from './journal-block-device.js';
 import { Semaphore } from '../util/semaphore.js';
 import { RamFile, type RamCapture } from './qemu/ram-snapshot.js';
 import type { Vm } from './qemu/vm.js';
+import { encodePng } from './qemu/screen-image.js';
 import type { WavTap } from './qemu/wav-tap.js';
 
 /**
@@ -161,16 +162,17 @@ export async function recordVm(w: JournalWriter, vm: Vm, opts: RecordVmOptions =
       // thread) and the screendump (QEMU's main loop) run at the same time.
       const deviceAndFrame = (async () => {
         const finish = await vm.startDeviceSave();
-        const [device, frame] = await Promise.all([finish(), vm.screendump()]);
-        return { device, frame };
+        const [device, screen] = await Promise.all([finish(), vm.grabScreen()]);
+        return { device, screen };
       })();
-      const [ram, { device, frame }, sound] = await Promise.all([ramFile.capture(), deviceAndFrame, opts.audio?.mark()]);
+      const [ram, { device, screen }, sound] = await Promise.all([ramFile.capture(), deviceAndFrame, opts.audio?.mark()]);
       await vm.resume();
       const pauseMs = performance.now() - t0;
       pauses.push(pauseMs);
       // This capture is appended next: the next one is compared with it.
       ramFile.accept(ram);
-      return { kind: 'epoch', ram, device, frame, pauseMs, sound };
+      // The frame is encoded while the VM runs: only taking its pixels is in the pause.
+      return { kind: 'epoch', ram, device, frame: await encodePng(screen), pauseMs, sound };
     } catch (e) {
       inFlight.release();
       for (const d of opts.disks ?? []) d.release();

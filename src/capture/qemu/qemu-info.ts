@@ -1,6 +1,7 @@
 /**
  * What the installed QEMU is: its binary, version, default machine type, and whether
- * KVM can be used. ttj needs qemu-system-x86_64 >= 7.1 (screendump to PNG).
+ * KVM can be used. ttj needs qemu-system-x86_64 >= 7.1 (the oldest it is tested with:
+ * x-ignore-shared, screendump to PNG for the comparison tests).
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
@@ -20,7 +21,7 @@ export interface QemuInfo {
   machineAliases: Record<string, string>;
 }
 
-/** The oldest QEMU ttj supports: 7.1 added `screendump` to PNG. */
+/** The oldest QEMU ttj supports (7.1: `screendump` to PNG, used by the tests to check ttj's own PNG). */
 const MIN_QEMU_VERSION = '7.1.0';
 
 /** The hint every QEMU_MISSING error carries. */
@@ -50,7 +51,7 @@ export function qemuInfo(binary?: string): QemuInfo {
     throw new TtjError(ErrorCodes.QEMU_MISSING, `QEMU (${bin}) is not installed or does not run (${why}): ${QEMU_INSTALL_HINT}`, { binary: bin });
   }
   if (compareVersions(version, MIN_QEMU_VERSION) < 0) {
-    throw new TtjError(ErrorCodes.QEMU_MISSING, `QEMU ${version} is too old: ttj needs ${MIN_QEMU_VERSION} or newer (screendump to PNG); ${QEMU_INSTALL_HINT}`, {
+    throw new TtjError(ErrorCodes.QEMU_MISSING, `QEMU ${version} is too old: ttj needs ${MIN_QEMU_VERSION} or newer; ${QEMU_INSTALL_HINT}`, {
       binary: bin,
       actual: version,
       expected: MIN_QEMU_VERSION,

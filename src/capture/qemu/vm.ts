@@ -11,6 +11,10 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { ErrorCodes, TtjError, isTtjError, withContext } from '../../errors.js';
 import { QmpClient } from './qmp-client.js';
+import { encodePng, parsePpm, type ScreenPixels } from './screen-image.js';
+
+/** Bytes a second: no rate limit on a migration (QEMU's default is 128 MiB/s). */
+const UNLIMITED_BANDWIDTH = 2 ** 50;
 import { defaultAccel, qemuInfo, resolveMachine } from './qemu-info.js';
 import { audioArgs, completeConfig, qemuArgs, serialArgs, type DiskSource, type VmConfig, type VmSpec } from './vm-config.js';
 
@@ -165,6 +169,9 @@ export class Vm {
         }),
       ]);
       await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-ignore-shared', state: true }] });
+      // The device state goes to this process over a unix socket: QEMU's default rate
+      // limit (128 MiB/s) would add ~4 ms to every epoch's pause for ~0.5 MB.
+      await qmp.execute('migrate-set-parameters', { 'max-bandwidth': UNLIMITED_BANDWIDTH });
     } catch (e) {
       // QEMU refusing to start may close its QMP socket before this process sees it exit:
       // wait a moment for the exit (and the end of its stderr), so the error says why.
@@ -248,15 +255,21 @@ export class Vm {
     received.catch(() => undefined);
     await this.exec('migrate', { uri: `unix:${sock}` });
     return async () => {
-      await this.waitMigration();
-      return received;
+      // The stream ends as the migration completes: from then on, ask QEMU without
+      // backing off (a backed-off poll could keep a paused VM waiting up to 20 ms more).
+      // Until then, a backed-off poll notices a failed migration or a timeout.
+      const polled = this.waitMigration();
+      polled.catch(() => undefined);
+      const stream = await Promise.race([received, polled.then(() => received)]);
+      await this.waitMigration(60000, 1);
+      return stream;
     };
   }
 
-  /** Waits for the current migration to complete; throws when it fails or QEMU exits. */
-  private async waitMigration(timeoutMs = 60000): Promise<void> {
+  /** Waits for the current migration to complete, polling with a delay doubling up to `maxDelayMs`; throws when it fails or QEMU exits. */
+  private async waitMigration(timeoutMs = 60000, maxDelayMs = 20): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    for (let delay = 0.5; ; delay = Math.min(delay * 2, 20)) {
+    for (let delay = 0.5; ; delay = Math.min(delay * 2, maxDelayMs)) {
       const r = await this.exec<{ status?: string; 'error-desc'?: string }>('query-migrate');
       if (r.status === 'completed') return;
       if (r.status === 'failed' || r.status === 'cancelled') {
@@ -305,18 +318,25 @@ export class Vm {
   }
 
   /**
-   * The screen as a PNG (QMP `screendump`, format png: QEMU >= 7.1). Works with
-   * `-display none`: the VGA device renders on demand.
+   * The screen's pixels (QMP `screendump` to a PPM, which QEMU writes without
+   * compressing: a few ms of its main loop, so it fits in an epoch's pause; encode it
+   * with {@link encodePng} once the VM runs again). Works with `-display none`: the VGA
+   * device renders on demand.
    */
-  async screendump(): Promise<Buffer> {
+  async grabScreen(): Promise<ScreenPixels> {
     // A file per call: a frame capture and an epoch capture may overlap.
-    const file = join(this.work, `screen-${this.screens++}.png`);
+    const file = join(this.work, `screen-${this.screens++}.ppm`);
     try {
-      await this.exec('screendump', { filename: file, format: 'png' });
-      return await readFile(file);
+      await this.exec('screendump', { filename: file });
+      return parsePpm(await readFile(file));
     } finally {
       rmSync(file, { force: true });
     }
+  }
+
+  /** The screen as a PNG: {@link grabScreen}, encoded by ttj ({@link encodePng}). */
+  async screendump(): Promise<Buffer> {
+    return encodePng(await this.grabScreen());
   }
 
   /** Reads a 32-bit little-endian word of guest physical memory through QEMU (HMP `xp`). */

@@ -6,7 +6,7 @@ import { restoreVm } from '../../../src/capture/qemu/restore-vm.js';
 import { hasSerialPort } from '../../../src/capture/qemu/vm-config.js';
 import { defaultAccel, kvmUsable, qemuInfo } from '../../../src/capture/qemu/qemu-info.js';
 import { COUNTER_ADDR, COUNTER_MAGIC, LBA_BASE, LBA_COUNT, MAGIC_ADDR, REGION_ADDR, ensureBootSectorGuest, regionPage } from '../../../journal-tools/guests/guests.js';
-import { decodePng } from '../../helpers/decode-png.js';
+import { decodePng, pngPixels } from '../../helpers/decode-png.js';
 import { maxGuestSteps, readU32 } from '../../helpers/boot-sector-guest.js';
 import { sleep, waitFor } from '../../helpers/wait-for.js';
 import { useShmTmp } from '../../helpers/tmp.js';
@@ -99,6 +99,11 @@ describe('QEMU: a VM with RAM in a shared file (boot-sector guest) @slow', funct
     assert.equal(device.toString('latin1', 0, 4), 'QEVM');
     const png = decodePng(frame);
     assert.deepEqual([png.width, png.height], [720, 400], 'a VGA text-mode screen');
+    // ttj encodes the screen itself (QEMU's PPM, cheap in a pause): the pixels are QEMU's own PNG's.
+    await vm.qmp.execute('screendump', { filename: tmp.path('qemu.png'), format: 'png' });
+    const qemuPng = readFileSync(tmp.path('qemu.png'));
+    assert.deepEqual(pngPixels(frame).rgba, pngPixels(qemuPng).rgba, "the same pixels as QEMU's PNG");
+    assert.ok(frame.equals(await vm.screendump()), 'the same screen encodes to the same bytes');
     assert.equal(readU32(ram, COUNTER_ADDR), saved, 'saving the device state does not run the guest');
 
     // A copy of the RAM file is the memory to resume from; the guest's disk has its sector.
