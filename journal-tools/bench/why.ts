@@ -197,6 +197,16 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
         (ok ? `The ratio is about the share of non-zero pages changed (${p.dirtyFraction * 100}%).` : 'More went over than the pages changed: see the figures.')
       );
     }
+    case 'pruneWriterP99': {
+      const p = r.prune!;
+      return (
+        `The writer's p99 went from ${ms(p.writer.without.p99)} to ${ms(p.writer.with.p99)} (p50 ${ms(p.writer.without.p50)} to ${ms(p.writer.with.p50)}) while the prune ran for ${ms(p.pruneMs)}. ` +
+        "The writer runs the prune between its appends: the walk over the events gives the event loop back every 8 ms, compaction copies live blobs in 2 MiB steps (read and re-hashed outside the writer's turn), but two steps hold the writer's turn whole: removing the unreferenced blobs (one synchronous LevelDB batch of their deletes, after a lookup of each) and the final count of the blobs. " +
+        (ok
+          ? 'Those steps are short for a history of this size; the writer waits for them, it is never locked out.'
+          : 'Those steps are what the p99 commit waits for, and they grow with the number of blobs removed; the next step is to remove in slices of a few thousand blobs, each batch its own turn (a crash between slices is finished by the next prune, as now). On a loaded machine the prune process and the writer also share the two cores.')
+      );
+    }
     case 'pushVm':
       return pushVmWhy(r.pushVm!, ok);
     default:
