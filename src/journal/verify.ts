@@ -5,6 +5,7 @@ import { buf, type Event } from './codec.js';
 import { CustodyCheck, type CustodyReport } from './custody-check.js';
 import { readChunked } from './read-chunked.js';
 import { IndexBuilder } from './index-builder.js';
+import { LabelCheck } from './label-check.js';
 import { splitAddrs } from './chunks.js';
 import { keptBlobs } from './prune-plan.js';
 import { decodePool } from '../store/block-decode.js';
@@ -92,11 +93,13 @@ async function checkEvents(j: Journal, report: VerifyReport, opts: VerifyOptions
   // this relies on are then checked against the events with the rest of the index).
   const kept = await keptOfPruned(j);
   const needs = new BlobChecks(j, kept);
+  const labels = new LabelCheck();
   for await (const batch of j.storedEvents(0, head.seq + 1)) {
     for (const { seq, bytes } of batch) {
       const ev = r.feed(seq, bytes);
       ix.feed(seq, ev);
       checkNumbering(ev, seq, report);
+      labels.feed(seq, ev);
       if (custody.active) custody.feed(seq, ev, bytes, r.lastHash);
       if (ev.body === 'prune') (report.pruned ??= []).push({ seq, time: new Date(Number(ev.timeUs) / 1000).toISOString(), epochs: (ev.prune!.epochs ?? []).map(Number) });
       if (ev.body === 'epochCommit') {
