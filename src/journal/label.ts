@@ -79,7 +79,7 @@ export interface LabelJournalOptions extends LabelRequest {
  * (the {@link LABEL_REQUEST} request).
  * @throws TtjError what {@link labelEpoch} throws, NOT_A_JOURNAL, LOCKED (a writer that does not answer; a PostgreSQL journal with a live writer).
  */
-export function labelJournal(location: string, opts: LabelJournalOptions): Promise<LabelResult> {
+export async function labelJournal(location: string, opts: LabelJournalOptions): Promise<LabelResult> {
   const req: LabelRequest = { text: checkLabelText(opts.text), at: opts.at ?? 'head' };
-  return inWriterTurn(location, { command: 'ttj label', password: opts.password, signWith: opts.signWith }, { name: LABEL_REQUEST, args: req }, (w) => labelEpoch(w, req));
+  return await inWriterTurn(location, { command: 'ttj label', password: opts.password, signWith: opts.signWith }, { name: LABEL_REQUEST, args: req }, (w) => labelEpoch(w, req));
 }
