@@ -10,6 +10,8 @@ export interface UiResult {
   url: string;
   port: number;
   pid: number;
+  /** Where the page's Fold and Export buttons write. */
+  out: string;
 }
 
 export default class Ui extends TtjCommand<UiResult | undefined> {
@@ -20,6 +22,7 @@ export default class Ui extends TtjCommand<UiResult | undefined> {
   static override args = { journal: Args.string({ description: 'journal directory', required: true }) };
   static override flags = {
     port: Flags.integer({ description: 'TCP port on 127.0.0.1 (default: a random free one)', min: 0, max: 65535 }),
+    out: Flags.string({ description: 'where the page\'s Fold and Export buttons write, a directory per job (default: JOURNAL-ui-out beside the journal)', helpValue: 'DIR' }),
     open: Flags.boolean({ description: 'open the page in the desktop browser (xdg-open)', default: false }),
     'password-file': passwordFileFlag,
   };
@@ -27,10 +30,10 @@ export default class Ui extends TtjCommand<UiResult | undefined> {
   /** Serves until stopped; with --json the result is printed once listening (so nothing is returned to print again at the end). */
   async run(): Promise<UiResult | undefined> {
     const { args, flags } = await this.parse(Ui);
-    const server = await startUiServer(args.journal, { port: flags.port, password: await readPassword(flags['password-file']) });
-    const result: UiResult = { url: server.url, port: server.port, pid: process.pid };
+    const server = await startUiServer(args.journal, { port: flags.port, out: flags.out, password: await readPassword(flags['password-file']) });
+    const result: UiResult = { url: server.url, port: server.port, pid: process.pid, out: server.out };
     if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result)}\n`);
-    else this.log(`ttj ui: ${server.url}  (Ctrl-C stops it)`);
+    else this.log(`ttj ui: ${server.url}  (Ctrl-C stops it; Fold and Export write into ${server.out})`);
     if (flags.open)
       spawn('xdg-open', [server.url], { stdio: 'ignore', detached: true })
         .on('error', () => this.logToStderr('ttj ui: could not run xdg-open; open the URL above'))

@@ -2,12 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { diff } from '../journal/diff.js';
 import type { Journal } from '../journal/journal.js';
+import { checkLabelText, labelJournal } from '../journal/label.js';
 import type { DiskLaneTracker } from './disk-lanes.js';
 import { sendAudio } from './audio-reply.js';
 import { sendFrame } from './frame-image.js';
 import { sendJson, sendStatus } from './http-reply.js';
 import { streamCommits } from './live-events.js';
 import { sendStatic } from './static-files.js';
+import type { UiJobs } from './jobs.js';
 import { timeline } from './timeline.js';
 import type { VmSession } from './vm-session.js';
 
@@ -19,6 +21,11 @@ export interface RouteContext {
   closing: AbortSignal;
   /** The server's token (put into the page's links to its scripts and styles). */
   token: string;
+  /** The journal's location and password, for what opens it again (a label: its writer). */
+  location: string;
+  password?: string;
+  /** The page's fold and export jobs. */
+  jobs: UiJobs;
 }
 
 /** A required query parameter. @throws TtjError BAD_ARGUMENT when absent. */
@@ -74,6 +81,18 @@ export async function route(ctx: RouteContext, req: IncomingMessage, res: Server
     if (method === 'DELETE') {
       await ctx.vm.stop();
       return sendJson(res, { vm: null });
+    }
+  }
+  if (method === 'POST' && path === '/api/labels') {
+    const { at, text } = await jsonBody(req);
+    if (typeof at !== 'string' || !at) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'POST /api/labels needs {"at": POINT, "text": LABEL}');
+    return sendJson(res, { label: await labelJournal(ctx.location, { text: checkLabelText(text), at, password: ctx.password }) });
+  }
+  if (path === '/api/jobs') {
+    if (method === 'GET') return sendJson(res, { out: ctx.jobs.out, job: ctx.jobs.current ?? null });
+    if (method === 'POST') {
+      const { kind, at } = await jsonBody(req);
+      return sendJson(res, { out: ctx.jobs.out, job: ctx.jobs.start(kind, at) }, 202);
     }
   }
   if (path.startsWith('/api/')) return sendStatus(res, 404, `no such API: ${method} ${path}`);

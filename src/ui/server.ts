@@ -1,7 +1,10 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
 import { Journal } from '../journal/journal.js';
+import { isUrlLocation } from '../store/open-store.js';
 import { DiskLaneTracker } from './disk-lanes.js';
+import { UiJobs } from './jobs.js';
 import { sendError, sendStatus } from './http-reply.js';
 import { route } from './routes.js';
 import { newToken, tokenMatches } from './token.js';
@@ -15,6 +18,13 @@ export interface UiServerOptions {
   token?: string;
   /** The password of an encrypted journal (also for the VMs restored from it). */
   password?: string;
+  /** Where the page's Fold and Export buttons write, one directory per job (default: {@link defaultUiOut}). */
+  out?: string;
+}
+
+/** The default output directory of `ttj ui`: beside the journal, `JOURNAL-ui-out` (for a URL: `ttj-ui-out` in the working directory). */
+export function defaultUiOut(location: string): string {
+  return isUrlLocation(location) ? resolve('ttj-ui-out') : `${resolve(location)}-ui-out`;
 }
 
 /** A running `ttj ui` server (see {@link startUiServer}). */
@@ -23,6 +33,8 @@ export interface UiServer {
   url: string;
   port: number;
   token: string;
+  /** Where the page's jobs write (absolute). */
+  out: string;
   /** Stops the server: closes its connections and event streams, stops a VM restored from the page, closes the journal. */
   close(): Promise<void>;
 }
@@ -39,10 +51,12 @@ export async function startUiServer(location: string, opts: UiServerOptions = {}
   const closing = new AbortController();
   const vm = new VmSession(location, opts.password);
   const diskLanes = new DiskLaneTracker(journal);
+  const out = opts.out ? resolve(opts.out) : defaultUiOut(location);
+  const jobs = new UiJobs(journal, location, opts.password, out);
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     if (!tokenMatches(url, token)) return sendStatus(res, 403, 'forbidden: this ttj ui needs the token in its URL');
-    route({ journal, vm, diskLanes, closing: closing.signal, token }, req, res, url).catch((e: unknown) => sendError(res, e));
+    route({ journal, vm, diskLanes, closing: closing.signal, token, location, password: opts.password, jobs }, req, res, url).catch((e: unknown) => sendError(res, e));
   });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -59,10 +73,12 @@ export async function startUiServer(location: string, opts: UiServerOptions = {}
     url: `http://127.0.0.1:${port}/?token=${token}`,
     port,
     token,
+    out,
     close: () =>
       (closed ??= (async () => {
         closing.abort();
         await vm.stop();
+        await jobs.idle();
         server.closeAllConnections();
         await new Promise<void>((r) => server.close(() => r()));
         await journal.close();

@@ -1,5 +1,5 @@
 /** The page's calls to its server: every URL carries the token the page was opened with. */
-import type { DiffResult, DiskLanes, Timeline, VmInfo } from './types.js';
+import type { DiffResult, DiskLanes, LabelResult, Timeline, UiJob, UiJobKind, VmInfo } from './types.js';
 
 const token = new URLSearchParams(location.search).get('token') ?? '';
 
@@ -22,6 +22,9 @@ export const getDiff = (a: string, b: string) => call<DiffResult>('GET', '/api/d
 export const getVm = () => call<{ vm: VmInfo | null }>('GET', '/api/vm');
 export const startVm = (at: string) => call<{ vm: VmInfo }>('POST', '/api/vm', {}, { at });
 export const stopVm = () => call<{ vm: null }>('DELETE', '/api/vm');
+export const addLabel = (at: string, text: string) => call<{ label: LabelResult }>('POST', '/api/labels', {}, { at, text });
+export const getJob = () => call<{ out: string; job: UiJob | null }>('GET', '/api/jobs');
+export const startJob = (kind: UiJobKind, at: string) => call<{ out: string; job: UiJob }>('POST', '/api/jobs', {}, { kind, at });
 /** The PNG of frame `n` as recorded (cached by the browser for good). */
 export const frameUrl = (n: number) => apiUrl(`/api/frames/${n}.png`);
 export const liveUrl = (after: number) => apiUrl('/api/live', { after });

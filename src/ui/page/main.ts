@@ -10,6 +10,7 @@ import { lanes, type LaneRange } from './lanes.js';
 import { appendCommit, firstFrameOf, gaps, playDelayMs, type Gap } from './model.js';
 import type { DiffResult, DiskLanes, JournalCommit, Timeline, VmInfo } from './types.js';
 import { VmScreen } from './vm-screen.js';
+import { PanelActions } from './actions.js';
 
 const FILMSTRIP = 12;
 
@@ -30,6 +31,16 @@ interface State {
 let s: State;
 let timer: ReturnType<typeof setTimeout> | undefined;
 const screen = new VmScreen();
+const actions = new PanelActions({ point: () => (s.t.frames[s.i] ? here() : undefined), refresh: refreshTimeline, update: () => update() });
+
+/** Fetches the timeline again (labels the live stream does not carry), keeping the selected frame. */
+async function refreshTimeline(): Promise<void> {
+  const t = await getTimeline();
+  s.t = t;
+  s.gaps = gaps(t.frames);
+  s.i = Math.min(s.i, Math.max(0, t.frames.length - 1));
+  update();
+}
 
 function select(i: number): void {
   const n = s.t.frames.length;
@@ -139,6 +150,8 @@ function follow(): void {
     if (atEnd && !s.playing) s.i = s.t.frames.length - 1;
     update();
     void loadDiskLanes();
+    // A commit with neither epochs nor frames carries a label of an earlier epoch (ttj label).
+    if (!c.epochs.length && !c.frames.length) refreshTimeline().catch((e: unknown) => (s.error = (e as Error).message));
   });
 }
 
@@ -195,13 +208,13 @@ function panel() {
       ${row('frame', 'frame', f?.frame)} ${row('epoch', 'epoch', f?.epoch)} ${row('seq', 'seq', f?.seq)} ${row('time', 'time', f?.time)} ${row('stateRoot', 'state root', e?.stateRoot)}
       ${row('label', 'label', e?.labels.join(', ') || undefined)}
       ${row('verified', 'verification', e ? `state root committed by epoch ${e.epoch}${e.signer ? `, signed by ${e.signer.slice(0, 16)}` : ''} (ttj verify proves it)` : undefined)}
-      ${row('cli', 'fold / export', f ? `ttj fold ${s.t.journal} --at frame:${f.frame} --out DIR · ttj export … --at frame:${f.frame}` : undefined)}
+      ${row('cli', 'commands', f ? `ttj fold ${s.t.journal} --at frame:${f.frame} --out DIR · ttj export … --at frame:${f.frame}` : undefined)}
     </dl>
     <div class="buttons">
       <button id="restore" ?disabled=${!f || !!s.vmBusy} @click=${restoreHere}>Restore here</button>
       <button id="stop-vm" ?disabled=${!s.vm || !!s.vmBusy} @click=${stopHere}>Stop VM</button>
     </div>
-    ${s.vmBusy ? html`<p class="busy">${s.vmBusy}</p>` : nothing} ${s.error ? html`<p class="error" id="error">${s.error}</p>` : nothing} ${forkInfo()}`;
+    ${s.vmBusy ? html`<p class="busy">${s.vmBusy}</p>` : nothing} ${s.error ? html`<p class="error" id="error">${s.error}</p>` : nothing} ${actions.view()} ${forkInfo()}`;
 }
 
 function forkInfo() {
@@ -295,6 +308,7 @@ async function main(): Promise<void> {
     document.addEventListener('keydown', onKey);
     follow();
     void loadDiskLanes();
+    void actions.load().catch((e: unknown) => (s.error = (e as Error).message));
   } catch (e) {
     app().textContent = `ttj ui: ${(e as Error).message}`;
   }

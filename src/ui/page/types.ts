@@ -5,3 +5,5 @@ export type { DiskLanes } from '../disk-lanes.js';
 export type { DiffResult } from '../../journal/diff.js';
 export type { JournalCommit } from '../../journal/journal.js';
 export type { EpochEntry, FrameEntry } from '../../journal/index-keys.js';
+export type { LabelResult } from '../../journal/label.js';
+export type { UiJob, UiJobKind } from '../jobs.js';
