@@ -27,6 +27,8 @@ import { retryWithBackoff, TryAgain } from '../util/retry-with-backoff.js';
 export class ReconnectingKv implements KvReader {
   private inner: KvReader | undefined;
   private stopServing: (() => Promise<void>) | undefined;
+  /** The connection being made: reads that start meanwhile wait for it rather than make another. */
+  private connecting: Promise<KvReader> | undefined;
 
   constructor(
     private readonly levelPath: string,
@@ -34,7 +36,16 @@ export class ReconnectingKv implements KvReader {
     private readonly waitMs = 15000,
   ) {}
 
-  private async connect(): Promise<KvReader> {
+  /**
+   * The index, connected once for all the reads waiting: two connections made at once would
+   * leave one that a writer's hand-over request does not close (it would wait in vain).
+   */
+  private connect(): Promise<KvReader> {
+    if (this.inner) return Promise.resolve(this.inner);
+    return (this.connecting ??= this.connectNow().finally(() => (this.connecting = undefined)));
+  }
+
+  private async connectNow(): Promise<KvReader> {
     if (this.inner) return this.inner;
     const socket = readerSocketName(this.journalDir);
     let last: unknown;
