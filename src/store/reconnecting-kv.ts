@@ -29,6 +29,7 @@ export class ReconnectingKv implements KvReader {
   private stopServing: (() => Promise<void>) | undefined;
   /** The connection being made: reads that start meanwhile wait for it rather than make another. */
   private connecting: Promise<KvReader> | undefined;
+  private closed = false;
 
   constructor(
     private readonly levelPath: string,
@@ -42,7 +43,13 @@ export class ReconnectingKv implements KvReader {
    */
   private connect(): Promise<KvReader> {
     if (this.inner) return Promise.resolve(this.inner);
+    // A read still running when the journal was closed must not open the index again (and serve it, keeping the process alive).
+    if (this.closed) return Promise.reject(this.closedError());
     return (this.connecting ??= this.connectNow().finally(() => (this.connecting = undefined)));
+  }
+
+  private closedError(): TtjError {
+    return new TtjError(ErrorCodes.INTERNAL, `the index of the journal ${this.journalDir} was closed`, { path: this.journalDir });
   }
 
   private async connectNow(): Promise<KvReader> {
@@ -51,6 +58,7 @@ export class ReconnectingKv implements KvReader {
     let last: unknown;
     return retryWithBackoff(
       async () => {
+        if (this.closed) throw this.closedError();
         // A writer on its way (a live process on this host holds the writer lock) opens
         // the index next and serves it: wait for it rather than take the index first.
         const writer = await readLockHolder(this.journalDir);
@@ -160,6 +168,9 @@ export class ReconnectingKv implements KvReader {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    // A connection being made when closing is closed once made.
+    await this.connecting?.catch(() => undefined);
     if (this.stopServing) await this.stopServing();
     await this.drop();
   }

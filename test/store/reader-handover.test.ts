@@ -3,7 +3,9 @@
  * when many reads of it started at once while no one held the index (they connect once).
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { Journal } from '../../src/journal/journal.js';
+import { LevelKv } from '../../src/store/level-kv.js';
 import { JournalWriter } from '../../src/journal/writer.js';
 import { makeFramesJournal } from '../helpers/frames-journal.js';
 import { useTmp } from '../helpers/tmp.js';
@@ -30,5 +32,17 @@ describe('a reader in the process of the writers that come and go', function () 
     } finally {
       await r.close();
     }
+  });
+
+  it('a read after the reader closed fails and does not open the index again (which would keep it from others)', async () => {
+    const J = tmp.path('j');
+    await makeFramesJournal(J, tmp.dir, { epochs: 1, framesPerEpoch: 1 });
+    const r = await Journal.open(J);
+    await r.lastEpoch();
+    await r.close();
+    await assert.rejects(r.lastEpoch());
+    // Nobody holds the index now: it opens here at once.
+    const kv = await LevelKv.open(join(J, 'index'));
+    await kv.close();
   });
 });

@@ -192,7 +192,7 @@ describe('ttj ui: Label it, Fold and Export from the panel (Chromium)', function
     assert.equal(existsSync(join(out, 'fold-epoch-99')), false);
   });
 
-  it('the API: one job at a time (409, TTJ_LOCKED), bad requests 400, labels need the token', async () => {
+  it('the API: one job at a time (TTJ_LOCKED), bad requests 400 or 404 with their codes, labels need the token', async () => {
     const out = tmp.path('ui-out');
     const j = await Journal.open(J);
     try {
