@@ -22,7 +22,7 @@ export default class Ui extends TtjCommand<UiResult | undefined> {
   static override args = { journal: Args.string({ description: 'journal directory', required: true }) };
   static override flags = {
     port: Flags.integer({ description: 'TCP port on 127.0.0.1 (default: a random free one)', min: 0, max: 65535 }),
-    out: Flags.string({ description: 'where the page\'s Fold and Export buttons write, a directory per job (default: JOURNAL-ui-out beside the journal)', helpValue: 'DIR' }),
+    out: Flags.string({ description: "where the page's Fold and Export buttons write, a directory per job (default: JOURNAL-ui-out beside the journal)", helpValue: 'DIR' }),
     open: Flags.boolean({ description: 'open the page in the desktop browser (xdg-open)', default: false }),
     'password-file': passwordFileFlag,
   };

@@ -6,7 +6,7 @@ import type { SigningKey } from './signing-key.js';
 import { JournalWriter } from './writer.js';
 
 /** A named request a live writer runs for another process ({@link JournalWriter} answers `prune` and `label`). */
-export interface WriterRequest {
+interface WriterRequest {
   name: string;
   args: unknown;
 }

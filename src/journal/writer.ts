@@ -342,7 +342,12 @@ export class JournalWriter extends Journal {
       const epoch = Number(label.epoch ?? 0);
       const dropped = await this.pruned(epoch);
       if (dropped) {
-        throw new TtjError(ErrorCodes.PRUNED, `epoch ${epoch} was pruned at ${dropped.time} (event ${dropped.seq}); a pruned epoch cannot be labelled`, { point: `epoch:${epoch}`, epoch, seq: dropped.seq, time: dropped.time });
+        throw new TtjError(ErrorCodes.PRUNED, `epoch ${epoch} was pruned at ${dropped.time} (event ${dropped.seq}); a pruned epoch cannot be labelled`, {
+          point: `epoch:${epoch}`,
+          epoch,
+          seq: dropped.seq,
+          time: dropped.time,
+        });
       }
     }
   }

@@ -12,10 +12,10 @@ import { exportPoint } from '../replay/export/export-point.js';
 
 /** What a job does: `ttj fold` or `ttj export` (default formats) of a POINT. */
 export type UiJobKind = 'fold' | 'export';
-export const UI_JOB_KINDS: readonly UiJobKind[] = ['fold', 'export'];
+const UI_JOB_KINDS: readonly UiJobKind[] = ['fold', 'export'];
 
 /** A finished job's result: where its files are, and the manifest's summary. */
-export interface UiJobSummary {
+interface UiJobSummary {
   /** The directory written (absolute when the output directory is). */
   dir: string;
   point: string;

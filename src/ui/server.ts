@@ -23,7 +23,7 @@ export interface UiServerOptions {
 }
 
 /** The default output directory of `ttj ui`: beside the journal, `JOURNAL-ui-out` (for a URL: `ttj-ui-out` in the working directory). */
-export function defaultUiOut(location: string): string {
+function defaultUiOut(location: string): string {
   return isUrlLocation(location) ? resolve('ttj-ui-out') : `${resolve(location)}-ui-out`;
 }
 

@@ -40,10 +40,14 @@ async function labelIt(page: Page, text: string): Promise<void> {
 async function runJob(page: Page, button: '#fold' | '#export'): Promise<{ state: string; dir: string }> {
   await page.locator(button).click();
   const job = page.locator('#job');
-  const state = (await waitFor(async () => {
-    const st = (await job.count()) ? await job.getAttribute('data-state') : null;
-    return st === 'done' || st === 'failed' ? st : undefined;
-  }, 120000, `the ${button} job to end`)) as string;
+  const state = (await waitFor(
+    async () => {
+      const st = (await job.count()) ? await job.getAttribute('data-state') : null;
+      return st === 'done' || st === 'failed' ? st : undefined;
+    },
+    120000,
+    `the ${button} job to end`,
+  )) as string;
   return { state, dir: (await job.getAttribute('data-dir')) ?? '' };
 }
 
@@ -199,8 +203,14 @@ describe('ttj ui: Label it, Fold and Export from the panel (Chromium)', function
       const jobs = new UiJobs(j, J, undefined, out);
       const first = jobs.start('fold', 'frame:3');
       assert.equal(first.state, 'running');
-      assert.throws(() => jobs.start('export', 'frame:4'), (e: unknown) => isTtjError(e, ErrorCodes.LOCKED));
-      assert.throws(() => jobs.start('shred', 'frame:4'), (e: unknown) => isTtjError(e, ErrorCodes.BAD_ARGUMENT));
+      assert.throws(
+        () => jobs.start('export', 'frame:4'),
+        (e: unknown) => isTtjError(e, ErrorCodes.LOCKED),
+      );
+      assert.throws(
+        () => jobs.start('shred', 'frame:4'),
+        (e: unknown) => isTtjError(e, ErrorCodes.BAD_ARGUMENT),
+      );
       await jobs.idle();
       assert.equal(jobs.current?.state, 'done');
       assert.equal(jobs.start('fold', 'frame:4').id, first.id + 1);
