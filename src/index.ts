@@ -28,6 +28,7 @@ export { audioBetween, audioInRange, wavBytes, type AudioClip } from './journal/
 export type { PcmLayout } from './journal/audio-format.js';
 export { appendEventStream, parseEventStream, encodeEventStream } from './journal/append-events.js';
 export { fold, type FoldOptions, type FoldManifest } from './journal/fold.js';
+export { labelJournal, labelEpoch, type LabelRequest, type LabelResult, type LabelJournalOptions } from './journal/label.js';
 export { verify, type VerifyOptions, type VerifyReport } from './journal/verify.js';
 export type { CustodyReport } from './journal/custody-check.js';
 export { generateKeyFiles, loadSigningKey, loadTrustedKey, type GeneratedKey, type SigningKey, type TrustedKey } from './journal/signing-key.js';

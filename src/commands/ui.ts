@@ -11,6 +11,8 @@ export interface UiResult {
   url: string;
   port: number;
   pid: number;
+  /** Where the page's Fold and Export buttons write. */
+  out: string;
 }
 
 export default class Ui extends TtjCommand<UiResult | undefined> {
@@ -21,6 +23,7 @@ export default class Ui extends TtjCommand<UiResult | undefined> {
   static override args = { journal: Args.string({ description: 'journal directory', required: true }) };
   static override flags = {
     port: Flags.integer({ description: 'TCP port on 127.0.0.1 (default: a random free one)', min: 0, max: 65535 }),
+    out: Flags.string({ description: "where the page's Fold and Export buttons write, a directory per job (default: JOURNAL-ui-out beside the journal)", helpValue: 'DIR' }),
     open: Flags.boolean({ description: 'open the page in the desktop browser (xdg-open)', default: false }),
     'password-file': passwordFileFlag,
     trust: Flags.string({ description: "a trusted Ed25519 public key (PEM, as ttj key generate writes it): the page's verification checks the journal's signatures against it" }),
@@ -30,10 +33,10 @@ export default class Ui extends TtjCommand<UiResult | undefined> {
   async run(): Promise<UiResult | undefined> {
     const { args, flags } = await this.parse(Ui);
     const trust = flags.trust === undefined ? undefined : await loadTrustedKey(flags.trust);
-    const server = await startUiServer(args.journal, { port: flags.port, password: await readPassword(flags['password-file']), trust });
-    const result: UiResult = { url: server.url, port: server.port, pid: process.pid };
+    const server = await startUiServer(args.journal, { port: flags.port, out: flags.out, password: await readPassword(flags['password-file']), trust });
+    const result: UiResult = { url: server.url, port: server.port, pid: process.pid, out: server.out };
     if (this.jsonEnabled()) process.stdout.write(`${JSON.stringify(result)}\n`);
-    else this.log(`ttj ui: ${server.url}  (Ctrl-C stops it)`);
+    else this.log(`ttj ui: ${server.url}  (Ctrl-C stops it; Fold and Export write into ${server.out})`);
     if (flags.open)
       spawn('xdg-open', [server.url], { stdio: 'ignore', detached: true })
         .on('error', () => this.logToStderr('ttj ui: could not run xdg-open; open the URL above'))

@@ -420,6 +420,7 @@ export namespace ttj {
             $unknowns?: Uint8Array[];
             text: string;
             epoch: number;
+            chosen: boolean;
             static create(properties: ttj.v1.Label.$Shape): ttj.v1.Label & ttj.v1.Label.$Shape;
             static create(properties?: ttj.v1.Label.$Properties): ttj.v1.Label;
             static encode(m: ttj.v1.Label.$Properties, w?: $protobuf.Writer): $protobuf.Writer;
@@ -431,6 +432,7 @@ export namespace ttj {
             interface $Properties {
                 text?: (string|null);
                 epoch?: (number|null);
+                chosen?: (boolean|null);
                 $unknowns?: Uint8Array[];
             }
             type $Shape = ttj.v1.Label.$Properties;

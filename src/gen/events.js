@@ -3236,6 +3236,7 @@ export const ttj = $root.ttj = (() => {
              * @typedef {Object} ttj.v1.Label.$Properties
              * @property {string|null} [text] Label text
              * @property {number|null} [epoch] Label epoch
+             * @property {boolean|null} [chosen] Label chosen
              * @property {Array.<Uint8Array>} [$unknowns] Unknown fields preserved while decoding when enabled
              */
 
@@ -3284,6 +3285,14 @@ export const ttj = $root.ttj = (() => {
             Label.prototype.epoch = $util.Long ? $util.Long.fromBits(0,0,true) : 0;
 
             /**
+             * Label chosen.
+             * @member {boolean} chosen
+             * @memberof ttj.v1.Label
+             * @instance
+             */
+            Label.prototype.chosen = false;
+
+            /**
              * Creates a new Label instance using the specified properties.
              * @function create
              * @memberof ttj.v1.Label
@@ -3319,6 +3328,8 @@ export const ttj = $root.ttj = (() => {
                     w.uint32(/* id 1, wireType 2 =*/10).string(m.text);
                 if (m.epoch != null && $Object.hasOwnProperty.call(m, "epoch") && (typeof m.epoch === "object" ? m.epoch.low || m.epoch.high : m.epoch !== 0))
                     w.uint32(/* id 2, wireType 0 =*/16).uint64(m.epoch);
+                if (m.chosen != null && $Object.hasOwnProperty.call(m, "chosen") && m.chosen !== false)
+                    w.uint32(/* id 3, wireType 0 =*/24).bool(m.chosen);
                 if (m.$unknowns != null && $Object.hasOwnProperty.call(m, "$unknowns"))
                     for (var i = 0; i < m.$unknowns.length; ++i)
                         w.raw(m.$unknowns[i]);
@@ -3379,6 +3390,15 @@ export const ttj = $root.ttj = (() => {
                                 m.epoch = v;
                             else
                                 delete m.epoch;
+                            continue;
+                        }
+                    case 3: {
+                            if (u !== 0)
+                                break;
+                            if (v = r.bool())
+                                m.chosen = v;
+                            else
+                                delete m.chosen;
                             continue;
                         }
                     }

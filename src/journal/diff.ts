@@ -79,7 +79,7 @@ export interface DiffResult {
   /** Every disk of either point, by name (unchanged ones with no ranges). */
   disks: DiskDiff[];
   device: DeviceDiff;
-  /** Frames and labels appended after the earlier point, up to and including the later one. */
+  /** Frames appended after the earlier point, up to and including the later one, and the labels of the epochs committed there. */
   frames: FrameEntry[];
   labels: LabelEntry[];
 }
@@ -167,7 +167,7 @@ function deviceDiff(a: VmState, b: VmState): DeviceDiff {
   return { changed: ra?.sha256 !== rb?.sha256, a: ra, b: rb };
 }
 
-/** Frames and labels with `lo < seq <= hi`, from the index. */
+/** Frames with `lo < seq <= hi`, and the labels of the epochs committed there, from the index. */
 async function between(j: Journal, lo: number, hi: number): Promise<{ frames: FrameEntry[]; labels: LabelEntry[] }> {
   const frames: FrameEntry[] = [];
   for (let n = ((await j.frameAtOrBeforeSeq(lo))?.frame ?? -1) + 1; ; n++) {
@@ -175,8 +175,14 @@ async function between(j: Journal, lo: number, hi: number): Promise<{ frames: Fr
     if (!f || f.seq > hi) break;
     frames.push(f);
   }
-  const labels: LabelEntry[] = [];
-  for await (const l of j.labels()) if (l.seq > lo && l.seq <= hi) labels.push(l);
-  labels.sort((x, y) => x.seq - y.seq);
-  return { frames, labels };
+  // A label sits at the epoch it names (which may be labelled long after its commit: `ttj label --at`).
+  const labels: (LabelEntry & { commitSeq: number })[] = [];
+  const commitSeq = new Map<number, number>();
+  for await (const l of j.labels()) {
+    if (!commitSeq.has(l.epoch)) commitSeq.set(l.epoch, (await j.epoch(l.epoch))?.seq ?? l.seq);
+    const at = commitSeq.get(l.epoch)!;
+    if (at > lo && at <= hi) labels.push({ ...l, commitSeq: at });
+  }
+  labels.sort((x, y) => x.commitSeq - y.commitSeq || x.seq - y.seq);
+  return { frames, labels: labels.map(({ commitSeq: _c, ...l }) => l) };
 }

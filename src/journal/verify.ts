@@ -5,6 +5,7 @@ import { buf, type Event } from './codec.js';
 import { CustodyCheck, type CustodyReport } from './custody-check.js';
 import { readChunked } from './read-chunked.js';
 import { IndexBuilder } from './index-builder.js';
+import { LabelCheck } from './label-check.js';
 import { splitAddrs } from './chunks.js';
 import { keptBlobs } from './prune-plan.js';
 import { decodePool } from '../store/block-decode.js';
@@ -105,13 +106,14 @@ async function checkEvents(j: Journal, report: VerifyReport, opts: VerifyOptions
  * The checks of each event, in stream order, from seq 0, resumable: {@link extend} goes on
  * from where the last call ended (what `verify` does in one go, and `ttj ui` as the
  * journal grows). Sequence numbers and the hash chain, every epoch's state root
- * (replaying), keyframes, numbering, the custody checks, that every blob named is stored
+ * (replaying), keyframes, numbering, labels (each names an epoch it may), the custody checks, that every blob named is stored
  * (and, `deep`, device state and frames hash to their content hash); the index entries
  * the events give are gathered in {@link index}. After a failure it must not be extended.
  */
 export class EventChecks {
   private readonly r: Replayer;
   private readonly needs: BlobChecks;
+  private readonly labels = new LabelCheck();
   /** The index entries the events checked give (compared by {@link checkIndex}). */
   readonly index: IndexBuilder;
 
@@ -143,6 +145,7 @@ export class EventChecks {
         const ev = r.feed(seq, bytes);
         this.index.feed(seq, ev);
         checkNumbering(ev, seq, report);
+        this.labels.feed(seq, ev);
         if (this.custody.active) this.custody.feed(seq, ev, bytes, r.lastHash);
         if (ev.body === 'prune') (report.pruned ??= []).push({ seq, time: new Date(Number(ev.timeUs) / 1000).toISOString(), epochs: (ev.prune!.epochs ?? []).map(Number) });
         if (ev.body === 'epochCommit') {

@@ -9,6 +9,7 @@ import { buf, decodeEvent, encodeEvent, eventHash, type Event, type IEvent } fro
 import { splitAddrs } from './chunks.js';
 import { encodeSigned } from './event-signature.js';
 import { IndexBuilder } from './index-builder.js';
+import { LABEL_REQUEST, labelEpoch, type LabelRequest } from './label.js';
 import type { DiskStats, EpochEntry, FrameEntry } from './index-keys.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE, headerEvent, Journal, readHeader, type OpenJournalOptions } from './journal.js';
 import type { SigningKey } from './signing-key.js';
@@ -45,6 +46,9 @@ interface OpenEpoch {
   zero: number;
   disk: number;
 }
+
+/** A label event's body. */
+type LabelBody = NonNullable<IEvent['label']>;
 
 const badStream = (msg: string, seq?: number) => new TtjError(ErrorCodes.BAD_EVENT_STREAM, msg, { seq });
 const isoUs = (us: number) => (Number.isFinite(us) && Math.abs(us) < 8.64e18 ? new Date(us / 1000).toISOString() : String(us));
@@ -227,6 +231,7 @@ export class JournalWriter extends Journal {
     const inputs: IEvent[] = given ? given.map((g) => g.event) : bodies;
     if (inputs.length === 0) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'nothing to append');
     if (!this.framesConfirmed && inputs.some((b) => b.frame)) await this.confirmFrames();
+    await this.refuseChosenPruned(inputs);
     const tx = this.state.begin();
     const saved = { ...this.pos };
     try {
@@ -351,6 +356,26 @@ export class JournalWriter extends Journal {
   }
 
   /**
+   * A label may not name an epoch a prune dropped (its state is gone).
+   * @throws TtjError PRUNED.
+   */
+  private async refuseChosenPruned(inputs: IEvent[]): Promise<void> {
+    for (const { label } of inputs) {
+      if (!label?.chosen) continue;
+      const epoch = Number(label.epoch ?? 0);
+      const dropped = await this.pruned(epoch);
+      if (dropped) {
+        throw new TtjError(ErrorCodes.PRUNED, `epoch ${epoch} was pruned at ${dropped.time} (event ${dropped.seq}); a pruned epoch cannot be labelled`, {
+          point: `epoch:${epoch}`,
+          epoch,
+          seq: dropped.seq,
+          time: dropped.time,
+        });
+      }
+    }
+  }
+
+  /**
    * Checks one event against the epoch structure and fills in what the journal decides
    * (a frame's and a label's epoch, a commit's counts, state root and keyframe).
    * Returns the epoch left open after it. `keyframe` decides a commit's keyframe (a
@@ -390,14 +415,9 @@ export class JournalWriter extends Journal {
         this.pos.changesSinceKeyframe += n;
         return open;
       }
-      case 'label': {
-        const text = ev.label!.text ?? '';
-        if (!text) throw badStream(`event ${seq}: empty label`, seq);
-        const epoch = open ? open.epoch : this.pos.lastCommitted;
-        if (epoch < 0) throw new TtjError(ErrorCodes.NO_EPOCH, 'there is no epoch to label yet', { seq });
-        ev.label = { text, epoch };
+      case 'label':
+        ev.label = this.bindLabel(ev.label!, seq, open);
         return open;
-      }
       case 'frame': {
         if (open) throw badStream(`event ${seq}: a frame inside epoch ${open.epoch}; frames follow the commit`, seq);
         if (this.pos.lastCommitted < 0) throw new TtjError(ErrorCodes.NO_EPOCH, 'a frame needs a committed epoch to bind to', { seq });
@@ -426,6 +446,29 @@ export class JournalWriter extends Journal {
       default:
         return open;
     }
+  }
+
+  /**
+   * The label as stored: bound to the open epoch, else the newest committed one; or, when
+   * `chosen` (docs/format.md, "Labels"), to the committed epoch it names, between epochs
+   * (that epoch was not pruned: {@link refuseChosenPruned} checked before the batch).
+   * @throws TtjError BAD_EVENT_STREAM (empty text; a chosen epoch inside an epoch or not committed), NO_EPOCH.
+   */
+  private bindLabel(l: LabelBody, seq: number, open: OpenEpoch | undefined): LabelBody {
+    const text = l.text ?? '';
+    if (!text) throw badStream(`event ${seq}: empty label`, seq);
+    if (!l.chosen) {
+      const epoch = open ? open.epoch : this.pos.lastCommitted;
+      if (epoch < 0) throw new TtjError(ErrorCodes.NO_EPOCH, 'there is no epoch to label yet', { seq });
+      return { text, epoch };
+    }
+    if (open) throw badStream(`event ${seq}: a label of a chosen epoch inside epoch ${open.epoch}; it comes between epochs`, seq);
+    const epoch = Number(l.epoch ?? 0);
+    if (this.pos.lastCommitted < 0) throw new TtjError(ErrorCodes.NO_EPOCH, 'there is no epoch to label yet', { seq });
+    if (!Number.isSafeInteger(epoch) || epoch < 0 || epoch > this.pos.lastCommitted) {
+      throw badStream(`event ${seq}: a label may name a committed epoch (0 to ${this.pos.lastCommitted}), not ${String(l.epoch)}`, seq);
+    }
+    return { text, epoch, chosen: true };
   }
 
   /**
@@ -543,10 +586,14 @@ export class JournalWriter extends Journal {
 
   /**
    * Runs a request of another process (see {@link JournalStore.serveRequests}): `prune`
-   * with {@link PruneOptions} (policy and fork points).
+   * with {@link PruneOptions} (policy and fork points), `label` with a {@link LabelRequest}.
    * @throws TtjError BAD_ARGUMENT for another request.
    */
   private async runRequest(name: string, args: unknown): Promise<unknown> {
+    if (name === LABEL_REQUEST) {
+      const { text, at } = (args ?? {}) as LabelRequest;
+      return labelEpoch(this, { text, at });
+    }
     if (name !== 'prune') throw new TtjError(ErrorCodes.BAD_ARGUMENT, `unknown writer request ${JSON.stringify(name)}`);
     const { policy, forkPoints } = args as PruneOptions;
     return { ...(await prune(this, { policy, forkPoints })), ranBy: { pid: process.pid } };

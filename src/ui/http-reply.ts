@@ -8,7 +8,7 @@ export function sendJson(res: ServerResponse, value: unknown, status = 200): voi
   res.end(body);
 }
 
-/** The HTTP status for a failure: 400 for bad input, 404 for a point not in the journal, 409 for a lock or a journal already there, 500 otherwise. */
+/** The HTTP status for a failure: 400 for bad input, 404 for a point not in the journal, 409 when busy or locked or for a journal already there, 410 for a pruned point, 500 otherwise. */
 function statusFor(code: string): number {
   switch (code) {
     case ErrorCodes.BAD_ARGUMENT:
@@ -17,6 +17,8 @@ function statusFor(code: string): number {
     case ErrorCodes.POINT_NOT_FOUND:
     case ErrorCodes.NO_EPOCH:
       return 404;
+    case ErrorCodes.PRUNED:
+      return 410;
     case ErrorCodes.LOCKED:
     case ErrorCodes.JOURNAL_EXISTS:
       return 409;

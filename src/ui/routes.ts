@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { diff } from '../journal/diff.js';
+import { checkLabelText, labelJournal } from '../journal/label.js';
 import { startFork } from './fork-request.js';
 import type { FamilyListing } from './journal-family.js';
 import { sendAudio } from './audio-reply.js';
@@ -8,8 +9,9 @@ import { sendFrame } from './frame-image.js';
 import { sendJson, sendStatus } from './http-reply.js';
 import { streamCommits } from './live-events.js';
 import { sendStatic } from './static-files.js';
+import type { UiJobs } from './jobs.js';
 import { timeline } from './timeline.js';
-import type { OpenFamily } from './open-family.js';
+import type { OpenFamily, OpenMember } from './open-family.js';
 import type { VmSession } from './vm-session.js';
 
 /** What a route handler is given: the journals served (each with its disk lanes and verification), the server's VM session, its stop signal and token. */
@@ -19,6 +21,10 @@ export interface RouteContext {
   closing: AbortSignal;
   /** The server's token (put into the page's links to its scripts and styles). */
   token: string;
+  /** The journals' password, for what opens one again (a label: its writer). */
+  password?: string;
+  /** The page's fold and export jobs (one at a time, on any member). */
+  jobs: UiJobs;
 }
 
 /** A required query parameter. @throws TtjError BAD_ARGUMENT when absent. */
@@ -62,7 +68,14 @@ export async function route(ctx: RouteContext, req: IncomingMessage, res: Server
   if (path === '/api/forks' && method === 'POST') return sendJson(res, await startFork(ctx, await jsonBody(req)));
   const needsJournal = path.startsWith('/api/') && path !== '/api/vm';
   if (!needsJournal) return otherRoute(ctx, req, res, url);
-  const { journal: j, diskLanes, verify } = await ctx.family.get(url.searchParams.get('journal'));
+  return journalRoute(ctx, await ctx.family.get(url.searchParams.get('journal')), req, res, url);
+}
+
+/** The routes of one journal of the family (`?journal=ID`). */
+async function journalRoute(ctx: RouteContext, m: OpenMember, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  const method = req.method ?? 'GET';
+  const path = url.pathname;
+  const { journal: j, diskLanes, verify } = m;
   const frame = /^\/api\/frames\/(\d+)\.png$/.exec(path);
   if (method === 'GET' && frame) return sendFrame(j, Number(frame[1]), res, req.headers['if-none-match']);
   if (method === 'GET' && path === '/api/timeline') return sendJson(res, await timeline(j));
@@ -79,6 +92,18 @@ export async function route(ctx: RouteContext, req: IncomingMessage, res: Server
       const at = (await jsonBody(req)).at;
       if (typeof at !== 'string' || !at) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'POST /api/verify needs {"at": POINT}');
       return sendJson(res, await verify.startDeep(at));
+    }
+  }
+  if (method === 'POST' && path === '/api/labels') {
+    const { at, text } = await jsonBody(req);
+    if (typeof at !== 'string' || !at) throw new TtjError(ErrorCodes.BAD_ARGUMENT, 'POST /api/labels needs {"at": POINT, "text": LABEL}');
+    return sendJson(res, { label: await labelJournal(m.member.location, { text: checkLabelText(text), at, password: ctx.password }) });
+  }
+  if (path === '/api/jobs') {
+    if (method === 'GET') return sendJson(res, { out: ctx.jobs.out, job: ctx.jobs.current ?? null });
+    if (method === 'POST') {
+      const { kind, at } = await jsonBody(req);
+      return sendJson(res, { out: ctx.jobs.out, job: ctx.jobs.start(kind, at, { journal: j, location: m.member.location, id: m.member.id }) }, 202);
     }
   }
   return sendStatus(res, 404, `no such API: ${method} ${path}`);

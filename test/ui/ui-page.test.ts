@@ -109,6 +109,7 @@ describe('ttj ui: the web timeline in a real browser (Chromium)', function () {
 
   it('a range dragged over the lanes counts the epochs and frames ttj log lists between its ends and the changes ttj diff finds', async () => {
     const lane = page.locator('.lane[data-lane=dirty] svg');
+    await lane.scrollIntoViewIfNeeded();
     const box = (await lane.boundingBox())!;
     const x = (e: number) => box.x + ((e + 0.5) * box.width) / EPOCHS;
     const [a, z] = [2, 6];

@@ -26,6 +26,8 @@ export interface ExportOptions {
   diskFormat?: DiskFormat;
   /** Also a video of the frames from `since` to `until` (POINTs; default the first and the last frame). */
   frames?: { format: FrameFormat; since?: string; until?: string };
+  /** Progress of the fold that comes first, in bytes written (the conversions after it report none). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 const MODE_DIR = 0o700;
@@ -54,7 +56,7 @@ export async function exportPoint(journal: string, opts: ExportOptions): Promise
     await rm(join(opts.out, 'manifest.json'), { force: true });
     work = await mkdtemp(join(opts.out, '.export-'));
     const folded = join(work, 'fold');
-    const m = await fold(j, { at: opts.at, out: folded });
+    const m = await fold(j, { at: opts.at, out: folded, onProgress: opts.onProgress });
     const chainHash = await chainHashAt(j, m.seq);
     const cfg = await j.vmConfigAt(m.seq);
     const machine = cfg ? (JSON.parse(cfg.json) as VmConfig).machine : undefined;

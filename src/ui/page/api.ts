@@ -1,5 +1,5 @@
 /** The page's calls to its server: every URL carries the token the page was opened with. */
-import type { DiffResult, DiskLanes, FamilyListing, ForkStarted, PointVerification, Timeline, VmInfo } from './types.js';
+import type { DiffResult, DiskLanes, FamilyListing, ForkStarted, LabelResult, PointVerification, Timeline, UiJob, UiJobKind, VmInfo } from './types.js';
 
 const token = new URLSearchParams(location.search).get('token') ?? '';
 /** The journal of the family the page shows (its id; empty: the one the server was started on). */
@@ -36,6 +36,9 @@ export const stopVm = () => call<{ vm: null }>('DELETE', '/api/vm');
 export const getVerify = (at: string) => call<PointVerification>('GET', '/api/verify', { at });
 /** Starts the deep check of a point (its blobs re-read and re-hashed); answers as {@link getVerify}. */
 export const startDeepVerify = (at: string) => call<PointVerification>('POST', '/api/verify', {}, { at });
+export const addLabel = (at: string, text: string) => call<{ label: LabelResult }>('POST', '/api/labels', {}, { at, text });
+export const getJob = () => call<{ out: string; job: UiJob | null }>('GET', '/api/jobs');
+export const startJob = (kind: UiJobKind, at: string) => call<{ out: string; job: UiJob }>('POST', '/api/jobs', {}, { kind, at });
 /** The PNG of frame `n` as recorded (cached by the browser for good). */
 export const frameUrl = (n: number) => apiUrl(`/api/frames/${n}.png`);
 export const liveUrl = (after: number) => apiUrl('/api/live', { after });

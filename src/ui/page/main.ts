@@ -14,6 +14,7 @@ import type { DiffResult, DiskLanes, FamilyListing, JournalCommit, Timeline, VmI
 import { Sound } from './sound.js';
 import { verificationPanel, verifyForget, verifyPoint, verifyRefresh } from './verify-status.js';
 import { VmScreen } from './vm-screen.js';
+import { PanelActions } from './actions.js';
 
 const FILMSTRIP = 12;
 
@@ -35,6 +36,16 @@ interface State {
 let s: State;
 let timer: ReturnType<typeof setTimeout> | undefined;
 const screen = new VmScreen();
+const actions = new PanelActions({ point: () => (s.t.frames[s.i] ? here() : undefined), refresh: refreshTimeline, update: () => update() });
+
+/** Fetches the timeline again (labels the live stream does not carry), keeping the selected frame. */
+async function refreshTimeline(): Promise<void> {
+  const t = await getTimeline();
+  s.t = t;
+  s.gaps = gaps(t.frames);
+  s.i = Math.min(s.i, Math.max(0, t.frames.length - 1));
+  update();
+}
 
 /** The recorded sound beside the frames while playing (none when nothing was recorded there). */
 const sound = new Sound(() => s.t.frames);
@@ -136,6 +147,7 @@ async function switchTo(id: string): Promise<void> {
   play(false);
   setJournal(id);
   verifyForget();
+  actions.forgetLabelNote();
   const t = await getTimeline();
   events?.close();
   s = { ...s, t, gaps: gaps(t.frames), i: Math.max(0, t.frames.length - 1), live: 'connecting', range: undefined, disks: undefined };
@@ -218,6 +230,8 @@ function follow(): void {
     update();
     verifyRefresh();
     void loadDiskLanes();
+    // A commit with neither epochs nor frames carries a label of an earlier epoch (ttj label).
+    if (!c.epochs.length && !c.frames.length) refreshTimeline().catch((e: unknown) => (s.error = (e as Error).message));
   });
 }
 
@@ -282,7 +296,7 @@ function panel() {
       <button id="fork" ?disabled=${!f || !!s.vmBusy} title="restore here into a new journal, recorded while the VM runs" @click=${forkHere}>Fork and record</button>
       <input id="fork-name" type="text" placeholder="new journal (default NAME-fork-N.ttj)" size="24" />
     </div>
-    ${verificationPanel()} ${s.vmBusy ? html`<p class="busy">${s.vmBusy}</p>` : nothing} ${s.error ? html`<p class="error" id="error">${s.error}</p>` : nothing}
+    ${actions.view()} ${verificationPanel()} ${s.vmBusy ? html`<p class="busy">${s.vmBusy}</p>` : nothing} ${s.error ? html`<p class="error" id="error">${s.error}</p>` : nothing}
     ${s.family ? forkTree(s.family, s.t.id, (id) => void switchBranch(id)) : nothing}`;
 }
 
@@ -362,6 +376,7 @@ async function main(): Promise<void> {
     follow();
     void loadDiskLanes();
     void loadFamily();
+    void actions.load().catch((e: unknown) => (s.error = (e as Error).message));
   } catch (e) {
     app().textContent = `ttj ui: ${(e as Error).message}`;
   }

@@ -8,3 +8,5 @@ export type { JournalCommit } from '../../journal/journal.js';
 export type { EpochEntry, FrameEntry } from '../../journal/index-keys.js';
 export type { FamilyListing, FamilyMember } from '../journal-family.js';
 export type { ForkStarted } from '../fork-request.js';
+export type { LabelResult } from '../../journal/label.js';
+export type { UiJob, UiJobKind } from '../jobs.js';
