@@ -168,7 +168,7 @@ export function scalingMarkdown(s: ScalingFigures): string[] {
         cells: g.map((x) => f1(x.pauseP50Ms)),
         values: g.map((x) => x.pauseP50Ms),
         cause:
-          'the VM is stopped while the pages of its RAM file the guest has touched are fingerprinted in place (the untouched ones are holes, not read) and the changed ones read, and while QEMU saves its device state and a screendump (a fixed cost, which dominates on small guests). On a loaded 2-core machine the recorder also waits for the CPU (TCG runs the guest on a vCPU thread of its own)',
+          'the VM is stopped while the pages of its RAM file the guest has touched are fingerprinted in place (the untouched ones are holes, not read) and the changed ones read, and while QEMU saves its device state and the screen is grabbed as a raw PPM (a fixed cost of ~15–20 ms, which dominates on small guests; the PNG is encoded after the resume). On a loaded 2-core machine the recorder also waits for the CPU (TCG runs the guest on a vCPU thread of its own)',
       },
       {
         what: 'pause p99 (ms)',
