@@ -58,6 +58,8 @@ try {
     await page.locator('#vm-screen[data-state=connected]').waitFor({ timeout: 120000 });
     await page.locator('#fork-tree .recording').waitFor({ timeout: 30000 });
     await page.waitForTimeout(4000);
+    // The panel scrolls on its own: its end shows the fork tree.
+    await page.locator('#fork-tree').scrollIntoViewIfNeeded();
     await page.screenshot({ path: join(root, 'docs', 'ui-fork.png'), fullPage: true });
     await page.locator('#stop-vm').click();
     await page.locator('#frame').waitFor({ timeout: 150000 });
