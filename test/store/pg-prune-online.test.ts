@@ -3,7 +3,7 @@
  * prune is carried to the writer on the journal's request channel (LISTEN/NOTIFY,
  * docs/stores.md "Requests to the writer") and run there between its appends. The writer
  * is `ttj nbd` serving a disk of the journal that qemu-io keeps writing to; the prune is a
- * `ttj prune` subprocess. Then the channel's own cases: no writer (the prune runs
+ * `ttj prune` subprocess (and a `ttj label`, carried the same way). Then the channel's own cases: no writer (the prune runs
  * itself), a writer that does not answer (stopped with SIGSTOP: TTJ_LOCKED after the
  * location's timeout), a writer that goes away before it answers (TTJ_WRITER_GONE), a
  * role that may not write the journal (TTJ_PERMISSION), answers larger than one
@@ -65,6 +65,11 @@ describe('prune of a PostgreSQL journal through its live writer in another proce
       assert.ok(p.json.dropped.epochs >= 10, JSON.stringify(p.json.dropped));
       assert.ok(p.json.collected.removed.blobs > 0, JSON.stringify(p.json.collected));
       assert.ok(p.json.pruneSeq > 0);
+      // ttj label goes the same way: the live writer appends the label between its appends.
+      const l = await ttjAsync('label', U, 'while serving', '--at', 'head', '--json');
+      assert.equal(l.code, 0, l.stdout + l.stderr);
+      assert.ok([server.child.pid, ...childPids(server.child.pid!)].includes(l.json.ranBy?.pid), `labelled by ttj nbd: ${JSON.stringify(l.json.ranBy)}`);
+      assert.equal((await withJournal(U, (j) => j.label('while serving')))?.epoch, l.json.epoch);
 
       // A writer that does not answer (stopped): TTJ_LOCKED once the location's timeout has passed.
       const pids = [server.child.pid!, ...childPids(server.child.pid!)];
