@@ -159,6 +159,29 @@ describe('ttj ui: the web timeline in a real browser (Chromium)', function () {
     assert.equal(l.frames.length, before + 2);
   });
 
+  it("a live stream the browser resumes (Last-Event-ID) sends what came after that id, not from the URL's start again", async () => {
+    const l = (await ttjAsync('log', J, '--json')).json;
+    const seen = l.epochs[5].seq as number;
+    const ctl = new AbortController();
+    const res = await fetch(new URL(`/api/live?after=0&token=${server.token}`, server.url), { headers: { 'last-event-id': String(seen) }, signal: ctl.signal });
+    let text = '';
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      text += decoder.decode(chunk, { stream: true });
+      if (/\ndata: .*\n\n/.test(text)) break;
+    }
+    ctl.abort();
+    const m = /id: (\d+)\nevent: commit\ndata: (.*)\n/.exec(text)!;
+    const c = JSON.parse(m[2]!);
+    assert.equal(c.fromSeq, seen + 1);
+    assert.deepEqual(
+      c.epochs.map((e: { epoch: number }) => e.epoch),
+      [6, 7],
+    );
+    assert.equal(Number(m[1]), l.head.seq);
+    assert.equal(c.head.seq, l.head.seq);
+  });
+
   it('refuses a request without the token, or with another one (403)', async () => {
     const u = new URL(server.url);
     for (const path of ['/', '/api/timeline', '/api/frames/0.png', '/api/live', '/page.js']) {

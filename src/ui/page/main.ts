@@ -191,6 +191,8 @@ async function stopHere(): Promise<void> {
   s.vmBusy = undefined;
   update();
   void loadFamily();
+  // The recorder's last commits came as it closed the journal: the timeline as it now ends.
+  await refreshTimeline().catch((e: unknown) => (s.error = (e as Error).message));
 }
 
 /** Fetches the disk lanes (again: after each commit); they come after the page is drawn. */
@@ -222,6 +224,9 @@ function follow(): void {
   es.addEventListener('commit', (ev) => {
     if (events !== es) return;
     const c = JSON.parse((ev as MessageEvent<string>).data) as JournalCommit;
+    if (c.head.seq <= s.t.head.seq) return; // shown already
+    // Commits the page did not see (the stream broke and resumed elsewhere): the whole timeline again.
+    if (c.fromSeq > s.t.head.seq + 1) return void refreshTimeline().catch((e: unknown) => (s.error = (e as Error).message));
     const atEnd = s.i >= s.t.frames.length - 1;
     appendCommit(s.t, c.epochs, c.frames);
     s.t.head = { ...s.t.head, seq: c.head.seq, hash: c.head.hash };
