@@ -11,6 +11,8 @@ import { sha256, ZERO_ADDR } from '../util/hash.js';
 import type { BlobIndex } from './blob-index.js';
 import { blobKey } from './index-layout.js';
 import { isStored, type BlobLocation, type BlockScratch, type PackReader } from './pack-files.js';
+import type { ReadIntoOptions } from './store.js';
+import type { Placement } from './block-decode.js';
 
 /** Pack blocks read and decompressed at once. */
 const READ_CONCURRENCY = 4;
@@ -20,6 +22,13 @@ const PATCHED_SLICE = 256;
 const BULK_READ_BLOCKS = 8;
 
 export class BlobReader {
+  /**
+   * The decompression buffers of bulk reads, kept from one read to the next: fresh
+   * memory costs a page fault per page on first touch (expensive in a virtual machine),
+   * and a fold reads a group of pages at a time.
+   */
+  private readonly spareScratch: BlockScratch[] = [];
+
   /** Reads the blobs that `index` locates from `packs` (and closes `packs` on {@link close}). */
   constructor(
     private readonly index: BlobIndex,
@@ -57,8 +66,41 @@ export class BlobReader {
     });
   }
 
-  readBlobsInto(addrs: Buffer[], target: Buffer, at: number[]): Promise<void> {
-    return this.retryMoved(addrs, () => this.readInto(addrs, target, at));
+  readBlobsInto(addrs: Buffer[], target: Buffer, at: number[], opts: ReadIntoOptions = {}): Promise<void> {
+    return this.retryMoved(addrs, () => (opts.verify ? this.readCheckedInto(addrs, target, at, opts.size) : this.readInto(addrs, target, at)));
+  }
+
+  /**
+   * {@link readBlobsInto} with `verify`: each blob is checked against its address (and
+   * its length against `size`) before it is copied. In a bulk read into a
+   * SharedArrayBuffer the decoding workers check and copy the items of plain blocks
+   * themselves ({@link Placement}): the JS thread only reads and hands out blocks.
+   */
+  private async readCheckedInto(addrs: Buffer[], target: Buffer, at: number[], size: number | undefined): Promise<void> {
+    const locs = await this.index.locate(addrs);
+    if (size !== undefined) {
+      const k = locs.findIndex((l) => (l.patch ? l.patch.fullLen : l.itemLen) !== size);
+      if (k >= 0) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[k]!.toString('hex')} is ${locs[k]!.patch?.fullLen ?? locs[k]!.itemLen} bytes, not ${size}`, { addr: addrs[k]!.toString('hex') });
+    }
+    const { whole, patched } = splitPatched(locs);
+    const wholeAt = whole.map((i) => at[i]!);
+    await Promise.all([
+      this.readLocated(
+        whole.map((i) => addrs[i]!),
+        whole.map((i) => locs[i]!),
+        (k, data) => data.copy(target, wholeAt[k]!),
+        true,
+        { target, at: wholeAt },
+      ),
+      patched.length
+        ? this.readPatched(
+            patched.map((i) => addrs[i]!),
+            patched.map((i) => locs[i]!),
+            (k, data) => data.copy(target, at[patched[k]!]!),
+            true,
+          )
+        : undefined,
+    ]);
   }
 
   /**
@@ -223,14 +265,24 @@ export class BlobReader {
   }
 
   /** {@link readBlobs} of blobs already located: each pack block read (and decompressed) once. */
-  private async readLocated(addrs: Buffer[], locs: BlobLocation[], onBlob: (index: number, data: Buffer) => void, verify: boolean): Promise<void> {
+  private async readLocated(addrs: Buffer[], locs: BlobLocation[], onBlob: (index: number, data: Buffer) => void, verify: boolean, into?: { target: Buffer; at: number[] }): Promise<void> {
     const blocks = byBlock(locs);
     let next = 0;
     // A bulk read (a fold) decompresses into reused buffers of each worker and leaves
     // the block cache alone; small reads share the cache.
     const bulk = blocks.length > BULK_READ_BLOCKS;
+    // Checked and copied by the decoding thread, where the target is shared memory (an
+    // encrypted journal's keyed addresses are checked here).
+    const placing = bulk && verify && into && !this.cipher && into.target.buffer instanceof SharedArrayBuffer ? into : undefined;
     const worker = async () => {
-      const scratch: BlockScratch | undefined = bulk ? { packed: Buffer.alloc(0), raw: Buffer.alloc(0) } : undefined;
+      const scratch: BlockScratch | undefined = bulk ? (this.spareScratch.pop() ?? { packed: Buffer.alloc(0), raw: Buffer.alloc(0) }) : undefined;
+      try {
+        await readBlocks(scratch);
+      } finally {
+        if (scratch && this.spareScratch.length < READ_CONCURRENCY) this.spareScratch.push(scratch);
+      }
+    };
+    const readBlocks = async (scratch: BlockScratch | undefined) => {
       while (next < blocks.length) {
         const { loc, items } = blocks[next++]!;
         const locsOf = items.map((i) => locs[i]!);
@@ -239,6 +291,11 @@ export class BlobReader {
         const ranges = verify ? { offsets: Uint32Array.from(locsOf, (l) => l.itemOff), lengths: Uint32Array.from(locsOf, (l) => l.itemLen) } : undefined;
         let block: Buffer;
         let hashes: Buffer | undefined;
+        if (placing && scratch) {
+          const d = await this.packs.readBlockInto(loc, scratch, ranges, placement(placing, items, addrs));
+          if (d.mismatch !== undefined) throw notItsAddress(addrs[items[d.mismatch]!]!, d.hashes!.subarray(d.mismatch * 32, d.mismatch * 32 + 32), locsOf[d.mismatch]!);
+          continue;
+        }
         if (scratch) ({ items: block, hashes } = await this.packs.readBlockInto(loc, scratch, ranges));
         else {
           block = await this.packs.readBlock(loc);
@@ -274,6 +331,13 @@ export class BlobReader {
 function notItsAddress(addr: Buffer, actual: Buffer, loc: BlobLocation): TtjError {
   const hex = addr.toString('hex');
   return new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${hex} does not hash to its address`, { addr: hex, expected: hex, actual: actual.toString('hex'), pack: loc.pack, offset: loc.offset });
+}
+
+/** The {@link Placement} of a block's `items` (indexes into `addrs` and `into.at`). */
+function placement(into: { target: Buffer; at: number[] }, items: number[], addrs: Buffer[]): Placement {
+  const expect = new Uint8Array(32 * items.length);
+  items.forEach((i, k) => expect.set(addrs[i]!, k * 32));
+  return { target: into.target, at: Float64Array.from(items, (i) => into.at[i]!), expect };
 }
 
 /** Indexes of the locations of whole blobs and of blobs stored as patches. */

@@ -24,7 +24,7 @@ parentPort!.on('message', (m: WorkerRequest) => {
     const d = decodeBlockInto(bufs, m);
     // A sealed stored block's items are in its opened copy, neither of the buffers sent.
     const opened = d.items.buffer !== bufs.packed.buffer && d.items.buffer !== bufs.raw.buffer ? openedBlock(d.items) : undefined;
-    reply = { id: m.id, packed: bufs.packed.buffer as ArrayBuffer, raw: bufs.raw.buffer as ArrayBuffer, itemsLen: d.items.length, hashes: d.hashes, opened };
+    reply = { id: m.id, packed: bufs.packed.buffer as ArrayBuffer, raw: bufs.raw.buffer as ArrayBuffer, itemsLen: d.items.length, hashes: d.hashes, mismatch: d.mismatch, opened };
   } catch (e) {
     reply = { id: m.id, packed: bufs.packed.buffer as ArrayBuffer, raw: bufs.raw.buffer as ArrayBuffer, itemsLen: 0 };
     if (e instanceof DecodeError) reply.failure = e.failure;

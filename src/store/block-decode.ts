@@ -39,12 +39,30 @@ export interface DecodeJob {
   /** Item ranges in the decompressed bytes to hash (none: no hashing). */
   offsets?: Uint32Array;
   lengths?: Uint32Array;
+  /** Where the items go once they hashed to what is expected (with `offsets`/`lengths`): see {@link placeItems}. */
+  place?: Placement;
+}
+
+/**
+ * Where a bulk read (a fold) puts a block's items, so that the thread that decodes
+ * them also checks and copies them: item `k` must hash to `expect[32k..32k+32]`, and
+ * is then copied into `target` at byte `at[k]`. For a worker, `target` is a view of a
+ * SharedArrayBuffer (the same memory in every thread).
+ */
+export interface Placement {
+  target: Uint8Array;
+  /** Byte offsets in `target`, one per item. */
+  at: Float64Array;
+  /** The SHA-256 each item must have, 32 bytes per item. */
+  expect: Uint8Array;
 }
 
 /** A decoded block: its items (a view into the buffers) and, when asked, their SHA-256 (32 bytes each). */
 export interface Decoded {
   items: Buffer;
   hashes?: Buffer;
+  /** With a {@link Placement}: the first item whose hash is not the one expected (then none was placed). */
+  mismatch?: number;
 }
 
 /** Why a block did not decode (the caller names the block in its error). */
@@ -92,7 +110,22 @@ export function decodeBlockInto(bufs: DecodeBuffers, job: DecodeJob): Decoded {
     items = bufs.raw.subarray(0, n);
   }
   const hashes = job.offsets && job.lengths ? sha256Ranges(items, job.offsets, job.lengths) : undefined;
+  if (job.place && hashes) return { items, hashes, mismatch: placeItems(items, hashes, job as Required<Pick<DecodeJob, 'offsets' | 'lengths' | 'place'>>) };
   return { items, hashes };
+}
+
+/**
+ * Checks the items' `hashes` against `job.place.expect` and copies every item into
+ * its place. Returns the first item that did not match (then nothing is copied), or
+ * undefined when all were placed.
+ */
+export function placeItems(items: Buffer, hashes: Buffer, job: Required<Pick<DecodeJob, 'offsets' | 'lengths' | 'place'>>): number | undefined {
+  const { target, at, expect } = job.place;
+  if (Buffer.compare(hashes, expect) !== 0) {
+    for (let k = 0; k < at.length; k++) if (Buffer.compare(hashes.subarray(k * 32, k * 32 + 32), expect.subarray(k * 32, k * 32 + 32)) !== 0) return k;
+  }
+  for (let k = 0; k < at.length; k++) target.set(items.subarray(job.offsets[k], job.offsets[k]! + job.lengths[k]!), at[k]);
+  return undefined;
 }
 
 /**
@@ -127,6 +160,8 @@ export interface WorkerReply {
   /** The plain block of a sealed stored block (its items follow its header): a buffer of its own, transferred. */
   opened?: ArrayBuffer;
   hashes?: Uint8Array;
+  /** See {@link Decoded.mismatch}. */
+  mismatch?: number;
   failure?: DecodeFailure;
   /** Anything else that went wrong (a bug: the job is failed with it). */
   error?: string;
@@ -166,7 +201,9 @@ export class BlockDecodePool {
    * @throws DecodeError as {@link decodeBlockInto}.
    */
   decode(bufs: DecodeBuffers, job: DecodeJob): Promise<Decoded> {
-    const workers = this.broken ? undefined : this.start();
+    // Items placed into memory a worker cannot share are placed here.
+    const here = this.broken || (job.place && !(job.place.target.buffer instanceof SharedArrayBuffer));
+    const workers = here ? undefined : this.start();
     if (!workers) return Promise.resolve().then(() => decodeBlockInto(bufs, job));
     const w = workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.nextId++;
@@ -239,7 +276,7 @@ export class BlockDecodePool {
     if (r.failure) return p.reject(new DecodeError(r.failure));
     if (r.error) return p.reject(new Error(r.error));
     const items = r.opened ? Buffer.from(r.opened, BLOCK_HEADER, r.itemsLen) : p.job.stored && !p.job.open ? p.bufs.packed.subarray(BLOCK_HEADER, BLOCK_HEADER + r.itemsLen) : p.bufs.raw.subarray(0, r.itemsLen);
-    p.resolve({ items, hashes: r.hashes ? Buffer.from(r.hashes.buffer, r.hashes.byteOffset, r.hashes.byteLength) : undefined });
+    p.resolve({ items, hashes: r.hashes ? Buffer.from(r.hashes.buffer, r.hashes.byteOffset, r.hashes.byteLength) : undefined, mismatch: r.mismatch });
   }
 }
 

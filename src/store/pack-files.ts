@@ -25,7 +25,7 @@ import { DIR_MODE, fileModeIn } from './file-modes.js';
 import { sliceBuffers } from '../util/slice-buffers.js';
 import { BLOCK_HEADER, BLOCK_MAGIC, BLOCK_MAGIC_SEALED, BLOCK_MAGIC_STORED, encodeBlock, type BlockSeal } from './block-codec.js';
 import type { JournalCipher } from './cipher.js';
-import { DecodeError, decodeBlockInto, decodePool, ownBuffer, type BlockDecodePool, type DecodeBuffers, type Decoded, type DecodeJob } from './block-decode.js';
+import { DecodeError, decodeBlockInto, decodePool, ownBuffer, placeItems, type BlockDecodePool, type DecodeBuffers, type Decoded, type DecodeJob, type Placement } from './block-decode.js';
 import { sha256Ranges } from '../native/index.js';
 
 /** Buffers per pwritev call (Linux's IOV_MAX). */
@@ -457,13 +457,18 @@ export class PackReader {
    * cache (a bulk read would only churn it); with `ranges`, the SHA-256 of those item
    * ranges too. Decompression and hashing run in the worker pool (./block-decode.ts)
    * when there is one. The views returned are valid until `scratch` is used again. A
-   * block already in the cache is returned from there.
+   * block already in the cache is returned from there. With `place` (and `ranges`), the
+   * items are checked and copied where it says by the thread that decoded them
+   * ({@link placeItems}; `mismatch` names the first that did not hash as expected).
    * @throws TtjError CORRUPT_BLOB when the block is damaged.
    */
-  async readBlockInto(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>, scratch: BlockScratch, ranges?: { offsets: Uint32Array; lengths: Uint32Array }): Promise<Decoded> {
+  async readBlockInto(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>, scratch: BlockScratch, ranges?: { offsets: Uint32Array; lengths: Uint32Array }, place?: Placement): Promise<Decoded> {
     const hit = this.cache.get(`${loc.pack}:${loc.offset}`);
-    if (hit) return { items: hit, hashes: ranges ? sha256Ranges(hit, ranges.offsets, ranges.lengths) : undefined };
-    return this.readRaw(loc, scratch, ranges, decodePool());
+    if (hit) {
+      const hashes = ranges ? sha256Ranges(hit, ranges.offsets, ranges.lengths) : undefined;
+      return { items: hit, hashes, mismatch: ranges && hashes && place ? placeItems(hit, hashes, { ...ranges, place }) : undefined };
+    }
+    return this.readRaw(loc, scratch, ranges, decodePool(), place);
   }
 
   /**
@@ -471,7 +476,13 @@ export class PackReader {
    * (into `scratch.raw` for a compressed block, each grown when too small; a stored
    * block's items are returned from `scratch.packed`), in `pool` when given.
    */
-  private async readRaw(loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>, scratch: BlockScratch, ranges?: { offsets: Uint32Array; lengths: Uint32Array }, pool?: BlockDecodePool): Promise<Decoded> {
+  private async readRaw(
+    loc: Pick<BlobLocation, 'pack' | 'offset' | 'clen' | 'rawLen'>,
+    scratch: BlockScratch,
+    ranges?: { offsets: Uint32Array; lengths: Uint32Array },
+    pool?: BlockDecodePool,
+    place?: Placement,
+  ): Promise<Decoded> {
     const where = { pack: loc.pack, offset: loc.offset };
     const fh = await this.fd(loc.pack);
     const len = BLOCK_HEADER + loc.clen;
@@ -486,7 +497,7 @@ export class PackReader {
     if (!open && (buf.readUInt32LE(0) !== (stored ? BLOCK_MAGIC_STORED : BLOCK_MAGIC) || buf.readUInt32LE(4) !== loc.rawLen)) {
       throw new TtjError(ErrorCodes.CORRUPT_BLOB, `pack ${loc.pack} block at ${loc.offset} has a damaged header`, where);
     }
-    const job: DecodeJob = { len, rawLen: loc.rawLen, stored: !open && stored, open, offsets: ranges?.offsets, lengths: ranges?.lengths };
+    const job: DecodeJob = { len, rawLen: loc.rawLen, stored: !open && stored, open, offsets: ranges?.offsets, lengths: ranges?.lengths, place: ranges && place };
     try {
       return pool ? await pool.decode(scratch, job) : decodeBlockInto(scratch, job);
     } catch (e) {

@@ -181,11 +181,15 @@ export interface JournalStore {
    */
   readBlobs(addrs: Buffer[], onBlob: (index: number, data: Buffer) => void, opts?: { verify?: boolean }): Promise<void>;
   /**
-   * Copies each blob's bytes into `target` at offset `at[i]`, for serving reads (an NBD
-   * disk): only the storage's own checks apply, as with `verify: false`.
-   * @throws TtjError CORRUPT_BLOB when one is missing or its storage is damaged.
+   * Copies each blob's bytes into `target` at offset `at[i]`: for serving reads (an NBD
+   * disk), where only the storage's own checks apply (the default, as `verify: false`),
+   * and for folds, which check each blob against its address and length (`verify`,
+   * `size`). A target backed by a SharedArrayBuffer lets the threads that decode blocks
+   * copy into it.
+   * @throws TtjError CORRUPT_BLOB when one is missing, its storage is damaged, or (with
+   * `verify`) it does not hash to its address or is not `size` bytes.
    */
-  readBlobsInto(addrs: Buffer[], target: Buffer, at: number[]): Promise<void>;
+  readBlobsInto(addrs: Buffer[], target: Buffer, at: number[], opts?: ReadIntoOptions): Promise<void>;
   /** Makes every append so far durable (for appends made with `sync: false`). */
   sync(): Promise<void>;
   /** Every stored blob address, in storage order (reading them back in this order is sequential). */
@@ -229,4 +233,12 @@ export interface JournalStore {
   indexRange(range: IndexRange): AsyncIterable<[string, Buffer]>;
   stats(): Promise<StoreStats>;
   close(): Promise<void>;
+}
+
+/** Options of {@link JournalStore.readBlobsInto}. */
+export interface ReadIntoOptions {
+  /** Check each blob against its address (SHA-256), as {@link JournalStore.readBlobs} does. Default false. */
+  verify?: boolean;
+  /** With `verify`: the length every blob must have (a page or a disk block). Default: any. */
+  size?: number;
 }

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BLOCK_HEADER, encodeBlock } from '../../src/store/block-codec.js';
-import { BlockDecodePool, DecodeError, decodeBlockInto, ownBuffer, type DecodeBuffers, type DecodeJob, type Decoded } from '../../src/store/block-decode.js';
+import { BlockDecodePool, DecodeError, decodeBlockInto, ownBuffer, type DecodeBuffers, type DecodeJob, type Decoded, type Placement } from '../../src/store/block-decode.js';
 import { JournalCipher } from '../../src/store/cipher.js';
 import { JournalWriter } from '../../src/journal/writer.js';
 import { appendImages } from '../../src/journal/append-images.js';
@@ -125,6 +125,63 @@ describe('block decoding: on the JS thread and in the worker pool', function () 
         `${what}, on the JS thread`,
       );
       await assert.rejects(pool.decode(buffers(bytes), job), (e) => e instanceof DecodeError && e.failure === failure, `${what}, in the pool`);
+    }
+  });
+
+  it('placed items (a fold): checked against the hashes expected and copied into shared memory, alike in the pool and on the JS thread; a mismatch names the item and places none', async () => {
+    for (const its of [items(20, false, 31), items(4, true, 32)]) {
+      const b = block(its);
+      // Each item at its own place, in reverse order, with gaps.
+      const at = new Float64Array(its.length);
+      let size = 0;
+      for (let k = its.length - 1; k >= 0; k--) {
+        at[k] = size;
+        size += its[k]!.length + 64;
+      }
+      const expect = new Uint8Array(Buffer.concat(its.map(sha)));
+      const place = (target: Uint8Array, e = expect): Placement => ({ target, at, expect: e });
+      const shared = Buffer.from(new SharedArrayBuffer(size));
+      const d = await pool.decode(buffers(b.bytes), { ...b.job, place: place(shared) });
+      assert.equal(d.mismatch, undefined);
+      its.forEach((it, k) => assert.ok(shared.subarray(at[k], at[k]! + it.length).equals(it), `item ${k} in place, from the pool`));
+      const inline = Buffer.alloc(size);
+      assert.equal(decodeBlockInto(buffers(b.bytes), { ...b.job, place: place(inline) }).mismatch, undefined);
+      assert.ok(inline.equals(shared), 'the same bytes placed on the JS thread');
+      // Item 2 expected to be something else: neither path places anything, both name item 2.
+      const wrong = new Uint8Array(expect);
+      wrong[2 * 32 + 5]! ^= 1;
+      const empty = Buffer.from(new SharedArrayBuffer(size));
+      assert.equal((await pool.decode(buffers(b.bytes), { ...b.job, place: place(empty, wrong) })).mismatch, 2);
+      assert.equal(decodeBlockInto(buffers(b.bytes), { ...b.job, place: place(empty, wrong) }).mismatch, 2);
+      assert.ok(empty.equals(Buffer.alloc(size)), 'nothing placed');
+    }
+  });
+
+  it('ttj fold checks each page where it is decoded: a flipped byte in a stored block fails it with TTJ_CORRUPT_BLOB naming the page, with the pool and with TTJ_WORKERS=0', async () => {
+    const J = tmp.path('j');
+    // 16 MiB of random pages: stored blocks (no zstd checksum), a bulk read.
+    const mem = randomBytes(4096 * 4096);
+    writeFileSync(tmp.path('m.raw'), mem);
+    const w = await JournalWriter.openWriter(J);
+    await appendImages(w, { memory: tmp.path('m.raw') });
+    await w.close();
+    const p = join(J, 'packs', readdirSync(join(J, 'packs')).sort().pop()!);
+    const bytes = readFileSync(p);
+    const heads: number[] = [];
+    for (let at = bytes.indexOf('TTJR'); at >= 0; at = bytes.indexOf('TTJR', at + 1)) heads.push(at);
+    assert.ok(heads.length > 8, `${heads.length} stored blocks`);
+    // Byte 100 of the first item of a block in the middle: one page of the image.
+    const at = heads[Math.floor(heads.length / 2)]! + BLOCK_HEADER + 100;
+    const page = bytes.subarray(at - 100, at - 100 + 4096);
+    assert.ok(mem.indexOf(page) >= 0, 'a page of the image');
+    const addr = sha(page).toString('hex');
+    bytes[at]! ^= 0x01;
+    writeFileSync(p, bytes);
+    for (const env of [{ ...process.env }, { ...process.env, TTJ_WORKERS: '0' }]) {
+      const f = ttj(['fold', J, '--at', 'head', '--out', tmp.path(`out-${env.TTJ_WORKERS ?? 'pool'}`), '--json'], { env });
+      assert.notEqual(f.status, 0);
+      assert.equal(f.json.error.code, 'TTJ_CORRUPT_BLOB', f.stdout);
+      assert.equal(f.json.error.addr, addr);
     }
   });
 

@@ -13,7 +13,7 @@ import { encodeBlock } from '../block-codec.js';
 import type { JournalCipher } from '../cipher.js';
 import { deletePgKey, insertPgKey } from './pg-key.js';
 import { watchHeadWith, type WatchHeadOptions } from '../head-watch.js';
-import type { AppendBatch, AppendResult, BlobPut, CompactResult, IndexEntry, IndexRange, JournalStore, RemoveBlobsOptions, RemovedBlobs, StoreHead, StoreStats, StoredEvent } from '../store.js';
+import type { AppendBatch, AppendResult, BlobPut, CompactResult, IndexEntry, IndexRange, JournalStore, ReadIntoOptions, RemoveBlobsOptions, RemovedBlobs, StoreHead, StoreStats, StoredEvent } from '../store.js';
 import { deleteDeadBlocks, removePgBlobs, sparseBlockSteps, vacuumBlobTables } from './pg-blob-removal.js';
 import { PgBlobIndex, type PgBlobLocation } from './pg-blob-index.js';
 import { PgBlobReader } from './pg-blob-reader.js';
@@ -498,8 +498,13 @@ export class PgStore implements JournalStore {
     await this.retryMoved(async () => this.reader.read(addrs, await this.locate(addrs), onBlob, opts.verify !== false));
   }
 
-  async readBlobsInto(addrs: Buffer[], target: Buffer, at: number[]): Promise<void> {
-    await this.retryMoved(async () => this.reader.read(addrs, await this.locate(addrs), (i, data) => data.copy(target, at[i]!), false));
+  async readBlobsInto(addrs: Buffer[], target: Buffer, at: number[], opts: ReadIntoOptions = {}): Promise<void> {
+    const put = (i: number, data: Buffer) => {
+      if (opts.size !== undefined && data.length !== opts.size)
+        throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[i]!.toString('hex')} is ${data.length} bytes, not ${opts.size}`, { addr: addrs[i]!.toString('hex') });
+      data.copy(target, at[i]!);
+    };
+    await this.retryMoved(async () => this.reader.read(addrs, await this.locate(addrs), put, opts.verify === true));
   }
 
   /** Runs a read again, once, with fresh locations when it failed: a prune's compaction may have moved the blobs after they were looked up. */
