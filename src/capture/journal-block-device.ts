@@ -234,7 +234,18 @@ export class JournalBlockDevice implements BlockDevice {
   async flush(): Promise<void> {
     if (!this.writer) return;
     while (this.draining) await this.draining;
-    await this.writer.sync();
+    try {
+      await this.writer.sync();
+    } catch (e) {
+      // QEMU flushes its disks as a device-state save completes: a full disk fails that save.
+      this.noteJournalError(e);
+      throw e;
+    }
+  }
+
+  /** Keeps the first failure that comes from where the journal is (see {@link journalError}). */
+  private noteJournalError(e: unknown): void {
+    if (!this.journalError && isTtjError(e) && JOURNAL_ENVIRONMENT.has(e.code)) this.journalError = e;
   }
 
   /**
@@ -309,7 +320,7 @@ export class JournalBlockDevice implements BlockDevice {
           for (const o of ops) o.resolve();
         } catch (e) {
           failure ??= e;
-          if (!this.journalError && isTtjError(e) && JOURNAL_ENVIRONMENT.has(e.code)) this.journalError = e;
+          this.noteJournalError(e);
           for (const o of ops) o.reject(e);
         } finally {
           for (const [b, data] of built.written) if (this.uncommitted.get(b) === data) this.uncommitted.delete(b);

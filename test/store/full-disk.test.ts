@@ -216,6 +216,28 @@ describe('a full disk @slow', function () {
     }
   });
 
+  it('a flush that cannot be made durable (the disk filled since the write) is TTJ_NO_SPACE, and the disk device keeps it as the cause ttj record reports', async () => {
+    const { JournalBlockDevice } = await import('../../src/capture/journal-block-device.js');
+    const J = join(fs.dir, 'j');
+    writeFileSync(tmp.path('d.img'), Buffer.alloc(4 * MiB));
+    const w = await JournalWriter.openWriter(J, { create: true });
+    try {
+      await appendImages(w, { disks: [{ name: 'd0', path: tmp.path('d.img') }] });
+      const dev = JournalBlockDevice.live(w, 'd0');
+      await dev.write(0, randomBytes(64 * 1024), { fua: false });
+      assert.equal(dev.journalError, undefined);
+      fillDisk(join(fs.dir, 'filler'));
+      // QEMU flushes its disks when a device-state save completes (ttj record's pause). A flush
+      // writes a few bytes to LevelDB's log: it fails once the log needs a page the disk no longer has.
+      let failure: unknown;
+      for (let i = 0; i < 2000 && failure === undefined; i++) await dev.flush().catch((e: unknown) => (failure = e));
+      assert.ok(noSpace(failure), String(failure));
+      assert.equal(dev.journalError, failure);
+    } finally {
+      await w.close().catch(() => undefined);
+    }
+  });
+
   it('ttj nbd: a write that cannot be journaled is answered ENOSPC, reads go on, writes work again once there is space', async () => {
     const J = join(fs.dir, 'j');
     const filler = join(fs.dir, 'filler');
