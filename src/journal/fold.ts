@@ -13,8 +13,8 @@ import { refusePruned } from './pruned-point.js';
 import { stateAt, type StateAt } from './state-at.js';
 import type { VmState } from './vm-state.js';
 
-/** Pages fetched and written per step of a fold. */
-const FOLD_GROUP_PAGES = 8192;
+/** Pages located and written per step of a fold (256 MiB of 4 KiB pages). */
+const FOLD_CHUNK_PAGES = 65536;
 
 /** Folds of more bytes than this read their blocks in bulk (the worker pool). */
 const BULK_FOLD_BYTES = 32 * 1024 * 1024;
@@ -123,59 +123,28 @@ export async function fold(j: Journal, opts: FoldOptions): Promise<FoldManifest>
   }
 }
 
-/** Zeros, copied from: `fill(0)` of shared memory stores byte by byte, a copy is a memcpy. */
-const ZEROS = Buffer.alloc(1 << 20);
-
-/** Sets bytes `start` to `end` of `b` to zero. */
-function zeroRange(b: Buffer, start: number, end: number): void {
-  for (let at = start; at < end; at += ZEROS.length) ZEROS.copy(b, at, 0, Math.min(ZEROS.length, end - at));
-}
-
 /**
  * Writes a table's content (memory or disk) into `fh` (closed here): exactly `size`
- * bytes (a disk's short last block is cut at the disk's end), in groups of pages; the
- * next group is fetched while one is written.
+ * bytes (a disk's short last block is cut at the disk's end). The non-zero pages are
+ * written where they belong straight from their decoded blocks, by the threads that
+ * decode and check them, a chunk of pages at a time (each block is read once per chunk
+ * it has pages in); zero pages are never written: the new file's holes read as zeros.
  */
 async function writeTable(j: Journal, table: PageTable, pageSize: number, size: number, fh: FileHandle, progress: (n: number) => void): Promise<void> {
-  // Groups of 32 MiB whatever the page or block size.
-  const per = Math.max(1, Math.floor((FOLD_GROUP_PAGES * 4096) / pageSize));
-  // Two group buffers, reused: one is written while the next is fetched into the other.
-  // Shared memory: the threads that decode the blocks check and copy the pages into it.
-  const buffers: Buffer[] = [];
-  let turn = 0;
-  const fetchGroup = async (first: number): Promise<Buffer> => {
-    const n = Math.min(per, table.count - first);
-    buffers[turn % 2] ??= Buffer.from(new SharedArrayBuffer(per * pageSize));
-    const group = buffers[turn++ % 2]!.subarray(0, n * pageSize);
-    const at: number[] = [];
-    const addrs: Buffer[] = [];
-    // Zero pages are filled here (the buffer holds an earlier group), a run at a time.
-    let zeroFrom = -1;
-    for (let i = 0; i <= n; i++) {
-      const zero = i < n && table.isZero(first + i);
-      if (zero && zeroFrom < 0) zeroFrom = i;
-      else if (!zero && zeroFrom >= 0) {
-        zeroRange(group, zeroFrom * pageSize, i * pageSize);
-        zeroFrom = -1;
-      }
-      if (i < n && !zero) {
-        at.push(i * pageSize);
-        addrs.push(table.get(first + i));
-      }
-    }
-    if (addrs.length) await j.readBlobsInto(addrs, group, at, { verify: true, size: pageSize });
-    return group;
-  };
+  // Chunks of 256 MiB whatever the page or block size: only their locations are held.
+  const per = Math.max(1, Math.floor((FOLD_CHUNK_PAGES * 4096) / pageSize));
   try {
-    let pending: Promise<Buffer> | undefined = table.count > 0 ? fetchGroup(0) : undefined;
-    for (let first = 0; pending; first += per) {
-      const group = await pending;
-      const following = first + per;
-      pending = following < table.count ? fetchGroup(following) : undefined;
-      pending?.catch(() => undefined); // awaited on the next turn; don't let it float unhandled
-      const length = Math.min(group.length, size - first * pageSize);
-      await fh.write(group, 0, length, first * pageSize);
-      progress(length);
+    for (let first = 0; first < table.count; first += per) {
+      const n = Math.min(per, table.count - first);
+      const at: number[] = [];
+      const addrs: Buffer[] = [];
+      for (let i = first; i < first + n; i++) {
+        if (table.isZero(i)) continue;
+        at.push(i * pageSize);
+        addrs.push(table.get(i));
+      }
+      if (addrs.length) await j.readBlobsInto(addrs, { fd: fh.fd }, at, { verify: true, size: pageSize });
+      progress(Math.min(n * pageSize, size - first * pageSize));
     }
     await fh.truncate(size);
   } finally {

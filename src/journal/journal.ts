@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ErrorCodes, TtjError } from '../errors.js';
 import { journalExists, openStore, removeJournal, type OpenStoreOptions } from '../store/open-store.js';
-import type { JournalStore, ReadIntoOptions, StoredEvent, StoreHead, StoreStats } from '../store/store.js';
+import type { BlobTarget, JournalStore, ReadIntoOptions, StoredEvent, StoreHead, StoreStats } from '../store/store.js';
 import { EncryptedStore } from '../store/encrypted-store.js';
 import type { JournalKeySource } from '../store/journal-key.js';
 import { decodeEvent, encodeEvent } from './codec.js';
@@ -299,7 +299,7 @@ export class Journal {
   }
 
   /** Copies each blob into `target` at `at[i]`, for serving reads, or checked for folds (see {@link JournalStore.readBlobsInto}). */
-  readBlobsInto(addrs: Buffer[], target: Buffer, at: number[], opts?: ReadIntoOptions): Promise<void> {
+  readBlobsInto(addrs: Buffer[], target: BlobTarget, at: number[], opts?: ReadIntoOptions): Promise<void> {
     return this.store.readBlobsInto(addrs, target, at, opts);
   }
 

@@ -13,6 +13,7 @@ import { blobKey } from './index-layout.js';
 import { isStored, type BlobLocation, type BlockScratch, type PackReader } from './pack-files.js';
 import type { ReadIntoOptions } from './store.js';
 import type { Placement } from './block-decode.js';
+import { putBlob, type BlobTarget } from './blob-target.js';
 
 /** Pack blocks read and decompressed at once. */
 const READ_CONCURRENCY = 4;
@@ -66,17 +67,17 @@ export class BlobReader {
     });
   }
 
-  readBlobsInto(addrs: Buffer[], target: Buffer, at: number[], opts: ReadIntoOptions = {}): Promise<void> {
-    return this.retryMoved(addrs, () => (opts.verify ? this.readCheckedInto(addrs, target, at, opts.size) : this.readInto(addrs, target, at)));
+  readBlobsInto(addrs: Buffer[], target: BlobTarget, at: number[], opts: ReadIntoOptions = {}): Promise<void> {
+    return this.retryMoved(addrs, () => (opts.verify || !Buffer.isBuffer(target) ? this.readCheckedInto(addrs, target, at, opts.size, opts.verify === true) : this.readInto(addrs, target, at)));
   }
 
   /**
-   * {@link readBlobsInto} with `verify`: each blob is checked against its address (and
-   * its length against `size`) before it is copied. In a bulk read into a
-   * SharedArrayBuffer the decoding workers check and copy the items of plain blocks
-   * themselves ({@link Placement}): the JS thread only reads and hands out blocks.
+   * {@link readBlobsInto} with `verify` (each blob checked against its address and its
+   * length against `size` before it is put in place), or into a file. In a bulk read into
+   * a file or a SharedArrayBuffer the decoding workers check and write the items of
+   * plain blocks themselves ({@link Placement}): the JS thread only reads and hands out blocks.
    */
-  private async readCheckedInto(addrs: Buffer[], target: Buffer, at: number[], size: number | undefined): Promise<void> {
+  private async readCheckedInto(addrs: Buffer[], target: BlobTarget, at: number[], size: number | undefined, verify: boolean): Promise<void> {
     const locs = await this.index.locate(addrs);
     if (size !== undefined) {
       const k = locs.findIndex((l) => (l.patch ? l.patch.fullLen : l.itemLen) !== size);
@@ -88,16 +89,16 @@ export class BlobReader {
       this.readLocated(
         whole.map((i) => addrs[i]!),
         whole.map((i) => locs[i]!),
-        (k, data) => data.copy(target, wholeAt[k]!),
-        true,
+        (k, data) => putBlob(target, data, wholeAt[k]!),
+        verify,
         { target, at: wholeAt },
       ),
       patched.length
         ? this.readPatched(
             patched.map((i) => addrs[i]!),
             patched.map((i) => locs[i]!),
-            (k, data) => data.copy(target, at[patched[k]!]!),
-            true,
+            (k, data) => putBlob(target, data, at[patched[k]!]!),
+            verify,
           )
         : undefined,
     ]);
@@ -265,7 +266,7 @@ export class BlobReader {
   }
 
   /** {@link readBlobs} of blobs already located: each pack block read (and decompressed) once. */
-  private async readLocated(addrs: Buffer[], locs: BlobLocation[], onBlob: (index: number, data: Buffer) => void, verify: boolean, into?: { target: Buffer; at: number[] }): Promise<void> {
+  private async readLocated(addrs: Buffer[], locs: BlobLocation[], onBlob: (index: number, data: Buffer) => void, verify: boolean, into?: { target: BlobTarget; at: number[] }): Promise<void> {
     const blocks = byBlock(locs);
     let next = 0;
     // A bulk read (a fold) decompresses into reused buffers of each worker and leaves
@@ -273,7 +274,7 @@ export class BlobReader {
     const bulk = blocks.length > BULK_READ_BLOCKS;
     // Checked and copied by the decoding thread, where the target is shared memory (an
     // encrypted journal's keyed addresses are checked here).
-    const placing = bulk && verify && into && !this.cipher && into.target.buffer instanceof SharedArrayBuffer ? into : undefined;
+    const placing = bulk && verify && into && !this.cipher && (!Buffer.isBuffer(into.target) || into.target.buffer instanceof SharedArrayBuffer) ? into : undefined;
     const worker = async () => {
       const scratch: BlockScratch | undefined = bulk ? (this.spareScratch.pop() ?? { packed: Buffer.alloc(0), raw: Buffer.alloc(0) }) : undefined;
       try {
@@ -334,10 +335,11 @@ function notItsAddress(addr: Buffer, actual: Buffer, loc: BlobLocation): TtjErro
 }
 
 /** The {@link Placement} of a block's `items` (indexes into `addrs` and `into.at`). */
-function placement(into: { target: Buffer; at: number[] }, items: number[], addrs: Buffer[]): Placement {
+function placement(into: { target: BlobTarget; at: number[] }, items: number[], addrs: Buffer[]): Placement {
   const expect = new Uint8Array(32 * items.length);
   items.forEach((i, k) => expect.set(addrs[i]!, k * 32));
-  return { target: into.target, at: Float64Array.from(items, (i) => into.at[i]!), expect };
+  const at = Float64Array.from(items, (i) => into.at[i]!);
+  return Buffer.isBuffer(into.target) ? { target: into.target, at, expect } : { fd: into.target.fd, at, expect };
 }
 
 /** Indexes of the locations of whole blobs and of blobs stored as patches. */

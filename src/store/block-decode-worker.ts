@@ -28,7 +28,12 @@ parentPort!.on('message', (m: WorkerRequest) => {
   } catch (e) {
     reply = { id: m.id, packed: bufs.packed.buffer as ArrayBuffer, raw: bufs.raw.buffer as ArrayBuffer, itemsLen: 0 };
     if (e instanceof DecodeError) reply.failure = e.failure;
-    else reply.error = String((e as Error)?.stack ?? e);
+    else {
+      // A system error (a write of placed items) by its message and errno name, to be converted; anything else with its stack.
+      const code = (e as NodeJS.ErrnoException)?.code;
+      if (typeof code === 'string') reply.errorCode = code;
+      reply.error = String((typeof code === 'string' ? (e as Error).message : (e as Error)?.stack) ?? e);
+    }
   }
   parentPort!.postMessage(reply, reply.opened ? [reply.packed, reply.raw, reply.opened] : [reply.packed, reply.raw]);
 });

@@ -14,6 +14,7 @@ import zstdBinding from 'zstd-napi/binding.js';
 import { sha256Ranges } from '../native/index.js';
 import { BLOCK_HEADER, BLOCK_MAGIC, BLOCK_MAGIC_SEALED, BLOCK_MAGIC_STORED } from './block-codec.js';
 import { openWith, type OpenKey } from './cipher.js';
+import { writeFully } from './blob-target.js';
 
 /** A block's buffers, reused from block to block: what was read, and its decompressed items. */
 export interface DecodeBuffers {
@@ -45,13 +46,17 @@ export interface DecodeJob {
 
 /**
  * Where a bulk read (a fold) puts a block's items, so that the thread that decodes
- * them also checks and copies them: item `k` must hash to `expect[32k..32k+32]`, and
- * is then copied into `target` at byte `at[k]`. For a worker, `target` is a view of a
- * SharedArrayBuffer (the same memory in every thread).
+ * them also checks and writes them: item `k` must hash to `expect[32k..32k+32]`, and
+ * is then copied into `target`, or written into the file `fd`, at byte `at[k]`. For a
+ * worker, `target` is a view of a SharedArrayBuffer (the same memory in every thread);
+ * a file descriptor is the process's, shared by its threads.
  */
 export interface Placement {
-  target: Uint8Array;
-  /** Byte offsets in `target`, one per item. */
+  /** Memory to copy into (exactly one of `target` and `fd`). */
+  target?: Uint8Array;
+  /** A file to write into, at positions. */
+  fd?: number;
+  /** Byte offsets in `target` or the file, one per item. */
   at: Float64Array;
   /** The SHA-256 each item must have, 32 bytes per item. */
   expect: Uint8Array;
@@ -124,8 +129,20 @@ export function placeItems(items: Buffer, hashes: Buffer, job: Required<Pick<Dec
   if (Buffer.compare(hashes, expect) !== 0) {
     for (let k = 0; k < at.length; k++) if (Buffer.compare(hashes.subarray(k * 32, k * 32 + 32), expect.subarray(k * 32, k * 32 + 32)) !== 0) return k;
   }
-  for (let k = 0; k < at.length; k++) target.set(items.subarray(job.offsets[k], job.offsets[k]! + job.lengths[k]!), at[k]);
+  if (target) for (let k = 0; k < at.length; k++) target.set(items.subarray(job.offsets[k], job.offsets[k]! + job.lengths[k]!), at[k]);
+  else writeRuns(job.place.fd!, items, job.offsets, job.lengths, at);
   return undefined;
+}
+
+/** Writes each item at its place in the file `fd`, items next to each other both in the block and in the file in one write. */
+function writeRuns(fd: number, items: Buffer, offsets: Uint32Array, lengths: Uint32Array, at: Float64Array): void {
+  for (let k = 0; k < at.length;) {
+    let len = lengths[k]!;
+    let end = k + 1;
+    while (end < at.length && offsets[end] === offsets[k]! + len && at[end] === at[k]! + len) len += lengths[end++]!;
+    writeFully(fd, items, offsets[k]!, len, at[k]!);
+    k = end;
+  }
 }
 
 /**
@@ -163,8 +180,10 @@ export interface WorkerReply {
   /** See {@link Decoded.mismatch}. */
   mismatch?: number;
   failure?: DecodeFailure;
-  /** Anything else that went wrong (a bug: the job is failed with it). */
+  /** Anything else that went wrong (a failed write of placed items, a bug): the job is failed with it. */
   error?: string;
+  /** Its errno name (`ENOSPC`, ...), converted where the caller converts errors. */
+  errorCode?: string;
 }
 
 interface Pending {
@@ -202,7 +221,7 @@ export class BlockDecodePool {
    */
   decode(bufs: DecodeBuffers, job: DecodeJob): Promise<Decoded> {
     // Items placed into memory a worker cannot share are placed here.
-    const here = this.broken || (job.place && !(job.place.target.buffer instanceof SharedArrayBuffer));
+    const here = this.broken || (job.place?.target && !(job.place.target.buffer instanceof SharedArrayBuffer));
     const workers = here ? undefined : this.start();
     if (!workers) return Promise.resolve().then(() => decodeBlockInto(bufs, job));
     const w = workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
@@ -274,7 +293,7 @@ export class BlockDecodePool {
     p.bufs.packed = Buffer.from(r.packed);
     p.bufs.raw = Buffer.from(r.raw);
     if (r.failure) return p.reject(new DecodeError(r.failure));
-    if (r.error) return p.reject(new Error(r.error));
+    if (r.error) return p.reject(Object.assign(new Error(r.error), r.errorCode ? { code: r.errorCode } : {}));
     const items = r.opened ? Buffer.from(r.opened, BLOCK_HEADER, r.itemsLen) : p.job.stored && !p.job.open ? p.bufs.packed.subarray(BLOCK_HEADER, BLOCK_HEADER + r.itemsLen) : p.bufs.raw.subarray(0, r.itemsLen);
     p.resolve({ items, hashes: r.hashes ? Buffer.from(r.hashes.buffer, r.hashes.byteOffset, r.hashes.byteLength) : undefined, mismatch: r.mismatch });
   }

@@ -5,7 +5,7 @@
  * `storeComplianceSuite('level', { open: (dir) => LocalStore.open(dir, { create: true }), reader: (dir) => LocalStore.open(dir) })`.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -182,6 +182,37 @@ export function storeComplianceSuite(name: string, factory: StoreFactory): void 
       await store.readBlobsInto([m.addr, r.addr], back, [0, 65536]);
       assert.ok(back.subarray(0, 65536).equals(more) && back.subarray(65536).equals(noise));
       await assert.rejects(store.readBlobsInto([r.addr, blob('zzz').addr], back, [0, 65536]), (e) => isTtjError(e, ErrorCodes.CORRUPT_BLOB));
+    });
+
+    it('writes blobs into a file at given positions, checked against their addresses and length (a fold), leaving the rest a hole', async () => {
+      const pages = Array.from({ length: 40 }, (_, i) => (i % 3 ? randomBytes(4096) : Buffer.alloc(4096, `page ${i} `)));
+      await store.append({ expectedHead: -1, events: [Buffer.from('1')], blobs: pages.map((data) => ({ addr: sha256(data), data })) });
+      const dir = await mkdtemp(join(tmpdir(), 'ttj-compliance-'));
+      const fh = await open(join(dir, 'out'), 'w+');
+      try {
+        // Every other page, in reverse, at its place in a file of 80 pages.
+        const picked = pages
+          .map((_, i) => i)
+          .filter((i) => i % 2 === 0)
+          .reverse();
+        await store.readBlobsInto(
+          picked.map((i) => sha256(pages[i]!)),
+          { fd: fh.fd },
+          picked.map((i) => 2 * i * 4096),
+          { verify: true, size: 4096 },
+        );
+        await fh.truncate(80 * 4096);
+        const got = await readFile(join(dir, 'out'));
+        for (let i = 0; i < 40; i++) {
+          assert.ok(got.subarray(2 * i * 4096, (2 * i + 1) * 4096).equals(i % 2 === 0 ? pages[i]! : Buffer.alloc(4096)), `page ${i}`);
+          assert.ok(got.subarray((2 * i + 1) * 4096, (2 * i + 2) * 4096).equals(Buffer.alloc(4096)), `the hole after page ${i}`);
+        }
+        await assert.rejects(store.readBlobsInto([sha256(pages[1]!)], { fd: fh.fd }, [0], { verify: true, size: 8192 }), (e) => isTtjError(e, ErrorCodes.CORRUPT_BLOB), 'a blob of another length');
+        await assert.rejects(store.readBlobsInto([blob('zzz').addr], { fd: fh.fd }, [0], { verify: true }), (e) => isTtjError(e, ErrorCodes.CORRUPT_BLOB), 'a blob it does not have');
+      } finally {
+        await fh.close();
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     it('fails with CORRUPT_BLOB for a blob it does not have', async () => {

@@ -19,7 +19,7 @@ import { ErrorCodes, TtjError } from '../errors.js';
 import type { JournalCipher } from './cipher.js';
 import type { JournalKeySource } from './journal-key.js';
 import { SealedIndex } from './sealed-index.js';
-import type { AppendBatch, AppendResult, CompactResult, IndexEntry, IndexRange, JournalStore, ReadIntoOptions, RemoveBlobsOptions, RemovedBlobs, StoreHead, StoreStats, StoredEvent } from './store.js';
+import type { AppendBatch, AppendResult, CompactResult, IndexEntry, IndexRange, JournalStore, BlobTarget, ReadIntoOptions, RemoveBlobsOptions, RemovedBlobs, StoreHead, StoreStats, StoredEvent } from './store.js';
 
 const eventPlace = (seq: number) => `event ${seq}`;
 /** Addresses turned back at a time when listing blobs. */
@@ -135,7 +135,7 @@ export class EncryptedStore implements JournalStore {
     return this.inner.readBlobs(this.cipher.storedAddrs(addrs), onBlob, opts);
   }
 
-  readBlobsInto(addrs: Buffer[], target: Buffer, at: number[], opts?: ReadIntoOptions): Promise<void> {
+  readBlobsInto(addrs: Buffer[], target: BlobTarget, at: number[], opts?: ReadIntoOptions): Promise<void> {
     return this.inner.readBlobsInto(this.cipher.storedAddrs(addrs), target, at, opts);
   }
 

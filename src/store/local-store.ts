@@ -28,7 +28,7 @@ import { BlobReader } from './blob-reader.js';
 import { StoreAppender } from './store-appender.js';
 import { watchHead, type WatchHeadOptions } from './head-watch.js';
 import { compactLocal, removeLocalBlobs, type CompactionParts } from './pack-compaction.js';
-import type { AppendBatch, AppendResult, CompactResult, IndexEntry, IndexRange, JournalStore, ReadIntoOptions, RemoveBlobsOptions, RemovedBlobs, StoreHead, StoreStats, StoredEvent } from './store.js';
+import type { AppendBatch, AppendResult, CompactResult, IndexEntry, IndexRange, JournalStore, BlobTarget, ReadIntoOptions, RemoveBlobsOptions, RemovedBlobs, StoreHead, StoreStats, StoredEvent } from './store.js';
 
 /** Options of {@link LocalStore.open}. */
 export interface LocalStoreOptions {
@@ -257,7 +257,7 @@ export class LocalStore implements JournalStore {
     return this.reader.readBlobs(addrs, onBlob, opts);
   }
 
-  readBlobsInto(addrs: Buffer[], target: Buffer, at: number[], opts?: ReadIntoOptions): Promise<void> {
+  readBlobsInto(addrs: Buffer[], target: BlobTarget, at: number[], opts?: ReadIntoOptions): Promise<void> {
     return this.reader.readBlobsInto(addrs, target, at, opts);
   }
 

@@ -5,6 +5,7 @@
  * secondary index, and it makes each appended batch visible atomically.
  * `storeComplianceSuite` (./compliance-suite.ts, published as `ttj/testing`) is the executable form of this contract.
  */
+import type { BlobTarget } from './blob-target.js';
 
 /** One stored event: its sequence number, its bytes and the SHA-256 of those bytes. */
 export interface StoredEvent {
@@ -181,15 +182,15 @@ export interface JournalStore {
    */
   readBlobs(addrs: Buffer[], onBlob: (index: number, data: Buffer) => void, opts?: { verify?: boolean }): Promise<void>;
   /**
-   * Copies each blob's bytes into `target` at offset `at[i]`: for serving reads (an NBD
-   * disk), where only the storage's own checks apply (the default, as `verify: false`),
-   * and for folds, which check each blob against its address and length (`verify`,
-   * `size`). A target backed by a SharedArrayBuffer lets the threads that decode blocks
-   * copy into it.
+   * Copies each blob's bytes into `target` (a buffer, or a file written at positions)
+   * at offset `at[i]`: for serving reads (an NBD disk), where only the storage's own
+   * checks apply (the default, as `verify: false`), and for folds, which check each blob
+   * against its address and length (`verify`, `size`). A file, or a buffer backed by a
+   * SharedArrayBuffer, lets the threads that decode blocks write into it.
    * @throws TtjError CORRUPT_BLOB when one is missing, its storage is damaged, or (with
    * `verify`) it does not hash to its address or is not `size` bytes.
    */
-  readBlobsInto(addrs: Buffer[], target: Buffer, at: number[], opts?: ReadIntoOptions): Promise<void>;
+  readBlobsInto(addrs: Buffer[], target: BlobTarget, at: number[], opts?: ReadIntoOptions): Promise<void>;
   /** Makes every append so far durable (for appends made with `sync: false`). */
   sync(): Promise<void>;
   /** Every stored blob address, in storage order (reading them back in this order is sequential). */
@@ -234,6 +235,8 @@ export interface JournalStore {
   stats(): Promise<StoreStats>;
   close(): Promise<void>;
 }
+
+export type { BlobTarget } from './blob-target.js';
 
 /** Options of {@link JournalStore.readBlobsInto}. */
 export interface ReadIntoOptions {

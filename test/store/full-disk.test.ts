@@ -238,6 +238,21 @@ describe('a full disk @slow', function () {
     }
   });
 
+  it('ttj fold into a file system that fills up is TTJ_NO_SPACE (exit 5) and leaves no fold behind, whether the decoding threads write the pages or the JS thread does', () => {
+    // 24 MiB of random pages (a bulk read: the decoding threads write them) into 12 MiB.
+    const J = tmp.path('j');
+    writeFileSync(tmp.path('m.raw'), randomBytes(24 * MiB));
+    assert.equal(ttj(['append', J, '--memory', tmp.path('m.raw'), '--json']).status, 0);
+    for (const env of [{ ...process.env }, { ...process.env, TTJ_WORKERS: '0' }]) {
+      const out = join(fs.dir, `out-${env.TTJ_WORKERS ?? 'pool'}`);
+      const r = ttj(['fold', J, '--at', 'head', '--out', out, '--json'], { env });
+      assert.equal(r.status, 5, r.stdout + r.stderr);
+      assert.equal(r.json.error.code, ErrorCodes.NO_SPACE);
+      const files = existsSync(out) ? readdirSync(out, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()) : [];
+      assert.deepEqual(files, [], 'no file of the fold behind, not even in part');
+    }
+  });
+
   it('ttj nbd: a write that cannot be journaled is answered ENOSPC, reads go on, writes work again once there is space', async () => {
     const J = join(fs.dir, 'j');
     const filler = join(fs.dir, 'filler');

@@ -12,8 +12,24 @@ import { sha256 } from '../../util/hash.js';
 import { encodeBlock } from '../block-codec.js';
 import type { JournalCipher } from '../cipher.js';
 import { deletePgKey, insertPgKey } from './pg-key.js';
+import { putBlob } from '../blob-target.js';
 import { watchHeadWith, type WatchHeadOptions } from '../head-watch.js';
-import type { AppendBatch, AppendResult, BlobPut, CompactResult, IndexEntry, IndexRange, JournalStore, ReadIntoOptions, RemoveBlobsOptions, RemovedBlobs, StoreHead, StoreStats, StoredEvent } from '../store.js';
+import type {
+  AppendBatch,
+  AppendResult,
+  BlobPut,
+  CompactResult,
+  IndexEntry,
+  IndexRange,
+  JournalStore,
+  BlobTarget,
+  ReadIntoOptions,
+  RemoveBlobsOptions,
+  RemovedBlobs,
+  StoreHead,
+  StoreStats,
+  StoredEvent,
+} from '../store.js';
 import { deleteDeadBlocks, removePgBlobs, sparseBlockSteps, vacuumBlobTables } from './pg-blob-removal.js';
 import { PgBlobIndex, type PgBlobLocation } from './pg-blob-index.js';
 import { PgBlobReader } from './pg-blob-reader.js';
@@ -498,11 +514,11 @@ export class PgStore implements JournalStore {
     await this.retryMoved(async () => this.reader.read(addrs, await this.locate(addrs), onBlob, opts.verify !== false));
   }
 
-  async readBlobsInto(addrs: Buffer[], target: Buffer, at: number[], opts: ReadIntoOptions = {}): Promise<void> {
+  async readBlobsInto(addrs: Buffer[], target: BlobTarget, at: number[], opts: ReadIntoOptions = {}): Promise<void> {
     const put = (i: number, data: Buffer) => {
       if (opts.size !== undefined && data.length !== opts.size)
         throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[i]!.toString('hex')} is ${data.length} bytes, not ${opts.size}`, { addr: addrs[i]!.toString('hex') });
-      data.copy(target, at[i]!);
+      putBlob(target, data, at[i]!);
     };
     await this.retryMoved(async () => this.reader.read(addrs, await this.locate(addrs), put, opts.verify === true));
   }
