@@ -26,7 +26,7 @@ export class BlobReader {
   /**
    * The decompression buffers of bulk reads, kept from one read to the next: fresh
    * memory costs a page fault per page on first touch (expensive in a virtual machine),
-   * and a fold reads a group of pages at a time.
+   * and a fold reads a chunk of pages at a time.
    */
   private readonly spareScratch: BlockScratch[] = [];
 
@@ -74,8 +74,8 @@ export class BlobReader {
   /**
    * {@link readBlobsInto} with `verify` (each blob checked against its address and its
    * length against `size` before it is put in place), or into a file. In a bulk read into
-   * a file or a SharedArrayBuffer the decoding workers check and write the items of
-   * plain blocks themselves ({@link Placement}): the JS thread only reads and hands out blocks.
+   * a file the decoding workers check and write the items of plain blocks themselves
+   * ({@link Placement}): the JS thread only reads and hands out blocks.
    */
   private async readCheckedInto(addrs: Buffer[], target: BlobTarget, at: number[], size: number | undefined, verify: boolean): Promise<void> {
     const locs = await this.index.locate(addrs);
@@ -272,9 +272,8 @@ export class BlobReader {
     // A bulk read (a fold) decompresses into reused buffers of each worker and leaves
     // the block cache alone; small reads share the cache.
     const bulk = blocks.length > BULK_READ_BLOCKS;
-    // Checked and copied by the decoding thread, where the target is shared memory (an
-    // encrypted journal's keyed addresses are checked here).
-    const placing = bulk && verify && into && !this.cipher && (!Buffer.isBuffer(into.target) || into.target.buffer instanceof SharedArrayBuffer) ? into : undefined;
+    // Checked and written by the decoding thread, where the target is a file.
+    const placing = bulk && verify && into && !Buffer.isBuffer(into.target) ? { fd: into.target.fd, at: into.at } : undefined;
     const worker = async () => {
       const scratch: BlockScratch | undefined = bulk ? (this.spareScratch.pop() ?? { packed: Buffer.alloc(0), raw: Buffer.alloc(0) }) : undefined;
       try {
@@ -293,8 +292,11 @@ export class BlobReader {
         let block: Buffer;
         let hashes: Buffer | undefined;
         if (placing && scratch) {
-          const d = await this.packs.readBlockInto(loc, scratch, ranges, placement(placing, items, addrs));
-          if (d.mismatch !== undefined) throw notItsAddress(addrs[items[d.mismatch]!]!, d.hashes!.subarray(d.mismatch * 32, d.mismatch * 32 + 32), locsOf[d.mismatch]!);
+          const d = await this.packs.readBlockInto(loc, scratch, ranges, placement(placing, items, addrs, this.cipher));
+          if (d.mismatch !== undefined) {
+            const actual = d.hashes!.subarray(d.mismatch * 32, d.mismatch * 32 + 32);
+            throw notItsAddress(addrs[items[d.mismatch]!]!, this.cipher ? this.cipher.storedAddrsPacked(actual) : actual, locsOf[d.mismatch]!);
+          }
           continue;
         }
         if (scratch) ({ items: block, hashes } = await this.packs.readBlockInto(loc, scratch, ranges));
@@ -334,12 +336,15 @@ function notItsAddress(addr: Buffer, actual: Buffer, loc: BlobLocation): TtjErro
   return new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${hex} does not hash to its address`, { addr: hex, expected: hex, actual: actual.toString('hex'), pack: loc.pack, offset: loc.offset });
 }
 
-/** The {@link Placement} of a block's `items` (indexes into `addrs` and `into.at`). */
-function placement(into: { target: BlobTarget; at: number[] }, items: number[], addrs: Buffer[]): Placement {
-  const expect = new Uint8Array(32 * items.length);
-  items.forEach((i, k) => expect.set(addrs[i]!, k * 32));
-  const at = Float64Array.from(items, (i) => into.at[i]!);
-  return Buffer.isBuffer(into.target) ? { target: into.target, at, expect } : { fd: into.target.fd, at, expect };
+/**
+ * The {@link Placement} of a block's `items` (indexes into `addrs` and `into.at`). An
+ * encrypted journal's keyed addresses are turned back into the content addresses the
+ * decoding thread compares the SHA-256 of the items with (the keying is one to one).
+ */
+function placement(into: { fd: number; at: number[] }, items: number[], addrs: Buffer[], cipher: JournalCipher | undefined): Placement {
+  const packed = Buffer.alloc(32 * items.length);
+  items.forEach((i, k) => addrs[i]!.copy(packed, k * 32));
+  return { fd: into.fd, at: Float64Array.from(items, (i) => into.at[i]!), expect: cipher ? cipher.plainAddrsPacked(packed) : packed };
 }
 
 /** Indexes of the locations of whole blobs and of blobs stored as patches. */

@@ -45,18 +45,13 @@ export interface DecodeJob {
 }
 
 /**
- * Where a bulk read (a fold) puts a block's items, so that the thread that decodes
+ * Where a bulk read (a fold) writes a block's items, so that the thread that decodes
  * them also checks and writes them: item `k` must hash to `expect[32k..32k+32]`, and
- * is then copied into `target`, or written into the file `fd`, at byte `at[k]`. For a
- * worker, `target` is a view of a SharedArrayBuffer (the same memory in every thread);
- * a file descriptor is the process's, shared by its threads.
+ * is then written into the file `fd` (the process's: its threads share it) at byte `at[k]`.
  */
 export interface Placement {
-  /** Memory to copy into (exactly one of `target` and `fd`). */
-  target?: Uint8Array;
-  /** A file to write into, at positions. */
-  fd?: number;
-  /** Byte offsets in `target` or the file, one per item. */
+  fd: number;
+  /** File positions, one per item. */
   at: Float64Array;
   /** The SHA-256 each item must have, 32 bytes per item. */
   expect: Uint8Array;
@@ -66,7 +61,7 @@ export interface Placement {
 export interface Decoded {
   items: Buffer;
   hashes?: Buffer;
-  /** With a {@link Placement}: the first item whose hash is not the one expected (then none was placed). */
+  /** With a {@link Placement}: the first item whose hash is not the one expected (then none was written). */
   mismatch?: number;
 }
 
@@ -120,17 +115,16 @@ export function decodeBlockInto(bufs: DecodeBuffers, job: DecodeJob): Decoded {
 }
 
 /**
- * Checks the items' `hashes` against `job.place.expect` and copies every item into
- * its place. Returns the first item that did not match (then nothing is copied), or
- * undefined when all were placed.
+ * Checks the items' `hashes` against `job.place.expect` and writes every item at its
+ * place. Returns the first item that did not match (then nothing is written), or
+ * undefined when all were written.
  */
 export function placeItems(items: Buffer, hashes: Buffer, job: Required<Pick<DecodeJob, 'offsets' | 'lengths' | 'place'>>): number | undefined {
-  const { target, at, expect } = job.place;
+  const { fd, at, expect } = job.place;
   if (Buffer.compare(hashes, expect) !== 0) {
     for (let k = 0; k < at.length; k++) if (Buffer.compare(hashes.subarray(k * 32, k * 32 + 32), expect.subarray(k * 32, k * 32 + 32)) !== 0) return k;
   }
-  if (target) for (let k = 0; k < at.length; k++) target.set(items.subarray(job.offsets[k], job.offsets[k]! + job.lengths[k]!), at[k]);
-  else writeRuns(job.place.fd!, items, job.offsets, job.lengths, at);
+  writeRuns(fd, items, job.offsets, job.lengths, at);
   return undefined;
 }
 
@@ -220,9 +214,7 @@ export class BlockDecodePool {
    * @throws DecodeError as {@link decodeBlockInto}.
    */
   decode(bufs: DecodeBuffers, job: DecodeJob): Promise<Decoded> {
-    // Items placed into memory a worker cannot share are placed here.
-    const here = this.broken || (job.place?.target && !(job.place.target.buffer instanceof SharedArrayBuffer));
-    const workers = here ? undefined : this.start();
+    const workers = this.broken ? undefined : this.start();
     if (!workers) return Promise.resolve().then(() => decodeBlockInto(bufs, job));
     const w = workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.nextId++;

@@ -146,7 +146,12 @@ export class JournalCipher {
 
   /** The content addresses of stored addresses (the inverse of {@link storedAddrs}). */
   plainAddrs(stored: Buffer[]): Buffer[] {
-    return unpack(this.feistel(pack(stored), [3, 2, 1, 0]));
+    return unpack(this.plainAddrsPacked(pack(stored)));
+  }
+
+  /** {@link plainAddrs} of addresses packed one after the other (32 bytes each), packed the same way. */
+  plainAddrsPacked(stored: Buffer): Buffer {
+    return this.feistel(stored, [3, 2, 1, 0]);
   }
 
   private feistel(addrs: Buffer, order: number[]): Buffer {

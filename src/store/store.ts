@@ -185,8 +185,8 @@ export interface JournalStore {
    * Copies each blob's bytes into `target` (a buffer, or a file written at positions)
    * at offset `at[i]`: for serving reads (an NBD disk), where only the storage's own
    * checks apply (the default, as `verify: false`), and for folds, which check each blob
-   * against its address and length (`verify`, `size`). A file, or a buffer backed by a
-   * SharedArrayBuffer, lets the threads that decode blocks write into it.
+   * against its address and length (`verify`, `size`). Into a file, the threads that
+   * decode blocks write the blobs themselves.
    * @throws TtjError CORRUPT_BLOB when one is missing, its storage is damaged, or (with
    * `verify`) it does not hash to its address or is not `size` bytes.
    */

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BLOCK_HEADER, encodeBlock } from '../../src/store/block-codec.js';
-import { BlockDecodePool, DecodeError, decodeBlockInto, ownBuffer, type DecodeBuffers, type DecodeJob, type Decoded, type Placement } from '../../src/store/block-decode.js';
+import { BlockDecodePool, DecodeError, decodeBlockInto, ownBuffer, type DecodeBuffers, type DecodeJob, type Decoded } from '../../src/store/block-decode.js';
 import { JournalCipher } from '../../src/store/cipher.js';
 import { JournalWriter } from '../../src/journal/writer.js';
 import { appendImages } from '../../src/journal/append-images.js';
@@ -128,32 +128,39 @@ describe('block decoding: on the JS thread and in the worker pool', function () 
     }
   });
 
-  it('placed items (a fold): checked against the hashes expected and copied into shared memory, alike in the pool and on the JS thread; a mismatch names the item and places none', async () => {
+  it('placed items (a fold): checked against the hashes expected and written at their places in a file, alike in the pool and on the JS thread; a mismatch names the item and writes none', async () => {
     for (const its of [items(20, false, 31), items(4, true, 32)]) {
       const b = block(its);
-      // Each item at its own place, in reverse order, with gaps.
+      // The first two next to each other (one write), then the others in reverse order, with gaps.
       const at = new Float64Array(its.length);
-      let size = 0;
-      for (let k = its.length - 1; k >= 0; k--) {
+      at[1] = its[0]!.length;
+      let size = its[0]!.length + its[1]!.length + 64;
+      for (let k = its.length - 1; k >= 2; k--) {
         at[k] = size;
         size += its[k]!.length + 64;
       }
       const expect = new Uint8Array(Buffer.concat(its.map(sha)));
-      const place = (target: Uint8Array, e = expect): Placement => ({ target, at, expect: e });
-      const shared = Buffer.from(new SharedArrayBuffer(size));
-      const d = await pool.decode(buffers(b.bytes), { ...b.job, place: place(shared) });
-      assert.equal(d.mismatch, undefined);
-      its.forEach((it, k) => assert.ok(shared.subarray(at[k], at[k]! + it.length).equals(it), `item ${k} in place, from the pool`));
-      const inline = Buffer.alloc(size);
-      assert.equal(decodeBlockInto(buffers(b.bytes), { ...b.job, place: place(inline) }).mismatch, undefined);
-      assert.ok(inline.equals(shared), 'the same bytes placed on the JS thread');
-      // Item 2 expected to be something else: neither path places anything, both name item 2.
+      const placed = async (how: 'pool' | 'inline', e = expect) => {
+        const path = tmp.path(`placed-${how}-${its.length}`);
+        const fd = openSync(path, 'w+');
+        try {
+          const job = { ...b.job, place: { fd, at, expect: e } };
+          const d = how === 'pool' ? await pool.decode(buffers(b.bytes), job) : decodeBlockInto(buffers(b.bytes), job);
+          return { mismatch: d.mismatch, bytes: readFileSync(path) };
+        } finally {
+          closeSync(fd);
+        }
+      };
+      const fromPool = await placed('pool');
+      assert.equal(fromPool.mismatch, undefined);
+      its.forEach((it, k) => assert.ok(fromPool.bytes.subarray(at[k], at[k]! + it.length).equals(it), `item ${k} in place, from the pool`));
+      const inline = await placed('inline');
+      assert.equal(inline.mismatch, undefined);
+      assert.ok(inline.bytes.equals(fromPool.bytes), 'the same file from the JS thread');
+      // Item 2 expected to be something else: neither path writes anything, both name item 2.
       const wrong = new Uint8Array(expect);
       wrong[2 * 32 + 5]! ^= 1;
-      const empty = Buffer.from(new SharedArrayBuffer(size));
-      assert.equal((await pool.decode(buffers(b.bytes), { ...b.job, place: place(empty, wrong) })).mismatch, 2);
-      assert.equal(decodeBlockInto(buffers(b.bytes), { ...b.job, place: place(empty, wrong) }).mismatch, 2);
-      assert.ok(empty.equals(Buffer.alloc(size)), 'nothing placed');
+      for (const how of ['pool', 'inline'] as const) assert.deepEqual(await placed(how, wrong), { mismatch: 2, bytes: Buffer.alloc(0) }, how);
     }
   });
 
