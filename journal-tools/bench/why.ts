@@ -76,7 +76,7 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
     case 'pause':
       return ok
         ? 'The pause is the RAM fingerprint plus the device-state save (bandwidth limit lifted, stream end awaited) and a raw PPM screen grab, which overlap; the PNG is encoded after the resume.'
-        : 'The pause fingerprints the RAM file in place (every page the guest has touched is read in 1 MiB chunks; untouched pages are holes, not read) and reads only the changed pages; the device-state save (~10–15 ms inside QEMU for the VGA and CPU state) and a raw PPM screen grab overlap it, and the PNG is encoded after the resume. On a loaded 2-core machine with TCG the recorder also waits for the CPU (the guest runs on a vCPU thread of its own).';
+        : "The pause fingerprints the RAM file in place (every page the guest has touched is read in 1 MiB chunks; untouched pages are holes, not read) and reads only the changed pages; the device-state save (~10–15 ms inside QEMU for the VGA and CPU state) and a raw PPM screen grab overlap it, and the PNG is encoded after the resume. On a loaded 2-core machine with TCG the recorder also waits for the CPU (the guest runs on a vCPU thread of its own). Next: the device-state save is most of what is left; the VGA's 16 MiB of video RAM goes with it and is scanned by QEMU at each save (not yet measured apart from the CPU and device state): sending that block only where it changed (QEMU's iterative RAM migration of it while the guest runs) is the candidate to try first.";
     case 'verifyGBps':
     case 'verifyRestic': {
       const v = t.verify;
@@ -140,7 +140,7 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
       const p = r.pgStore!;
       return (
         `A fold of a later epoch took ${ms(p.pg.foldMs)} from PostgreSQL against ${ms(p.embedded.foldMs)} from the embedded store (median of 3). ` +
-        'Blocks come back base64-encoded, four per statement over three pooled connections, and are decoded, decompressed and hashed exactly as pack blocks are; the extra cost is the text encoding and the server reading TOAST chunks.'
+        "Blocks come back base64-encoded, four per statement over three pooled connections, and are decoded, decompressed and hashed exactly as pack blocks are; the extra cost is the text encoding and the server reading TOAST chunks. Tried: node-pg's binary result rows (they would skip base64) arrive corrupted (its protocol parser decodes every field as UTF-8 text). Next: \`COPY ... TO STDOUT (FORMAT binary)\` of the blocks (pg-copy-streams, a new dependency), which sends bytea as it is."
       );
     }
     case 'encAppend': {
