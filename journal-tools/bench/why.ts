@@ -140,7 +140,7 @@ export function why(id: string, r: BenchResult, ok: boolean): string {
       const p = r.pgStore!;
       return (
         `A fold of a later epoch took ${ms(p.pg.foldMs)} from PostgreSQL against ${ms(p.embedded.foldMs)} from the embedded store (median of 3). ` +
-        "Blocks come back base64-encoded, four per statement over three pooled connections, and are decoded, decompressed and hashed exactly as pack blocks are; the extra cost is the text encoding and the server reading TOAST chunks. Tried: node-pg's binary result rows (they would skip base64) arrive corrupted (its protocol parser decodes every field as UTF-8 text). Next: \`COPY ... TO STDOUT (FORMAT binary)\` of the blocks (pg-copy-streams, a new dependency), which sends bytea as it is."
+        "Blocks come back base64-encoded, four per statement over three pooled connections, and are decoded, decompressed and hashed exactly as pack blocks are; the extra cost is the text encoding and the server reading TOAST chunks. Tried: node-pg's binary result rows (they would skip base64) arrive corrupted (its protocol parser decodes every field as UTF-8 text). Next: `COPY ... TO STDOUT (FORMAT binary)` of the blocks (pg-copy-streams, a new dependency), which sends bytea as it is."
       );
     }
     case 'encAppend': {
