@@ -13,7 +13,7 @@ import { blobKey } from './index-layout.js';
 import { isStored, type BlobLocation, type BlockScratch, type PackReader } from './pack-files.js';
 import type { ReadIntoOptions } from './store.js';
 import type { Placement } from './block-decode.js';
-import { putBlob, type BlobTarget } from './blob-target.js';
+import { notOfSize, putBlob, type BlobTarget } from './blob-target.js';
 
 /** Pack blocks read and decompressed at once. */
 const READ_CONCURRENCY = 4;
@@ -81,7 +81,7 @@ export class BlobReader {
     const locs = await this.index.locate(addrs);
     if (size !== undefined) {
       const k = locs.findIndex((l) => (l.patch ? l.patch.fullLen : l.itemLen) !== size);
-      if (k >= 0) throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[k]!.toString('hex')} is ${locs[k]!.patch?.fullLen ?? locs[k]!.itemLen} bytes, not ${size}`, { addr: addrs[k]!.toString('hex') });
+      if (k >= 0) throw notOfSize(addrs[k]!, locs[k]!.patch?.fullLen ?? locs[k]!.itemLen, size);
     }
     const { whole, patched } = splitPatched(locs);
     const wholeAt = whole.map((i) => at[i]!);

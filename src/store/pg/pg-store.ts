@@ -12,7 +12,7 @@ import { sha256 } from '../../util/hash.js';
 import { encodeBlock } from '../block-codec.js';
 import type { JournalCipher } from '../cipher.js';
 import { deletePgKey, insertPgKey } from './pg-key.js';
-import { putBlob } from '../blob-target.js';
+import { notOfSize, putBlob } from '../blob-target.js';
 import { watchHeadWith, type WatchHeadOptions } from '../head-watch.js';
 import type {
   AppendBatch,
@@ -516,8 +516,7 @@ export class PgStore implements JournalStore {
 
   async readBlobsInto(addrs: Buffer[], target: BlobTarget, at: number[], opts: ReadIntoOptions = {}): Promise<void> {
     const put = (i: number, data: Buffer) => {
-      if (opts.size !== undefined && data.length !== opts.size)
-        throw new TtjError(ErrorCodes.CORRUPT_BLOB, `blob ${addrs[i]!.toString('hex')} is ${data.length} bytes, not ${opts.size}`, { addr: addrs[i]!.toString('hex') });
+      if (opts.size !== undefined && data.length !== opts.size) throw notOfSize(addrs[i]!, data.length, opts.size);
       putBlob(target, data, at[i]!);
     };
     await this.retryMoved(async () => this.reader.read(addrs, await this.locate(addrs), put, opts.verify === true));
